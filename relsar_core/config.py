@@ -1,0 +1,121 @@
+"""Run configs: YAML validated by pydantic models that reject unknown keys and wrong types."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from relsar_core.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "training" / "configs"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(Strict):
+    """The ReL-SAR encoder. `size` picks a preset; any field given here overrides it."""
+
+    size: Literal["base", "small", "micro", "tiny"] = "base"
+    conv_filters: int | None = Field(None, gt=0)
+    d_model: int | None = Field(None, gt=0)
+    num_heads: int | None = Field(None, gt=0)
+    num_layers: int | None = Field(None, gt=0)
+    d_ff: int | None = Field(None, gt=0)
+    dropout: float | None = Field(None, ge=0, lt=1)
+    embedding_dim: int | None = Field(None, gt=0)
+
+
+class DataConfig(Strict):
+    window: int = Field(30, ge=2)
+    stride: int = Field(5, ge=1)
+    val_fraction: float = Field(0.15, ge=0, lt=1)
+    test_fraction: float = Field(0.15, ge=0, lt=1)
+    seed: int = 42
+
+
+class AugmentConfig(Strict):
+    """Strength of each augmentation; 0 turns it off. Angles in degrees, the rest relative."""
+
+    flip: float = Field(0.5, ge=0, le=1)  # probability
+    rotation: float = Field(10.0, ge=0, le=180)
+    scale: float = Field(0.1, ge=0, lt=1)
+    shear: float = Field(0.0, ge=0, lt=1)
+    noise: float = Field(0.01, ge=0)
+    speed: float = Field(0.2, ge=0, lt=1)  # playback speed in [1 - s, 1 + s]
+    crop: float = Field(0.0, ge=0, lt=1)  # temporal crop keeps at least 1 - crop of the window
+    joint_mask: float = Field(0.0, ge=0, lt=1)
+    frame_mask: float = Field(0.0, ge=0, lt=1)
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["adamw", "nadam", "sgd"] = "adamw"
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_epochs: float = Field(5, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    early_stopping_patience: int = Field(15, ge=0)  # 0 disables early stopping
+    class_weights: bool = True
+    seed: int = 0
+
+
+class RunConfig(Strict):
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    augment: AugmentConfig = AugmentConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
+    """A path to a YAML file, or the name of a shipped config (e.g. `supervised`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    named = CONFIG_DIR / f"{name_or_path}.yaml"
+    if named.is_file():
+        return named
+    shipped = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"{path}: no such config file (shipped configs: {shipped})")
+
+
+def _format_error(path: Path, err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{path}: unknown key '{where}'"
+    return f"{path}: '{where}': {first['msg']} (got {first.get('input')!r})"
+
+
+def load_config(name_or_path: str | os.PathLike | None, schema: type[BaseModel] = RunConfig, **overrides):
+    """Read and validate a config; `overrides` are top-level sections merged over the file."""
+    data: dict = {}
+    path = Path("(defaults)")
+    if name_or_path is not None:
+        path = resolve_config_path(name_or_path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    for section, values in overrides.items():
+        data.setdefault(section, {})
+        data[section] = {**data[section], **values}
+    try:
+        return schema.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(path, err)) from None
+
+
+def dump_config(config: BaseModel, path: str | os.PathLike) -> None:
+    from relsar_core.clip import atomic_write
+
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))

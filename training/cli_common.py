@@ -1,0 +1,42 @@
+"""What every command-line tool shares: quiet TensorFlow, one-line errors, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Run `main`; a user error (RelsarError) becomes one red line and exit code 2."""
+    from relsar_core.errors import RelsarError
+
+    try:
+        return int(main(argv) or 0)
+    except RelsarError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+
+
+def not_yet_available(tool: str) -> Callable[[list[str] | None], int]:
+    def main(argv: list[str] | None = None) -> int:
+        args = sys.argv[1:] if argv is None else argv
+        if args and args[0] in ("-h", "--help"):
+            print(f"usage: {tool} ...\n\n{tool} is not yet available in this version.")
+            return 0
+        console.print(f"{tool} is not yet available in this version.")
+        return 1
+
+    return main
