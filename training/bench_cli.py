@@ -1,9 +1,72 @@
-"""relsar-bench (not yet available)."""
+"""relsar-bench: measure the classifier, pose, pipeline and training speed on this machine."""
 
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
 import sys
+import time
+from pathlib import Path
 
-from training.cli_common import not_yet_available, run_cli
+from rich.table import Table
+
+from training.cli_common import console, quiet_tensorflow, run_cli
 
 
-def main(argv: list[str] | None = None) -> int:
-    sys.exit(run_cli(not_yet_available("relsar-bench"), argv))
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="relsar-bench",
+        description="Measure speed on this machine against the targets in DESIGN.md. Prints one "
+        "table (median and p95, ratios against baselines, pass/fail per target) and writes JSON.",
+    )
+    p.add_argument("part", choices=["all", "classifier", "pose", "pipeline", "train"], help="what to measure")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions: a rough number in seconds")
+    p.add_argument("--out", type=Path, help="write all measurements and machine info to this JSON file")
+    return p
+
+
+def _print_table(measurements) -> None:
+    table = Table(title="relsar-bench")
+    for col in ("part", "measure", "value", "target", "ok"):
+        table.add_column(col, justify="right" if col in ("value", "target") else "left")
+    for m in measurements:
+        ok = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: ""}[m.passed]
+        table.add_row(m.part, m.name, f"{m.value:,.3g} {m.unit}", f"{m.target} {m.unit}" if m.target else "", ok)
+    console.print(table)
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    quiet_tensorflow()
+    from relsar_core.bench import PARTS
+    from relsar_core.bench.common import machine_info
+
+    parts = PARTS if args.part == "all" else (args.part,)
+    measurements, skipped = [], []
+    for part in parts:
+        try:
+            module = importlib.import_module(f"relsar_core.bench.{part}")
+        except ModuleNotFoundError as err:
+            if err.name != f"relsar_core.bench.{part}":
+                raise
+            skipped.append(part)
+            console.print(f"[yellow]{part}: benchmark not yet available[/]")
+            continue
+        console.print(f"[bold]{part}[/] …")
+        start = time.perf_counter()
+        measurements += module.run(quick=args.quick)
+        console.print(f"  done in {time.perf_counter() - start:.1f} s")
+    _print_table(measurements)
+    if args.out:
+        from relsar_core.clip import atomic_write
+
+        report = {"machine": machine_info(), "quick": args.quick, "skipped": skipped,
+                  "measurements": [m.to_json() for m in measurements]}
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
+        console.print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(_main, argv))

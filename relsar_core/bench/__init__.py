@@ -1,0 +1,4 @@
+"""Benchmarks behind `relsar-bench`. Each part is a module here with
+`run(quick: bool) -> list[Measurement]`; the CLI runs them, prints one table and writes JSON."""
+
+PARTS = ("classifier", "pose", "pipeline", "train")
