@@ -165,3 +165,58 @@ def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """Balanced weights n / (K · n_k) per class (0 for a class with no samples)."""
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     return np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0).astype(np.float32)
+
+
+@dataclass
+class Splits:
+    train: WindowSet
+    val: WindowSet | None
+    test: WindowSet | None
+
+    def describe(self) -> dict:
+        def part(ws: WindowSet | None) -> dict | None:
+            if ws is None:
+                return None
+            return {"windows": len(ws), "clips": [ws.clip_paths[i] for i in np.unique(ws.clip_ids)]}
+
+        return {"train": part(self.train), "val": part(self.val), "test": part(self.test)}
+
+
+def load_splits(
+    data: str | os.PathLike,
+    window: int,
+    stride: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    data_format: str = "folder",
+    protocol: str = "random",
+    test_data: str | os.PathLike | None = None,
+) -> Splits:
+    """Load a data set and split it by clip.
+
+    protocol `random`: stratified train/val/test by clip with `seed`; `nwucla-cross-view`: views
+    1, 2 train (val carved from them), view 3 test. `test_data` (a second folder) replaces the
+    test split, e.g. held-out cameras of a generated data set."""
+    if data_format == "folder":
+        full = load_clip_folder(data, window, stride)
+    elif data_format == "upstream-npy":
+        full = load_upstream_npy(data, window=window)
+    else:
+        raise DataError(f"unknown data format {data_format!r} (folder, upstream-npy)")
+    if protocol == "nwucla-cross-view":
+        pool, test_idx = cross_view_split(full)
+        if len(pool) == 0 or len(test_idx) == 0:
+            raise DataError(f"{data}: the cross-view protocol needs clips of views 1/2 and of view 3")
+        sub_train, sub_val, _ = split_clips(full.clip_labels[pool], val_fraction, 0.0, seed)
+        train_idx, val_idx = pool[sub_train], pool[sub_val]
+    elif protocol == "random":
+        train_idx, val_idx, test_idx = split_clips(
+            full.clip_labels, val_fraction, 0.0 if test_data else test_fraction, seed
+        )
+    else:
+        raise DataError(f"unknown protocol {protocol!r} (random, nwucla-cross-view)")
+    test = full.subset(test_idx) if len(test_idx) else None
+    if test_data is not None:
+        test = load_clip_folder(test_data, window, stride, class_names=full.class_names)
+    return Splits(full.subset(train_idx), full.subset(val_idx) if len(val_idx) else None, test)

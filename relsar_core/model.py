@@ -86,7 +86,8 @@ def build_encoder(config: ModelConfig, window: int = 30, name: str = "encoder") 
     x = inputs
     for i in (1, 2):  # the Conv1D stem: "conv1"/"conv2" are what fine-tuning may freeze
         x = layers.Conv1D(size.conv_filters, 1, padding="same", activation="selu", name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        # momentum 0.9: short fine-tuning runs still get usable moving statistics
+        x = layers.BatchNormalization(momentum=0.9, name=f"conv{i}_bn")(x)
         x = layers.Activation("selu", name=f"conv{i}_selu")(x)
         x = layers.MaxPooling1D(2, strides=1, padding="same", name=f"conv{i}_pool")(x)
     x = layers.Dense(size.d_model, name="project")(x)
@@ -103,10 +104,26 @@ def build_classifier(
 ) -> keras.Model:
     """Encoder + linear head. Outputs a dict: `logits` (batch, K) and `embedding` (batch, E)."""
     encoder = encoder or build_encoder(config, window)
-    inputs = keras.Input((window, FEATURE_DIM), name="skeleton")
+    return classifier_from_parts(encoder, layers.Dense(num_classes, name="logits"))
+
+
+def classifier_from_parts(encoder: keras.Model, head: keras.layers.Layer) -> keras.Model:
+    """The two-output classifier over an existing encoder and head (weights shared, not copied)."""
+    inputs = keras.Input(encoder.input_shape[1:], name="skeleton")
     embedding = encoder(inputs)
-    logits = layers.Dense(num_classes, name="logits")(embedding)
-    return keras.Model(inputs, {"logits": logits, "embedding": embedding}, name="relsar")
+    return keras.Model(inputs, {"logits": head(embedding), "embedding": embedding}, name="relsar")
+
+
+def logits_model(classifier: keras.Model) -> keras.Model:
+    """A single-output view (logits only) of a classifier, sharing its weights: what training compiles."""
+    inputs = keras.Input(classifier.input_shape[1:], name="skeleton")
+    logits = classifier.get_layer("logits")(classifier.get_layer("encoder")(inputs))
+    return keras.Model(inputs, logits, name="relsar_logits")
+
+
+def classifier_from_logits_model(model: keras.Model) -> keras.Model:
+    """Back from the training view to the two-output classifier (weights shared)."""
+    return classifier_from_parts(model.get_layer("encoder"), model.get_layer("logits"))
 
 
 def stem_layers(encoder: keras.Model) -> list[keras.layers.Layer]:
