@@ -1,0 +1,86 @@
+"""One place that turns a backend name (+ weights) into a `PoseEstimator`.
+
+Backends import lazily: asking for BlazePose never imports PyTorch, and nothing imports
+TensorFlow. "auto" picks ViTPose when a checkpoint is given or sits in the models folder (the
+accurate path), else BlazePose (works out of the box after `relsar-models fetch default`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from relsar_core.errors import ConfigError, ModelFileError
+from relsar_core.pose.base import PoseEstimator
+
+BACKENDS = ("auto", "blazepose", "vitpose")
+RUNTIMES = ("torch", "onnx")
+
+
+def find_vitpose_weights() -> Path | None:
+    """An easy_ViTPose checkpoint in the models folder, if the ViTPose backend is installed."""
+    try:
+        from relsar_core.pose.vitpose_weights import find_local_vitpose
+    except ImportError:  # PyTorch (the [vitpose] extra) not installed
+        return None
+    return find_local_vitpose()
+
+
+def resolve_backend(backend: str, weights: str | None = None) -> str:
+    """The concrete backend "auto" stands for; other names are checked and returned."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown pose backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if backend != "auto":
+        return backend
+    if weights is not None and Path(weights).suffix == ".pth":
+        return "vitpose"
+    return "vitpose" if weights is None and find_vitpose_weights() is not None else "blazepose"
+
+
+def create_pose_estimator(
+    backend: str,
+    weights: str | None = None,
+    runtime: str = "torch",
+    num_threads: int | None = None,
+    tracking: bool = True,
+) -> PoseEstimator:
+    """A ready estimator. `weights`: the ViTPose `.pth`, or for BlazePose a folder holding its
+    two `.tflite` files (default: the models folder). `runtime` applies to ViTPose only."""
+    backend = resolve_backend(backend, weights)
+    if backend == "blazepose":
+        from relsar_core.pose.blazepose import BlazePoseEstimator
+
+        return BlazePoseEstimator(weights, num_threads=num_threads, tracking=tracking)
+    return _create_vitpose(weights, runtime)
+
+
+def _create_vitpose(weights: str | None, runtime: str) -> PoseEstimator:
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown pose runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
+    try:
+        from relsar_core.pose.vitpose import ViTPoseEstimator
+    except ImportError as err:
+        missing = getattr(err, "name", None) or "relsar_core.pose.vitpose"
+        raise ModelFileError(
+            f"the ViTPose backend is not available ({missing} cannot be imported); install the "
+            "[vitpose] extra or use --pose blazepose"
+        ) from None
+    if weights is None:
+        found = find_vitpose_weights()
+        if found is None:
+            raise ModelFileError(
+                "ViTPose needs a checkpoint: pass --pose-weights FILE.pth or run "
+                "`relsar-models fetch vitpose-s`"
+            )
+        weights = str(found)
+    if not Path(weights).is_file():
+        raise ModelFileError(f"{weights}: ViTPose weights file not found")
+    return ViTPoseEstimator(weights, runtime, detector=_optional_detector())
+
+
+def _optional_detector():
+    """BlazePose's person detector for ViTPose's first frame, when its model is fetched."""
+    from relsar_core.pose.blazepose import BlazePoseDetector
+
+    try:
+        return BlazePoseDetector()
+    except ModelFileError:
+        return None
