@@ -1,9 +1,92 @@
-"""relsar-data (not yet available)."""
+"""relsar-data: make skeleton data sets. `relsar-data mocap` builds the default model's data from
+the motion capture shipped in pybullet_data (see relsar_core.mocap)."""
 
+from __future__ import annotations
+
+import argparse
 import sys
+import time
+from pathlib import Path
 
-from training.cli_common import not_yet_available, run_cli
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from training.cli_common import console, run_cli
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relsar-data", description="Make labelled skeleton data sets.")
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser(
+        "mocap",
+        help="2-D skeleton clips from DeepMimic motion capture seen by many virtual cameras",
+        description="Pose DeepMimic's motion-capture clips (pybullet_data) with pybullet, vary the "
+        "body, tempo and mirroring, project them through many virtual cameras, add pose-estimator "
+        "errors, and write OUT/train/<class>/*.npz and OUT/test/<class>/*.npz (the test side uses "
+        "camera set-ups, cycle phases and still poses never seen in training) plus OUT/manifest.json. "
+        "Deterministic from --seed.",
+    )
+    m.add_argument("--out", type=Path, required=True, help="folder to write train/, test/ and manifest.json into")
+    m.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files (default 0)")
+    m.add_argument("--cameras", type=int, default=48, help="camera set-ups in all, a quarter for the test side (default 48)")
+    m.add_argument("--train-clips", type=int, default=240, help="training clips per class (default 240)")
+    m.add_argument("--test-clips", type=int, default=60, help="test clips per class (default 60)")
+    m.add_argument("--min-frames", type=int, default=45, help="shortest clip of a repeated motion or still, frames (default 45)")
+    m.add_argument("--max-frames", type=int, default=90, help="longest clip of a repeated motion or still, frames (default 90)")
+    m.add_argument("--fps", type=float, default=30.0, help="frame rate of the written clips (default 30)")
+    m.add_argument("--noise", type=float, nargs=2, default=(0.2, 1.5), metavar=("LOW", "HIGH"),
+                   help="range of the pose-estimator error level per clip; 0 0 writes clean skeletons (default 0.2 1.5)")  # fmt: skip
+    m.add_argument("--mirror", type=float, default=0.5, help="probability that a clip is mirrored (default 0.5)")
+    m.add_argument("--overwrite", action="store_true", help="replace OUT/train and OUT/test if they exist")
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    from relsar_core.errors import DataError
+
+    problems = [
+        (args.cameras < 2, f"--cameras must be at least 2, got {args.cameras}"),
+        (args.train_clips < 1 or args.test_clips < 1, "--train-clips and --test-clips must be at least 1"),
+        (args.min_frames < 30, f"--min-frames must be at least the model window (30), got {args.min_frames}"),
+        (args.max_frames < args.min_frames, "--max-frames must not be below --min-frames"),
+        (args.fps <= 0, f"--fps must be positive, got {args.fps}"),
+        (not 0 <= args.noise[0] <= args.noise[1], f"--noise needs 0 <= LOW <= HIGH, got {args.noise}"),
+        (not 0 <= args.mirror <= 1, f"--mirror is a probability in [0, 1], got {args.mirror}"),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise DataError(f"{args.out}: {message}")
+
+
+def _mocap(args: argparse.Namespace) -> int:
+    from relsar_core.mocap.classes import CLASS_NAMES
+    from relsar_core.mocap.generate import GeneratorConfig, generate_dataset
+
+    _check(args)
+    config = GeneratorConfig(
+        seed=args.seed, cameras=args.cameras, train_clips=args.train_clips, test_clips=args.test_clips,
+        min_frames=args.min_frames, max_frames=args.max_frames, fps=args.fps,
+        noise=tuple(args.noise), mirror=args.mirror,
+    )  # fmt: skip
+    total = (args.train_clips + args.test_clips) * len(CLASS_NAMES)
+    start = time.perf_counter()
+    columns = (TextColumn("mocap clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("clips", total=total)
+        manifest = generate_dataset(args.out, config, args.overwrite, lambda: progress.advance(task))
+    seconds = time.perf_counter() - start
+    console.print(
+        f"wrote {len(manifest['clips']['train'])} training and {len(manifest['clips']['test'])} test clips "
+        f"of {len(CLASS_NAMES)} classes ({', '.join(CLASS_NAMES)}) to {args.out} in {seconds:.1f} s"
+    )
+    return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "mocap":
+        return _mocap(args)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.exit(run_cli(not_yet_available("relsar-data"), argv))
+    sys.exit(run_cli(_main, argv))
