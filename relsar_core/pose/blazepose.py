@@ -37,7 +37,7 @@ class PersonDetection:
     score: float  # detector confidence in [0, 1]
     # (4, 2): hip centre, full-body scale point, shoulder centre, upper-body scale point
     keypoints: np.ndarray
-    face_box: Box  # the detector's raw box (BlazePose detects people by their face)
+    face_box: Box  # the detector's own box (head and upper chest); BlazePose does not use it
 
     def roi(self, scale: float = ROI_SCALE) -> Roi:
         """The rotated square crop the landmark model expects."""

@@ -121,14 +121,14 @@ def bundle_dir(bundle: Bundle, root: Path | None = None) -> Path:
 
 
 def missing_files(bundle: Bundle, root: Path | None = None, check_hash: bool = True) -> list[str]:
-    """Names of the bundle's pinned files that are absent or do not match their checksum."""
+    """Names of the bundle's files that are absent or do not match their pinned checksum."""
     folder = bundle_dir(bundle, root)
     bad = []
     for f in bundle.files:
-        if f.sha256 is None:
-            continue
         path = folder / f.name
-        if not path.is_file() or (check_hash and sha256_of(path) != f.sha256):
+        if not path.is_file():
+            bad.append(f.name)
+        elif check_hash and f.sha256 is not None and sha256_of(path) != f.sha256:
             bad.append(f.name)
     return bad
 

@@ -1,0 +1,271 @@
+"""BlazePose pieces: anchors, SSD decoding + weighted NMS, ROI maths, heatmap refinement, and the
+real models on real photographs (scikit-image's astronaut; OpenCV's messi5.jpg when fetched)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from relsar_core.errors import ConfigError, ModelFileError
+from relsar_core.pose.anchors import ssd_anchor_centers
+from relsar_core.pose.blazepose_landmarks import refine_with_heatmap
+from relsar_core.pose.model_store import BLAZEPOSE, SAMPLE_VIDEO, missing_files, require_file
+from relsar_core.pose.roi import (
+    Roi,
+    box_from_keypoints,
+    crop_roi,
+    project_from_crop,
+    roi_from_alignment,
+)
+from relsar_core.pose.ssd_decode import RawDetections, decode_ssd, weighted_nms
+
+# blazepose33 indices
+NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHO, R_SHO = 0, 2, 5, 7, 8, 11, 12
+L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANK, R_ANK = 23, 24, 25, 26, 27, 28
+FEET = list(range(27, 33))  # ankles, heels, foot tips
+
+needs_models = pytest.mark.skipif(
+    bool(missing_files(BLAZEPOSE, check_hash=False)),
+    reason="BlazePose models not fetched: run `relsar-models fetch blazepose` (make test does)",
+)
+
+
+# --- pure maths -------------------------------------------------------------------------------
+
+
+def test_anchor_grid_matches_pose_detector():
+    anchors = ssd_anchor_centers()
+    assert anchors.shape == (2254, 2)  # = the model's output count
+    # stride 8: 28×28 cells × 2 anchors; first cell centre at half a cell.
+    np.testing.assert_allclose(anchors[0], [0.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(anchors[1], anchors[0])
+    np.testing.assert_allclose(anchors[2], [1.5 / 28, 0.5 / 28])
+    # stride 16 starts after 28*28*2; the three stride-32 layers share a 7×7 grid, 6 per cell.
+    np.testing.assert_allclose(anchors[1568], [0.5 / 14, 0.5 / 14])
+    np.testing.assert_allclose(anchors[-6:], np.full((6, 2), 6.5 / 7))
+
+
+def test_decode_ssd_places_boxes_and_keypoints_relative_to_anchors():
+    anchors = np.array([[0.25, 0.25], [0.75, 0.5]], np.float32)
+    raw = np.zeros((2, 8), np.float32)
+    raw[0] = [22.4, 0, 44.8, 22.4, 0, -22.4, 0, 0]  # in 224-pixel units
+    raw[1] = [0, 0, 10, 10, 0, 0, 0, 0]
+    scores = np.array([[3.0], [-3.0]], np.float32)  # sigmoid 0.95 and 0.05
+    dets = decode_ssd(raw, scores, anchors, 224, num_keypoints=2, min_score=0.5)
+    assert len(dets) == 1
+    np.testing.assert_allclose(dets.boxes[0], [0.25, 0.2, 0.45, 0.3], atol=1e-6)
+    np.testing.assert_allclose(dets.keypoints[0], [[0.25, 0.15], [0.25, 0.25]], atol=1e-6)
+    assert dets.scores[0] == pytest.approx(1 / (1 + math.exp(-3)))
+
+
+def test_weighted_nms_merges_overlaps_and_keeps_separate_people():
+    boxes = np.array(
+        [[0.1, 0.1, 0.3, 0.3], [0.12, 0.1, 0.32, 0.3], [0.6, 0.6, 0.8, 0.8]], np.float32
+    )
+    kps = np.stack([boxes[:, :2], boxes[:, 2:]], axis=1)
+    scores = np.array([0.9, 0.6, 0.7], np.float32)
+    out = weighted_nms(RawDetections(boxes, kps, scores), iou_threshold=0.3)
+    assert len(out) == 2
+    np.testing.assert_allclose(out.scores, [0.9, 0.7])
+    merged_x0 = (0.1 * 0.9 + 0.12 * 0.6) / 1.5  # score-weighted mean
+    assert out.boxes[0, 0] == pytest.approx(merged_x0)
+    np.testing.assert_allclose(out.boxes[1], boxes[2])
+    assert len(weighted_nms(RawDetections(boxes[:0], kps[:0], scores[:0]))) == 0
+
+
+def test_roi_from_alignment_rotation_and_size():
+    up = roi_from_alignment(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    assert up.rotation == pytest.approx(0.0)
+    assert up.size == pytest.approx(2 * 80 * 1.25)
+    # "Up" pointing to +x: the person lies on their side, rotated a quarter turn clockwise.
+    side = roi_from_alignment(np.array([100.0, 200.0]), np.array([180.0, 200.0]))
+    assert side.rotation == pytest.approx(math.pi / 2)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 0.7, -2.0])
+def test_crop_and_project_round_trip(rotation):
+    img = np.zeros((300, 400, 3), np.uint8)
+    cv2.circle(img, (250, 120), 3, (255, 255, 255), -1)  # a dot centred on pixel (250, 120)
+    roi = Roi(220.0, 150.0, 160.0, rotation)
+    crop = crop_roi(img, roi, 128)
+    ys, xs = np.nonzero(crop[..., 0] > 100)
+    weights = crop[ys, xs, 0].astype(float)
+    found = np.array([np.average(xs, weights=weights), np.average(ys, weights=weights)]) + 0.5
+    back = project_from_crop(found, roi, 128)
+    np.testing.assert_allclose(back, [250.5, 120.5], atol=0.6)  # corner convention
+
+
+def test_box_from_keypoints():
+    kp = np.array([[10, 20, 0.9], [50, 100, 0.8], [300, 5, 0.1]], np.float32)
+    box = box_from_keypoints(kp, (200, 120), min_confidence=0.3, margin=0.25)
+    pad = 0.25 * 80  # the larger side (height 80)
+    assert box == pytest.approx((0.0, 0.0, 50 + pad, 100 + pad))
+    assert box_from_keypoints(kp, (200, 120), min_confidence=0.85) is None  # only one good joint
+    assert box_from_keypoints(np.zeros((15, 3)), (200, 120)) is None
+
+
+def test_heatmap_refinement_moves_to_the_confident_peak_only():
+    hm = np.full((64, 64, 2), -10.0, np.float32)
+    hm[30, 40, 0] = 10.0  # a confident peak one cell right of landmark 0's guess
+    hm[10, 10, 1] = -1.0  # landmark 1: weak heatmap, below the 0.5 refinement bar
+    xy = np.array([[39.2 / 64, 30.4 / 64], [10.5 / 64, 10.5 / 64]], np.float32)
+    out, peak = refine_with_heatmap(xy, hm)
+    assert out[0] == pytest.approx([40 / 64, 30 / 64], abs=1e-3)
+    np.testing.assert_allclose(out[1], xy[1])
+    assert peak[0] > 0.99 and peak[1] < 0.5
+
+
+def test_pose_modules_do_not_import_tensorflow_or_torch():
+    code = (
+        "import sys, relsar_core.pose.blazepose, relsar_core.pose.factory;"
+        "bad = [m for m in ('tensorflow', 'torch') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_missing_and_broken_models_give_one_line_errors(tmp_path):
+    from relsar_core.pose.blazepose import BlazePoseEstimator
+
+    with pytest.raises(ModelFileError, match="relsar-models fetch blazepose"):
+        BlazePoseEstimator(model_dir=tmp_path)
+    (tmp_path / "pose_detection.tflite").write_bytes(b"not a flatbuffer" * 10)
+    (tmp_path / "pose_landmark_full.tflite").write_bytes(b"x")
+    with pytest.raises(ModelFileError, match="not a usable .tflite"):
+        BlazePoseEstimator(model_dir=tmp_path)
+    with pytest.raises(ModelFileError, match="relsar-models fetch blazepose"):
+        require_file(BLAZEPOSE, "pose_detection.tflite", root=tmp_path)
+
+
+def test_factory_rejects_bad_names(tmp_path):
+    from relsar_core.pose.factory import create_pose_estimator, resolve_backend
+
+    with pytest.raises(ConfigError, match="unknown pose backend"):
+        create_pose_estimator("openpose")
+    with pytest.raises(ConfigError, match="unknown pose runtime"):
+        create_pose_estimator("vitpose", str(tmp_path / "w.pth"), runtime="tensorrt")
+    with pytest.raises(ModelFileError):
+        create_pose_estimator("vitpose", str(tmp_path / "missing.pth"))
+    assert resolve_backend("auto", str(tmp_path / "w.pth")) == "vitpose"
+    assert resolve_backend("blazepose") == "blazepose"
+
+
+# --- the real models on real photographs ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def astronaut_bgr() -> np.ndarray:
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    from relsar_core.pose.factory import create_pose_estimator
+
+    est = create_pose_estimator("blazepose", num_threads=2)
+    yield est
+    est.close()
+
+
+def _inside(point: np.ndarray, box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+@needs_models
+def test_astronaut_portrait(estimator, astronaut_bgr):
+    estimator.reset()
+    sk = estimator.estimate(astronaut_bgr)
+    assert sk is not None and sk.layout == "blazepose33" and sk.keypoints.shape == (33, 3)
+    kp = sk.keypoints
+    # The person: head at x≈150–300, body x≈0–380 (the helmet she holds is right of it).
+    person, head = (0, 0, 380, 512), (150, 40, 300, 200)
+    for j in (NOSE, L_EYE, R_EYE, L_EAR, R_EAR):
+        assert kp[j, 2] > 0.8 and _inside(kp[j], head), (j, kp[j])
+    for j in (L_SHO, R_SHO):
+        assert kp[j, 2] > 0.5 and _inside(kp[j], person) and 180 < kp[j, 1] < 300, (j, kp[j])
+    visible = kp[kp[:, 2] > 0.5]
+    assert all(_inside(p, person) for p in visible)
+    # She faces the camera: her left side is on the image's right.
+    assert kp[L_SHO, 0] > kp[R_SHO, 0] + 100 and kp[L_EYE, 0] > kp[R_EYE, 0]
+    # Legs are out of frame: low confidence.
+    assert kp[FEET, 2].max() < 0.2 and kp[[L_KNEE, R_KNEE], 2].max() < 0.45
+    body15 = sk.to_body15()
+    np.testing.assert_allclose(body15[1, :2], (kp[L_SHO, :2] + kp[R_SHO, :2]) / 2, atol=1e-4)
+
+
+@needs_models
+def test_rotated_photo_follows_the_rotation(estimator, astronaut_bgr):
+    estimator.reset()
+    upright = estimator.estimate(astronaut_bgr).keypoints
+    estimator.reset()
+    turned = estimator.estimate(cv2.rotate(astronaut_bgr, cv2.ROTATE_90_CLOCKWISE)).keypoints
+    expected = np.stack([512 - upright[:, 1], upright[:, 0]], axis=1)  # (x, y) -> (H - y, x)
+    face = list(range(11))
+    assert np.abs(turned[face, :2] - expected[face]).max() < 10.0
+
+
+@needs_models
+def test_tracking_skips_the_detector_and_redetects_after_loss(astronaut_bgr):
+    from relsar_core.pose.blazepose import BlazePoseEstimator
+
+    est = BlazePoseEstimator(num_threads=2)
+    h, w = astronaut_bgr.shape[:2]
+    noses = []
+    for i in range(8):  # the photo slides right by 6 px per frame
+        shifted = cv2.warpAffine(astronaut_bgr, np.float32([[1, 0, 6 * i], [0, 1, 0]]), (w, h))
+        noses.append(est.estimate(shifted).keypoints[NOSE, :2])
+    assert est.detector_runs == 1  # steady state: ROI from the previous landmarks
+    steps = np.diff(np.array(noses)[:, 0])
+    assert np.abs(steps - 6).max() < 3.0
+    assert est.estimate(np.zeros_like(astronaut_bgr)) is None  # nobody: lost
+    assert est.estimate(astronaut_bgr) is not None  # found again
+    assert est.detector_runs == 3
+    no_track = BlazePoseEstimator(num_threads=2, tracking=False)
+    for _ in range(3):
+        no_track.estimate(astronaut_bgr)
+    assert no_track.detector_runs == 3
+
+
+@needs_models
+def test_detector_contract_for_other_backends(estimator, astronaut_bgr):
+    people = estimator.detector.detect(astronaut_bgr)
+    assert len(people) >= 1
+    best = people[0]
+    assert 0.5 <= best.score <= 1.0 and best.keypoints.shape == (4, 2)
+    assert _inside(best.keypoints[2], (0, 150, 380, 330))  # shoulder centre on her chest
+    x0, y0, x1, y1 = best.box
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+    fx0, fy0, fx1, fy1 = best.face_box
+    assert (
+        fx0 < fx1
+        and fy0 < fy1
+        and _inside(np.array([(fx0 + fx1) / 2, (fy0 + fy1) / 2]), (100, 0, 320, 300))
+    )
+    assert estimator.detector.detect(np.zeros((240, 320, 3), np.uint8)) == []
+
+
+@pytest.mark.skipif(
+    bool(missing_files(SAMPLE_VIDEO, check_hash=False)),
+    reason="sample media not fetched: `relsar-models fetch sample-video`",
+)
+def test_full_body_photo(estimator):
+    img = cv2.imread(str(require_file(SAMPLE_VIDEO, "messi5.jpg")))
+    estimator.reset()
+    kp = estimator.estimate(img).keypoints
+    player = (60, 50, 470, 342)  # the footballer, arms spread, mid-kick
+    for j in (NOSE, L_SHO, R_SHO, L_HIP, R_HIP, L_KNEE, R_KNEE):
+        assert kp[j, 2] > 0.5 and _inside(kp[j], player), (j, kp[j])
+    for j in (L_ANK, R_ANK):  # one ankle is half hidden by the ball's shadow and the other leg
+        assert kp[j, 2] > 0.3 and _inside(kp[j], player), (j, kp[j])
+    assert kp[NOSE, 1] < kp[L_SHO, 1] < kp[L_HIP, 1]  # head above shoulders above hips
+    assert min(kp[L_ANK, 1], kp[R_ANK, 1]) > max(kp[L_HIP, 1], kp[R_HIP, 1])
