@@ -30,7 +30,7 @@ def resolve_backend(backend: str, weights: str | None = None) -> str:
         raise ConfigError(f"unknown pose backend {backend!r} (choose from {', '.join(BACKENDS)})")
     if backend != "auto":
         return backend
-    if weights is not None and Path(weights).suffix == ".pth":
+    if weights is not None and Path(weights).suffix in (".pth", ".onnx"):
         return "vitpose"
     return "vitpose" if weights is None and find_vitpose_weights() is not None else "blazepose"
 
@@ -42,17 +42,20 @@ def create_pose_estimator(
     num_threads: int | None = None,
     tracking: bool = True,
 ) -> PoseEstimator:
-    """A ready estimator. `weights`: the ViTPose `.pth`, or for BlazePose a folder holding its
-    two `.tflite` files (default: the models folder). `runtime` applies to ViTPose only."""
+    """A ready estimator. `weights`: the ViTPose `.pth` (or its exported `.onnx`), or for
+    BlazePose a folder holding its two `.tflite` files (default: the models folder). `runtime`
+    applies to ViTPose only."""
     backend = resolve_backend(backend, weights)
     if backend == "blazepose":
         from relsar_core.pose.blazepose import BlazePoseEstimator
 
         return BlazePoseEstimator(weights, num_threads=num_threads, tracking=tracking)
-    return _create_vitpose(weights, runtime)
+    return _create_vitpose(weights, runtime, num_threads, tracking)
 
 
-def _create_vitpose(weights: str | None, runtime: str) -> PoseEstimator:
+def _create_vitpose(
+    weights: str | None, runtime: str, num_threads: int | None, tracking: bool
+) -> PoseEstimator:
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown pose runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
     try:
@@ -73,7 +76,9 @@ def _create_vitpose(weights: str | None, runtime: str) -> PoseEstimator:
         weights = str(found)
     if not Path(weights).is_file():
         raise ModelFileError(f"{weights}: ViTPose weights file not found")
-    return ViTPoseEstimator(weights, runtime, detector=_optional_detector())
+    return ViTPoseEstimator(
+        weights, runtime, detector=_optional_detector(), num_threads=num_threads, tracking=tracking
+    )
 
 
 def _optional_detector():
