@@ -14,3 +14,40 @@ from relsar_core.synthetic import make_toy_dataset  # noqa: E402
 def toy_data(tmp_path_factory):
     """A separable toy data set of 5 classes × 12 clips × 60 frames, made once per session."""
     return make_toy_dataset(tmp_path_factory.mktemp("toy"), clips_per_class=12, frames=60, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory, toy_data):
+    """A run folder (best.keras + run.json) of a `tiny` classifier trained for a few seconds on
+    `toy_data` (plain Keras fit on clip_features windows): the input relsar-convert expects."""
+    import json
+
+    import keras
+
+    from relsar_core.config import ModelConfig
+    from relsar_core.datasets import load_clip_folder
+    from relsar_core.model import build_classifier
+
+    keras.utils.set_random_seed(0)
+    data = load_clip_folder(toy_data, window=30, stride=5)
+    classifier = build_classifier(ModelConfig(size="tiny"), data.num_classes, window=30)
+    trainable = keras.Model(classifier.inputs, classifier.get_layer("logits").output)  # logits view, shared weights
+    trainable.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trainable.fit(data.windows, data.labels, batch_size=32, epochs=12, shuffle=True, verbose=0)
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    classifier.save(run_dir / "best.keras")
+    run = {"class_names": data.class_names, "data": str(toy_data), "layout": "body15", "window": 30,
+           "stride": 5, "mode": "supervised", "config": {"model": {"size": "tiny"}, "data": {"stride": 5}}}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite_model(tmp_path_factory, tiny_run_dir):
+    """The float32 .tflite of `tiny_run_dir` made by relsar-convert's library path; its sidecar
+    JSON is beside it (same name, .json). Returns the .tflite path."""
+    from relsar_core.export import convert_run
+
+    out = tmp_path_factory.mktemp("tiny_tflite") / "tiny.tflite"
+    convert_run(tiny_run_dir, out, ["none"])
+    return out

@@ -1,0 +1,75 @@
+"""TfliteClassifier on a converted tiny model: outputs, batch API, feature path, and no TensorFlow."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from relsar_core.datasets import load_clip_folder
+from relsar_core.runtime import TfliteClassifier, default_num_threads, softmax
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_tflite_model):
+    return TfliteClassifier(tiny_tflite_model)
+
+
+def test_attributes_come_from_the_sidecar(classifier, tiny_tflite_model):
+    meta = json.loads(tiny_tflite_model.with_suffix(".json").read_text())
+    assert classifier.class_names == meta["class_names"] == sorted(meta["class_names"])
+    assert len(classifier.class_names) == 5
+    assert classifier.window == 30
+    assert classifier.layout == "body15"
+    assert classifier.embedding_dim == 64  # the tiny preset
+    assert classifier.quantization == "none"
+
+
+def test_predict_on_feature_windows_classifies_toy_clips(classifier, toy_data):
+    """Windows made by the one feature function (as the app makes them) are classified right."""
+    data = load_clip_folder(toy_data, window=30, stride=10)
+    correct = 0
+    for window, label in zip(data.windows, data.labels, strict=True):
+        out = classifier.predict(window)
+        assert out.logits.shape == (5,) and out.probabilities.shape == (5,) and out.embedding.shape == (64,)
+        assert out.logits.dtype == np.float32
+        np.testing.assert_allclose(out.probabilities.sum(), 1.0, rtol=1e-5)
+        correct += int(out.probabilities.argmax() == label)
+    assert correct / len(data.labels) >= 0.9
+
+
+def test_predict_batch_equals_single_calls(classifier, toy_data):
+    windows = load_clip_folder(toy_data, window=30, stride=15).windows[:20]
+    batch = classifier.predict_batch(windows)
+    assert batch.logits.shape == (20, 5) and batch.embedding.shape == (20, 64)
+    singles = [classifier.predict(w) for w in windows]
+    np.testing.assert_allclose(batch.logits, np.stack([s.logits for s in singles]), atol=1e-6)
+    np.testing.assert_allclose(batch.embedding, np.stack([s.embedding for s in singles]), atol=1e-6)
+    np.testing.assert_allclose(batch.probabilities, softmax(batch.logits))
+    assert classifier.predict_batch(windows[:0]).logits.shape == (0, 5)
+
+
+def test_wrong_feature_shape_is_refused(classifier):
+    with pytest.raises(ValueError, match=r"expected features \(30, 60\)"):
+        classifier.predict(np.zeros((29, 60), np.float32))
+    with pytest.raises(ValueError, match=r"expected features \(N, 30, 60\)"):
+        classifier.predict_batch(np.zeros((30, 60), np.float32))
+
+
+def test_default_threads_are_capped():
+    assert 1 <= default_num_threads() <= 4
+
+
+def test_importing_and_running_the_runtime_never_imports_tensorflow(tiny_tflite_model):
+    code = (
+        "import sys, numpy as np\n"
+        "from relsar_core.runtime import TfliteClassifier\n"
+        f"clf = TfliteClassifier({str(tiny_tflite_model)!r})\n"
+        "clf.predict(np.zeros((30, 60), np.float32))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
+        "print('LOADED', bad)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout, result.stdout
