@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from relsar_core.mocap.motions import JOINT_ORDER, Motion, resample
+from relsar_core.mocap.motions import JOINT_ORDER, Motion, close_cycle, resample
 
 SCALE = 0.25  # DeepMimic's globalScaling for humanoid.urdf
 NOSE_OFFSET = np.array([0.09, 0.155, 0.0])  # in the neck link's frame, metres
@@ -138,7 +138,9 @@ def rotate_about_y(points: np.ndarray, angle: float | np.ndarray, origin: np.nda
 
 def motion_body15(kin: HumanoidKinematics, motion: Motion, rate: float, cycles: int = 1) -> np.ndarray:
     """The motion posed at `rate` Hz as body15 (F, 15, 3). A looped motion is repeated `cycles`
-    times, each cycle moved and turned the way the clip's own root moves over one cycle."""
+    times (its seam closed first, see `close_cycle`), each cycle moved on by the travel of one."""
+    if motion.loop and cycles > 1:
+        motion = close_cycle(motion)
     poses = resample(motion, rate)
     joints = kin.body15(poses)
     if not motion.loop or cycles <= 1:

@@ -97,9 +97,49 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out / np.linalg.norm(out, axis=-1, keepdims=True)
 
 
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of (..., 4) w-first quaternions."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ], axis=-1)  # fmt: skip
+
+
+def close_cycle(motion: Motion) -> Motion:
+    """A looped motion whose last frame equals its first (apart from the travel), so cycles join.
+
+    DeepMimic's cycles do not close exactly (the last frame differs from the first by 8-20 cm at
+    some joint), which would make a visible jump at every seam. The mismatch of every rotation
+    (root included, so a repeated cycle does not slowly turn) and of the hip height is spread
+    evenly over the cycle; rotations stay rotations, so bone lengths are untouched."""
+    poses = motion.poses.copy()
+    ramp = np.linspace(0.0, 1.0, len(poses))
+    identity = np.array([1.0, 0.0, 0.0, 0.0])
+    for sl in _quat_slices():
+        first, last = poses[0, sl], poses[-1, sl]
+        if np.dot(first, last) < 0:
+            last = -last
+        delta = quat_multiply(first, last * np.array([1.0, -1.0, -1.0, -1.0]))  # first · last⁻¹
+        correction = slerp(np.broadcast_to(identity, (len(poses), 4)), np.broadcast_to(delta, (len(poses), 4)), ramp)
+        poses[:, sl] = quat_multiply(correction, poses[:, sl])
+    at = 7
+    for _, dof in JOINT_ORDER:
+        if dof == 1:
+            poses[:, at] += (poses[0, at] - poses[-1, at]) * ramp
+        at += dof
+    poses[:, 1] += (poses[0, 1] - poses[-1, 1]) * ramp
+    return Motion(motion.name, poses, motion.frame_time, motion.loop)
+
+
 def resample(motion: Motion, rate: float) -> np.ndarray:
-    """Poses at `rate` Hz over the motion's duration: positions and angles lerped, rotations slerped."""
-    times = np.arange(0.0, motion.duration + 1e-9, 1.0 / rate)
+    """Poses at `rate` Hz over the motion's duration: positions and angles lerped, rotations slerped.
+    The first and last samples are the clip's own first and last frames (so a cycle closes exactly);
+    the step is the nearest to 1 / rate that fits a whole number of times."""
+    times = np.linspace(0.0, motion.duration, int(round(motion.duration * rate)) + 1)
     pos = np.minimum(times / motion.frame_time, len(motion.poses) - 1 - 1e-9)
     i0 = np.floor(pos).astype(int)
     frac = pos - i0
