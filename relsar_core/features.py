@@ -47,6 +47,8 @@ def window_features(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENC
     kp = np.asarray(keypoints, dtype=np.float32)
     if kp.shape[-2:] != (NUM_JOINTS, 3):
         raise ValueError(f"window_features expects (..., T, {NUM_JOINTS}, 3) body15, got {kp.shape}")
+    if kp.size == 0:  # no windows (a clip shorter than one window)
+        return np.zeros((*kp.shape[:-2], FEATURE_DIM), np.float32)
     pos, valid, seen = fill_missing(kp, min_confidence)
     xy = kp[..., :2]
 

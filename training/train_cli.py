@@ -83,24 +83,25 @@ def run_supervised(args: argparse.Namespace) -> int:
     from relsar_core.supervised import cross_validate, train_supervised
 
     config, data_args, run_dir, resuming = resolve_run(args)
-    if args.folds and not resuming:
-        from relsar_core.datasets import load_clip_folder
-
-        data = load_clip_folder(data_args["data"], config.data.window, config.data.stride)
-        summary = cross_validate(data, config, run_dir, args.folds, resume=False)
-    elif resuming and (run_dir / "fold_1").is_dir():
-        info = json.loads((run_dir / "run.json").read_text())
-        from relsar_core.datasets import load_clip_folder
-
-        data = load_clip_folder(info["data_args"]["data"], config.data.window, config.data.stride)
-        summary = cross_validate(data, config, run_dir, info["folds"], resume=True)
-    else:
+    folds = json.loads((run_dir / "run.json").read_text()).get("folds", 0) if resuming else args.folds
+    if not folds:
         splits = load_data(config, data_args)
         report = train_supervised(splits, config, run_dir, resuming, run_info={"data_args": data_args})
         console.print(format_report(report), highlight=False)
         console.print(f"report, confusion matrix and checkpoints in {run_dir}")
         return 0
-    console.print(f"{summary['folds']}-fold accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}")
+    from relsar_core.config import dump_config
+    from relsar_core.datasets import load_clip_folder
+    from relsar_core.supervised import write_json
+
+    if not resuming:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        dump_config(config, run_dir / "config.yaml")
+        write_json(run_dir / "run.json", {"mode": "supervised-kfold", "folds": folds, "data_args": data_args})
+    data = load_clip_folder(data_args["data"], config.data.window, config.data.stride)
+    summary = cross_validate(data, config, run_dir, folds, resume=resuming)
+    console.print(f"{folds}-fold accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f} "
+                  f"(per fold: {', '.join(f'{a:.3f}' for a in summary['fold_accuracies'])})")  # fmt: skip
     return 0
 
 

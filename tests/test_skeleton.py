@@ -1,0 +1,94 @@
+"""Layouts, converters and clip files."""
+
+import numpy as np
+import pytest
+
+from relsar_core.clip import Clip, load_clip, save_clip
+from relsar_core.errors import ClipError
+from relsar_core.layouts import LAYOUTS, to_body15
+
+
+def _random_keypoints(joints, frames=4, seed=0):
+    rng = np.random.default_rng(seed)
+    kp = rng.uniform(0, 100, (frames, joints, 3)).astype(np.float32)
+    kp[..., 2] = rng.uniform(0.1, 1, (frames, joints))
+    return kp
+
+
+def test_coco17_midpoints_and_min_confidence():
+    kp = _random_keypoints(17)
+    out = to_body15(kp, "coco17")
+    assert out.shape == (4, 15, 3)
+    np.testing.assert_allclose(out[:, 1, :2], (kp[:, 5, :2] + kp[:, 6, :2]) / 2)  # neck
+    np.testing.assert_allclose(out[:, 1, 2], np.minimum(kp[:, 5, 2], kp[:, 6, 2]))
+    np.testing.assert_allclose(out[:, 8, :2], (kp[:, 11, :2] + kp[:, 12, :2]) / 2)  # mid-hip
+    np.testing.assert_array_equal(out[:, 2], kp[:, 6])  # r_shoulder = COCO right shoulder
+    np.testing.assert_array_equal(out[:, 14], kp[:, 15])  # l_ankle
+
+
+@pytest.mark.parametrize(
+    "layout, source_index",
+    [("coco25", {1: 5, 2: 7, 5: 6, 8: 14, 11: 18, 14: 17}),
+     ("body25", {i: i for i in range(15)}),
+     ("blazepose33", {0: 0, 2: 12, 5: 11, 4: 16, 11: 28, 14: 27})],
+)  # fmt: skip
+def test_single_joint_mappings(layout, source_index):
+    kp = _random_keypoints(LAYOUTS[layout].num_joints)
+    out = to_body15(kp, layout)
+    for target, source in source_index.items():
+        np.testing.assert_array_equal(out[:, target], kp[:, source])
+
+
+def test_flip_pairs_are_left_right_and_an_involution():
+    for layout in LAYOUTS.values():
+        perm = layout.flip_permutation
+        np.testing.assert_array_equal(perm[perm], np.arange(layout.num_joints))
+    names = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+             "mid_hip", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")  # fmt: skip
+    for a, b in LAYOUTS["body15"].flip_pairs:
+        assert names[a].replace("r_", "l_") == names[b]
+
+
+def test_clip_round_trip(tmp_path):
+    clip = Clip(_random_keypoints(17, frames=40), "coco17", 25.0, (1280, 720), "wave")
+    save_clip(tmp_path / "a" / "c.npz", clip)
+    back = load_clip(tmp_path / "a" / "c.npz")
+    np.testing.assert_array_equal(back.keypoints, clip.keypoints)
+    assert (back.layout, back.fps, back.image_size, back.label) == ("coco17", 25.0, (1280, 720), "wave")
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["c.npz"]  # no temp file left behind
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"keypoints": np.zeros((10, 15, 2), np.float32)}, "shape"),
+        ({"keypoints": np.full((10, 15, 3), np.nan, np.float32)}, "NaN"),
+        ({"keypoints": np.zeros((10, 15, 3), np.float32), "layout": "openpose99"}, "unknown layout"),
+        ({"keypoints": np.ones((10, 15, 3), np.float32) * 2}, "confidences"),
+        ({"points": np.zeros((10, 15, 3), np.float32)}, "missing 'keypoints'"),
+        ({"keypoints": np.zeros((10, 17, 3), np.float32), "layout": "body15"}, "shape"),
+    ],
+)
+def test_bad_clips_give_one_clear_error_naming_the_file(tmp_path, arrays, message):
+    path = _write(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ClipError, match=message) as err:
+        load_clip(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_not_an_npz_and_pickles_are_refused(tmp_path):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"this is not a zip file")
+    with pytest.raises(ClipError, match="not a readable"):
+        load_clip(junk)
+    pickled = tmp_path / "obj.npz"
+    np.savez(pickled, keypoints=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ClipError, match=str(pickled)):
+        load_clip(pickled)
+    with pytest.raises(ClipError, match="no such clip"):
+        load_clip(tmp_path / "missing.npz")
