@@ -1,9 +1,184 @@
-"""relsar-app (not yet available)."""
+"""relsar-app: live skeleton action recognition in a window, or headless into a JSON-lines file."""
 
-import sys
+from __future__ import annotations
 
-from training.cli_common import not_yet_available, run_cli
+import time
+
+LAUNCHED = time.perf_counter()  # before the heavy imports: "time to first frame" starts here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from training.cli_common import console, run_cli  # noqa: E402
+
+HEADLESS_HINT = (
+    "run without a window: relsar-app --headless --source FILE --out results.jsonl "
+    "(or under a virtual display: xvfb-run relsar-app)"
+)
+_NON_WINDOW_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "xcb", "wayland")
 
 
-def main(argv: list[str] | None = None) -> int:
-    sys.exit(run_cli(not_yet_available("relsar-app"), argv))
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="relsar-app",
+        description="Live skeleton action recognition: camera, video, stream or skeleton replay → "
+        "pose → ReL-SAR classifier → the action named live. Settings persist between launches; "
+        "options given here override them.",
+    )
+    p.add_argument("--source", help="camera[:N], demo, a video file, a stream URL (rtsp://, http://) "
+                   "or a skeleton replay (.npz clip or folder). Default: the last one used, else the "
+                   "first camera, else the demo")  # fmt: skip
+    p.add_argument("--model", type=Path, help="classifier .tflite (its .json beside it); default: "
+                   "the last one used, else assets/models/default.tflite")  # fmt: skip
+    p.add_argument("--pose", choices=["blazepose", "vitpose", "auto"], help="pose backend for cameras "
+                   "and videos (default blazepose, after `relsar-models fetch default`)")  # fmt: skip
+    p.add_argument("--pose-weights", type=Path, help="ViTPose checkpoint (.pth) for --pose vitpose")
+    p.add_argument("--stride", type=int, help="classify every N frames (default 5)")
+    p.add_argument("--smoothing", type=float, metavar="ALPHA",
+                   help="weight of the newest window in the running average, (0, 1]; 1 = none (default 0.5)")
+    p.add_argument("--threshold", type=float, help="below this confidence the action shows as — (default 0.5)")
+    loop = p.add_mutually_exclusive_group()
+    loop.add_argument("--loop", dest="loop", action="store_true", default=None,
+                      help="start files and replays again at the end (window default)")
+    loop.add_argument("--no-loop", dest="loop", action="store_false",
+                      help="stop at the end of a file or replay (headless default)")
+    p.add_argument("--headless", action="store_true", help="no window: run the pipeline on --source and "
+                   "write one JSON line per classified window to --out")  # fmt: skip
+    p.add_argument("--out", type=Path, help="headless: results file (.jsonl); '-' or omitted = stdout")
+    p.add_argument("--settings", type=Path, help="keep settings in this .ini file instead of the "
+                   "user's settings (portable installs, tests)")  # fmt: skip
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="window: close after this long "
+                   "(demos, screenshots, benchmarks)")  # fmt: skip
+    p.add_argument("--screenshot", type=Path, help="window: save a PNG of the window just before "
+                   "--quit-after closes it")  # fmt: skip
+    p.add_argument("--report", action="store_true", help="window: print JSON lines with the time to "
+                   "the first frame on screen and, on closing, FPS, latency and memory")  # fmt: skip
+    return p
+
+
+def _check_values(args: argparse.Namespace) -> None:
+    from relsar_core.errors import ConfigError
+
+    if args.stride is not None and args.stride < 1:
+        raise ConfigError(f"--stride must be at least 1, got {args.stride}")
+    if args.smoothing is not None and not 0 < args.smoothing <= 1:
+        raise ConfigError(f"--smoothing must lie in (0, 1], got {args.smoothing}")
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise ConfigError(f"--threshold must lie in [0, 1], got {args.threshold}")
+
+
+def has_display() -> bool:
+    """Whether Qt can open a window here (always on Windows and macOS)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in _NON_WINDOW_PLATFORMS[:5]:
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _headless(args: argparse.Namespace) -> int:
+    from relsar_core.errors import ConfigError
+    from relsar_core.headless import run_headless
+    from relsar_core.pipeline import DEFAULT_MODEL, LivePipeline, open_classifier, open_pose
+    from relsar_core.sources import open_source
+
+    if not args.source:
+        raise ConfigError("--headless needs --source (a video, a .npz clip or folder, a URL or camera:N)")
+    classifier, warning = open_classifier(args.model or DEFAULT_MODEL)
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}")
+    source = open_source(args.source, loop=bool(args.loop), realtime=False)
+    try:
+        pose = None if source.provides_skeletons else open_pose(args.pose or "blazepose", args.pose_weights)
+        pipeline = LivePipeline(classifier, pose, args.stride or 5, alpha=args.smoothing or 0.5,
+                                threshold=0.5 if args.threshold is None else args.threshold)  # fmt: skip
+        summary = run_headless(source, pipeline, args.out, progress=args.out not in (None, Path("-")))
+    finally:
+        source.close()
+    if args.out not in (None, Path("-")):
+        console.print(f"{summary['windows']} windows from {summary['frames']} frames → {args.out} "
+                      f"(latency p50 {summary['latency_p50_ms']:.1f} ms, p95 {summary['latency_p95_ms']:.1f} ms)")  # fmt: skip
+    return 0
+
+
+def _window(args: argparse.Namespace) -> int:
+    from relsar_core.errors import RelsarError
+
+    if not has_display():
+        raise RelsarError(f"no display found ($DISPLAY and $WAYLAND_DISPLAY are unset); {HEADLESS_HINT}")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.settings import open_store
+    from app.window import MainWindow
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    qt_app.setApplicationName("ReL-SAR Live")
+    overrides = {
+        "model": str(args.model) if args.model else None,
+        "pose_backend": args.pose,
+        "pose_weights": str(args.pose_weights) if args.pose_weights else None,
+        "stride": args.stride,
+        "alpha": args.smoothing,
+        "threshold": args.threshold,
+        "loop": args.loop,
+    }
+    window = MainWindow(open_store(str(args.settings) if args.settings else None), args.source, overrides)
+    window.show()
+    if args.report:
+        _report_first_frame(window)
+    if args.quit_after:
+        QTimer.singleShot(int(args.quit_after * 1000), lambda: _finish(window, args))
+    return qt_app.exec()
+
+
+def _report_first_frame(window) -> None:
+    def check() -> None:
+        if window.first_frame_time is None:
+            return
+        timer.stop()
+        print(json.dumps({"event": "first_frame", "seconds": round(window.first_frame_time - LAUNCHED, 3)}), flush=True)
+
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(window, interval=5, timeout=check)
+    timer.start()
+
+
+def _finish(window, args: argparse.Namespace) -> None:
+    if args.screenshot:
+        window.grab().save(str(args.screenshot))
+    if args.report:
+        from relsar_core.bench.common import rss_mb
+
+        lat = window.bridge.latency_p50_p95()
+        runner = window.bridge.runner
+        elapsed = time.perf_counter() - (window.first_frame_time or LAUNCHED)
+        print(json.dumps({
+            "event": "stats",
+            "frames": runner.frames_processed if runner else 0,
+            "fps": round((runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2),
+            "dropped": runner.slot.dropped if runner else 0,
+            "latency_p50_ms": lat and round(lat[0], 3),
+            "latency_p95_ms": lat and round(lat[1], 3),
+            "rss_mb": round(rss_mb(), 1),
+            "message": window.banner.text,
+        }), flush=True)  # fmt: skip
+    window.close()
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    _check_values(args)
+    return _headless(args) if args.headless else _window(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(_main, argv))
+
+
+if __name__ == "__main__":
+    main()

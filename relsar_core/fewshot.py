@@ -189,11 +189,16 @@ def with_taught(base, model_path: str | os.PathLike):
     return TaughtClassifier(base, FewShotHead().fit(*taught))
 
 
-def teach(base, model_path: str | os.PathLike, examples: dict[str, list], stride: int = 5) -> TaughtClassifier:
+def teach(
+    base, model_path: str | os.PathLike, examples: dict[str, list], stride: int = 5, embedder=None
+) -> TaughtClassifier:
     """Add actions from example clips ({action: [clip paths or Clips]}), keeping the actions
     taught before (an action taught again gets the new examples added), save, return the new
-    classifier. `base` is the plain model (not a TaughtClassifier)."""
+    classifier around `base`. `embedder` (default: base) computes the examples' embeddings: pass
+    a second instance of the model when `base` is busy in another thread (an interpreter is not
+    thread-safe)."""
     base = getattr(base, "base", base)
+    embedder = base if embedder is None else embedder
     embs, labels = [], []
     try:
         old = load_taught(model_path)
@@ -207,7 +212,7 @@ def teach(base, model_path: str | os.PathLike, examples: dict[str, list], stride
             continue
         for item in clips:
             clip = item if isinstance(item, Clip) else load_clip(item)
-            emb = clip_embeddings(base, clip, stride)
+            emb = clip_embeddings(embedder, clip, stride)
             embs.append(emb)
             labels.extend([action] * len(emb))
     if not labels:

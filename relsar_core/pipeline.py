@@ -19,12 +19,40 @@ from typing import Protocol
 
 import numpy as np
 
+from relsar_core.errors import ModelFileError
 from relsar_core.features import MIN_CONFIDENCE, NUM_JOINTS, window_features
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.sources import Frame, FrameSource
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "default.tflite"
+POSE_BACKENDS = ("blazepose", "vitpose", "auto")
+DEFAULT_POSE_BACKEND = "blazepose"
+
+
+def open_classifier(model_path: str | Path, num_threads: int | None = None):
+    """The `.tflite` classifier (its `.json` beside it) plus any actions taught for it.
+    Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
+    from relsar_core.fewshot import with_taught
+    from relsar_core.runtime import TfliteClassifier
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelFileError(f"{model_path}: no such model file")
+    base = TfliteClassifier(model_path, num_threads=num_threads)
+    try:
+        return with_taught(base, model_path), None
+    except ModelFileError as err:
+        return base, f"taught actions ignored: {err}"
+
+
+def open_pose(backend: str = DEFAULT_POSE_BACKEND, weights: str | Path | None = None) -> PoseEstimator:
+    """A pose estimator by backend name (ViTPose needs its weights file)."""
+    try:
+        from relsar_core.pose.factory import create_pose_estimator
+    except ImportError as err:
+        raise ModelFileError(f"pose backend {backend!r} is not available in this install ({err})") from None
+    return create_pose_estimator(backend, str(weights) if weights else None)
 
 
 class ClassifierLike(Protocol):
@@ -139,6 +167,13 @@ class LivePipeline:
             if smoothing:
                 self._smoothing.update(smoothing)
                 self.smoother = LabelSmoother(self.classifier.class_names, **self._smoothing)
+
+    def swap_recorder(self, recorder=None):
+        """Start (or with None, stop) recording in the worker; returns the previous recorder.
+        Under the lock, so a frame is never half-added when the recorder is taken away."""
+        with self._lock:
+            old, self.recorder = self.recorder, recorder
+            return old
 
     def reset(self) -> None:
         """Forget the window, the smoothing and the tracked person (a new source starts)."""

@@ -48,6 +48,7 @@ class FrameSource(ABC):
     image_size: tuple[int, int] = (640, 480)
     live: bool = False  # a camera or stream: frames come at their own pace
     provides_skeletons: bool = False  # a replay: frames carry their skeleton, no pose needed
+    num_frames: int | None = None  # frames in one pass, when known (files, replays)
 
     def __init__(self, realtime: bool = False) -> None:
         self.realtime = realtime
@@ -90,18 +91,19 @@ class FrameSource(ABC):
 
 
 class ReplaySource(FrameSource):
-    """Skeleton clips (`.npz`, one file or a folder of them) played back; no camera, no pose."""
+    """Skeleton clips played back (a `.npz` file, a folder of them, or a list of paths or Clip
+    objects); no camera, no pose model."""
 
     provides_skeletons = True
 
     def __init__(self, path: str | os.PathLike | list, loop: bool = True, realtime: bool = False) -> None:
         super().__init__(realtime)
-        paths = list(path) if isinstance(path, list | tuple) else _clip_paths(Path(path))
-        if not paths:
+        items = list(path) if isinstance(path, list | tuple) else _clip_paths(Path(path))
+        if not items:
             raise SourceError(f"{path}: no .npz skeleton clips in this folder")
-        self.clips: list[Clip] = [load_clip(p) for p in paths]
-        self.paths = [Path(p) for p in paths]
-        self.name = str(path) if not isinstance(path, list | tuple) else f"{len(paths)} clips"
+        self.clips: list[Clip] = [c if isinstance(c, Clip) else load_clip(c) for c in items]
+        self.name = str(path) if not isinstance(path, list | tuple) else f"{len(items)} clips"
+        self.num_frames = sum(c.num_frames for c in self.clips)
         self.loop = loop
         first = self.clips[0]
         self.fps, self.image_size = first.fps, tuple(first.image_size)
@@ -159,6 +161,8 @@ class _CaptureSource(FrameSource):
         self._pending: np.ndarray | None = first
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1 <= fps <= 240 else 30.0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.num_frames = count if count > 0 else None
         self.image_size = (int(first.shape[1]), int(first.shape[0]))
 
     def _open_error(self) -> str:
@@ -207,6 +211,7 @@ class CameraSource(_CaptureSource):
         if sys.platform.startswith("linux") and not os.path.exists(f"/dev/video{device}"):
             raise SourceError(f"camera {device}: not found (/dev/video{device} does not exist)")
         super().__init__(device, f"camera {device}", realtime=False)
+        self.num_frames = None
         if width and height:
             self._cap.set(self._cv2.CAP_PROP_FRAME_WIDTH, width)
             self._cap.set(self._cv2.CAP_PROP_FRAME_HEIGHT, height)
@@ -231,6 +236,7 @@ class StreamSource(_CaptureSource):
     def __init__(self, url: str) -> None:
         self.url = url
         super().__init__(url, url, realtime=False)
+        self.num_frames = None
 
     def _open_error(self) -> str:
         return f"{self.url}: stream cannot be opened (wrong address, or the server is not answering)"
@@ -271,6 +277,23 @@ def demo_clip_paths() -> list[Path]:
     return sorted(DEMO_DIR.glob("*.npz")) if DEMO_DIR.is_dir() else []
 
 
+def demo_source(loop: bool = True, realtime: bool = False) -> ReplaySource:
+    """The demo: the shipped clips, or synthetic toy motions when none are installed (the name
+    says which, so the UI can tell the user)."""
+    paths = demo_clip_paths()
+    if paths:
+        source = ReplaySource(paths, loop=loop, realtime=realtime)
+        source.name = f"demo ({len(paths)} clips in {DEMO_DIR})"
+        return source
+    from relsar_core.synthetic import TOY_CLASSES, toy_clip
+
+    rng = np.random.default_rng(0)
+    clips = [Clip(toy_clip(cls, 120, rng), fps=30.0, label=cls) for cls in TOY_CLASSES]
+    source = ReplaySource(clips, loop=loop, realtime=realtime)
+    source.name = "demo (synthetic toy motions: no demo clips installed in assets/demo)"
+    return source
+
+
 def open_source(
     spec: str,
     loop: bool = True,
@@ -289,10 +312,7 @@ def open_source(
             raise SourceError(f"{spec}: camera number must be an integer, e.g. camera:0")
         return CameraSource(int(tail or 0), width, height)
     if spec == "demo":
-        paths = demo_clip_paths()
-        if not paths:
-            raise SourceError(f"{DEMO_DIR}: no demo clips installed (assets/demo/*.npz)")
-        return ReplaySource(paths, loop=loop, realtime=realtime)
+        return demo_source(loop=loop, realtime=realtime)
     if "://" in spec and not spec.startswith("file://"):
         return StreamSource(spec)
     path = Path(spec.removeprefix("file://")).expanduser()

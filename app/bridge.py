@@ -1,0 +1,84 @@
+"""From the pipeline's worker threads to the Qt main thread.
+
+`PipelineRunner` calls back in its inference thread; this QObject turns those calls into queued
+signals. Results are coalesced: the worker only keeps the newest one and signals once until the
+UI has taken it, so a UI that paints slower than the pipeline runs never builds a backlog.
+Latencies of every prediction are kept here (not only the ones the UI happens to draw).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from relsar_core.pipeline import FrameResult, LivePipeline, PipelineRunner
+from relsar_core.sources import FrameSource
+
+
+class PipelineBridge(QObject):
+    result_ready = Signal()
+    failed = Signal(str)
+    ended = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner: PipelineRunner | None = None
+        self._lock = threading.Lock()
+        self._latest: FrameResult | None = None
+        self._pending = False
+        self.latencies: deque[float] = deque(maxlen=300)
+        self.predictions = 0
+
+    def start(self, source: FrameSource, pipeline: LivePipeline) -> None:
+        self.stop()
+        with self._lock:
+            self._latest, self._pending = None, False
+        self.latencies.clear()
+        self.predictions = 0
+        self.runner = PipelineRunner(source, pipeline, self._on_result, self._on_error, self._on_end)
+        self.runner.start()
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running
+
+    def take(self) -> FrameResult | None:
+        """The newest result (called by the UI on `result_ready`)."""
+        with self._lock:
+            result, self._latest, self._pending = self._latest, None, False
+            return result
+
+    def latency_p50_p95(self) -> tuple[float, float] | None:
+        if not self.latencies:
+            return None
+        lat = np.fromiter(self.latencies, float)
+        return float(np.percentile(lat, 50)), float(np.percentile(lat, 95))
+
+    # -- called in the inference thread --
+    def _on_result(self, result: FrameResult) -> None:
+        if result.prediction is not None:
+            self.latencies.append(result.prediction.latency_ms)
+            self.predictions += 1
+        with self._lock:
+            self._latest = result
+            if self._pending:
+                return
+            self._pending = True
+        self.result_ready.emit()
+
+    def _on_error(self, exc: BaseException) -> None:
+        from relsar_core.errors import RelsarError
+
+        text = str(exc) if isinstance(exc, RelsarError) else f"{type(exc).__name__}: {exc}"
+        self.failed.emit(text)
+
+    def _on_end(self) -> None:
+        self.ended.emit()

@@ -1,0 +1,93 @@
+"""The video panel: the current frame (or a blank canvas for a skeleton replay) with the skeleton
+drawn over it, joints coloured by confidence (red = unsure → green = sure)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from relsar_core.layouts import BODY15_BONES
+from relsar_core.pose.base import Skeleton
+
+MIN_DRAWN_CONFIDENCE = 0.05  # below this a joint is "missing" and not drawn
+
+
+def confidence_colour(conf: float) -> QColor:
+    """Hue from red (0) through yellow to green (1)."""
+    return QColor.fromHsvF(max(0.0, min(1.0, conf)) / 3.0, 0.9, 0.95)
+
+
+class VideoView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._image: QImage | None = None
+        self._image_size = (640, 480)
+        self._body15: np.ndarray | None = None
+        self._placeholder = "No source running — press Space to start"
+        self.frames_drawn = 0
+
+    def show_frame(self, image_bgr: np.ndarray | None, image_size: tuple[int, int],
+                   skeleton: Skeleton | None) -> None:  # fmt: skip
+        if image_bgr is not None:
+            rgb = np.ascontiguousarray(image_bgr[..., ::-1])
+            h, w = rgb.shape[:2]
+            # QImage borrows the buffer: copy() so it owns its pixels once `rgb` goes away.
+            self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self._image_size = (w, h)
+        else:
+            self._image = None
+            self._image_size = tuple(image_size)
+        self._body15 = skeleton.to_body15() if skeleton is not None else None
+        self.frames_drawn += 1
+        self.update()
+
+    def clear(self, message: str) -> None:
+        self._image, self._body15, self._placeholder = None, None, message
+        self.frames_drawn = 0
+        self.update()
+
+    def _target(self) -> QRectF:
+        """Where the frame goes: as large as fits, aspect kept, centred."""
+        w, h = self._image_size
+        scale = min(self.width() / max(w, 1), self.height() / max(h, 1))
+        tw, th = w * scale, h * scale
+        return QRectF((self.width() - tw) / 2, (self.height() - th) / 2, tw, th)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor(18, 18, 22))
+        if self.frames_drawn == 0:
+            p.setPen(QColor(170, 170, 180))
+            p.setFont(QFont(self.font().family(), 14))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
+            return
+        target = self._target()
+        if self._image is not None:
+            p.drawImage(target, self._image)
+        else:
+            p.fillRect(target, QColor(40, 42, 50))  # the replay canvas
+        if self._body15 is not None:
+            self._draw_skeleton(p, target)
+
+    def _draw_skeleton(self, p: QPainter, target: QRectF) -> None:
+        sx = target.width() / max(self._image_size[0], 1)
+        sy = target.height() / max(self._image_size[1], 1)
+        kp = self._body15
+        pts = [QPointF(target.left() + x * sx, target.top() + y * sy) for x, y, _ in kp]
+        seen = kp[:, 2] >= MIN_DRAWN_CONFIDENCE
+        width = max(2.0, target.height() / 160)
+        for a, b in BODY15_BONES:
+            if seen[a] and seen[b]:
+                p.setPen(QPen(QColor(235, 235, 245, 210), width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+                p.drawLine(pts[a], pts[b])
+        radius = width * 1.6
+        p.setPen(QPen(QColor(20, 20, 20), 1.0))
+        for i, pt in enumerate(pts):
+            if seen[i]:
+                p.setBrush(confidence_colour(float(kp[i, 2])))
+                p.drawEllipse(pt, radius, radius)

@@ -1,0 +1,306 @@
+"""The live pipeline without Qt: smoothing, the skeleton window, sources, the threaded runner,
+recording, the few-shot head, headless mode, and live == offline (no train/serve skew)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from relsar_core.clip import Clip, load_clip
+from relsar_core.errors import ClipError, DataError, ModelFileError, RelsarError
+from relsar_core.features import clip_features
+from relsar_core.layouts import to_body15
+from relsar_core.pipeline import (
+    FrameSlot,
+    LivePipeline,
+    PipelineRunner,
+    SkeletonWindow,
+    open_classifier,
+)
+from relsar_core.pose.base import Skeleton
+from relsar_core.recording import ClipRecorder, check_action_name
+from relsar_core.smoothing import NO_ACTION, LabelSmoother
+from relsar_core.sources import Frame, ReplaySource, SourceError, VideoFileSource, open_source
+
+
+# ---------------------------------------------------------------- smoothing
+def test_smoother_threshold_and_hysteresis():
+    s = LabelSmoother(["a", "b", "c"], alpha=1.0, threshold=0.4, margin=0.1, hold=2)
+    assert s.update(np.array([0.35, 0.35, 0.3])).label == NO_ACTION  # below the threshold
+    first = s.update(np.array([0.9, 0.1, 0.0]))
+    assert (first.label, first.index) == ("a", 0)
+    # b leads by the margin once: a is kept (hysteresis); twice in a row: b takes over.
+    assert s.update(np.array([0.45, 0.55, 0.0])).label == "a"
+    assert s.update(np.array([0.45, 0.55, 0.0])).label == "b"
+    # a leading by less than the margin never switches back; by more, only after `hold` windows.
+    assert s.update(np.array([0.54, 0.46, 0.0])).label == "b"
+    assert s.update(np.array([0.6, 0.4, 0.0])).label == "b"
+    assert s.update(np.array([0.6, 0.4, 0.0])).label == "a"
+    # The current class falling below the threshold hands over at once.
+    assert s.update(np.array([0.1, 0.2, 0.7])).label == "c"
+    assert s.nobody().label == NO_ACTION
+
+
+def test_smoother_ema_and_close_classes_do_not_flicker():
+    s = LabelSmoother(["a", "b"], alpha=0.5, threshold=0.3, margin=0.1, hold=2)
+    s.update(np.array([1.0, 0.0]))
+    out = s.update(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(out.probabilities, [0.5, 0.5])
+    labels = [s.update(np.array(p)).label for p in ([0.45, 0.55], [0.55, 0.45]) * 5]
+    assert set(labels) == {"a"}, labels  # alternating near-ties keep the current label
+    with pytest.raises(ValueError):
+        LabelSmoother(["a"], alpha=0.0)
+
+
+# ---------------------------------------------------------------- window and slot
+def test_skeleton_window_keeps_time_order_and_counts_people():
+    w = SkeletonWindow(4)
+    for i in range(6):
+        kp = np.full((15, 3), i, np.float32)
+        kp[:, 2] = 1.0
+        w.push(kp if i != 4 else None)
+    arr = w.array()
+    assert w.full and arr.shape == (4, 15, 3)
+    np.testing.assert_array_equal(arr[:, 0, 0], [2, 3, 0, 5])
+    assert w.person_frames == 3
+
+
+def test_frame_slot_drops_old_frames_and_blocks_when_lossless():
+    slot = FrameSlot(drop=True)
+    for i in range(5):
+        slot.put(Frame(i, 0.0, None, (1, 1)))
+    assert slot.get(0.1).index == 4 and slot.dropped == 4
+
+    lossless = FrameSlot(drop=False)
+    taken: list[int] = []
+
+    def consume():
+        while (f := lossless.get(1.0)) is not None:
+            taken.append(f.index)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(20):
+        lossless.put(Frame(i, 0.0, None, (1, 1)))
+    time.sleep(0.05)
+    lossless.close()
+    t.join(2)
+    assert taken == list(range(20)) and lossless.dropped == 0
+
+
+# ---------------------------------------------------------------- sources
+def test_sources_report_bad_input_in_one_line(tmp_path):
+    with pytest.raises(SourceError, match="no such video file"):
+        open_source(str(tmp_path / "missing.mp4"))
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(SourceError, match="corrupt.mp4"):
+        open_source(str(corrupt))
+    with pytest.raises(SourceError, match="camera 7"):
+        open_source("camera:7")
+    with pytest.raises(SourceError, match="integer"):
+        open_source("camera:x")
+    bad_clip = tmp_path / "bad.npz"
+    bad_clip.write_bytes(b"not a zip")
+    with pytest.raises(ClipError, match="bad.npz"):
+        open_source(str(bad_clip))
+    assert issubclass(SourceError, RelsarError)
+
+
+def test_video_file_source_reads_loops_and_stops(tmp_path):
+    path = tmp_path / "tiny.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (64, 48))
+    for i in range(6):
+        writer.write(np.full((48, 64, 3), i * 40, np.uint8))
+    writer.release()
+    with VideoFileSource(path, loop=False) as src:
+        frames = []
+        while (f := src.read()) is not None:
+            frames.append(f)
+    assert len(frames) == 6 and frames[0].image.shape == (48, 64, 3) and src.image_size == (64, 48)
+    assert [f.index for f in frames] == list(range(6)) and src.fps == pytest.approx(20.0)
+    with VideoFileSource(path, loop=True) as src:
+        assert all(src.read() is not None for _ in range(15))  # past the end: starts again
+
+
+def test_replay_source_and_realtime_pacing(toy_data):
+    clip_path = sorted((toy_data / "wave").glob("*.npz"))[0]
+    src = ReplaySource(clip_path, loop=False, realtime=True)
+    start = time.perf_counter()
+    frames = [src.read() for _ in range(10)]
+    elapsed = time.perf_counter() - start
+    assert src.provides_skeletons and all(f.skeleton is not None and f.image is None for f in frames)
+    assert elapsed >= 9 / 30 * 0.9  # paced to the clip's 30 fps
+    np.testing.assert_array_equal(frames[3].skeleton.keypoints, load_clip(clip_path).keypoints[3])
+    demo = open_source("demo")
+    assert demo.provides_skeletons and demo.read() is not None
+
+
+# ---------------------------------------------------------------- live == offline
+def test_live_pipeline_equals_offline_features_and_classifier(tiny_tflite_model, toy_data):
+    from relsar_core.runtime import TfliteClassifier
+
+    clip_path = sorted((toy_data / "squat").glob("*.npz"))[1]
+    clip = load_clip(clip_path)
+    classifier = TfliteClassifier(tiny_tflite_model)
+    stride = 5
+    pipeline = LivePipeline(classifier, stride=stride, alpha=1.0, threshold=0.0)
+    results = []
+    runner = PipelineRunner(ReplaySource(clip_path, loop=False), pipeline, results.append)
+    runner.start()
+    assert runner.wait(20)
+    preds = [r.prediction for r in results if r.prediction is not None]
+
+    offline = classifier.predict_batch(clip_features(to_body15(clip.keypoints, clip.layout), 30, stride))
+    assert len(results) == clip.num_frames  # a file is never dropped from
+    assert len(preds) == len(offline.logits) == (clip.num_frames - 30) // stride + 1
+    assert [p.frame_index for p in preds] == [29 + stride * i for i in range(len(preds))]
+    live_logits = np.stack([p.logits for p in preds])
+    np.testing.assert_array_equal(live_logits, offline.logits)  # bit for bit: one feature path
+    np.testing.assert_array_equal(np.stack([p.embedding for p in preds]), offline.embedding)
+    assert all(p.raw_label == "squat" for p in preds)
+    assert all(0 <= p.latency_ms < 1000 for p in preds)
+
+
+def test_runner_reports_source_errors_and_nobody(tiny_tflite_model):
+    from relsar_core.runtime import TfliteClassifier
+
+    classifier = TfliteClassifier(tiny_tflite_model)
+
+    class Broken(ReplaySource):
+        def _read(self):
+            if self._frame >= 35:
+                raise SourceError("camera 0: lost (unplugged)")
+            return super()._read()
+
+    empty = Clip(np.zeros((40, 15, 3), np.float32))  # nobody in view at all
+    results, errors = [], []
+    runner = PipelineRunner(Broken([empty], loop=False), LivePipeline(classifier, stride=5),
+                            results.append, errors.append)  # fmt: skip
+    runner.start()
+    runner.wait(10)
+    assert errors and "lost" in str(errors[0])
+    preds = [r.prediction for r in results if r.prediction is not None]
+    assert preds and all(p.smoothed.label == NO_ACTION and p.logits is None for p in preds)
+
+
+# ---------------------------------------------------------------- recording
+def test_recorder_writes_a_training_ready_clip(tmp_path):
+    with pytest.raises(DataError):
+        check_action_name("../escape")
+    rec = ClipRecorder(tmp_path, "clap hands", "coco17", fps=25.0, image_size=(320, 240), record_video=True)
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        kp = np.concatenate([rng.uniform(0, 200, (17, 2)), rng.uniform(0.5, 1, (17, 1))], 1).astype(np.float32)
+        rec.add(Skeleton(kp, "coco17") if i != 5 else None, np.full((240, 320, 3), 80, np.uint8))
+    path = rec.stop()
+    assert path.parent == tmp_path / "clap hands" and path.suffix == ".npz"
+    clip = load_clip(path)
+    assert clip.keypoints.shape == (12, 17, 3) and clip.layout == "coco17" and clip.label == "clap hands"
+    assert clip.fps == 25.0 and clip.keypoints[5, :, 2].max() == 0.0
+    assert rec.video_path.is_file() and not list(tmp_path.rglob(".*tmp*"))
+    cap = cv2.VideoCapture(str(rec.video_path))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    second = ClipRecorder(tmp_path, "clap hands", "coco17")
+    assert second.path != path
+    with pytest.raises(DataError, match="too short"):
+        second.stop()
+
+
+# ---------------------------------------------------------------- few-shot
+def test_teach_adds_an_action_and_keeps_the_others(tiny_tflite_model, toy_data, tmp_path):
+    import shutil
+
+    from relsar_core import fewshot
+    from relsar_core.runtime import TfliteClassifier
+
+    model = tmp_path / "m.tflite"
+    shutil.copy(tiny_tflite_model, model)
+    shutil.copy(tiny_tflite_model.with_suffix(".json"), model.with_suffix(".json"))
+    base = TfliteClassifier(model)
+    examples = sorted((toy_data / "jump").glob("*.npz"))[:5]
+    start = time.perf_counter()
+    taught = fewshot.teach(base, model, {"hop": examples})
+    assert time.perf_counter() - start < 1.0  # "feels instant"
+    assert taught.class_names == [*base.class_names, "hop"]
+    assert fewshot.taught_path(model).is_file()
+
+    def top(cls: str, i: int = 10) -> set[str]:
+        clip = load_clip(sorted((toy_data / cls).glob("*.npz"))[i])
+        out = taught.predict_batch(clip_features(clip.keypoints, 30, 5))
+        np.testing.assert_allclose(out.probabilities.sum(1), 1.0, atol=1e-5)
+        return {taught.class_names[j] for j in out.probabilities.argmax(1)}
+
+    assert top("jump") == {"hop"}  # held-out clips of the taught motion
+    for other in ("wave", "squat", "still"):
+        assert top(other) == {other}
+    # Saved beside the model: a new launch gets it back; another model version refuses it.
+    reloaded, warning = open_classifier(model)
+    assert warning is None and reloaded.class_names == taught.class_names
+    clip = Clip(load_clip(examples[0]).keypoints[:12])  # shorter than a window: padded
+    assert fewshot.clip_embeddings(base, clip).shape == (1, base.embedding_dim)
+    np.savez(fewshot.taught_path(model), embeddings=np.zeros((2, 3)), labels=np.array(["a", "b"]),
+             model_sha256=np.str_("0" * 64))  # fmt: skip
+    with pytest.raises(ModelFileError, match="different version"):
+        fewshot.load_taught(model)
+    clf, warning = open_classifier(model)
+    assert "different version" in warning and clf.class_names == base.class_names
+    assert fewshot.forget_taught(model) and not fewshot.taught_path(model).exists()
+
+
+# ---------------------------------------------------------------- headless
+def test_headless_cli_writes_one_line_per_window(tiny_tflite_model, toy_data, tmp_path, capsys):
+    from app.main import main
+
+    clip_path = sorted((toy_data / "arms_up").glob("*.npz"))[0]
+    out = tmp_path / "results.jsonl"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--source", str(clip_path), "--model", str(tiny_tflite_model), "--out", str(out),
+              "--smoothing", "1", "--threshold", "0"])  # fmt: skip
+    assert exit_.value.code == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == (60 - 30) // 5 + 1
+    assert [x["frame"] for x in lines] == list(range(29, 60, 5))
+    assert all(x["label"] == "arms_up" and x["raw_label"] == "arms_up" for x in lines)
+    assert set(lines[0]["probabilities"]) == set(json.loads(tiny_tflite_model.with_suffix(".json").read_text())["class_names"])
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--source", str(tmp_path / "nope.mp4"), "--model", str(tiny_tflite_model)])
+    assert exit_.value.code == 2 and "nope.mp4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--source", str(clip_path), "--model", str(tmp_path / "missing.tflite")])
+    assert exit_.value.code == 2 and "missing.tflite" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--source", str(clip_path), "--stride", "0"])
+    assert exit_.value.code == 2
+
+
+def test_no_display_says_how_to_run_headless(monkeypatch, capsys):
+    from app.main import main
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--source", "demo"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "--headless" in err
+
+
+def test_importing_the_live_parts_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, relsar_core.pipeline, relsar_core.sources, relsar_core.fewshot, "
+            "relsar_core.recording, relsar_core.headless, relsar_core.runtime; "
+            "print('tensorflow' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "False", out.stderr
