@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: app test setup models lint clean-venv
+.PHONY: app test setup models lint clean-venv default-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ app: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# Rebuild the shipped default model from motion capture (data, training, conversion, held-out
+# scores) and copy it into assets/; see assets/models/MODEL_CARD.md.
+default-model: $(STAMP)
+	$(BIN)/python -m training.default_model --ship
 
 lint: $(STAMP)
 	$(BIN)/ruff check relsar_core training app tests

@@ -1,0 +1,138 @@
+"""Reproduce the shipped default model in one command (`make default-model`).
+
+    python -m training.default_model [--work build/default-model] [--ship]
+
+Steps, each a project command so every one can also be run by hand:
+  1. relsar-data mocap        → WORK/data/{train,test}   (motion capture seen by virtual cameras)
+  2. relsar-train supervised  → WORK/supervised          (from scratch, the default_model config)
+  3. relsar-convert           → WORK/tflite/*            (float32 and the quantized variants)
+  4. score every variant on the held-out test side with the TFLite runtime the app uses
+  5. with --ship: copy the chosen model to assets/models/default.{tflite,json}, the demo clips to
+     assets/demo/, and the results to assets/models/default_results.json
+Prints and writes WORK/results.md and WORK/results.json (comparison table, confusion matrix, timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from training.cli_common import console, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+VARIANTS = ("float32", "float16", "dynamic-int8", "full-int8")
+
+
+def _tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _run(step: str, args: list[str], timings: dict) -> None:
+    from relsar_core.errors import RelsarError
+
+    console.rule(f"[bold]{step}")
+    console.print(" ".join(args), highlight=False)
+    start = time.perf_counter()
+    if subprocess.run(args, cwd=ROOT).returncode != 0:
+        raise RelsarError(f"{step}: `{' '.join(args)}` failed (see its output above)")
+    timings[step] = round(time.perf_counter() - start, 1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m training.default_model",
+        description="Rebuild the shipped default model from motion capture: data, training, conversion, "
+        "held-out scores; --ship copies the result into assets/.",
+    )
+    p.add_argument("--work", type=Path, default=ROOT / "build" / "default-model",
+                   help="working folder for data, runs and reports (default build/default-model)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="data-generation seed (default 0)")
+    p.add_argument("--config", default="default_model", help="training config (default: default_model)")
+    p.add_argument("--ship", action="store_true", help="copy the model, demo clips and results into assets/")
+    p.add_argument("--max-drop", type=float, default=0.01,
+                   help="largest held-out accuracy loss accepted for a quantized variant (default 0.01)")  # fmt: skip
+    return p
+
+
+def _main(argv: list[str] | None = None) -> int:
+    from relsar_core.mocap.shipping import (
+        choose_demo_clips,
+        comparison_table,
+        confusion_table,
+        copy_demo_clips,
+    )
+
+    args = _parser().parse_args(argv)
+    work: Path = args.work
+    data, tflite = work / "data", work / "tflite"
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+
+    _run("data", [_tool("relsar-data"), "mocap", "--out", str(data), "--seed", str(args.seed), "--overwrite"], timings)
+    runs = {"supervised": work / "supervised"}
+    if runs["supervised"].exists():
+        shutil.rmtree(runs["supervised"])
+    _run("supervised", [_tool("relsar-train"), "supervised", "--data", str(data / "train"),
+                        "--test-data", str(data / "test"), "--config", args.config,
+                        "--out", str(runs["supervised"])], timings)  # fmt: skip
+    best_run = "supervised"
+    _run("convert", [_tool("relsar-convert"), str(runs[best_run]), "--out", str(tflite / "default"),
+                     "--quantize", "all", "--calibration", str(data / "train")], timings)  # fmt: skip
+
+    console.rule("[bold]held-out scores (TFLite runtime)")
+    from relsar_core.mocap.shipping import evaluate_tflite
+
+    rows, reports = [], {}
+    for name, run in runs.items():
+        report = json.loads((run / "report" / "report.json").read_text())
+        rows.append({"name": f"{name} (Keras)", **{k: report[k] for k in ("accuracy", "clip_accuracy", "macro_f1")}})
+    for variant in VARIANTS:
+        model = tflite / f"default_{variant}.tflite"
+        report = evaluate_tflite(model, data / "test", work / "reports" / variant, title=f"test, {variant}")
+        reports[variant] = report
+        rows.append({"name": f"{best_run} TFLite {variant}", "size_kb": model.stat().st_size / 1024,
+                     **{k: report[k] for k in ("accuracy", "clip_accuracy", "macro_f1")}})  # fmt: skip
+    # Ship the smallest variant within --max-drop of float32 on the held-out side.
+    reference = reports["float32"]["accuracy"]
+    fits = [v for v in VARIANTS if reports[v]["accuracy"] >= reference - args.max_drop]
+    shipped = min(fits, key=lambda v: (tflite / f"default_{v}.tflite").stat().st_size)
+    timings["total"] = round(time.perf_counter() - start, 1)
+
+    text = "\n\n".join([
+        comparison_table(rows),
+        f"Shipped variant: {shipped} (smallest within {args.max_drop * 100:.0f} point of float32).",
+        "Confusion matrix of the shipped variant on the held-out test side (windows):",
+        confusion_table(reports[shipped]),
+        "Timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()),
+    ])  # fmt: skip
+    results = {"rows": rows, "shipped_variant": shipped, "timings_s": timings, "seed": args.seed,
+               "shipped_report": reports[shipped]}  # fmt: skip
+    (work / "results.md").write_text(text + "\n")
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    console.print(text, highlight=False)
+
+    if args.ship:
+        models = ASSETS / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tflite / f"default_{shipped}.tflite", models / "default.tflite")
+        shutil.copyfile(tflite / f"default_{shipped}.json", models / "default.json")
+        (models / "default_results.json").write_text(json.dumps(results, indent=1) + "\n")
+        for old in (ASSETS / "demo").glob("*.npz"):
+            old.unlink()
+        copy_demo_clips(choose_demo_clips(data), ASSETS / "demo")
+        console.print(f"shipped {models / 'default.tflite'} and the demo clips in {ASSETS / 'demo'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(_main, argv))
+
+
+if __name__ == "__main__":
+    main()
