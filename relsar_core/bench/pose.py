@@ -1,0 +1,133 @@
+"""`relsar-bench pose`: ms per frame of each pose backend, with and without ROI tracking, on a
+real video (OpenCV's vtest.avi: people walking; `relsar-models fetch sample-video`).
+
+vtest.avi is a wide surveillance view (people ≈ 80 px tall in 768×576), smaller than BlazePose
+is made for, so the benchmark uses the 400×300 region the walkers cross, scaled to 640×480 (a
+webcam frame). "All in" = everything `estimate()` does per frame: detection when needed,
+cropping, both models, decoding; frames with nobody and frames that lose the person count too."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+
+THREADS = 2  # the design's reference machine has 2 cores
+REGION = (280, 120, 680, 420)  # x0, y0, x1, y1 in vtest.avi where the walkers are
+FRAME_SIZE = (640, 480)
+
+
+def load_sample_frames(count: int, start: int = 0) -> tuple[list[np.ndarray], str]:
+    """`count` BGR frames of the sample video's walker region at 640×480, and a description.
+    Without the fetched video: the astronaut photograph moving through the frame, said so."""
+    import cv2
+
+    from relsar_core.errors import ModelFileError
+    from relsar_core.pose.model_store import SAMPLE_VIDEO, require_file
+
+    try:
+        path = require_file(SAMPLE_VIDEO, "vtest.avi")
+    except ModelFileError:
+        return _synthetic_frames(count), (
+            "SYNTHETIC: astronaut photo moving (run `relsar-models fetch sample-video` for the real video)"
+        )
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    frames = []
+    x0, y0, x1, y1 = REGION
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(frame[y0:y1, x0:x1], FRAME_SIZE, interpolation=cv2.INTER_LINEAR))
+    cap.release()
+    return (
+        frames,
+        f"vtest.avi frames {start}-{start + len(frames) - 1}, region {REGION} -> {FRAME_SIZE}",
+    )
+
+
+def _synthetic_frames(count: int) -> list[np.ndarray]:
+    import cv2
+    from skimage import data
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    frames = []
+    for i in range(count):
+        m = np.float32([[0.8, 0, 100 + 2 * np.sin(i / 5) * 20], [0, 0.8, 40]])
+        frames.append(cv2.warpAffine(photo, m, FRAME_SIZE, borderValue=(60, 60, 60)))
+    return frames
+
+
+def _per_frame_ms(estimator, frames: list[np.ndarray]) -> tuple[np.ndarray, int, int]:
+    """ms of each estimate() call over the video, frames with a person, detector runs."""
+    for frame in frames[:3]:  # warm-up: first-call allocations
+        estimator.estimate(frame)
+    estimator.reset()
+    runs_before = estimator.detector_runs
+    times = np.empty(len(frames))
+    found = 0
+    for i, frame in enumerate(frames):
+        start = time.perf_counter()
+        found += estimator.estimate(frame) is not None
+        times[i] = time.perf_counter() - start
+    return times, found, estimator.detector_runs - runs_before
+
+
+def _blazepose(frames: list[np.ndarray], video: str, quick: bool) -> list[Measurement]:
+    from relsar_core.pose.blazepose import BlazePoseEstimator
+
+    out = []
+    means = {}
+    for tracking in (True, False):
+        est = BlazePoseEstimator(num_threads=THREADS, tracking=tracking)
+        times, found, runs = _per_frame_ms(est, frames)
+        p50, p95 = p50_p95_ms(times)
+        mean = float(times.mean() * 1e3)
+        means[tracking] = mean
+        label = "blazepose tracking" if tracking else "blazepose detect every frame"
+        detail = {
+            "video": video, "frames": len(frames), "frames_with_person": found,
+            "detector_runs": runs, "p95_ms": round(p95, 2), "mean_ms": round(mean, 2),
+            "threads": THREADS,
+        }  # fmt: skip
+        out.append(
+            Measurement(
+                "pose", f"{label} ms/frame p50", p50, "ms", "<= 15" if tracking else None, detail
+            )
+        )
+        out.append(Measurement("pose", f"{label} ms/frame mean", mean, "ms", None, detail))
+        if tracking:
+            det, lm = _model_only(est, frames, 20 if quick else 60)
+        est.close()
+    out.append(
+        Measurement("pose", "blazepose tracking speed-up (mean)", means[False] / means[True], "x")
+    )
+    out.append(Measurement("pose", "blazepose detector model alone p50", det, "ms"))
+    out.append(Measurement("pose", "blazepose landmark model alone p50", lm, "ms"))
+    return out
+
+
+def _model_only(est, frames: list[np.ndarray], repeats: int) -> tuple[float, float]:
+    """invoke() alone, inputs prepared: what the models cost without our pre/post-processing."""
+    det = est.detector._interpreter
+    det_in = det.get_input_details()[0]
+    det.set_tensor(det_in["index"], np.zeros(det_in["shape"], np.float32))
+    lm = est.landmarker._interpreter
+    lm_in = lm.get_input_details()[0]
+    lm.set_tensor(lm_in["index"], np.zeros(lm_in["shape"], np.float32))
+    return p50_p95_ms(time_calls(det.invoke, repeats))[0], p50_p95_ms(
+        time_calls(lm.invoke, repeats)
+    )[0]
+
+
+def run(quick: bool) -> list[Measurement]:
+    frames, video = load_sample_frames(80 if quick else 400, start=0)
+    measurements = _blazepose(frames, video, quick)
+    try:
+        from relsar_core.pose.vitpose import benchmark_vitpose
+    except ImportError:  # ViTPose not installed or not exposing its benchmark
+        return measurements
+    return measurements + list(benchmark_vitpose(quick))
