@@ -25,15 +25,11 @@ def argmax_2d(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _blur(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
-    """Gaussian blur of every map of a (K, H, W) stack, one OpenCV call for all channels."""
-    k, h, w = heatmaps.shape
-    out = np.empty_like(heatmaps)
-    # OpenCV blurs at most 512 channels at once; H×W×C layout.
-    for start in range(0, k, 512):
-        chunk = np.ascontiguousarray(heatmaps[start : start + 512].transpose(1, 2, 0))
-        blurred = cv2.GaussianBlur(chunk, (kernel, kernel), 0)
-        out[start : start + 512] = blurred.reshape(h, w, -1).transpose(2, 0, 1)
-    return out
+    """Gaussian blur of every map of a (K, H, W) stack (OpenCV's sigma for this kernel size).
+    Zero outside the map: mirroring a peak near the edge would pull it outwards."""
+    return np.stack(
+        [cv2.GaussianBlur(m, (kernel, kernel), 0, borderType=cv2.BORDER_CONSTANT) for m in heatmaps]
+    )
 
 
 def dark_refine(heatmaps: np.ndarray, coords: np.ndarray, kernel: int = DARK_KERNEL) -> np.ndarray:
@@ -64,7 +60,11 @@ def dark_refine(heatmaps: np.ndarray, coords: np.ndarray, kernel: int = DARK_KER
     safe = np.where(ok, det, 1.0)
     ox = np.where(ok, -(hyy * gx - hxy * gy) / safe, 0.0)
     oy = np.where(ok, -(hxx * gy - hxy * gx) / safe, 0.0)
-    offset = np.clip(np.stack([ox, oy], axis=-1), -1.0, 1.0)  # never leave the peak's cell pair
+    # On the map's edge a derivative across it is meaningless: keep that axis integer. A sampled
+    # unimodal peak is nearest its true centre, so the step never needs more than half a pixel.
+    ox = np.where((x == 1) | (x == w), 0.0, ox)
+    oy = np.where((y == 1) | (y == h), 0.0, oy)
+    offset = np.clip(np.stack([ox, oy], axis=-1), -0.5, 0.5)
     return (pts + offset).astype(np.float32).reshape(coords.shape)
 
 
