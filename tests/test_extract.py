@@ -96,10 +96,9 @@ def test_plan_names_classes_and_collisions(tmp_path, video_dir):
     assert labels == {"wave", "nod"}
     with pytest.raises(DataError, match="no such video"):
         plan_jobs([tmp_path / "nope"], tmp_path / "out")
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no videos found"):
-        plan_jobs([tmp_path / "out"], tmp_path / "o") if (
-            tmp_path / "out"
-        ).mkdir() is None else None
+        plan_jobs([tmp_path / "empty"], tmp_path / "o")
 
 
 def test_shards_partition_the_jobs(video_dir, tmp_path):

@@ -51,8 +51,15 @@ def load_sample_frames(count: int, start: int = 0) -> tuple[list[np.ndarray], st
 
 def _synthetic_frames(count: int) -> list[np.ndarray]:
     import cv2
-    from skimage import data
 
+    from relsar_core.errors import ModelFileError
+
+    try:
+        from skimage import data
+    except ImportError:
+        raise ModelFileError(
+            "no sample video: run `relsar-models fetch sample-video` (or install scikit-image)"
+        ) from None
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     frames = []
     for i in range(count):
