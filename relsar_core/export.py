@@ -286,6 +286,20 @@ def check_parity(
     return report
 
 
+def tflite_ops(content: bytes) -> list[str]:
+    """Names of the operators a .tflite uses ('CUSTOM' for a custom or Flex op), sorted."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAsModel(content, 0)
+    ops = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        # Old files keep small codes in the deprecated int8 field; the larger value is the real one.
+        ops.add(names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "UNKNOWN"))
+    return sorted(ops)
+
+
 def median_latency_ms(runner: TfliteRunner, windows: np.ndarray, repeats: int = 50) -> float:
     """p50 of single-window calls: the number the app cares about (a rough one; relsar-bench for real)."""
     from relsar_core.bench.common import p50_p95_ms, time_calls
@@ -319,6 +333,7 @@ def build_sidecar(source: SourceModel, quantization: str, content: bytes, parity
         "input": {"name": INPUT_NAME, "shape": [1, source.window, FEATURE_DIM], "dtype": "float32"},
         "outputs": [{"name": "logits", "shape": [1, k]}, {"name": "embedding", "shape": [1, e]}],
         "embedding_dim": e,
+        "ops": tflite_ops(content),
         "parity": {**asdict(parity), "data": data_source},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": f"relsar-convert {__version__}",
@@ -362,6 +377,9 @@ def export_variant(
     atomically), so a broken conversion never replaces a good file."""
     start = time.perf_counter()
     content = exported.convert(quantization, data.calibration)
+    foreign = [op for op in tflite_ops(content) if op in ("CUSTOM", "UNKNOWN")]
+    if foreign:  # the converter was told builtins only; this guards against a silent change there
+        raise ModelFileError(f"{source.checkpoint}: {quantization} conversion produced non-builtin ops {foreign}")
     runner = TfliteRunner(content, num_threads, source=f"{tflite_path} ({quantization})")
     parity = check_parity(runner, reference, data, quantization)
     json_path = sidecar_path(tflite_path)
@@ -383,9 +401,11 @@ def convert_run(
     classes: list[str] | None = None,
     num_threads: int | None = None,
     on_result=None,
+    on_start=None,
 ) -> list[ExportResult]:
     """The whole of relsar-convert: load the model, cut real windows, convert every requested
-    variant with its parity check. `on_result(ExportResult)` is called as each one finishes.
+    variant with its parity check. `on_start(quantization)` / `on_result(ExportResult)` are called
+    as each variant starts / finishes (for progress display).
     Raises ParityError naming every variant that failed (the others are written)."""
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
@@ -402,6 +422,8 @@ def convert_run(
     with SavedModelExport(source.model, source.window) as exported:
         for q in quantizations:
             path = variant_path(out, q, several=len(quantizations) > 1)
+            if on_start is not None:
+                on_start(q)
             result = export_variant(exported, source, q, data, reference, path, num_threads)
             results.append(result)
             if on_result is not None:

@@ -33,7 +33,7 @@ def tiny_run_dir(tmp_path_factory, toy_data):
     classifier = build_classifier(ModelConfig(size="tiny"), data.num_classes, window=30)
     trainable = keras.Model(classifier.inputs, classifier.get_layer("logits").output)  # logits view, shared weights
     trainable.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    trainable.fit(data.windows, data.labels, batch_size=32, epochs=12, shuffle=True, verbose=0)
+    trainable.fit(data.windows, data.labels, batch_size=32, epochs=8, shuffle=True, verbose=0)
     run_dir = tmp_path_factory.mktemp("tiny_run")
     classifier.save(run_dir / "best.keras")
     run = {"class_names": data.class_names, "data": str(toy_data), "layout": "body15", "window": 30,
