@@ -4,6 +4,7 @@ top-down estimator with detector + tracking, the factory, and fetching without a
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -218,3 +219,33 @@ def test_fetch_fails_at_once_offline_and_names_where_to_put_the_file(models_dir,
         assert fetch_vitpose("b") == placed and find_local_vitpose() == placed
     finally:
         placed.unlink()
+
+
+def test_fetch_lands_a_downloaded_checkpoint_and_rejects_a_bad_one(tmp_path, monkeypatch):
+    """The download itself is huggingface_hub's; here it is replaced by a local copy to check
+    what fetch does with the file: validated, renamed into place, a broken one never lands."""
+    import huggingface_hub
+
+    from relsar_core.pose import vitpose_weights
+
+    good = tmp_path / "good.pth"
+    torch.save(random_vitpose(ViTPoseConfig.for_size("s", num_joints=17)).state_dict(), good)
+    payload = {"bytes": good.read_bytes()}
+
+    def fake_download(repo, filename, local_dir):
+        assert (repo, filename) == ("JunkyByte/easy_ViTPose", "torch/coco/vitpose-s-coco.pth")
+        path = Path(local_dir) / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(payload["bytes"])
+        return str(path)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(vitpose_weights, "_unreachable_reason", lambda: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    landed = vitpose_weights.fetch_vitpose("s", "coco", dest=tmp_path / "dest")
+    assert landed == tmp_path / "dest" / "vitpose-s-coco.pth"
+    assert vitpose_weights.load_vitpose(landed).config.num_joints == 17
+    payload["bytes"] = b"<html>proxy login page</html>"
+    with pytest.raises(ModelFileError, match="not a readable PyTorch checkpoint"):
+        vitpose_weights.fetch_vitpose("s", "coco", dest=tmp_path / "other")
+    assert not list((tmp_path / "other").glob("*.pth")) and not list((tmp_path / "other").glob("*.part"))

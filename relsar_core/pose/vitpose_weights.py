@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
@@ -130,6 +132,9 @@ def fetch_vitpose(size: str, dataset: str = "coco_25", dest: Path | None = None)
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise ModelFileError(f"huggingface_hub is not installed (pip install huggingface_hub): {manual}") from None
+    unreachable = _unreachable_reason()
+    if unreachable:
+        raise ModelFileError(f"cannot reach the model hub ({unreachable}): {manual}")
     folder.mkdir(parents=True, exist_ok=True)
     try:
         downloaded = Path(hf_hub_download(HUB_REPO, remote, local_dir=folder / ".hub"))
@@ -137,8 +142,25 @@ def fetch_vitpose(size: str, dataset: str = "coco_25", dest: Path | None = None)
         reason = type(err).__name__
         raise ModelFileError(f"could not download ViTPose-{size.upper()} ({reason}): {manual}") from None
     tmp = target.with_suffix(".part")
-    tmp.write_bytes(downloaded.read_bytes())
-    infer_config(read_state_dict(tmp), str(tmp))  # a download that is no checkpoint never lands
+    os.replace(downloaded, tmp)  # same folder tree: a rename, no copy of a multi-GB file
+    try:
+        infer_config(read_state_dict(tmp), str(tmp))  # a download that is no checkpoint never lands
+    except ModelFileError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
-    downloaded.unlink(missing_ok=True)
     return target
+
+
+def _unreachable_reason(timeout_s: float = 3.0) -> str | None:
+    """Why the hub cannot be reached (name lookup or TCP connect), or None if it can. A quick
+    check first, because huggingface_hub retries for half a minute before giving up."""
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as err:
+        return f"{host}: {err.strerror or type(err).__name__}"
