@@ -28,7 +28,13 @@ class MessageBanner(QFrame):
         row.addWidget(close)
         self.hide()
 
-    def show_message(self, text: str, level: str = "info") -> None:
+    def show_message(self, text: str, level: str = "info", append: bool = False) -> None:
+        """Show `text`; with `append`, add it to a message already shown (keeping its level when
+        that is the more serious one)."""
+        order = list(_STYLES)
+        if append and not self.isHidden():
+            text = f"{self.label.text()} {text}"
+            level = max(level, self.level, key=order.index)
         self.level = level
         self.setStyleSheet(f"QFrame {{{_STYLES[level]} border-radius:4px;}} QLabel {{background:transparent;}}")
         self.label.setText(text)

@@ -292,7 +292,7 @@ class MainWindow(QMainWindow):
         wants_camera = saved == "" or saved.startswith(("camera", "webcam"))
         if wants_camera and not cameras:
             self.show_message("No camera found on this machine — playing the demo source. "
-                              "Open a video with File ▸ Open video, or plug in a camera.", "warning")  # fmt: skip
+                              "Open a video with File ▸ Open video, or plug in a camera.", "warning", append=True)  # fmt: skip
             return "demo"
         if saved == "":
             return f"camera:{cameras[0]}"
@@ -307,8 +307,8 @@ class MainWindow(QMainWindow):
         for device in cameras:
             self.camera_combo.addItem(f"Camera {device}", device)
 
-    def show_message(self, text: str, level: str = "info") -> None:
-        self.banner.show_message(text, level)
+    def show_message(self, text: str, level: str = "info", append: bool = False) -> None:
+        self.banner.show_message(text, level, append)
         self.statusBar().showMessage(text.splitlines()[0], 10000)
 
     # ------------------------------------------------------------------ model and pose
@@ -404,7 +404,8 @@ class MainWindow(QMainWindow):
         self.start_button.setText("Stop")
         self.statusBar().showMessage(f"Playing {source.name}")
         if source.name.startswith("demo (synthetic"):
-            self.show_message("The demo plays synthetic toy motions: no demo clips are installed in assets/demo.", "info")
+            self.show_message("The demo plays synthetic toy motions: no demo clips are installed in "
+                              "assets/demo.", "info", append=True)  # fmt: skip
         return True
 
     def stop(self) -> None:

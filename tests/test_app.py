@@ -1,0 +1,184 @@
+"""The real window, driven offscreen with pytest-qt: replay → predictions in the widgets, switching
+source and model, bad files, recording, teaching, settings and shortcuts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.settings import AppSettings, open_store
+from app.window import MainWindow
+from relsar_core.clip import load_clip
+
+WAIT_MS = 15000  # generous: the 2-core build machines are shared
+
+
+@pytest.fixture
+def model_copy(tiny_tflite_model, tmp_path) -> Path:
+    """A private copy of the tiny model: teaching writes beside it."""
+    dst = tmp_path / "model" / "toy.tflite"
+    dst.parent.mkdir()
+    shutil.copy(tiny_tflite_model, dst)
+    shutil.copy(tiny_tflite_model.with_suffix(".json"), dst.with_suffix(".json"))
+    return dst
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    def make(spec: str | None, model: Path | None, **overrides) -> MainWindow:
+        store = open_store(str(tmp_path / "settings.ini"))
+        values = {"model": str(model) if model else None, "data_root": str(tmp_path / "recordings"), **overrides}
+        window = MainWindow(store, spec, values)
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()  # shortcuts (Space, R) go to the active window
+        return window
+
+    return make
+
+
+def wait_label(qtbot, window: MainWindow, label: str) -> None:
+    qtbot.waitUntil(lambda: window.action_label.text() == label, timeout=WAIT_MS)
+
+
+def toy_clip(toy_data: Path, cls: str, i: int = 0) -> Path:
+    return sorted((toy_data / cls).glob("*.npz"))[i]
+
+
+def test_replay_shows_predictions_and_switches_source_and_model(make_window, qtbot, model_copy, toy_data, tmp_path):
+    window = make_window(str(toy_data / "squat"), model_copy)
+    wait_label(qtbot, window, "squat")
+    assert window.running and window.video.frames_drawn > 0
+    bars = window.bars
+    assert bars.class_names[int(np.argmax(bars.probabilities))] == "squat" and bars.current == "squat"
+    assert window.confidence_label.text().endswith("%")
+    assert "FPS" in window.stats_label.text() and "latency" in window.stats_label.text()
+    assert any(label == "squat" for _, label in window.timeline.entries)
+    assert window.bridge.latency_p50_p95() is not None
+
+    window.open_source(str(toy_clip(toy_data, "wave")))
+    wait_label(qtbot, window, "wave")
+
+    # Another model file: the window switches to it live.
+    other = tmp_path / "other" / "second.tflite"
+    other.parent.mkdir()
+    shutil.copy(model_copy, other)
+    shutil.copy(model_copy.with_suffix(".json"), other.with_suffix(".json"))
+    assert window.load_model(other)
+    assert "second.tflite" in window.model_label.text()
+    assert window.pipeline.classifier is window.classifier
+    drawn = window.video.frames_drawn
+    qtbot.waitUntil(lambda: window.video.frames_drawn > drawn + 5, timeout=WAIT_MS)
+
+
+def test_bad_files_show_a_message_and_the_app_keeps_running(make_window, qtbot, model_copy, toy_data, tmp_path):
+    window = make_window(str(toy_data / "jump"), model_copy)
+    wait_label(qtbot, window, "jump")
+
+    missing = tmp_path / "missing.tflite"
+    assert not window.load_model(missing)
+    assert window.banner.level == "error" and "missing.tflite" in window.banner.text
+    drawn = window.video.frames_drawn
+    qtbot.waitUntil(lambda: window.video.frames_drawn > drawn + 5, timeout=WAIT_MS)  # still running
+    assert "toy.tflite" in window.model_label.text()  # the old model stays
+
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 50)
+    window.open_source(str(corrupt))
+    assert "corrupt.mp4" in window.banner.text and window.banner.level == "error"
+    assert not window.running
+    qtbot.wait(50)  # the event loop still turns: choose again
+    window.open_source(str(toy_clip(toy_data, "still")))
+    wait_label(qtbot, window, "still")
+    assert window.banner.text == ""  # the error is cleared once a source works
+
+
+def test_missing_default_model_and_no_camera(make_window, qtbot, monkeypatch, tmp_path):
+    default = tmp_path / "assets" / "default.tflite"
+    monkeypatch.setattr("app.window.DEFAULT_MODEL", default)
+    monkeypatch.setattr("app.window.list_cameras", lambda: [])
+    window = make_window(None, default, source="")
+    assert window.classifier is None and "No default model is shipped" in window.banner.text
+    assert "No camera found" in window.banner.text and window.source_spec == "demo"
+    window.toggle_running()  # Space with no model: a message, not a crash
+    assert not window.running and "No model loaded" in window.banner.text
+
+
+def test_record_a_clip_and_read_it_back(make_window, qtbot, model_copy, toy_data, tmp_path):
+    window = make_window(str(toy_clip(toy_data, "arms_up")), model_copy)
+    qtbot.waitUntil(lambda: window.video.frames_drawn > 0, timeout=WAIT_MS)
+    window.action_edit.setText("")
+    assert window.toggle_recording() is None and "Name the action" in window.banner.text
+    window.action_edit.setText("reach up")
+    window.video.setFocus()
+    qtbot.keyClick(window.video, Qt.Key.Key_R)  # the R shortcut starts recording
+    assert window._recorder is not None and "REC" in window.recording_label.text()
+    qtbot.waitUntil(lambda: window._recorder.num_frames >= 20, timeout=WAIT_MS)
+    path = window.toggle_recording()
+    assert path is not None and path.parent == tmp_path / "recordings" / "reach up"
+    clip = load_clip(path)
+    assert clip.label == "reach up" and clip.layout == "body15" and clip.num_frames >= 20
+    assert clip.keypoints[:, :, 2].max() > 0.5  # real skeletons, not zeros
+    assert "1 example" in window.examples_label.text()
+
+
+def test_teach_a_new_action_from_recorded_clips(make_window, qtbot, model_copy, toy_data, tmp_path):
+    window = make_window(str(toy_clip(toy_data, "jump", 2)), model_copy, stride=3)
+    window.action_edit.setText("hop")
+    for _ in range(3):
+        qtbot.waitUntil(lambda: window.video.frames_drawn > 0, timeout=WAIT_MS)
+        window.toggle_recording()
+        qtbot.waitUntil(lambda: window._recorder.num_frames >= 32, timeout=WAIT_MS)
+        assert window.toggle_recording() is not None
+    assert len(list((tmp_path / "recordings" / "hop").glob("*.npz"))) == 3
+    assert window.teach()
+    assert window.classifier.class_names[-1] == "hop" and "hop" in window.bars.class_names
+    assert "Taught “hop”" in window.banner.text
+    assert (model_copy.parent / "toy.taught.npz").is_file()
+    window.open_source(str(toy_clip(toy_data, "jump", 7)))  # a jump clip it was not taught on
+    wait_label(qtbot, window, "hop")
+    window.open_source(str(toy_clip(toy_data, "wave", 7)))  # the base actions are still there
+    wait_label(qtbot, window, "wave")
+    window.close()
+
+    # Next launch: the taught action is loaded with the model.
+    again = make_window(str(toy_clip(toy_data, "wave")), model_copy)
+    assert "hop" in again.classifier.class_names and "1 taught" in again.model_label.text()
+    again.forget_taught()
+    assert "hop" not in again.classifier.class_names
+
+
+def test_settings_persist_and_space_toggles(make_window, qtbot, model_copy, toy_data, tmp_path):
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    window.stride_spin.setValue(7)
+    window.threshold_spin.setValue(0.65)
+    assert window.pipeline.stride == 7 and window.pipeline.smoother.threshold == pytest.approx(0.65)
+    window.video.setFocus()
+    qtbot.keyClick(window.video, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.running, timeout=WAIT_MS)
+    window.close()
+    saved = AppSettings.load(open_store(str(tmp_path / "settings.ini")))
+    assert saved.stride == 7 and saved.threshold == pytest.approx(0.65)
+    assert saved.model == str(model_copy) and saved.source == str(toy_clip(toy_data, "still"))
+    assert window.start_action.shortcut().toString() == "Space"
+    assert window.record_action.shortcut().toString() == "R"
+
+
+def test_window_lays_out_at_1280x720_and_small(make_window, qtbot, model_copy, toy_data):
+    window = make_window(str(toy_clip(toy_data, "wave")), model_copy)
+    qtbot.waitUntil(lambda: window.video.frames_drawn > 0, timeout=WAIT_MS)
+    for size in ((1280, 720), (900, 560)):
+        window.resize(*size)
+        qtbot.wait(30)
+        video = window.video.geometry()
+        assert video.width() >= 300 and video.height() >= 200
+        image = window.grab().toImage()
+        assert image.width() == window.width()
+    window.resize(1280, 720)
+    qtbot.wait(30)
+    assert window.video.width() > window.width() * 0.55  # the video is the main thing
