@@ -73,6 +73,35 @@ class RunConfig(Strict):
     train: TrainConfig = TrainConfig()
 
 
+class BYOLConfig(Strict):
+    """BYOL pre-training (relsar_core.byol). MLP sizes list the hidden widths then the output."""
+
+    projector: tuple[int, ...] = Field((1024, 256), min_length=1)
+    predictor: tuple[int, ...] = (1024, 256)  # () = no predictor (the upstream sketch)
+    mlp_batchnorm: bool = True  # BatchNorm after each hidden Dense (BYOL); off upstream
+    symmetric: bool = True  # L(p1, z2) + L(p2, z1); False = one direction only (upstream)
+    tau_base: float = Field(0.996, ge=0, le=1)  # target EMA rate at the start
+    tau_schedule: Literal["cosine", "constant"] = "cosine"  # cosine: tau_base → 1 at the end
+    ema_every: Literal["step", "epoch"] = "step"  # epoch = the upstream's once-per-epoch update
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(128, ge=2)  # global batch, split over the replicas
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_epochs: float = Field(5, ge=0)
+    jit_compile: bool = True  # XLA-compile the train step (single replica)
+    strategy: Literal["default", "mirrored", "multiworker"] = "default"
+    collapse_threshold: float = Field(0.1, ge=0, le=1)  # warn below this embedding std × √E
+    seed: int = 0
+
+
+class BYOLRunConfig(Strict):
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    augment: AugmentConfig = AugmentConfig()
+    byol: BYOLConfig = BYOLConfig()
+
+
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     """A path to a YAML file, or the name of a shipped config (e.g. `supervised`)."""
     path = Path(name_or_path)
