@@ -74,6 +74,7 @@ class Prediction:
     probabilities: np.ndarray | None  # (K,) raw, before smoothing
     embedding: np.ndarray | None  # (E,)
     class_names: tuple[str, ...]
+    classify_ms: float = 0.0  # features + classifier + smoothing, the part of the latency after pose
 
     @property
     def latency_ms(self) -> float:
@@ -206,6 +207,7 @@ class LivePipeline:
 
     def _classify(self, frame: Frame) -> Prediction:
         names = tuple(self.classifier.class_names)
+        start = time.perf_counter()
         # Fewer than half the window with a person in it: nothing to classify.
         if self.window.person_frames * 2 < self.window.window:
             smoothed = self.smoother.nobody()
@@ -213,8 +215,9 @@ class LivePipeline:
                               None, None, None, names)  # fmt: skip
         out = self.classifier.predict(window_features(self.window.array()))
         smoothed = self.smoother.update(out.probabilities)
-        return Prediction(frame.index, frame.capture_time, time.perf_counter(), smoothed,
-                          out.logits, out.probabilities, out.embedding, names)  # fmt: skip
+        done = time.perf_counter()
+        return Prediction(frame.index, frame.capture_time, done, smoothed, out.logits,
+                          out.probabilities, out.embedding, names, (done - start) * 1e3)  # fmt: skip
 
     def close(self) -> None:
         if self.pose is not None:

@@ -304,3 +304,13 @@ def test_importing_the_live_parts_does_not_import_tensorflow():
             "print('tensorflow' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_pipeline_bench_measures_a_replay_run(tiny_tflite_model, toy_data):
+    """The benchmark's measuring loop on a replay (the timings themselves are for relsar-bench)."""
+    from relsar_core.bench.pipeline import _run_pipeline
+    from relsar_core.runtime import TfliteClassifier
+
+    stats = _run_pipeline(str(toy_data / "wave"), TfliteClassifier(tiny_tflite_model), None, 90, realtime=False)
+    assert stats["frames"] >= 90 and stats["fps"] > 0 and stats["dropped"] == 0
+    assert len(stats["latencies"]) > 0 and stats["classify_p50_ms"] > 0 and stats["pose_p50_ms"] == 0
