@@ -215,6 +215,16 @@ def test_rotated_photo_follows_the_rotation(estimator, astronaut_bgr):
 
 
 @needs_models
+def test_tracking_is_steady_on_a_still_image(astronaut_bgr):
+    from relsar_core.pose.blazepose import BlazePoseEstimator
+
+    est = BlazePoseEstimator(num_threads=2)
+    kps = np.array([est.estimate(astronaut_bgr).keypoints for _ in range(12)])
+    face_and_shoulders = kps[3:, :13, :2]  # after the ROI has settled
+    assert face_and_shoulders.std(axis=0).max() < 5.0  # px; unsmoothed ROI: ≈ 10
+
+
+@needs_models
 def test_tracking_skips_the_detector_and_redetects_after_loss(astronaut_bgr):
     from relsar_core.pose.blazepose import BlazePoseEstimator
 
@@ -225,8 +235,10 @@ def test_tracking_skips_the_detector_and_redetects_after_loss(astronaut_bgr):
         shifted = cv2.warpAffine(astronaut_bgr, np.float32([[1, 0, 6 * i], [0, 1, 0]]), (w, h))
         noses.append(est.estimate(shifted).keypoints[NOSE, :2])
     assert est.detector_runs == 1  # steady state: ROI from the previous landmarks
-    steps = np.diff(np.array(noses)[:, 0])
-    assert np.abs(steps - 6).max() < 3.0
+    xs = np.array(noses)[:, 0]
+    # The ROI crop is ~5 image px per model px here (hips far out of frame): allow ±1 model px
+    # per step, but the whole slide must add up.
+    assert abs((xs[-1] - xs[0]) - 6 * 7) < 4.0 and np.abs(np.diff(xs) - 6).max() < 5.0
     assert est.estimate(np.zeros_like(astronaut_bgr)) is None  # nobody: lost
     assert est.estimate(astronaut_bgr) is not None  # found again
     assert est.detector_runs == 3
@@ -269,3 +281,17 @@ def test_full_body_photo(estimator):
         assert kp[j, 2] > 0.3 and _inside(kp[j], player), (j, kp[j])
     assert kp[NOSE, 1] < kp[L_SHO, 1] < kp[L_HIP, 1]  # head above shoulders above hips
     assert min(kp[L_ANK, 1], kp[R_ANK, 1]) > max(kp[L_HIP, 1], kp[R_HIP, 1])
+
+
+def test_one_euro_filter_is_still_when_still_and_follows_motion():
+    from relsar_core.pose.one_euro import OneEuroFilter
+
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter(min_cutoff=0.01, beta=10.0, d_cutoff=1.0)
+    noisy = 0.5 + rng.normal(0, 0.01, 60)
+    out = np.array([f(np.array([v]))[0] for v in noisy])
+    assert out[20:].std() < noisy[20:].std() / 2  # jitter damped
+    f.reset()
+    assert f.is_fresh
+    ramp = np.array([f(np.array([0.05 * i]))[0] for i in range(40)])  # fast, steady motion
+    assert abs(ramp[-1] - 0.05 * 39) < 0.1  # follows with little lag

@@ -17,12 +17,9 @@ def test_synthetic_fallback_frames_are_webcam_sized():
 @pytest.mark.skipif(
     bool(missing_files(BLAZEPOSE, check_hash=False)), reason="BlazePose models not fetched"
 )
-def test_pose_bench_rows(monkeypatch):
+def test_pose_bench_rows():
     frames = pose_bench._synthetic_frames(12)
-    monkeypatch.setattr(
-        pose_bench, "load_sample_frames", lambda count, start=0: (frames, "test frames")
-    )
-    rows = {m.name: m for m in pose_bench.run(quick=True) if m.name.startswith("blazepose")}
+    rows = {m.name: m for m in pose_bench._blazepose(frames, "test frames", quick=True)}
     tracked = rows["blazepose tracking ms/frame p50"]
     assert tracked.unit == "ms" and tracked.target == "<= 15" and tracked.passed in (True, False)
     assert tracked.value > 0 and tracked.detail["frames"] == 12

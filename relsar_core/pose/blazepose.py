@@ -21,12 +21,17 @@ from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.blazepose_landmarks import BlazePoseLandmarker, LandmarkResult
 from relsar_core.pose.litert import open_interpreter
 from relsar_core.pose.model_store import BLAZEPOSE, require_file
+from relsar_core.pose.one_euro import OneEuroFilter
 from relsar_core.pose.roi import Box, Roi, box_iou, roi_from_alignment
 from relsar_core.pose.ssd_decode import decode_ssd, weighted_nms
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
 ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracking ROIs
+# Smoothing of the two points that place the next ROI, in body sizes (so it is scale-free):
+# MediaPipe's values. Nearly frozen while the person is still, follows within a frame or two
+# when they move. Landmarks themselves are not smoothed: they are re-measured in every crop.
+ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 
 
 @dataclass
@@ -160,12 +165,15 @@ class BlazePoseEstimator(PoseEstimator):
         self.min_presence = min_presence
         self._roi: Roi | None = None
         self._last_box: Box | None = None
+        self._roi_filter = OneEuroFilter(**ROI_FILTER)
+        self._track_scale = 1.0
         self.detector_runs = 0
         self.frames = 0
 
     def reset(self) -> None:
         self._roi = None
         self._last_box = None
+        self._roi_filter.reset()
 
     def estimate(self, frame_bgr: np.ndarray) -> Skeleton | None:
         if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
@@ -175,14 +183,25 @@ class BlazePoseEstimator(PoseEstimator):
         if self.tracking and self._roi is not None:
             result = self._landmarks(frame_bgr, self._roi)
         if result is None:  # first frame, tracking off, or the tracked person was lost
+            self._roi_filter.reset()  # a new track starts from the detection, unsmoothed
             roi = self._detect_roi(frame_bgr)
             result = self._landmarks(frame_bgr, roi) if roi is not None else None
         if result is None:
             self._roi = None
             return None
-        self._roi = roi_from_alignment(result.alignment[0], result.alignment[1], ROI_SCALE)
+        self._roi = self._next_roi(result.alignment)
         self._last_box = self._roi.bounding_box()
         return Skeleton(result.keypoints, self.layout)
+
+    def _next_roi(self, alignment: np.ndarray) -> Roi:
+        raw = roi_from_alignment(alignment[0], alignment[1], ROI_SCALE)
+        if not self.tracking:
+            return raw
+        if self._roi_filter.is_fresh:
+            # Filter in units of the body's size at the track's start: scale-free smoothing.
+            self._track_scale = max(raw.size, 1.0)
+        smooth = self._roi_filter(alignment / self._track_scale) * self._track_scale
+        return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
 
     def _landmarks(self, frame_bgr: np.ndarray, roi: Roi) -> LandmarkResult | None:
         if roi.size < 8:  # a degenerate ROI cannot hold a person
