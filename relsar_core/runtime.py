@@ -155,10 +155,12 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def read_sidecar(json_path: Path) -> dict:
+def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
     """Parse and shape-check the sidecar JSON; ModelFileError on any problem."""
     if not json_path.is_file():
-        raise ModelFileError(f"{json_path}: sidecar JSON missing (relsar-convert writes it beside the .tflite)")
+        raise ModelFileError(
+            f"{json_path}: sidecar JSON of {model_name} missing (relsar-convert writes NAME.json beside NAME.tflite)"
+        )
     try:
         meta = json.loads(json_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -183,6 +185,8 @@ def _check_file(model_path: Path, meta: dict, json_path: Path) -> bytes:
         raise ModelFileError(f"{model_path}: no such model file")
     content = model_path.read_bytes()
     expected = meta["tflite_bytes"]
+    if not content:
+        raise ModelFileError(f"{model_path}: empty file (an interrupted copy or download?)")
     if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
         if isinstance(expected, int) and 0 < len(content) < expected:
             raise ModelFileError(f"{model_path}: truncated ({len(content)} of {expected} bytes)")
@@ -242,7 +246,7 @@ class TfliteClassifier:
         if not self.model_path.is_file():
             raise ModelFileError(f"{self.model_path}: no such model file")
         self.json_path = Path(json_path) if json_path is not None else sidecar_path(self.model_path)
-        self.metadata = read_sidecar(self.json_path)
+        self.metadata = read_sidecar(self.json_path, self.model_path.name)
         content = _check_file(self.model_path, self.metadata, self.json_path)
         self._runner = TfliteRunner(content, num_threads, source=str(self.model_path))
         _check_against_sidecar(self._runner, self.metadata, self.model_path, self.json_path)
