@@ -295,3 +295,26 @@ def test_one_euro_filter_is_still_when_still_and_follows_motion():
     assert f.is_fresh
     ramp = np.array([f(np.array([0.05 * i]))[0] for i in range(40)])  # fast, steady motion
     assert abs(ramp[-1] - 0.05 * 39) < 0.1  # follows with little lag
+
+
+@pytest.mark.skipif(
+    bool(missing_files(SAMPLE_VIDEO, check_hash=False)),
+    reason="sample media not fetched: `relsar-models fetch sample-video`",
+)
+@needs_models
+def test_real_video_walker_is_tracked(estimator):
+    from relsar_core.pose.sample_media import walker_frames
+
+    frames = walker_frames(50, start=25)  # a man walks across the region in these frames
+    assert len(frames) == 50 and frames[0].shape == (480, 640, 3)
+    estimator.reset()
+    runs = estimator.detector_runs
+    skeletons = [estimator.estimate(f) for f in frames]
+    found = [s for s in skeletons if s is not None]
+    assert len(found) >= 45
+    assert estimator.detector_runs - runs <= 5  # tracked, not re-detected
+    body = np.array([s.to_body15() for s in found])
+    # Upright walker: head above neck above hips above ankles, in nearly every frame.
+    order = (body[:, 0, 1] < body[:, 1, 1]) & (body[:, 1, 1] < body[:, 8, 1])
+    order &= body[:, 8, 1] < np.minimum(body[:, 11, 1], body[:, 14, 1])
+    assert order.mean() > 0.9

@@ -1,10 +1,8 @@
 """`relsar-bench pose`: ms per frame of each pose backend, with and without ROI tracking, on a
-real video (OpenCV's vtest.avi: people walking; `relsar-models fetch sample-video`).
+real video (OpenCV's vtest.avi, people walking: see relsar_core.pose.sample_media).
 
-vtest.avi is a wide surveillance view (people ≈ 80 px tall in 768×576), smaller than BlazePose
-is made for, so the benchmark uses the 400×300 region the walkers cross, scaled to 640×480 (a
-webcam frame). "All in" = everything `estimate()` does per frame: detection when needed,
-cropping, both models, decoding; frames with nobody and frames that lose the person count too."""
+"All in" = everything `estimate()` does per frame: detection when needed, cropping, both
+models, decoding; frames with nobody and frames that lose the person count too."""
 
 from __future__ import annotations
 
@@ -15,38 +13,23 @@ import numpy as np
 from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
 
 THREADS = 2  # the design's reference machine has 2 cores
-REGION = (280, 120, 680, 420)  # x0, y0, x1, y1 in vtest.avi where the walkers are
 FRAME_SIZE = (640, 480)
 
 
 def load_sample_frames(count: int, start: int = 0) -> tuple[list[np.ndarray], str]:
-    """`count` BGR frames of the sample video's walker region at 640×480, and a description.
+    """`count` frames of the sample video's walker region at 640×480, and a description.
     Without the fetched video: the astronaut photograph moving through the frame, said so."""
-    import cv2
-
     from relsar_core.errors import ModelFileError
-    from relsar_core.pose.model_store import SAMPLE_VIDEO, require_file
+    from relsar_core.pose.sample_media import WALKER_FRAME_SIZE, WALKER_REGION, walker_frames
 
     try:
-        path = require_file(SAMPLE_VIDEO, "vtest.avi")
+        frames = walker_frames(count, start)
     except ModelFileError:
         return _synthetic_frames(count), (
             "SYNTHETIC: astronaut photo moving (run `relsar-models fetch sample-video` for the real video)"
         )
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    frames = []
-    x0, y0, x1, y1 = REGION
-    while len(frames) < count:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(frame[y0:y1, x0:x1], FRAME_SIZE, interpolation=cv2.INTER_LINEAR))
-    cap.release()
-    return (
-        frames,
-        f"vtest.avi frames {start}-{start + len(frames) - 1}, region {REGION} -> {FRAME_SIZE}",
-    )
+    end = start + len(frames) - 1
+    return frames, f"vtest.avi frames {start}-{end}, region {WALKER_REGION} -> {WALKER_FRAME_SIZE}"
 
 
 def _synthetic_frames(count: int) -> list[np.ndarray]:
