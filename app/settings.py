@@ -19,6 +19,7 @@ ORGANISATION, APPLICATION = "relsar", "relsar-live"
 class AppSettings:
     source: str = ""  # camera[:N], demo, a URL, a .npz clip/folder or a video file; "" = automatic
     loop: bool = True  # video files and replays start again at the end
+    camera_size: str = ""  # "WIDTHxHEIGHT" asked of a webcam; "" = the camera's default
     model: str = str(DEFAULT_MODEL)
     pose_backend: str = DEFAULT_POSE_BACKEND
     pose_weights: str = ""

@@ -50,6 +50,8 @@ NO_DEFAULT_MODEL = (
     "No default model is shipped in this install ({path} is missing). Choose a model with "
     "File ▸ Open model… (a .tflite with its .json beside it)."
 )
+CAMERA_SIZES = (("Camera default", ""), ("640 × 480", "640x480"), ("1280 × 720", "1280x720"),
+                ("1920 × 1080", "1920x1080"))  # fmt: skip
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv);;All files (*)"
 
 
@@ -101,6 +103,9 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_menus()
         self.resize(1280, 720)
+        geometry = store.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
         # The timeline scrolls with time even when no new prediction arrives.
         self._tick = QTimer(self, interval=250, timeout=self.timeline.update)
         self._tick.start()
@@ -159,6 +164,13 @@ class MainWindow(QMainWindow):
         self.camera_combo = QComboBox()
         self._fill_cameras()
         self.camera_combo.activated.connect(self._camera_chosen)
+        self.size_combo = QComboBox()
+        for text, value in CAMERA_SIZES:
+            self.size_combo.addItem(text, value)
+        index = self.size_combo.findData(self.settings.camera_size)
+        self.size_combo.setCurrentIndex(max(index, 0))
+        self.size_combo.setToolTip("Resolution asked of the webcam")
+        self.size_combo.activated.connect(self._camera_size_chosen)
         self.loop_check = QCheckBox("Loop files and replays")
         self.loop_check.setChecked(self.settings.loop)
         self.loop_check.toggled.connect(lambda on: self._set("loop", on))
@@ -166,6 +178,7 @@ class MainWindow(QMainWindow):
             "Source",
             _hbox(self.source_edit, self.start_button),
             _hbox(self.camera_combo, demo_button, file_button),
+            ("Camera size", self.size_combo),
             self.loop_check,
         )
 
@@ -380,7 +393,10 @@ class MainWindow(QMainWindow):
             self.show_message("No model loaded: choose one with File ▸ Open model…", "warning")
             return False
         try:
-            source = open_source(self.source_spec, loop=self.settings.loop, realtime=True)
+            width, _, height = self.settings.camera_size.partition("x")
+            source = open_source(self.source_spec, loop=self.settings.loop, realtime=True,
+                                 width=int(width) if width.isdigit() else None,
+                                 height=int(height) if height.isdigit() else None)  # fmt: skip
         except RelsarError as err:
             self.show_message(f"{err}. Choose another source.", "error")
             return False
@@ -579,6 +595,11 @@ class MainWindow(QMainWindow):
         if device is not None:
             self.open_source(f"camera:{device}")
 
+    def _camera_size_chosen(self, index: int) -> None:
+        self._set("camera_size", self.size_combo.itemData(index))
+        if self.running and self.source is not None and self.source.live:
+            self.start()  # a camera opens at the new size
+
     def _choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path(self.settings.model).parent),
                                               "TFLite models (*.tflite)")  # fmt: skip
@@ -604,5 +625,6 @@ class MainWindow(QMainWindow):
         for estimator in self._pose_cache.values():
             estimator.close()
         self._pose_cache.clear()
+        self.store.setValue("window/geometry", self.saveGeometry())
         self.settings.save(self.store)
         super().closeEvent(event)
