@@ -104,3 +104,18 @@ def test_image_heatmap_image_round_trip_through_decoding():
     back = heatmap_to_image(coords, crop, HM)
     # 0.02 heatmap pixels ≈ 0.02 × crop/47 image pixels: well under a pixel at this size.
     assert np.abs(back - joints).max() < 0.25
+
+
+def test_bench_pck_and_jittered_boxes():
+    from relsar_core.pose.vitpose_bench import jittered_boxes, pck
+
+    box = (100.0, 50.0, 300.0, 450.0)  # longer side 400 → PCK@0.05 radius 20 px
+    a = np.zeros((4, 3), np.float32)
+    b = a.copy()
+    b[1, 0], b[2, :2], b[3, 1] = 19.9, (15.0, 15.0), 40.0
+    assert pck(a, b, box).tolist() == [True, True, False, False]
+    boxes = jittered_boxes(box, 5)
+    assert boxes[0] == box and len(boxes) == 5 and len(set(boxes)) == 5
+    for x0, y0, x1, y1 in boxes:
+        assert 0.89 * 200 <= x1 - x0 <= 1.11 * 200 and abs((x0 + x1) / 2 - 200) <= 20.01
+        assert 0.89 * 400 <= y1 - y0 <= 1.11 * 400 and abs((y0 + y1) / 2 - 250) <= 40.01

@@ -1,0 +1,123 @@
+"""ViTPose speed and int8 accuracy on this machine: ms/frame all in (crop, model, decoding) for
+PyTorch, ONNX Runtime float and ONNX Runtime int8, and PCK@0.05 of int8 against float.
+
+Speed does not depend on weight values, so without a checkpoint a random ViTPose-S is timed.
+Accuracy does: PCK is measured with the checkpoint found in the models folder when there is one
+(the number that matters), else with random weights, and the detail says which.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+
+PCK_THRESHOLD = 0.05  # of the person box's longer side
+INT8_TARGET_MS = 70.0
+PCK_TARGET = 0.98
+
+
+def real_image() -> tuple[np.ndarray, tuple[float, float, float, float], str]:
+    """A photograph of a person (BGR), a box around them, and its name."""
+    try:
+        from skimage import data
+
+        rgb = data.astronaut()  # 512×512, upper body filling most of the frame
+        return np.ascontiguousarray(rgb[..., ::-1]), (60.0, 20.0, 440.0, 512.0), "skimage astronaut"
+    except ImportError:
+        pass
+    import cv2
+
+    from relsar_core.errors import ModelFileError
+    from relsar_core.pose.sample_media import full_body_photo_path
+
+    try:
+        frame = cv2.imread(str(full_body_photo_path()))
+    except ModelFileError:
+        raise ModelFileError(
+            "no photograph of a person to measure ViTPose on: install scikit-image or run "
+            "`relsar-models fetch sample-video`"
+        ) from None
+    h, w = frame.shape[:2]
+    return frame, (0.0, 0.0, float(w), float(h)), "OpenCV sample messi5.jpg"
+
+
+def jittered_boxes(box, count: int, seed: int = 0) -> list[tuple[float, float, float, float]]:
+    """The box and `count − 1` shifted / rescaled copies (±10 %), as a tracker would produce."""
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    out = [tuple(box)]
+    for _ in range(count - 1):
+        dx, dy = rng.uniform(-0.1, 0.1, 2) * (w, h)
+        s = rng.uniform(0.9, 1.1)
+        cx, cy = (x0 + x1) / 2 + dx, (y0 + y1) / 2 + dy
+        out.append((cx - s * w / 2, cy - s * h / 2, cx + s * w / 2, cy + s * h / 2))
+    return out
+
+
+def pck(a: np.ndarray, b: np.ndarray, box, threshold: float = PCK_THRESHOLD) -> np.ndarray:
+    """Per-joint hits: keypoints (J, ≥2) of `a` within `threshold` × the box's longer side of `b`."""
+    size = max(box[2] - box[0], box[3] - box[1])
+    return np.linalg.norm(a[:, :2] - b[:, :2], axis=1) <= threshold * size
+
+
+def benchmark_vitpose(quick: bool, weights: str | None = None) -> list[Measurement]:
+    import torch
+
+    from relsar_core.pose.vitpose import ViTPoseEstimator
+    from relsar_core.pose.vitpose_model import ViTPoseConfig, random_vitpose
+    from relsar_core.pose.vitpose_onnx import export_onnx, quantize_int8
+    from relsar_core.pose.vitpose_weights import find_local_vitpose, load_vitpose
+
+    frame, box, image_name = real_image()
+    repeats, crops = (5, 4) if quick else (30, 16)
+    found = Path(weights) if weights else find_local_vitpose()
+    with tempfile.TemporaryDirectory(prefix="relsar-vitpose-bench-") as tmp:
+        if found is None:
+            model = random_vitpose(ViTPoseConfig.for_size("s"), seed=0)
+            found = Path(tmp) / "vitpose-s-random.pth"
+            torch.save(model.state_dict(), found)
+            weights_note = "random weights (no checkpoint in the models folder)"
+        else:
+            model = load_vitpose(found)
+            weights_note = str(found)
+        name = f"vitpose-{model.config.size_name}"
+        float_path = export_onnx(model, Path(tmp) / "float.onnx")
+        int8_path = quantize_int8(float_path, Path(tmp) / "int8.onnx")
+        estimators = {
+            "torch": ViTPoseEstimator(str(found), "torch"),
+            "onnx float": ViTPoseEstimator(str(float_path)),
+            "onnx int8": ViTPoseEstimator(str(int8_path)),
+        }
+        results: list[Measurement] = []
+        p50s = {}
+        for label, est in estimators.items():
+            p50, p95 = p50_p95_ms(time_calls(lambda est=est: est.estimate_in_box(frame, box), repeats))
+            p50s[label] = p50
+            target = f"<= {INT8_TARGET_MS:g}" if label == "onnx int8" else None
+            results.append(Measurement(
+                "pose", f"{name} {label} ms/frame (crop+model+decode)", p50, "ms", target,
+                {"p95_ms": p95, "repeats": repeats, "image": image_name, "runtime": label},
+            ))  # fmt: skip
+        results.append(Measurement(
+            "pose", f"{name} onnx int8 speed-up vs onnx float", p50s["onnx float"] / p50s["onnx int8"],
+            "x", None, {"torch_vs_int8": p50s["torch"] / p50s["onnx int8"]},
+        ))  # fmt: skip
+        hits = [
+            pck(estimators["onnx int8"].estimate_in_box(frame, b).keypoints,
+                estimators["onnx float"].estimate_in_box(frame, b).keypoints, b)
+            for b in jittered_boxes(box, crops)
+        ]  # fmt: skip
+        results.append(Measurement(
+            "pose", f"{name} int8 vs float PCK@{PCK_THRESHOLD:g}", float(np.mean(hits)), "fraction",
+            f">= {PCK_TARGET:g}",
+            {"weights": weights_note, "image": image_name, "crops": crops,
+             "keypoints": int(np.size(hits))},
+        ))  # fmt: skip
+        for est in estimators.values():
+            est.close()
+    return results
