@@ -54,7 +54,7 @@ def run_headless(
             if result.prediction is not None:
                 counts["windows"] += 1
                 latencies.append(result.prediction.latency_ms)
-                fh.write(json.dumps(prediction_record(result.prediction, source.fps)) + "\n")
+                fh.write(json.dumps(prediction_record(result.prediction, source.fps), ensure_ascii=False) + "\n")
 
         runner = PipelineRunner(source, pipeline, on_result, errors.append, done.set,
                                 drop_frames=source.live)  # fmt: skip
@@ -95,7 +95,7 @@ def run_headless(
         with_progress(sys.stdout)
     else:
         def write(tmp: str) -> None:
-            with open(tmp, "w") as fh:
+            with open(tmp, "w", encoding="utf-8") as fh:
                 with_progress(fh)
 
         atomic_write(Path(out), write)

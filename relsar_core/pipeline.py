@@ -28,9 +28,13 @@ from relsar_core.sources import Frame, FrameSource
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "default.tflite"
 POSE_BACKENDS = ("blazepose", "vitpose", "auto")
 DEFAULT_POSE_BACKEND = "blazepose"
+# One window is little work: a second interpreter thread only adds synchronisation while pose,
+# capture and drawing already keep the cores busy (measured on the shared 2-core machine:
+# features + classify p50 1.4 ms with 1 thread, 7.3 ms with 2).
+LIVE_CLASSIFIER_THREADS = 1
 
 
-def open_classifier(model_path: str | Path, num_threads: int | None = None):
+def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS):
     """The `.tflite` classifier (its `.json` beside it) plus any actions taught for it.
     Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
     from relsar_core.fewshot import with_taught
