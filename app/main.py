@@ -18,7 +18,8 @@ HEADLESS_HINT = (
     "run without a window: relsar-app --headless --source FILE --out results.jsonl "
     "(or under a virtual display: xvfb-run relsar-app)"
 )
-_NON_WINDOW_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "xcb", "wayland")
+# Qt platforms that draw without an X11 or Wayland display.
+_DISPLAYLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +75,7 @@ def has_display() -> bool:
     """Whether Qt can open a window here (always on Windows and macOS)."""
     if not sys.platform.startswith("linux"):
         return True
-    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in _NON_WINDOW_PLATFORMS[:5]:
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in _DISPLAYLESS_PLATFORMS:
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 

@@ -155,6 +155,8 @@ class LivePipeline:
         self._smoothing = dict(alpha=alpha, threshold=threshold, margin=margin, hold=hold)
         self.recorder = None  # a relsar_core.recording.ClipRecorder while recording
         self.set_classifier(classifier)
+        if pose is not None:
+            pose.reset()  # a new pipeline is a new source: don't track the last one's person
 
     # -- settings (any thread) --
     def set_classifier(self, classifier: ClassifierLike) -> None:
