@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from training.cli_common import console, quiet_tensorflow, run_cli
+from training.ssl_modes import SSL_MODES
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,7 +122,7 @@ def add_supervised(sub) -> None:
     p.set_defaults(func=run_supervised)
 
 
-MODES = [add_supervised]
+MODES = [add_supervised, *SSL_MODES]
 
 
 def _main(argv: list[str] | None) -> int:

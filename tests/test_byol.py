@@ -1,0 +1,114 @@
+"""BYOL: the EMA rule, the stop-gradient, the τ schedule, pre-training with resume, and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from relsar_core.byol import BYOL, embedding_spread, tau_schedule
+from relsar_core.config import AugmentConfig, BYOLConfig, BYOLRunConfig, ModelConfig, load_config
+
+TINY = ModelConfig(size="tiny")
+SMALL_HEADS = dict(projector=(64, 32), predictor=(64, 32))
+
+
+def test_tau_schedule_cosine_from_base_to_one():
+    taus = [float(tau_schedule(k, 100, 0.996, "cosine")) for k in (0, 50, 100, 150)]
+    assert taus[0] == pytest.approx(0.996)
+    assert taus[1] == pytest.approx(0.998)
+    assert taus[2] == pytest.approx(1.0) and taus[3] == pytest.approx(1.0)
+    assert float(tau_schedule(70, 100, 0.99, "constant")) == pytest.approx(0.99)
+
+
+def test_ema_rule_exact_after_one_step_and_no_gradient_reaches_target():
+    tf.keras.utils.set_random_seed(1)
+    cfg = BYOLConfig(**SMALL_HEADS, epochs=2, batch_size=8, tau_base=0.9, warmup_epochs=0, learning_rate=0.05)
+    byol = BYOL(TINY, cfg, AugmentConfig(), 30, steps_per_epoch=5)
+    batch = tf.random.normal((8, 30, 60))
+    # Nothing reaches the target through the loss: its gradients do not exist.
+    v1, v2 = byol.views(batch)
+    with tf.GradientTape(persistent=True) as tape:
+        loss = byol.loss_on_views(v1, v2)
+    target_vars = [t for t, _ in byol.target_pairs]
+    assert all(g is None for g in tape.gradient(loss, target_vars))
+    assert all(g is not None for g in tape.gradient(loss, byol.online_variables))
+
+    target_before = [t.numpy().copy() for t in target_vars]
+    online_before = [o.numpy().copy() for _, o in byol.target_pairs]
+    byol.train_step(batch)
+    tau = 0.9  # cosine schedule at step 0 = tau_base
+    moved = 0
+    for (target, online), t0, o0 in zip(byol.target_pairs, target_before, online_before, strict=True):
+        o1 = online.numpy()
+        moved += not np.allclose(o1, o0)
+        np.testing.assert_allclose(target.numpy(), tau * t0 + (1 - tau) * o1, rtol=1e-5, atol=1e-6)
+    assert moved > len(target_before) // 2  # the online weights did change, so the check has teeth
+    assert int(byol.optimizer.iterations) == 1
+
+
+def test_loss_is_symmetric_normalized_mse():
+    tf.keras.utils.set_random_seed(2)
+    model = ModelConfig(size="tiny", dropout=0.0)  # deterministic forward passes
+    byol = BYOL(model, BYOLConfig(**SMALL_HEADS, batch_size=4), AugmentConfig(), 30, steps_per_epoch=1)
+    v1, v2 = tf.random.normal((4, 30, 60)), tf.random.normal((4, 30, 60))
+    # Both views pass as one batch (BatchNorm statistics over both), target rows swapped.
+    p = byol.predictor(byol.projector(byol.encoder(tf.concat([v1, v2], 0), training=True), training=True),
+                       training=True)  # fmt: skip
+    z = byol.target_projector(byol.target_encoder(tf.concat([v2, v1], 0), training=True), training=True)
+    cos = np.sum(tf.math.l2_normalize(p, -1) * tf.math.l2_normalize(z, -1), -1)
+    expected = np.mean(2 - 2 * cos[:4]) + np.mean(2 - 2 * cos[4:])  # L(p1, z2) + L(p2, z1)
+    assert float(byol.loss_on_views(v1, v2)) == pytest.approx(expected, rel=1e-5)
+    assert float(byol.loss_on_views(v2, v1)) == pytest.approx(expected, rel=1e-5)  # symmetric
+
+
+def test_embedding_spread_detects_collapse():
+    healthy = tf.random.normal((256, 64))
+    collapsed = tf.ones((256, 64)) + 1e-4 * tf.random.normal((256, 64))
+    assert 0.8 < float(embedding_spread(healthy)) < 1.2
+    assert float(embedding_spread(collapsed)) < 0.01
+
+
+def test_byol_cli_pretrains_resumes_and_warns_on_collapse(toy_data, tmp_path, capsys):
+    from training.train_cli import main
+
+    config = tmp_path / "tiny_byol.yaml"
+    config.write_text(
+        "model: {size: tiny}\n"
+        "byol: {projector: [64, 32], predictor: [64, 32], epochs: 1, batch_size: 64, warmup_epochs: 0,\n"
+        "       collapse_threshold: 1.5}\n"  # above any real spread: the warning must show
+    )
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as done:
+        main(["byol", "--data", str(toy_data), "--config", str(config), "--out", str(run)])
+    assert done.value.code == 0
+    with pytest.raises(SystemExit) as done:
+        main(["byol", "--resume", str(run), "--epochs", "2"])
+    assert done.value.code == 0
+    err = capsys.readouterr().err
+    assert "collapsing" in err
+    for name in ("encoder.keras", "loss.png", "config.yaml", "run.json", "metrics.jsonl"):
+        assert (run / name).is_file(), name
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r.get("type") == "epoch"]
+    steps = [r for r in records if "step" in r]
+    assert [r["epoch"] for r in epochs] == [1, 2] and all(r["collapse_warning"] for r in epochs)
+    # 350 windows (test clips held out) → 5 steps of 64 per epoch; the resume continued the count.
+    assert [r["step"] for r in steps] == list(range(1, 11))
+    assert json.loads((run / "run.json").read_text())["data_args"]["unlabeled"] is False
+
+
+def test_byol_cli_errors_are_one_line(tmp_path, capsys):
+    from training.train_cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["byol", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"), "--size", "tiny"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "missing: data folder does not exist" in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_upstream_config_validates():
+    cfg = load_config("byol_upstream", BYOLRunConfig)
+    assert cfg.byol.predictor == () and cfg.byol.ema_every == "epoch" and cfg.byol.projector == (256, 128, 64)
+    assert cfg.augment.noise == 0.05 and cfg.byol.batch_size == 64 and cfg.byol.optimizer == "sgd"
