@@ -5,7 +5,8 @@ Everything comes from a package registry through its ordinary client, never from
   unpacked from the mediapipe 0.10.14 wheel on PyPI (`pip download`).
 - `sample-video`: OpenCV's sample data vtest.avi (people walking, 768×576, 10 fps, 795 frames)
   and messi5.jpg (a full-body photograph), unpacked from Debian's `opencv-doc` package
-  (`apt-get download`); Debian's copyright file for it is kept beside them.
+  (`apt-get download`, or the same file from deb.debian.org over HTTP where apt is absent);
+  Debian's copyright file for it is kept beside them.
 
 Each file's SHA-256 is pinned here and checked after fetching and before use. The folder is
 $RELSAR_MODELS_DIR, else $XDG_CACHE_HOME/relsar/models, else ~/.cache/relsar/models.
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,17 +199,38 @@ def _download_wheel(requirement: str, dest: Path) -> Path:
     return wheels[0]
 
 
+DEBIAN_POOL = "http://deb.debian.org/debian/pool/main"
+
+
 def _download_deb(package: str, dest: Path) -> Path:
-    if shutil.which("apt-get") is None:
+    """apt-get download where apt is set up; else the same file from Debian's archive over HTTP
+    (non-Debian hosts, or apt lists not updated). The unpacked files are checksum-checked."""
+    apt_error = "apt-get not found"
+    if shutil.which("apt-get") is not None:
+        try:
+            _run(
+                ["apt-get", "download", "-q", package],
+                f"apt-get could not download {package}",
+                cwd=dest,
+            )
+            debs = sorted(dest.glob("*.deb"))
+            if debs:
+                return debs[0]
+        except ModelFileError as err:
+            apt_error = str(err)
+    name, version = package.split("=")
+    source = name.removesuffix("-doc").removesuffix("-data")  # opencv-doc -> source "opencv"
+    url = f"{DEBIAN_POOL}/{source[0]}/{source}/{name}_{version}_all.deb"
+    target = dest / f"{name}_{version}_all.deb"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as fh:
+            shutil.copyfileobj(response, fh, 1 << 20)
+    except (OSError, ValueError) as err:
         raise ModelFileError(
-            f"apt-get not found: {package} comes from Debian's archive; fetch it on a Debian/Ubuntu "
-            "machine (apt-get download) and copy the files into " + str(bundle_dir(SAMPLE_VIDEO))
-        )
-    _run(["apt-get", "download", "-q", package], f"apt-get could not download {package}", cwd=dest)
-    debs = sorted(dest.glob("*.deb"))
-    if not debs:
-        raise ModelFileError(f"apt-get download {package}: no .deb arrived in {dest}")
-    return debs[0]
+            f"could not download {package} ({apt_error}; {url}: {err}); copy vtest.avi and "
+            f"messi5.jpg from OpenCV's samples/data into {bundle_dir(SAMPLE_VIDEO)}"
+        ) from None
+    return target
 
 
 _DOWNLOADERS: dict[str, Callable[[str, Path], Path]] = {
