@@ -68,13 +68,19 @@ def export_onnx(model, path: str | os.PathLike) -> Path:
 
 def quantize_int8(float_path: str | os.PathLike, int8_path: str | os.PathLike) -> Path:
     """Dynamic int8 quantization of the MatMuls of a float ViTPose ONNX file."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # ViTPose-H's float graph is past protobuf's 2 GB and is stored with external data.
+    header = onnx.load(str(float_path), load_external_data=False)
+    external = any(uses_external_data(t) for t in header.graph.initializer)
 
     def write(tmp: str) -> None:
         quantize_dynamic(
             Path(float_path), Path(tmp), weight_type=QuantType.QInt8, per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            extra_options={"DefaultTensorType": 1},
+            op_types_to_quantize=["MatMul"], use_external_data_format=external,
+            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
         )  # fmt: skip
 
     atomic_write(int8_path, write)
