@@ -318,3 +318,33 @@ def test_real_video_walker_is_tracked(estimator):
     order = (body[:, 0, 1] < body[:, 1, 1]) & (body[:, 1, 1] < body[:, 8, 1])
     order &= body[:, 8, 1] < np.minimum(body[:, 11, 1], body[:, 14, 1])
     assert order.mean() > 0.9
+
+
+def _two_people(photo: np.ndarray, small_height: int = 420) -> np.ndarray:
+    """A 960×512 frame: the astronaut full size on the right, a smaller copy on the left."""
+    canvas = np.full((512, 960, 3), 90, np.uint8)
+    canvas[:, 520:] = photo[:, 20:460]
+    small = cv2.resize(photo[:, 20:460], (small_height * 440 // 512, small_height))
+    canvas[512 - small_height :, 20 : 20 + small.shape[1]] = small
+    return canvas
+
+
+@needs_models
+def test_largest_person_wins_wherever_it_stands(astronaut_bgr):
+    from relsar_core.pose.blazepose import BlazePoseEstimator
+
+    est = BlazePoseEstimator(num_threads=2)
+    frame = _two_people(astronaut_bgr)
+    people = est.detector.detect(frame)
+    assert len(people) == 2
+    assert people[0].keypoints[0, 0] > 480  # the big one, on the right
+    mirrored = est.detector.detect(cv2.flip(frame, 1))
+    assert mirrored[0].keypoints[0, 0] < 480  # still the big one, now on the left
+    nose_x = est.estimate(frame).keypoints[NOSE, 0]
+    assert nose_x > 480
+    for _ in range(3):  # tracked: the same person, no new detection
+        assert est.estimate(frame).keypoints[NOSE, 0] > 480
+    assert est.detector_runs == 1
+    frame[:, 480:] = 90  # the big one leaves: lost, re-detected, the other one is taken
+    assert est.estimate(frame).keypoints[NOSE, 0] < 480
+    assert est.detector_runs == 2

@@ -32,6 +32,8 @@ ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracki
 # MediaPipe's values. Nearly frozen while the person is still, follows within a frame or two
 # when they move. Landmarks themselves are not smoothed: they are re-measured in every crop.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
+# After this many frames without anyone, where the last person stood no longer matters.
+FORGET_AFTER_FRAMES = 30
 
 
 @dataclass
@@ -167,12 +169,14 @@ class BlazePoseEstimator(PoseEstimator):
         self._last_box: Box | None = None
         self._roi_filter = OneEuroFilter(**ROI_FILTER)
         self._track_scale = 1.0
+        self._frames_unseen = 0
         self.detector_runs = 0
         self.frames = 0
 
     def reset(self) -> None:
         self._roi = None
         self._last_box = None
+        self._frames_unseen = 0
         self._roi_filter.reset()
 
     def estimate(self, frame_bgr: np.ndarray) -> Skeleton | None:
@@ -188,7 +192,11 @@ class BlazePoseEstimator(PoseEstimator):
             result = self._landmarks(frame_bgr, roi) if roi is not None else None
         if result is None:
             self._roi = None
+            self._frames_unseen += 1
+            if self._frames_unseen > FORGET_AFTER_FRAMES:
+                self._last_box = None
             return None
+        self._frames_unseen = 0
         self._roi = self._next_roi(result.alignment)
         self._last_box = self._roi.bounding_box()
         return Skeleton(result.keypoints, self.layout)
