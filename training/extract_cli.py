@@ -80,6 +80,8 @@ def _main(argv: list[str] | None) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: must be at least 1")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames {args.max_frames}: must be at least 1")
     if args.out.exists() and not args.out.is_dir():
