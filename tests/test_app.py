@@ -182,3 +182,19 @@ def test_window_lays_out_at_1280x720_and_small(make_window, qtbot, model_copy, t
     window.resize(1280, 720)
     qtbot.wait(30)
     assert window.video.width() > window.width() * 0.55  # the video is the main thing
+
+
+def test_qt_bindings_keep_none_alive(qtbot):
+    """PySide6 6.12.0 on Python < 3.12 drops a reference to None on every void call, so the app
+    aborts ("none_dealloc") after seconds of drawing; pyproject pins a correct version."""
+    import sys
+
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        label.setText("x")
+        label.update()
+    assert sys.getrefcount(None) > before - 100

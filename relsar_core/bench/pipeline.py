@@ -43,6 +43,18 @@ def _write_video(folder: Path, frames: list[np.ndarray]) -> Path:
     return path
 
 
+def write_sample_video(path: str | os.PathLike, frames: int = 300) -> str:
+    """The sample video's walker region at 640×480, 30 FPS, as a video file (the benchmark's
+    source; also what docs/screenshot.png shows). Returns a description of the frames."""
+    from relsar_core.bench.pose import load_sample_frames
+
+    images, desc = load_sample_frames(frames)
+    path = Path(path)
+    written = _write_video(path.parent, images)
+    written.replace(path)
+    return desc
+
+
 def _model(folder: Path) -> tuple[Path, str]:
     """The default model, or a random-weight base model of the same architecture."""
     from relsar_core.pipeline import DEFAULT_MODEL
