@@ -32,6 +32,7 @@ DEFAULT_POSE_BACKEND = "blazepose"
 # capture and drawing already keep the cores busy (measured on the shared 2-core machine:
 # features + classify p50 1.4 ms with 1 thread, 7.3 ms with 2).
 LIVE_CLASSIFIER_THREADS = 1
+NOBODY_FRAMES = 10  # this many frames in a row without a person → "—"
 
 
 def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS):
@@ -109,6 +110,7 @@ class SkeletonWindow:
         self._person = np.zeros(self.window, bool)
         self._pos = 0
         self.count = 0
+        self.missing_run = 0  # consecutive newest frames with nobody in them
 
     def push(self, body15: np.ndarray | None) -> None:
         if body15 is None:
@@ -117,6 +119,7 @@ class SkeletonWindow:
         else:
             self._buf[self._pos] = body15
             self._person[self._pos] = bool((body15[:, 2] >= MIN_CONFIDENCE).any())
+        self.missing_run = 0 if self._person[self._pos] else self.missing_run + 1
         self._pos = (self._pos + 1) % self.window
         self.count += 1
 
@@ -214,8 +217,9 @@ class LivePipeline:
     def _classify(self, frame: Frame) -> Prediction:
         names = tuple(self.classifier.class_names)
         start = time.perf_counter()
-        # Fewer than half the window with a person in it: nothing to classify.
-        if self.window.person_frames * 2 < self.window.window:
+        # Fewer than half the window with a person in it, or nobody for the last third of a
+        # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
+        if self.window.person_frames * 2 < self.window.window or self.window.missing_run >= NOBODY_FRAMES:
             smoothed = self.smoother.nobody()
             return Prediction(frame.index, frame.capture_time, time.perf_counter(), smoothed,
                               None, None, None, names)  # fmt: skip

@@ -69,6 +69,10 @@ def test_skeleton_window_keeps_time_order_and_counts_people():
     assert w.full and arr.shape == (4, 15, 3)
     np.testing.assert_array_equal(arr[:, 0, 0], [2, 3, 0, 5])
     assert w.person_frames == 3
+    assert w.missing_run == 0
+    w.push(None)
+    w.push(None)
+    assert w.missing_run == 2 and w.person_frames == 1
 
 
 def test_frame_slot_drops_old_frames_and_blocks_when_lossless():
@@ -189,6 +193,32 @@ def test_runner_reports_source_errors_and_nobody(tiny_tflite_model):
     assert errors and "lost" in str(errors[0])
     preds = [r.prediction for r in results if r.prediction is not None]
     assert preds and all(p.smoothed.label == NO_ACTION and p.logits is None for p in preds)
+
+
+def test_label_turns_to_nobody_soon_after_the_person_leaves(toy_data):
+    from types import SimpleNamespace
+
+    class FixedClassifier:  # the rule under test is the pipeline's, not the model's
+        class_names, window = ["a", "b"], 30
+
+        def predict(self, features):
+            assert features.shape == (30, 60) and np.isfinite(features).all()
+            p = np.array([0.9, 0.1], np.float32)
+            return SimpleNamespace(logits=np.log(p), probabilities=p, embedding=np.zeros(4, np.float32))
+
+    kp = load_clip(toy_clip_path(toy_data)).keypoints
+    pipeline = LivePipeline(FixedClassifier(), stride=5, alpha=1.0, threshold=0.5)
+    labels = {}
+    for i in range(55):
+        skeleton = Skeleton(kp[i], "body15") if i < 40 else None  # the person leaves at frame 40
+        result = pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), skeleton))
+        if result.prediction is not None:
+            labels[i] = result.prediction.smoothed.label
+    assert labels == {29: "a", 34: "a", 39: "a", 44: "a", 49: NO_ACTION, 54: NO_ACTION}
+
+
+def toy_clip_path(toy_data):
+    return sorted((toy_data / "wave").glob("*.npz"))[0]
 
 
 # ---------------------------------------------------------------- recording
