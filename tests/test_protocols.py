@@ -1,0 +1,104 @@
+"""Evaluation protocols on a BYOL-pre-trained encoder: the linear probe beats the same probe on a
+random encoder; fine-tuning with a frozen stem; k-NN; semi-supervised label fractions."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from relsar_core.config import BYOLRunConfig, ModelConfig, RunConfig, load_config
+from relsar_core.datasets import load_splits
+from relsar_core.errors import ConfigError, ModelFileError
+from relsar_core.model import build_encoder, stem_layers
+from relsar_core.protocols import finetune, label_fraction_subset, linear_probe, load_encoder
+
+
+@pytest.fixture(scope="module")
+def pretrained(toy_data, tmp_path_factory):
+    """A tiny encoder pre-trained with BYOL on the toy clips (their test clips held out)."""
+    from relsar_core.pretrain import load_pretraining_windows, pretrain_byol
+
+    cfg = load_config("byol", BYOLRunConfig, model={"size": "tiny"},
+                      byol={"epochs": 10, "batch_size": 32, "learning_rate": 2e-3, "warmup_epochs": 1})  # fmt: skip
+    windows, _ = load_pretraining_windows([toy_data], 30, 5, False, cfg.data)
+    run = tmp_path_factory.mktemp("byol_run")
+    summary = pretrain_byol(windows, cfg, run, show_progress=False)
+    assert summary["epochs"] == 10 and not summary["collapse_warning"]
+    return run
+
+
+@pytest.fixture(scope="module")
+def splits(toy_data):
+    data = load_config("linear", RunConfig).data
+    return load_splits(toy_data, 30, 5, data.val_fraction, data.test_fraction, data.seed)
+
+
+def test_linear_probe_on_byol_encoder_beats_random_encoder(pretrained, splits, tmp_path):
+    keras.utils.set_random_seed(0)
+    random_path = tmp_path / "random_encoder.keras"
+    build_encoder(ModelConfig(size="tiny"), 30).save(random_path)
+    config = load_config("linear", RunConfig, train={"epochs": 15})
+    # Few labels (one clip per class): the probe must rely on the encoder's features.
+    ours = linear_probe(pretrained, splits, config, tmp_path / "ours", label_fraction=0.1)
+    baseline = linear_probe(random_path, splits, config, tmp_path / "random", label_fraction=0.1)
+    assert ours["accuracy"] >= baseline["accuracy"] + 0.2, (ours["accuracy"], baseline["accuracy"])
+    assert ours["accuracy"] >= 0.6
+    run = json.loads((tmp_path / "ours" / "run.json").read_text())
+    assert run["mode"] == "linear" and run["labelled_clips"] == 5
+    for name in ("best.keras", "last.keras", "report/report.json", "report/confusion_matrix.png"):
+        assert (tmp_path / "ours" / name).is_file(), name
+    # The frozen encoder did not move: its weights equal the pre-trained ones.
+    probe = keras.models.load_model(tmp_path / "ours" / "best.keras")
+    for a, b in zip(probe.get_layer("encoder").get_weights(), load_encoder(pretrained).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_finetune_with_frozen_stem_trains_the_rest(pretrained, splits, tmp_path):
+    config = load_config("finetune", RunConfig, train={"epochs": 2})
+    report = finetune(pretrained, splits, config, tmp_path / "ft", freeze_stem=True)
+    assert 0.0 <= report["accuracy"] <= 1.0
+    before = load_encoder(pretrained)
+    after = keras.models.load_model(tmp_path / "ft" / "last.keras").get_layer("encoder")
+    stem = {layer.name for layer in stem_layers(before)}
+    for layer in before.layers:
+        if not layer.weights:
+            continue
+        pairs = zip(layer.get_weights(), after.get_layer(layer.name).get_weights(), strict=True)
+        same = all(np.array_equal(a, b) for a, b in pairs)
+        assert same == (layer.name in stem), layer.name
+    assert set(json.loads((tmp_path / "ft" / "run.json").read_text())["frozen_layers"]) == stem
+
+
+def test_knn_cli_writes_report_and_a_loadable_classifier(pretrained, toy_data, tmp_path):
+    from training.train_cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["knn", "--data", str(toy_data), "--encoder", str(pretrained), "--out", str(tmp_path / "knn"),
+              "--k", "5"])  # fmt: skip
+    assert done.value.code == 0
+    report = json.loads((tmp_path / "knn" / "report" / "report.json").read_text())
+    assert report["k"] == 5 and report["accuracy"] >= 0.6 and report["nearest_class_mean_accuracy"] >= 0.6
+    classifier = keras.models.load_model(tmp_path / "knn" / "best.keras")
+    out = classifier(np.zeros((2, 30, 60), np.float32))
+    assert out["logits"].shape == (2, 5) and out["embedding"].shape == (2, 64)
+
+
+def test_label_fraction_keeps_whole_clips_and_every_class(splits):
+    train = splits.train
+    few = label_fraction_subset(train, 0.01, seed=0)
+    assert sorted(set(few.labels.tolist())) == list(range(train.num_classes))
+    assert len(np.unique(few.clip_ids)) == train.num_classes  # one clip per class
+    for clip in np.unique(few.clip_ids):  # every window of a chosen clip is kept
+        assert (few.clip_ids == clip).sum() == (train.clip_ids == clip).sum()
+    with pytest.raises(ConfigError):
+        label_fraction_subset(train, 0.0, seed=0)
+
+
+def test_load_encoder_rejects_missing_and_wrong_files(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_encoder(tmp_path / "nothing.keras")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="bad.keras"):
+        load_encoder(bad)
