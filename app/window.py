@@ -527,7 +527,8 @@ class MainWindow(QMainWindow):
         layout = (self.source.current_clip.layout if self.source.provides_skeletons
                   else getattr(self.pipeline.pose, "layout", "body15"))  # fmt: skip
         self._recorder = ClipRecorder(self.settings.data_root, action, layout, self.source.fps,
-                                      self.source.image_size, self.video_check.isChecked())  # fmt: skip
+                                      self.source.image_size, self.video_check.isChecked(),
+                                      min_frames=self.classifier.window)  # fmt: skip
         self.pipeline.swap_recorder(self._recorder)
         self.record_button.setChecked(True)
         self.recording_label.setText(f"● REC {action}")

@@ -56,8 +56,11 @@ class ClipRecorder:
         fps: float = 30.0,
         image_size: tuple[int, int] = (640, 480),
         record_video: bool = False,
+        min_frames: int = MIN_FRAMES,
     ) -> None:
         self.action = check_action_name(action)
+        # The app asks for one model window: relsar-train refuses clips shorter than that.
+        self.min_frames = max(MIN_FRAMES, int(min_frames))
         self.path = next_clip_path(root, self.action)
         self.layout = layout
         self.num_joints = get_layout(layout).num_joints
@@ -98,9 +101,10 @@ class ClipRecorder:
 
     def stop(self) -> Path:
         """Write the clip (and finish the video); return the clip's path."""
-        if len(self._frames) < MIN_FRAMES:
+        if len(self._frames) < self.min_frames:
             self.discard()
-            raise DataError(f"{self.path}: recording too short ({len(self._frames)} frames), nothing saved")
+            raise DataError(f"{self.path}: recording too short ({len(self._frames)} frames, at least "
+                            f"{self.min_frames} needed), nothing saved")  # fmt: skip
         if self._writer is not None:
             self._writer.release()
             self._writer = None

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from app.settings import AppSettings, open_store
 from app.window import MainWindow
 from relsar_core.clip import load_clip
+from relsar_core.datasets import load_clip_folder
 
 WAIT_MS = 15000  # generous: the 2-core build machines are shared
 
@@ -117,13 +118,15 @@ def test_record_a_clip_and_read_it_back(make_window, qtbot, model_copy, toy_data
     window.video.setFocus()
     qtbot.keyClick(window.video, Qt.Key.Key_R)  # the R shortcut starts recording
     assert window._recorder is not None and "REC" in window.recording_label.text()
-    qtbot.waitUntil(lambda: window._recorder.num_frames >= 20, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window._recorder.num_frames >= 30, timeout=WAIT_MS)
     path = window.toggle_recording()
     assert path is not None and path.parent == tmp_path / "recordings" / "reach up"
     clip = load_clip(path)
-    assert clip.label == "reach up" and clip.layout == "body15" and clip.num_frames >= 20
+    assert clip.label == "reach up" and clip.layout == "body15" and clip.num_frames >= 30
     assert clip.keypoints[:, :, 2].max() > 0.5  # real skeletons, not zeros
     assert "1 example" in window.examples_label.text()
+    window.toggle_recording()
+    assert window.toggle_recording() is None and "too short" in window.banner.text  # stopped at once
 
 
 def test_teach_a_new_action_from_recorded_clips(make_window, qtbot, model_copy, toy_data, tmp_path):
@@ -135,6 +138,8 @@ def test_teach_a_new_action_from_recorded_clips(make_window, qtbot, model_copy, 
         qtbot.waitUntil(lambda: window._recorder.num_frames >= 32, timeout=WAIT_MS)
         assert window.toggle_recording() is not None
     assert len(list((tmp_path / "recordings" / "hop").glob("*.npz"))) == 3
+    windows = load_clip_folder(tmp_path / "recordings", window=30, stride=5)  # what relsar-train reads
+    assert windows.class_names == ["hop"] and len(windows.windows) >= 3
     assert window.teach()
     assert window.classifier.class_names[-1] == "hop" and "hop" in window.bars.class_names
     assert "Taught “hop”" in window.banner.text
