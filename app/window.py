@@ -364,9 +364,12 @@ class MainWindow(QMainWindow):
         self.model_label.setText(text)
 
     def _pose(self):
-        key = (self.settings.pose_backend, self.settings.pose_weights)
+        backend = self.settings.pose_backend
+        # The weights file is ViTPose's; a path left in the field must not reach BlazePose.
+        weights = self.settings.pose_weights if backend in ("vitpose", "auto") else ""
+        key = (backend, weights)
         if key not in self._pose_cache:
-            self._pose_cache[key] = open_pose(key[0], key[1] or None)
+            self._pose_cache[key] = open_pose(backend, weights or None)
         return self._pose_cache[key]
 
     def _pose_changed(self, backend: str) -> None:
