@@ -183,10 +183,12 @@ def parity_data(
 
 class SavedModelExport:
     """The classifier as a SavedModel with the contract signature, written once to a temporary
-    folder and converted to each variant. Use as a context manager."""
+    folder and converted to each variant. Use as a context manager. `batch=None` makes the batch
+    dimension resizable (shape [1, T, 60], signature [-1, T, 60]); the default fixed batch of 1 is
+    what the app runs, since it is faster per single window (see relsar-bench classifier)."""
 
-    def __init__(self, model, window: int):
-        self.model, self.window = model, window
+    def __init__(self, model, window: int, batch: int | None = 1):
+        self.model, self.window, self.batch = model, window, batch
         self._dir: tempfile.TemporaryDirectory | None = None
 
     def __enter__(self) -> SavedModelExport:
@@ -202,7 +204,7 @@ class SavedModelExport:
 
         archive = keras.export.ExportArchive()
         archive.track(model)
-        spec = tf.TensorSpec([1, self.window, FEATURE_DIM], tf.float32, name=INPUT_NAME)
+        spec = tf.TensorSpec([self.batch, self.window, FEATURE_DIM], tf.float32, name=INPUT_NAME)
         archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[spec])
         archive.write_out(self._dir.name, verbose=False)
         return self

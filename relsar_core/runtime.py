@@ -28,7 +28,10 @@ SIGNATURE_KEY = "serving_default"
 # Bump when window_features changes what it computes: a model made for another version is refused.
 FEATURES_VERSION = 1
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
-# More threads than this only add synchronisation cost for one (T, 60) window.
+# One (T, 60) window is ~1 ms of work: extra threads mostly add synchronisation, which turns
+# into waiting when the cores are busy (pose, capture, UI). Measured on the 2-core box under
+# load, base float32: 1 thread 1.1 ms p50, 2 threads 2.9 ms (docs/convert.md). So half the
+# cores, at most 4.
 MAX_DEFAULT_THREADS = 4
 _REQUIRED_KEYS = ("format", "class_names", "layout", "window", "features", "quantization",
                   "tflite_sha256", "tflite_bytes", "input", "outputs", "embedding_dim")  # fmt: skip
@@ -59,7 +62,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def default_num_threads() -> int:
-    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_THREADS))
+    return max(1, min((os.cpu_count() or 1) // 2, MAX_DEFAULT_THREADS))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

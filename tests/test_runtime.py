@@ -73,3 +73,13 @@ def test_importing_and_running_the_runtime_never_imports_tensorflow(tiny_tflite_
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout, result.stdout
+
+
+def test_a_runtime_only_process_stays_small(tiny_tflite_model, toy_data):
+    """The bench's memory probe: a fresh process that only runs TfliteClassifier."""
+    from relsar_core.bench.classifier import memory_probe
+
+    windows = load_clip_folder(toy_data, window=30, stride=15).windows
+    rss, peak, tf_loaded = memory_probe(tiny_tflite_model, windows, calls=50)
+    assert not tf_loaded
+    assert 10 < rss <= peak < 150
