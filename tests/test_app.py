@@ -203,3 +203,28 @@ def test_qt_bindings_keep_none_alive(qtbot):
         label.setText("x")
         label.update()
     assert sys.getrefcount(None) > before - 100
+
+
+def test_video_source_runs_the_pose_backend(make_window, qtbot, model_copy, tmp_path):
+    """A real video file through the default pose backend (skipped if its models are not fetched)."""
+    import cv2
+
+    from relsar_core.errors import ModelFileError
+    from relsar_core.pipeline import open_pose
+
+    try:
+        open_pose("blazepose").close()
+    except ModelFileError as err:
+        pytest.skip(f"BlazePose models not fetched ({err})")
+    video = tmp_path / "empty_room.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write(rng.integers(90, 110, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    window = make_window(str(video), model_copy, pose_backend="blazepose")
+    qtbot.waitUntil(lambda: window.video.frames_drawn >= 15, timeout=WAIT_MS)
+    assert window.video._image is not None and window.video._image.width() == 320
+    assert "pose" in window.stats_label.text()
+    qtbot.waitUntil(lambda: window.bridge.predictions > 0, timeout=WAIT_MS)
+    assert window.action_label.text() == "—"  # nobody in an empty room
