@@ -134,6 +134,30 @@ def test_video_file_source_reads_loops_and_stops(tmp_path):
         assert all(src.read() is not None for _ in range(15))  # past the end: starts again
 
 
+def test_stream_source_reads_over_http_and_reports_a_dead_address(tmp_path):
+    import functools
+    import http.server
+
+    path = tmp_path / "cam.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
+    writer.release()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        src = open_source(f"http://127.0.0.1:{server.server_address[1]}/cam.avi")
+        frames = [src.read() for _ in range(5)]
+        src.close()
+    finally:
+        server.shutdown()
+    assert src.live and all(f.image.shape == (48, 64, 3) for f in frames)
+    with pytest.raises(SourceError, match="stream cannot be opened"):
+        open_source("http://127.0.0.1:9/nothing.mjpg")
+
+
 def test_replay_source_and_realtime_pacing(toy_data):
     clip_path = sorted((toy_data / "wave").glob("*.npz"))[0]
     src = ReplaySource(clip_path, loop=False, realtime=True)
