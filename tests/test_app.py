@@ -228,3 +228,28 @@ def test_video_source_runs_the_pose_backend(make_window, qtbot, model_copy, tmp_
     assert "pose" in window.stats_label.text()
     qtbot.waitUntil(lambda: window.bridge.predictions > 0, timeout=WAIT_MS)
     assert window.action_label.text() == "—"  # nobody in an empty room
+
+
+def test_lost_camera_shows_a_message_and_lets_the_user_choose_again(make_window, qtbot, model_copy,
+                                                                   toy_data, monkeypatch):  # fmt: skip
+    from relsar_core.sources import ReplaySource, SourceError, open_source
+
+    class LostCamera(ReplaySource):  # a camera that delivers 20 frames, then is unplugged
+        live = True
+
+        def _read(self):
+            if self._frame >= 20:
+                raise SourceError("camera 0: lost (unplugged or stopped delivering frames)")
+            return super()._read()
+
+    def fake_open(spec, **kwargs):
+        if spec == "camera:0":
+            return LostCamera(toy_clip(toy_data, "wave"))
+        return open_source(spec, **kwargs)
+
+    monkeypatch.setattr("app.window.open_source", fake_open)
+    window = make_window("camera:0", model_copy)
+    qtbot.waitUntil(lambda: "lost" in window.banner.text, timeout=WAIT_MS)
+    assert window.banner.level == "error" and not window.running
+    window.open_source(str(toy_clip(toy_data, "squat")))
+    wait_label(qtbot, window, "squat")
