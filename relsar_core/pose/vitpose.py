@@ -122,8 +122,8 @@ Runner = Callable[[np.ndarray], np.ndarray]
 
 
 def _torch_runner(path: Path, threads: int) -> tuple[Runner, int, tuple[int, int]]:
-    import torch
-
+    # PyTorch through vitpose_model: it sets OpenMP's wait policy before PyTorch loads.
+    from relsar_core.pose.vitpose_model import torch
     from relsar_core.pose.vitpose_weights import load_vitpose
 
     torch.set_num_threads(threads)

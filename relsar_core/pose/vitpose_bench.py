@@ -67,10 +67,11 @@ def pck(a: np.ndarray, b: np.ndarray, box, threshold: float = PCK_THRESHOLD) -> 
 
 def benchmark_vitpose(quick: bool, weights: str | None = None) -> list[Measurement]:
     import cv2
-    import torch
 
     from relsar_core.pose.vitpose import ViTPoseEstimator
-    from relsar_core.pose.vitpose_model import ViTPoseConfig, random_vitpose
+
+    # PyTorch through vitpose_model: it sets OpenMP's wait policy before PyTorch loads.
+    from relsar_core.pose.vitpose_model import ViTPoseConfig, random_vitpose, torch
     from relsar_core.pose.vitpose_onnx import export_onnx, quantize_int8
     from relsar_core.pose.vitpose_weights import find_local_vitpose, load_vitpose
 

@@ -14,11 +14,9 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-import torch
-
 from relsar_core.errors import ModelFileError
 from relsar_core.pose.model_store import models_dir
-from relsar_core.pose.vitpose_model import SIZES, ViTPose, ViTPoseConfig
+from relsar_core.pose.vitpose_model import SIZES, ViTPose, ViTPoseConfig, torch
 
 HUB_REPO = "JunkyByte/easy_ViTPose"
 DATASETS = {"coco_25": 25, "coco": 17}  # easy_ViTPose's folder name → joints
