@@ -76,7 +76,7 @@ class SourceModel:
     window: int
     layout: str
     embedding_dim: int
-    data_dir: Path | None  # the training data recorded in run.json, if any
+    data_args: dict | None  # how run.json says the training data was loaded (load_splits arguments)
     data_config: DataConfig  # split settings, so validation windows are the run's own
 
 
@@ -100,6 +100,15 @@ def _read_run_json(path: Path) -> dict:
     if not isinstance(run, dict):
         raise ModelFileError(f"{path}: expected a JSON object")
     return run
+
+
+def _run_data_args(run: dict) -> dict | None:
+    """relsar-train records {"data_args": {"data", "data_format", "protocol", "test_data"}};
+    a plain {"data": DIR} (a folder of clips) is accepted too."""
+    args = run.get("data_args") or ({"data": run["data"]} if run.get("data") else None)
+    if not args or not args.get("data"):
+        return None
+    return {k: args.get(k) for k in ("data", "data_format", "protocol", "test_data") if args.get(k) is not None}
 
 
 def load_source(path: str | os.PathLike, classes: list[str] | None = None) -> SourceModel:
@@ -141,7 +150,7 @@ def load_source(path: str | os.PathLike, classes: list[str] | None = None) -> So
         window=int(window),
         layout=str(run.get("layout", "body15")),
         embedding_dim=e,
-        data_dir=Path(run["data"]) if run.get("data") else None,
+        data_args=_run_data_args(run),
         data_config=data_config,
     )
 
@@ -154,31 +163,47 @@ class ParityData:
     source: str  # where they came from, for the report
 
 
+def _sample(windows: np.ndarray, labels: np.ndarray, limit: int, seed: int = 0):
+    keep = np.sort(np.random.default_rng(seed).permutation(len(windows))[:limit])
+    return windows[keep], labels[keep]
+
+
 def parity_data(
-    data_dir: str | os.PathLike,
-    class_names: list[str],
-    window: int,
-    data_config: DataConfig,
+    source: SourceModel,
+    calibration: str | os.PathLike | None = None,
     max_calibration: int = 300,
     max_validation: int = 2000,
 ) -> ParityData:
-    """Real windows from a `<root>/<class>/*.npz` folder, split by clip exactly as training did."""
-    from relsar_core.datasets import load_clip_folder, split_clips
+    """Real windows, split by clip as training did: training clips calibrate int8, validation
+    clips (else test clips) judge parity. From `calibration` (a `<root>/<class>/*.npz` folder)
+    when given, else the run's own data loaded exactly as relsar-train loaded it."""
+    from relsar_core.datasets import Splits, load_clip_folder, load_splits, split_clips
 
-    data = load_clip_folder(data_dir, window, data_config.stride, class_names)
-    if data.class_names != list(class_names):
-        raise DataError(f"{data_dir}: classes {data.class_names} differ from the model's {class_names}")
-    train, val, test = split_clips(data.clip_labels, data_config.val_fraction, data_config.test_fraction,
-                                   data_config.seed)  # fmt: skip
-    held_out = val if len(val) else test
-    if not len(held_out):  # a folder too small to split: judge on everything rather than nothing
-        held_out = np.arange(len(data.clip_paths))
-    cal, hold = data.subset(train if len(train) else held_out), data.subset(held_out)
-    rng = np.random.default_rng(0)
-    cal_idx = np.sort(rng.permutation(len(cal))[:max_calibration])
-    val_idx = np.sort(rng.permutation(len(hold))[:max_validation])
-    return ParityData(cal.windows[cal_idx], hold.windows[val_idx], hold.labels[val_idx],
-                      f"{data_dir} ({len(val_idx)} validation, {len(cal_idx)} calibration windows)")  # fmt: skip
+    cfg = source.data_config
+    if calibration is not None:
+        where = str(calibration)
+        data = load_clip_folder(calibration, source.window, cfg.stride, source.class_names)
+        train, val, test = split_clips(data.clip_labels, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        splits = Splits(data.subset(train), data.subset(val) if len(val) else None,
+                        data.subset(test) if len(test) else None)  # fmt: skip
+    elif source.data_args is not None:
+        where = str(source.data_args["data"])
+        splits = load_splits(window=source.window, stride=cfg.stride, val_fraction=cfg.val_fraction,
+                             test_fraction=cfg.test_fraction, seed=cfg.seed, **source.data_args)  # fmt: skip
+        if splits.train.class_names != source.class_names:
+            raise DataError(f"{where}: classes {splits.train.class_names} differ from the model's {source.class_names}")
+    else:
+        raise DataError(
+            f"{source.checkpoint}: no data for the parity check (run.json records none); pass --calibration DATA_DIR"
+        )
+    held_out = next((ws for ws in (splits.val, splits.test) if ws is not None and len(ws)), None)
+    if held_out is None:  # a folder too small to split: judge on the training windows rather than none
+        held_out = splits.train
+    calib = splits.train if len(splits.train) else held_out
+    cal_windows, _ = _sample(calib.windows, calib.labels, max_calibration)
+    val_windows, val_labels = _sample(held_out.windows, held_out.labels, max_validation)
+    return ParityData(cal_windows, val_windows, val_labels,
+                      f"{where} ({len(val_windows)} validation, {len(cal_windows)} calibration windows)")  # fmt: skip
 
 
 class SavedModelExport:
@@ -413,12 +438,7 @@ def convert_run(
     if unknown or not quantizations:
         raise ValueError(f"quantizations must be among {QUANTIZATIONS}, got {list(quantizations)}")
     source = load_source(source_path, classes)
-    data_dir = Path(calibration) if calibration is not None else source.data_dir
-    if data_dir is None:
-        raise DataError(
-            f"{source.checkpoint}: no data for the parity check (no run.json 'data'); pass --calibration DATA_DIR"
-        )
-    data = parity_data(data_dir, source.class_names, source.window, source.data_config)
+    data = parity_data(source, calibration)
     reference = keras_outputs(source.model, data.validation)
     results = []
     with SavedModelExport(source.model, source.window) as exported:

@@ -173,3 +173,26 @@ def test_cli_rejects_a_bad_quantize_value(capsys, tmp_path):
         convert_main([str(tmp_path), "--out", str(tmp_path / "m"), "--quantize", "int4"])
     assert done.value.code == 2
     assert "use one or more of none, fp16, dynamic, int8" in capsys.readouterr().err
+
+
+def test_parity_windows_follow_the_runs_own_split(tiny_run_dir, toy_data, tmp_path):
+    """relsar-train's run.json ({"data_args": …}) and the plain {"data": DIR} give the same
+    windows: calibration from training clips, parity on validation clips, never both."""
+    from relsar_core.datasets import load_splits
+    from relsar_core.export import parity_data
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    plain = parity_data(load_source(run_dir))
+    del run["data"]
+    run["data_args"] = {"data": str(toy_data), "data_format": "folder", "protocol": "random", "test_data": None}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    recorded = parity_data(load_source(run_dir))
+    np.testing.assert_array_equal(plain.validation, recorded.validation)
+    np.testing.assert_array_equal(plain.calibration, recorded.calibration)
+    splits = load_splits(toy_data, 30, 5, 0.15, 0.15, 42)
+    assert len(recorded.validation) == len(splits.val)
+    val_keys = {w.tobytes() for w in splits.val.windows}
+    assert {w.tobytes() for w in recorded.validation} == val_keys
+    assert not val_keys & {w.tobytes() for w in recorded.calibration}
