@@ -87,6 +87,12 @@ def test_onnx_float_matches_pytorch_and_int8_stays_close(tmp_path):
     assert (tmp_path / "tiny8.onnx").stat().st_size < 0.5 * float_path.stat().st_size
     rel = np.sqrt(np.mean((q - ref) ** 2)) / np.sqrt(np.mean(ref**2))
     assert 0 < rel < 0.05, rel  # quantized (not identical) yet close
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "tiny8.onnx")).graph.node]
+    # 2 blocks × 4 weight MatMuls + 2 deconvolutions quantized; float: the heatmap layer and
+    # the 2 × 2 activation-by-activation MatMuls of attention.
+    assert ops.count("MatMulInteger") == 10 and ops.count("MatMul") == 5
 
 
 def test_bad_onnx_file_is_a_clear_error(tmp_path):
