@@ -24,6 +24,9 @@ from relsar_core.errors import ModelFileError
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "heatmaps"
 OPSET = 17
+# Part of cached file names: bump when the exported graph or the quantization changes, so
+# files cached by an older version are not reused.
+EXPORT_VERSION = 2
 
 
 def default_threads() -> int:
@@ -120,7 +123,7 @@ def cached_onnx(weights: str | os.PathLike, int8: bool, cache_dir: Path | None =
     weights = Path(weights)
     folder = (vitpose_dir() / "onnx") if cache_dir is None else Path(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{weights.stem}-{file_digest(weights)}"
+    stem = f"{weights.stem}-{file_digest(weights)}-v{EXPORT_VERSION}"
     float_path = folder / f"{stem}.float.onnx"
     if not float_path.is_file():
         export_onnx(load_vitpose(weights), float_path)
