@@ -26,17 +26,22 @@ from training.cli_common import console, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
-VARIANTS = ("float32", "float16", "dynamic-int8", "full-int8")
+# full-int8 is left out: it fails relsar-convert's parity check on this transformer (top-1 agreement ~31 %).
+VARIANTS = ("float32", "float16", "dynamic-int8")
 
 
 def _tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _run(step: str, args: list[str], timings: dict) -> None:
+def _run(step: str, args: list[str], timings: dict, done: Path | None = None) -> None:
+    """Run one project command; with --resume, a step whose output `done` exists is skipped."""
     from relsar_core.errors import RelsarError
 
     console.rule(f"[bold]{step}")
+    if done is not None and done.exists():
+        console.print(f"skipped: {done} exists (--resume)", highlight=False)
+        return
     console.print(" ".join(args), highlight=False)
     start = time.perf_counter()
     if subprocess.run(args, cwd=ROOT).returncode != 0:
@@ -55,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="data-generation seed (default 0)")
     p.add_argument("--config", default="default_model", help="training config (default: default_model)")
     p.add_argument("--ship", action="store_true", help="copy the model, demo clips and results into assets/")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the steps already finished in WORK (data, runs, conversions) instead of redoing them")  # fmt: skip
     p.add_argument("--max-drop", type=float, default=0.01,
                    help="largest held-out accuracy loss accepted for a quantized variant (default 0.01)")  # fmt: skip
     return p
@@ -74,16 +81,21 @@ def _main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     start = time.perf_counter()
 
-    _run("data", [_tool("relsar-data"), "mocap", "--out", str(data), "--seed", str(args.seed), "--overwrite"], timings)
+    def done(path: Path) -> Path | None:
+        return path if args.resume else None
+
+    _run("data", [_tool("relsar-data"), "mocap", "--out", str(data), "--seed", str(args.seed), "--overwrite"],
+         timings, done(data / "manifest.json"))  # fmt: skip
     runs = {"supervised": work / "supervised"}
-    if runs["supervised"].exists():
+    if runs["supervised"].exists() and not args.resume:
         shutil.rmtree(runs["supervised"])
     _run("supervised", [_tool("relsar-train"), "supervised", "--data", str(data / "train"),
                         "--test-data", str(data / "test"), "--config", args.config,
-                        "--out", str(runs["supervised"])], timings)  # fmt: skip
+                        "--out", str(runs["supervised"])], timings, done(runs["supervised"] / "report" / "report.json"))  # fmt: skip
     best_run = "supervised"
     _run("convert", [_tool("relsar-convert"), str(runs[best_run]), "--out", str(tflite / "default"),
-                     "--quantize", "all", "--calibration", str(data / "train")], timings)  # fmt: skip
+                     "--quantize", "none,fp16,dynamic", "--calibration", str(data / "train")],
+         timings, done(tflite / f"default_{VARIANTS[-1]}.tflite"))  # fmt: skip
 
     console.rule("[bold]held-out scores (TFLite runtime)")
     from relsar_core.mocap.shipping import evaluate_tflite
