@@ -255,3 +255,25 @@ def test_fetch_lands_a_downloaded_checkpoint_and_rejects_a_bad_one(tmp_path, mon
     with pytest.raises(ModelFileError, match="not a readable PyTorch checkpoint"):
         vitpose_weights.fetch_vitpose("s", "coco", dest=tmp_path / "other")
     assert not list((tmp_path / "other").glob("*.pth")) and not list((tmp_path / "other").glob("*.part"))
+
+
+def test_first_crop_comes_from_the_real_blazepose_detector(tiny_onnx):
+    from relsar_core.pose.model_store import BLAZEPOSE, missing_files
+
+    if missing_files(BLAZEPOSE, check_hash=False):
+        pytest.skip("BlazePose models not fetched: run `relsar-models fetch blazepose` (make test does)")
+    skimage_data = pytest.importorskip("skimage.data")
+    from relsar_core.pose.blazepose import BlazePoseDetector
+    from relsar_core.pose.topdown import crop_box
+    from relsar_core.pose.vitpose import ViTPoseEstimator
+
+    photo = np.ascontiguousarray(skimage_data.astronaut()[..., ::-1])
+    detector = BlazePoseDetector()
+    person = detector.detect(photo)[0]
+    est = _shifted(ViTPoseEstimator(str(tiny_onnx), detector=detector), 5.0)
+    skeleton = est.estimate(photo)
+    assert est.detector_runs == 1 and skeleton is not None
+    crop = crop_box(person.box)
+    xy = skeleton.keypoints[:, :2]
+    assert (np.abs(xy[:, 0] - crop.cx) <= crop.width / 2 + 1e-3).all()
+    assert (np.abs(xy[:, 1] - crop.cy) <= crop.height / 2 + 1e-3).all()
