@@ -13,13 +13,24 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from relsar_core.smoothing import NO_ACTION
 
+_PALETTE: dict[str, QColor] = {}
+_GOLDEN = 0.618033988749895  # successive hues this far apart never sit next to each other
+
+
+def set_palette(names: list[str]) -> None:
+    """Give the model's classes well-separated colours, by their order (taught ones follow)."""
+    _PALETTE.clear()
+    for i, name in enumerate(names):
+        _PALETTE[name] = QColor.fromHsvF((0.58 + i * _GOLDEN) % 1.0, 0.6, 0.9)
+
 
 def class_colour(name: str) -> QColor:
-    """A stable colour per class name (the same in the bars and the timeline)."""
+    """The colour of a class (the same in the bars, the label and the timeline)."""
     if name == NO_ACTION:
         return QColor(70, 70, 78)
-    hue = (zlib.crc32(name.encode()) % 360) / 360.0
-    return QColor.fromHsvF(hue, 0.55, 0.85)
+    if name in _PALETTE:
+        return QColor(_PALETTE[name])
+    return QColor.fromHsvF((zlib.crc32(name.encode()) % 360) / 360.0, 0.6, 0.9)
 
 
 class ProbabilityBars(QWidget):
@@ -35,6 +46,7 @@ class ProbabilityBars(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_classes(self, names: list[str]) -> None:
+        set_palette(names)
         self.class_names = list(names)
         self.probabilities = np.zeros(len(names), np.float32)
         self.current = None
@@ -110,7 +122,7 @@ class TimelineStrip(QWidget):
         for start, end, label in self.segments(now):
             x0 = w * (1 - (now - start) / self.span_s)
             x1 = w * (1 - (now - end) / self.span_s)
-            rect = QRectF(x0, 3, max(1.0, x1 - x0), h - 6)
+            rect = QRectF(x0, 3, max(1.0, x1 - x0 - 1), h - 6)  # 1 px gap between runs
             p.fillRect(rect, class_colour(label))
             if rect.width() > 40 and label != NO_ACTION:
                 p.setPen(QColor(15, 15, 15))

@@ -449,11 +449,11 @@ class MainWindow(QMainWindow):
         self.video.show_frame(result.frame.image, result.frame.image_size, result.skeleton)
         pred = result.latest
         if pred is not None and pred.class_names == tuple(self.bars.class_names):
-            label, conf = pred.smoothed.label, pred.smoothed.confidence
+            label = pred.smoothed.label
             self.action_label.setText(label)
             colour = class_colour(label).name() if label != NO_ACTION else "#888"
             self.action_label.setStyleSheet(f"color:{colour};")
-            self.confidence_label.setText(f"{conf:.0%}" if label != NO_ACTION else "")
+            self.confidence_label.setText(self._confidence_text(pred))
             self.bars.set_probabilities(pred.smoothed.probabilities, label)
             if pred.frame_index != self._last_prediction_frame:
                 self._last_prediction_frame = pred.frame_index
@@ -464,6 +464,17 @@ class MainWindow(QMainWindow):
         self.stats_label.setText(f"{result.fps:4.1f} FPS · {lat_text}{pose_text} · dropped {result.dropped}")
         if self._recorder is not None:
             self.recording_label.setText(f"● REC {self._recorder.action}: {self._recorder.num_frames} frames")
+
+    @staticmethod
+    def _confidence_text(pred) -> str:
+        """The confidence, or why there is no action: nobody in view, or no class sure enough."""
+        smoothed = pred.smoothed
+        if smoothed.label != NO_ACTION:
+            return f"{smoothed.confidence:.0%}"
+        if pred.probabilities is None:
+            return "nobody in view"
+        top = int(smoothed.probabilities.argmax())
+        return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"
 
     def _on_failed(self, text: str) -> None:
         self.bridge.stop()
