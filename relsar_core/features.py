@@ -19,6 +19,9 @@ NUM_JOINTS = 15
 CHANNELS = 4
 FEATURE_DIM = NUM_JOINTS * CHANNELS
 MIN_CONFIDENCE = 0.2
+# Bump whenever window_features computes something different: converted models record it in
+# their sidecar JSON and the runtime refuses a model made for another version.
+FEATURES_VERSION = 1
 _EPS = np.float32(1e-6)
 
 

@@ -19,14 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ModelFileError
-from relsar_core.features import FEATURE_DIM, MIN_CONFIDENCE
+from relsar_core.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
 
 SIDECAR_FORMAT = 1
 INPUT_NAME = "skeleton"
 OUTPUT_NAMES = ("logits", "embedding")
 SIGNATURE_KEY = "serving_default"
-# Bump when window_features changes what it computes: a model made for another version is refused.
-FEATURES_VERSION = 1
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 # One (T, 60) window is ~1 ms of work: extra threads mostly add synchronisation, which turns
 # into waiting when the cores are busy (pose, capture, UI). Measured on the 2-core box under
