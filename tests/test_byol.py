@@ -112,3 +112,13 @@ def test_upstream_config_validates():
     cfg = load_config("byol_upstream", BYOLRunConfig)
     assert cfg.byol.predictor == () and cfg.byol.ema_every == "epoch" and cfg.byol.projector == (256, 128, 64)
     assert cfg.augment.noise == 0.05 and cfg.byol.batch_size == 64 and cfg.byol.optimizer == "sgd"
+
+
+def test_train_benchmark_runs_and_reports_the_ratio():
+    from relsar_core.bench import train
+
+    measurements = train.run(quick=True, size="tiny")  # the speed itself is relsar-bench's job
+    assert [m.unit for m in measurements] == ["windows/s", "windows/s", "x", "x"]
+    assert all(m.value > 0 for m in measurements)
+    assert measurements[2].target == ">= 2.5" and measurements[3].target is None
+    assert measurements[2].detail["batch"] == 64 and measurements[2].detail["model"] == "tiny"

@@ -1,0 +1,98 @@
+"""Training throughput: windows/s of our BYOL step against the upstream eager loop
+(relsar_core.upstream_byol), same model (base), same batch (64), same machine, same run.
+
+Ours does twice the upstream's work per window (both loss directions, a predictor, the EMA every
+step) and still has to be ≥ 2.5× faster. The two loops alternate in rounds and the ratio is taken
+per round (then the median), so a neighbour's load on a shared machine hits both alike. The
+ratio of CPU seconds per window is reported beside it: the work each loop spends per window,
+whatever the cores it manages to keep busy (the eager upstream loop leaves part of them idle,
+which the wall-clock ratio counts and this one does not).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from relsar_core.bench.common import Measurement
+
+BATCH = 64
+WINDOW = 30
+
+
+def _toy_windows(count: int, seed: int = 0) -> np.ndarray:
+    from relsar_core.features import clip_features
+    from relsar_core.synthetic import TOY_CLASSES, toy_clip
+
+    rng = np.random.default_rng(seed)
+    parts, total = [], 0
+    while total < count:
+        kp = toy_clip(TOY_CLASSES[len(parts) % len(TOY_CLASSES)], 90, rng)
+        parts.append(clip_features(kp, WINDOW, 5))
+        total += len(parts[-1])
+    return np.concatenate(parts)[:count].astype(np.float32)
+
+
+def _timed(step, count: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) per call of step(), over `count` calls."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        step()
+    return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
+
+
+def run(quick: bool, size: str = "base") -> list[Measurement]:
+    import keras
+    import tensorflow as tf
+
+    from relsar_core.byol import BYOL
+    from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
+    from relsar_core.upstream_byol import UpstreamBYOL
+
+    rounds, steps = (2, 2) if quick else (5, 3)
+    windows = _toy_windows(8 * BATCH)
+    model = ModelConfig(size=size)
+    ours_cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": BATCH})
+    keras.utils.set_random_seed(0)
+    ours = BYOL(model, ours_cfg.byol, ours_cfg.augment, WINDOW, steps_per_epoch=len(windows) // BATCH)
+    # Our input pipeline as relsar-train byol builds it; the upstream slices numpy arrays.
+    batches = iter(tf.data.Dataset.from_tensor_slices(windows).cache().shuffle(len(windows), seed=0)
+                   .repeat().batch(BATCH, drop_remainder=True).prefetch(tf.data.AUTOTUNE))  # fmt: skip
+    upstream = UpstreamBYOL(model, WINDOW)
+    rng = np.random.default_rng(0)
+
+    def ours_step():
+        loss, _ = ours.train_step(next(batches))
+        float(loss)  # the loss reaches the host every step in both loops
+
+    def upstream_step():
+        upstream.train_step(windows[rng.choice(len(windows), BATCH, replace=False)])
+
+    _timed(ours_step, 2)  # tracing and warm-up, untimed
+    _timed(upstream_step, 2)
+    ours_wall, ours_cpu, up_wall, up_cpu = [], [], [], []
+    for _ in range(rounds):
+        wall, cpu = _timed(ours_step, steps)
+        ours_wall.append(wall)
+        ours_cpu.append(cpu)
+        wall, cpu = _timed(upstream_step, steps)
+        up_wall.append(wall)
+        up_cpu.append(cpu)
+    ours_wall, ours_cpu, up_wall, up_cpu = map(np.array, (ours_wall, ours_cpu, up_wall, up_cpu))
+    ratio = float(np.median(up_wall / ours_wall))
+    cpu_ratio = float(np.median(up_cpu / ours_cpu))
+    detail = {"model": size, "batch": BATCH, "rounds": rounds, "steps_per_round": steps,
+              "ours_step_ms": (ours_wall * 1e3).round(1).tolist(), "upstream_step_ms": (up_wall * 1e3).round(1).tolist(),
+              "cpu_time_ratio": round(cpu_ratio, 3), "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+              "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
+              "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations",
+              "upstream": "eager GradientTape loop, numpy noise+flip views, one direction, no predictor"}  # fmt: skip
+    return [
+        Measurement("train", f"BYOL step, ours ({size}, batch {BATCH})", BATCH / float(np.median(ours_wall)), "windows/s",
+                    detail={"step_ms_p50": float(np.median(ours_wall) * 1e3)}),  # fmt: skip
+        Measurement("train", f"BYOL step, upstream loop ({size}, batch {BATCH})", BATCH / float(np.median(up_wall)),
+                    "windows/s", detail={"step_ms_p50": float(np.median(up_wall) * 1e3)}),  # fmt: skip
+        Measurement("train", "BYOL speed-up vs upstream (wall clock)", ratio, "x", target=">= 2.5", detail=detail),
+        Measurement("train", "BYOL speed-up vs upstream (CPU time)", cpu_ratio, "x"),
+    ]
