@@ -160,6 +160,17 @@ def test_generator_writes_two_honest_sides(tiny_mocap):
     assert not set(STILL_FRAMES["train"]) & set(STILL_FRAMES["test"])
 
 
+def test_cycles_are_posed_long_enough_for_the_longest_fastest_clip(kin):
+    from relsar_core.mocap.generate import GeneratorConfig, _source_times, longest_clip_seconds
+    from relsar_core.mocap.sources import DENSE_RATE, load_sources
+
+    config = GeneratorConfig(max_frames=120, min_frames=120, speed=(1.3, 1.3))
+    run = load_sources(kin, "train", longest_clip_seconds(config))["run"][0]
+    rng = np.random.default_rng(0)
+    latest = max(_source_times(run, rng, "test", config)[-1] for _ in range(50))
+    assert latest < (len(run.joints) - 1) / DENSE_RATE  # never past the posed motion (a frozen tail)
+
+
 def test_generator_is_deterministic_from_its_seed(tiny_mocap, tmp_path):
     from relsar_core.mocap.generate import generate_dataset
 

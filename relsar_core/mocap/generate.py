@@ -74,6 +74,11 @@ def sample_rigs(side: str, count: int, seed: int) -> list[CameraRig]:
     return [sample_rig(rng, sectors[i % len(sectors)]) for i in range(count)]
 
 
+def longest_clip_seconds(config: GeneratorConfig) -> float:
+    """Source seconds the longest, fastest repeated-cycle clip can cover (speed drift included)."""
+    return config.max_frames / config.fps * config.speed[1] * 1.5
+
+
 def _source_times(src: Source, rng: np.random.Generator, side: str, config: GeneratorConfig) -> np.ndarray:
     speed = rng.uniform(*config.speed)
     if src.kind == "once":
@@ -160,7 +165,7 @@ def generate_dataset(
     }
     with HumanoidKinematics() as kin:
         for side_index, side in enumerate(SIDES):
-            sources = load_sources(kin, side)
+            sources = load_sources(kin, side, span=longest_clip_seconds(config))
             for class_index, name in enumerate(CLASS_NAMES):
                 for i in range(counts[side]):
                     # One stream per clip: the data set does not depend on generation order.

@@ -11,7 +11,6 @@ from relsar_core.mocap.kinematics import HumanoidKinematics, motion_body15
 from relsar_core.mocap.motions import load_named_motion, resample
 
 DENSE_RATE = 120.0  # Hz: dense enough that linear interpolation of joint positions keeps bone lengths
-CYCLES = 6  # repeats of a cycle, enough for the longest, fastest clip from any phase
 
 
 @dataclass
@@ -36,8 +35,9 @@ def still_pose(kin: HumanoidKinematics, motion: str, at: float) -> np.ndarray:
     return kin.body15(poses[min(max(index, 0), len(poses) - 1)][None])
 
 
-def load_sources(kin: HumanoidKinematics, side: str) -> dict[str, list[Source]]:
-    """Per class name, its sources. Still poses depend on the side (train / test)."""
+def load_sources(kin: HumanoidKinematics, side: str, span: float) -> dict[str, list[Source]]:
+    """Per class name, its sources. Still poses depend on the side (train / test); repeated
+    cycles are posed for at least `span` seconds plus one cycle (for the phase offset)."""
     out: dict[str, list[Source]] = {}
     for cls in CLASSES:
         if cls.kind == "still":
@@ -48,7 +48,7 @@ def load_sources(kin: HumanoidKinematics, side: str) -> dict[str, list[Source]]:
         sources = []
         for name in cls.motions:
             motion = load_named_motion(name)
-            cycles = CYCLES if cls.kind == "cycle" else 1
+            cycles = int(np.ceil(span / motion.duration)) + 1 if cls.kind == "cycle" else 1
             joints = motion_body15(kin, motion, DENSE_RATE, cycles=cycles)
             sources.append(Source(name, joints, cls.kind, motion.duration))
         out[cls.name] = sources
