@@ -27,6 +27,7 @@ from relsar_core.errors import DataError, ModelFileError, RelsarError
 from relsar_core.features import FEATURE_DIM
 from relsar_core.runtime import (
     INPUT_NAME,
+    QUANTIZATIONS,
     SIDECAR_FORMAT,
     SIGNATURE_KEY,
     TfliteRunner,
@@ -34,7 +35,6 @@ from relsar_core.runtime import (
     sidecar_path,
 )
 
-QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
 VARIANT_NAMES = {"none": "float32", "fp16": "float16", "dynamic": "dynamic-int8", "int8": "full-int8"}
 
 

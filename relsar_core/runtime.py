@@ -22,6 +22,7 @@ from relsar_core.errors import ModelFileError
 from relsar_core.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
 
 SIDECAR_FORMAT = 1
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
 INPUT_NAME = "skeleton"
 OUTPUT_NAMES = ("logits", "embedding")
 SIGNATURE_KEY = "serving_default"
@@ -178,6 +179,16 @@ def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
         raise ModelFileError(f"{json_path}: 'class_names' must be a non-empty list of names")
     if len(set(names)) != len(names):
         raise ModelFileError(f"{json_path}: 'class_names' has duplicates")
+    # window_features makes body15 features only, so that is the one layout a model can take.
+    if meta["layout"] != "body15":
+        raise ModelFileError(f"{json_path}: layout {meta['layout']!r}, but the features are made from body15")
+    if meta["quantization"] not in QUANTIZATIONS:
+        raise ModelFileError(f"{json_path}: quantization {meta['quantization']!r} is not one of {QUANTIZATIONS}")
+    for key in ("window", "embedding_dim", "tflite_bytes"):
+        if type(meta[key]) is not int or meta[key] < 1:
+            raise ModelFileError(f"{json_path}: '{key}' must be a positive integer, got {meta[key]!r}")
+    if not isinstance(meta["tflite_sha256"], str) or not isinstance(meta["outputs"], list):
+        raise ModelFileError(f"{json_path}: 'tflite_sha256' must be a string and 'outputs' a list")
     return meta
 
 
@@ -185,14 +196,14 @@ def _check_file(model_path: Path, meta: dict, json_path: Path) -> bytes:
     if not model_path.is_file():
         raise ModelFileError(f"{model_path}: no such model file")
     content = model_path.read_bytes()
-    expected = meta["tflite_bytes"]
+    expected: int = meta["tflite_bytes"]
     if not content:
         raise ModelFileError(f"{model_path}: empty file (an interrupted copy or download?)")
     if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
-        if isinstance(expected, int) and 0 < len(content) < expected:
+        if 0 < len(content) < expected:
             raise ModelFileError(f"{model_path}: truncated ({len(content)} of {expected} bytes)")
         raise ModelFileError(f"{model_path}: not a TFLite flatbuffer (no '{TFLITE_IDENTIFIER.decode()}' identifier)")
-    if isinstance(expected, int) and len(content) != expected:
+    if len(content) != expected:
         what = "truncated" if len(content) < expected else "larger than recorded"
         raise ModelFileError(f"{model_path}: {what} ({len(content)} bytes, {json_path.name} records {expected})")
     digest = hashlib.sha256(content).hexdigest()
@@ -216,7 +227,7 @@ def _check_against_sidecar(runner: TfliteRunner, meta: dict, model_path: Path, j
             f"{json_path.name} says float32 {want_input}"
         )
     want_out = {"logits": [1, k], "embedding": [1, meta["embedding_dim"]]}
-    recorded = {o.get("name"): o.get("shape") for o in meta["outputs"]} if isinstance(meta["outputs"], list) else {}
+    recorded = {o.get("name"): o.get("shape") for o in meta["outputs"] if isinstance(o, dict)}
     if recorded != want_out:
         raise ModelFileError(f"{json_path}: 'outputs' {meta['outputs']} disagree with its class names / embedding_dim")
     for name, shape in want_out.items():

@@ -159,3 +159,16 @@ def test_duplicate_class_names(model_copy):
     meta["class_names"][1] = meta["class_names"][0]
     _write_meta(model_copy, meta)
     _refused(model_copy, "'class_names' has duplicates")
+
+
+@pytest.mark.parametrize("bad_value", [None, "x", -1, 1.5, [], {}, [1, "a"]])
+def test_any_wrong_json_value_is_a_model_file_error(model_copy, bad_value):
+    """Whatever a hand-edited JSON holds, the caller only ever sees ModelFileError."""
+    good = _meta(model_copy)
+    for key in good:
+        if key in ("parity", "created", "tool", "variant", "source_checkpoint", "ops", "signature"):
+            continue  # informational: not checked, so any value is fine
+        _write_meta(model_copy, {**good, key: bad_value})
+        with pytest.raises(ModelFileError) as err:
+            TfliteClassifier(model_copy)
+        assert "\n" not in str(err.value), key
