@@ -2,11 +2,11 @@
 
 int8 is dynamic quantization of every weight MatMul but the heatmap layer (weights int8 per
 output channel, activations quantized per call), which these CPUs run with VNNI int8 dot
-products. ORT has no int8
-ConvTranspose, and the classic head's two deconvolutions are a third of ViTPose-S's work, so the
-export rewrites each (deconv + BatchNorm) as one MatMul followed by an overlap-add of its 4×4
-taps: the same function (parity-tested), but quantizable. The head also stays channels-last, as
-the backbone's tokens already are, so no layout transposes run between the layers.
+products. ORT has no int8 ConvTranspose, and the classic head's two deconvolutions are a third
+of ViTPose-S's work, so the export rewrites each (deconv + BatchNorm) as one MatMul followed by
+an overlap-add of its 4×4 taps: the same function (parity-tested), but quantizable. The head
+also stays channels-last, as the backbone's tokens already are, so no layout transposes run
+between the layers.
 """
 
 from __future__ import annotations
@@ -117,19 +117,22 @@ def file_digest(path: str | os.PathLike, length: int = 16) -> str:
 
 def cached_onnx(weights: str | os.PathLike, int8: bool, cache_dir: Path | None = None) -> Path:
     """The ONNX file (float or int8) for a `.pth` checkpoint, exported once and cached by the
-    checkpoint's hash in `<models folder>/vitpose/onnx/`, so later runs start in a second."""
+    checkpoint's hash in `<models folder>/vitpose/onnx/<name>-<hash>-v<version>/`, so later
+    runs start in a second."""
     from relsar_core.pose.vitpose_weights import load_vitpose, vitpose_dir
 
     weights = Path(weights)
-    folder = (vitpose_dir() / "onnx") if cache_dir is None else Path(cache_dir)
+    root = (vitpose_dir() / "onnx") if cache_dir is None else Path(cache_dir)
+    # One folder per checkpoint: ViTPose-H's graphs keep their tensors in external files named
+    # after the tensors, which would collide between checkpoints in a shared folder.
+    folder = root / f"{weights.stem}-{file_digest(weights)}-v{EXPORT_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{weights.stem}-{file_digest(weights)}-v{EXPORT_VERSION}"
-    float_path = folder / f"{stem}.float.onnx"
+    float_path = folder / "float.onnx"
     if not float_path.is_file():
         export_onnx(load_vitpose(weights), float_path)
     if not int8:
         return float_path
-    int8_path = folder / f"{stem}.int8.onnx"
+    int8_path = folder / "int8.onnx"
     if not int8_path.is_file():
         quantize_int8(float_path, int8_path)
     return int8_path
