@@ -183,6 +183,16 @@ def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
         ([str(tmp_path / "none"), "--out", str(tmp_path / "o")], "no such video file or folder"),
         ([str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "0"], "--workers 0"),
         ([str(tmp_path), "--out", str(tmp_path / "o"), "--shard", "3/3"], "--shard '3/3'"),
+        (
+            [
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--overlay-dir",
+                str(tmp_path / "o" / "v"),
+            ],
+            "must be outside --out",
+        ),
     ):
         with pytest.raises(SystemExit) as exc:
             extract_main(argv)

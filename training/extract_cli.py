@@ -86,6 +86,9 @@ def _main(argv: list[str] | None) -> int:
         raise ConfigError(f"--max-frames {args.max_frames}: must be at least 1")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out}: exists and is not a folder")
+    if args.overlay_dir and args.overlay_dir.resolve().is_relative_to(args.out.resolve()):
+        # Its sub-folders would look like classes without clips to the data-set reader.
+        raise ConfigError(f"--overlay-dir {args.overlay_dir}: must be outside --out {args.out}")
     k, n = parse_shard(args.shard) if args.shard else (0, 1)
     jobs = shard(plan_jobs(args.inputs, args.out, args.overlay_dir), k, n)
     suffix = f"-shard{k}of{n}" if args.shard else ""
