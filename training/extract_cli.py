@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overlay-dir",
         type=Path,
-        help="also write OVERLAY_DIR/<class>/<clip>.mp4 with the skeleton drawn, to check",
+        help="also write OVERLAY_DIR/<class>/<clip>.mp4 with the skeleton drawn, to check "
+        "by eye (a folder outside OUT)",
     )
     p.add_argument("--overwrite", action="store_true", help="redo clips that already exist")
     p.add_argument("--max-frames", type=int, help="read at most this many frames per video")
