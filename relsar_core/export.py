@@ -10,8 +10,10 @@ This module imports TensorFlow; the runtime side (relsar_core.runtime) does not.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -206,6 +208,22 @@ def parity_data(
                       f"{where} ({len(val_windows)} validation, {len(cal_windows)} calibration windows)")  # fmt: skip
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """The converter's C++ side prints progress lines (e.g. 'fully_quantize: 0, …') straight to
+    file descriptor 2; keep them out of the CLI's table. Errors still arrive as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class SavedModelExport:
     """The classifier as a SavedModel with the contract signature, written once to a temporary
     folder and converted to each variant. Use as a context manager. `batch=None` makes the batch
@@ -256,7 +274,8 @@ class SavedModelExport:
             converter.representative_dataset = lambda: ([w[None]] for w in reps)
             # Int8 kernels inside; the float32 interface stays so every variant is a drop-in.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        return converter.convert()
+        with _native_stderr_silenced():
+            return converter.convert()
 
 
 @dataclass
@@ -403,11 +422,19 @@ def export_variant(
     """Convert and check parity; only a variant that passes is written (`.tflite` + `.json`,
     atomically), so a broken conversion never replaces a good file."""
     start = time.perf_counter()
-    content = exported.convert(quantization, data.calibration)
+    try:
+        content = exported.convert(quantization, data.calibration)
+    except (RelsarError, ValueError):
+        raise
+    except Exception as exc:  # ConverterError and friends: the model holds something TFLite cannot take
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        reason = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else type(exc).__name__)
+        raise ModelFileError(f"{source.checkpoint}: {VARIANT_NAMES[quantization]} conversion failed: {reason}") from None
     foreign = [op for op in tflite_ops(content) if op in ("CUSTOM", "UNKNOWN")]
     if foreign:  # the converter was told builtins only; this guards against a silent change there
         raise ModelFileError(f"{source.checkpoint}: {quantization} conversion produced non-builtin ops {foreign}")
-    runner = TfliteRunner(content, num_threads, source=f"{tflite_path} ({quantization})")
+    with _native_stderr_silenced():  # the interpreter's "Created XNNPACK delegate" INFO line
+        runner = TfliteRunner(content, num_threads, source=f"{tflite_path} ({quantization})")
     parity = check_parity(runner, reference, data, quantization)
     json_path = sidecar_path(tflite_path)
     if not parity.passed:

@@ -196,3 +196,15 @@ def test_parity_windows_follow_the_runs_own_split(tiny_run_dir, toy_data, tmp_pa
     val_keys = {w.tobytes() for w in splits.val.windows}
     assert {w.tobytes() for w in recorded.validation} == val_keys
     assert not val_keys & {w.tobytes() for w in recorded.calibration}
+
+
+def test_a_converter_failure_is_one_line_naming_the_checkpoint(tiny_run_dir, tmp_path, monkeypatch):
+    from relsar_core.export import SavedModelExport
+
+    def refuse(self, quantization, representative=None):
+        raise RuntimeError("loc(fused[...]): error: 'tf.Foo' op is neither a custom op nor a flex op\nnote: more")
+
+    monkeypatch.setattr(SavedModelExport, "convert", refuse)
+    with pytest.raises(ModelFileError, match=r"best.keras: float32 conversion failed: .*'tf.Foo' op is neither") as err:
+        convert_run(tiny_run_dir, tmp_path / "m", ["none"])
+    assert "\n" not in str(err.value) and not (tmp_path / "m.tflite").exists()
