@@ -17,6 +17,16 @@ from relsar_core.pose.vitpose_model import ViTPoseConfig, random_vitpose
 TINY = dict(embed_dim=64, depth=2, num_heads=4, num_joints=25)
 
 
+def _user_models_dir():
+    from relsar_core.pose.model_store import models_dir
+
+    return models_dir()
+
+
+# The fetched BlazePose models, found before the `models_dir` fixture points the variable away.
+USER_MODELS = _user_models_dir()
+
+
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     """An empty models folder for the whole module (ONNX exports are cached there)."""
@@ -259,9 +269,9 @@ def test_fetch_lands_a_downloaded_checkpoint_and_rejects_a_bad_one(tmp_path, mon
 
 
 def test_first_crop_comes_from_the_real_blazepose_detector(tiny_onnx):
-    from relsar_core.pose.model_store import BLAZEPOSE, missing_files
+    from relsar_core.pose.model_store import BLAZEPOSE, bundle_dir, missing_files
 
-    if missing_files(BLAZEPOSE, check_hash=False):
+    if missing_files(BLAZEPOSE, USER_MODELS, check_hash=False):
         pytest.skip("BlazePose models not fetched: run `relsar-models fetch blazepose` (make test does)")
     skimage_data = pytest.importorskip("skimage.data")
     from relsar_core.pose.blazepose import BlazePoseDetector
@@ -269,7 +279,7 @@ def test_first_crop_comes_from_the_real_blazepose_detector(tiny_onnx):
     from relsar_core.pose.vitpose import ViTPoseEstimator
 
     photo = np.ascontiguousarray(skimage_data.astronaut()[..., ::-1])
-    detector = BlazePoseDetector()
+    detector = BlazePoseDetector(bundle_dir(BLAZEPOSE, USER_MODELS))
     person = detector.detect(photo)[0]
     est = _shifted(ViTPoseEstimator(str(tiny_onnx), detector=detector), 5.0)
     skeleton = est.estimate(photo)
