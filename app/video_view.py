@@ -33,10 +33,11 @@ class VideoView(QWidget):
     def show_frame(self, image_bgr: np.ndarray | None, image_size: tuple[int, int],
                    skeleton: Skeleton | None) -> None:  # fmt: skip
         if image_bgr is not None:
-            rgb = np.ascontiguousarray(image_bgr[..., ::-1])
-            h, w = rgb.shape[:2]
-            # QImage borrows the buffer: copy() so it owns its pixels once `rgb` goes away.
-            self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            bgr = np.ascontiguousarray(image_bgr)
+            h, w = bgr.shape[:2]
+            # Qt reads BGR directly (no channel swap); QImage borrows the buffer, so copy() to
+            # own the pixels once the frame goes away.
+            self._image = QImage(bgr.data, w, h, 3 * w, QImage.Format.Format_BGR888).copy()
             self._image_size = (w, h)
         else:
             self._image = None

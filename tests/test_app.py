@@ -253,3 +253,22 @@ def test_lost_camera_shows_a_message_and_lets_the_user_choose_again(make_window,
     assert window.banner.level == "error" and not window.running
     window.open_source(str(toy_clip(toy_data, "squat")))
     wait_label(qtbot, window, "squat")
+
+
+def test_video_view_shows_bgr_frames_in_true_colour_with_the_skeleton(qtbot):
+    from app.video_view import VideoView
+    from relsar_core.pose.base import Skeleton
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[..., 2] = 255  # red, in OpenCV's BGR order
+    kp = np.zeros((15, 3), np.float32)
+    kp[:, 0], kp[:, 1], kp[:, 2] = 160, np.linspace(40, 200, 15), 1.0  # a vertical line of joints
+    view.show_frame(frame, (320, 240), Skeleton(kp, "body15"))
+    image = view.grab().toImage()
+    corner = image.pixelColor(view.width() // 2 + 100, view.height() // 2)
+    assert (corner.red(), corner.green(), corner.blue()) == (255, 0, 0)
+    joint = image.pixelColor(view.width() // 2, view.height() // 2)  # on the skeleton, not red
+    assert (joint.red(), joint.green(), joint.blue()) != (255, 0, 0)
