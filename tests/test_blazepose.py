@@ -4,6 +4,7 @@ real models on real photographs (scikit-image's astronaut; OpenCV's messi5.jpg w
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 
@@ -348,3 +349,18 @@ def test_largest_person_wins_wherever_it_stands(astronaut_bgr):
     frame[:, 480:] = 90  # the big one leaves: lost, re-detected, the other one is taken
     assert est.estimate(frame).keypoints[NOSE, 0] < 480
     assert est.detector_runs == 2
+
+
+def test_auto_backend_finds_a_vitpose_checkpoint_without_importing_torch(tmp_path):
+    code = (
+        "import sys; from pathlib import Path;"
+        "from relsar_core.pose.factory import resolve_backend, find_vitpose_weights;"
+        "assert resolve_backend('auto') == 'blazepose';"
+        "d = Path(sys.argv[1]) / 'vitpose'; d.mkdir(); (d / 'vitpose-b-coco_25.pth').write_bytes(b'x');"
+        "(d / 'vitpose-s-coco.pth').write_bytes(b'x');"
+        "assert find_vitpose_weights().name == 'vitpose-s-coco.pth';"
+        "assert resolve_backend('auto') == 'vitpose';"
+        "assert 'torch' not in sys.modules"
+    )
+    env = {**os.environ, "RELSAR_MODELS_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env)

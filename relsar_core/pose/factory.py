@@ -16,12 +16,16 @@ RUNTIMES = ("torch", "onnx")
 
 
 def find_vitpose_weights() -> Path | None:
-    """An easy_ViTPose checkpoint in the models folder, if the ViTPose backend is installed."""
-    try:
-        from relsar_core.pose.vitpose_weights import find_local_vitpose
-    except ImportError:  # PyTorch (the [vitpose] extra) not installed
-        return None
-    return find_local_vitpose()
+    """An easy_ViTPose checkpoint in `<models>/vitpose/` (smallest size first), if any.
+    Looks at file names only: deciding "auto" must not import PyTorch (hundreds of MB)."""
+    from relsar_core.pose.model_store import models_dir
+
+    folder = models_dir() / "vitpose"  # = relsar_core.pose.vitpose_weights.vitpose_dir()
+    for size in ("s", "b", "l", "h"):
+        found = sorted(folder.glob(f"vitpose-{size}-*.pth"))
+        if found:
+            return found[0]
+    return None
 
 
 def resolve_backend(backend: str, weights: str | None = None) -> str:
