@@ -252,13 +252,23 @@ class StreamSource(_CaptureSource):
         return frame, None
 
 
+def _is_capture_node(device: int) -> bool:
+    """Linux gives one camera several /dev/video nodes; only index 0 delivers frames (the others
+    carry metadata). Without sysfs, assume it does."""
+    index = Path(f"/sys/class/video4linux/video{device}/index")
+    try:
+        return index.read_text().strip() == "0"
+    except OSError:
+        return True
+
+
 def list_cameras(max_devices: int = 10) -> list[int]:
     """Camera device numbers present on this machine (Linux: /dev/videoN; elsewhere 0..3 probed)."""
     if sys.platform.startswith("linux"):
         found = []
         for dev in glob.glob("/dev/video*"):
             suffix = dev.removeprefix("/dev/video")
-            if suffix.isdigit() and int(suffix) < max_devices:
+            if suffix.isdigit() and int(suffix) < max_devices and _is_capture_node(int(suffix)):
                 found.append(int(suffix))
         return sorted(found)
     import cv2
