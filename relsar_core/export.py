@@ -464,6 +464,8 @@ def convert_run(
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
         raise ValueError(f"quantizations must be among {QUANTIZATIONS}, got {list(quantizations)}")
+    if Path(out).is_dir():
+        raise ModelFileError(f"{out}: is a folder; --out takes a name, e.g. {Path(out) / 'model'}")
     source = load_source(source_path, classes)
     data = parity_data(source, calibration)
     reference = keras_outputs(source.model, data.validation)

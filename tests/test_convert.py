@@ -155,6 +155,7 @@ def test_cli_writes_and_reports(tiny_run_dir, tmp_path, capsys):
         (["{missing}", "--out", "{tmp}/m"], "no such run folder or .keras file"),
         (["{run}", "--out", "{tmp}/m", "--calibration", "{tmp}/nowhere"], "data folder does not exist"),
         (["{notkeras}", "--out", "{tmp}/m"], "not a loadable .keras model"),
+        (["{run}", "--out", "{tmp}"], "is a folder; --out takes a name"),
     ],
 )
 def test_cli_user_errors_are_one_line_exit_2(args, message, tiny_run_dir, tmp_path, capsys):

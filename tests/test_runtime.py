@@ -83,3 +83,16 @@ def test_a_runtime_only_process_stays_small(tiny_tflite_model, toy_data):
     rss, peak, tf_loaded = memory_probe(tiny_tflite_model, windows, calls=50)
     assert not tf_loaded
     assert 10 < rss <= peak < 150
+
+
+def test_bench_times_tflite_in_a_process_without_tensorflow(tiny_tflite_model, toy_data):
+    """The plumbing of `relsar-bench classifier`'s TFLite half, on the tiny model."""
+    from relsar_core.bench.classifier import _run_tflite_timings
+
+    windows = load_clip_folder(toy_data, window=30, stride=15).windows
+    timed = _run_tflite_timings({"none": tiny_tflite_model, "none-dynamic-batch": tiny_tflite_model},
+                                windows, rounds=30, batch_repeats=1)  # fmt: skip
+    for name in ("none", "none-dynamic-batch", "none, all cores"):
+        p50, p95 = timed[name]
+        assert 0 < p50 <= p95 < 1000
+    assert timed["batch none"] > 0 and timed["threads"] >= 1
