@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from training.cli_common import console, quiet_tensorflow, run_cli
+from training.cli_common import console, run_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +80,6 @@ def _main(argv: list[str] | None) -> int:
     # FFmpeg's own messages about broken files ("moov atom not found") would interleave with the
     # progress bar; our failure report says the same in one line. Set before OpenCV loads.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    quiet_tensorflow()  # also silences LiteRT's "Created XNNPACK delegate" line
     from relsar_core.errors import ConfigError
     from relsar_core.extract import EstimatorSpec, extract_all, parse_shard, plan_jobs, shard
 
