@@ -28,9 +28,11 @@ from relsar_core.pose.ssd_decode import decode_ssd, weighted_nms
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
 ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracking ROIs
-# Smoothing of the two points that place the next ROI, in body sizes (so it is scale-free):
-# MediaPipe's values. Nearly frozen while the person is still, follows within a frame or two
-# when they move. Landmarks themselves are not smoothed: they are re-measured in every crop.
+# One Euro smoothing of the two points that place the next ROI, in body sizes (scale-free), one
+# frame = 1/30 s. Cut-offs as MediaPipe's auxiliary-landmark filter; beta 10 instead of its 1,
+# chosen on the sample video (walker found in 329/400 frames with 82 detector runs, against
+# 259 and 154 with beta 1; still-image jitter 2.9 px against 5.4 px). Landmarks themselves are
+# not smoothed: they are measured afresh in every crop.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 # After this many frames without anyone, where the last person stood no longer matters.
 FORGET_AFTER_FRAMES = 30
