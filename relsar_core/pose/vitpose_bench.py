@@ -92,7 +92,7 @@ def benchmark_vitpose(quick: bool, weights: str | None = None) -> list[Measureme
             "onnx float": ViTPoseEstimator(str(float_path)),
             "onnx int8": ViTPoseEstimator(str(quantize_int8(float_path, Path(tmp) / "int8.onnx"))),
         }
-        results = _speed(estimators, frame, box, image_name, name, 5 if quick else 30)
+        results = _speed(estimators, frame, box, image_name, name, 10 if quick else 30)
         results.append(_int8_pck(estimators, frame, box, image_name, name, 4 if quick else 16))
         results[-1].detail["weights"] = weights_note
         results += _with_detector(estimators["onnx int8"], name, 20 if quick else 100)
