@@ -298,6 +298,7 @@ def extract_all(
             todo.append(job)
     if not todo:
         return summary
+    workers = min(workers, len(todo))  # no process without a video to do
     if workers <= 1:
         own = estimator is None
         estimator = spec.create() if own else estimator  # a missing model: one clear error
