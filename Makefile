@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 setup: $(STAMP) models
 
 # Pose models the default backend needs, fetched from a package registry and checksummed.
+# The real sample video (Debian's opencv-doc) is optional: its tests and benches skip without it.
 models: $(STAMP)
 	$(BIN)/relsar-models fetch default
+	-$(BIN)/relsar-models fetch sample-video
 
 app: setup
 	$(BIN)/relsar-app

@@ -5,7 +5,7 @@ Everything comes from a package registry through its ordinary client, never from
   unpacked from the mediapipe 0.10.14 wheel on PyPI (`pip download`).
 - `sample-video`: OpenCV's sample data vtest.avi (people walking, 768×576, 10 fps, 795 frames)
   and messi5.jpg (a full-body photograph), unpacked from Debian's `opencv-doc` package
-  (`apt-get download`, or the same file from deb.debian.org over HTTP where apt is absent);
+  (`apt-get download`);
   Debian's copyright file for it is kept beside them.
 
 Each file's SHA-256 is pinned here and checked after fetching and before use. The folder is
@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -199,38 +198,24 @@ def _download_wheel(requirement: str, dest: Path) -> Path:
     return wheels[0]
 
 
-DEBIAN_POOL = "http://deb.debian.org/debian/pool/main"
-
-
 def _download_deb(package: str, dest: Path) -> Path:
-    """apt-get download where apt is set up; else the same file from Debian's archive over HTTP
-    (non-Debian hosts, or apt lists not updated). The unpacked files are checksum-checked."""
-    apt_error = "apt-get not found"
-    if shutil.which("apt-get") is not None:
-        try:
-            _run(
-                ["apt-get", "download", "-q", package],
-                f"apt-get could not download {package}",
-                cwd=dest,
-            )
-            debs = sorted(dest.glob("*.deb"))
-            if debs:
-                return debs[0]
-        except ModelFileError as err:
-            apt_error = str(err)
-    name, version = package.split("=")
-    source = name.removesuffix("-doc").removesuffix("-data")  # opencv-doc -> source "opencv"
-    url = f"{DEBIAN_POOL}/{source[0]}/{source}/{name}_{version}_all.deb"
-    target = dest / f"{name}_{version}_all.deb"
+    """`apt-get download` of a Debian package; as root, the package lists are refreshed once
+    (`apt-get update`) when the first try fails. The unpacked files are checksum-checked."""
+    hint = f"copy vtest.avi and messi5.jpg from OpenCV's samples/data into {bundle_dir(SAMPLE_VIDEO)}"
+    if shutil.which("apt-get") is None:
+        raise ModelFileError(f"apt-get not found, so {package} cannot be fetched here; {hint}")
+    download = ["apt-get", "download", "-q", package]
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as fh:
-            shutil.copyfileobj(response, fh, 1 << 20)
-    except (OSError, ValueError) as err:
-        raise ModelFileError(
-            f"could not download {package} ({apt_error}; {url}: {err}); copy vtest.avi and "
-            f"messi5.jpg from OpenCV's samples/data into {bundle_dir(SAMPLE_VIDEO)}"
-        ) from None
-    return target
+        _run(download, f"apt-get could not download {package}", cwd=dest)
+    except ModelFileError as first:
+        if os.geteuid() != 0:
+            raise ModelFileError(f"{first}; run `apt-get update` as root and try again, or {hint}") from None
+        _run(["apt-get", "update", "-qq"], "apt-get update failed")
+        _run(download, f"apt-get could not download {package}; {hint}", cwd=dest)
+    debs = sorted(dest.glob("*.deb"))
+    if not debs:
+        raise ModelFileError(f"apt-get download {package}: no .deb arrived in {dest}")
+    return debs[0]
 
 
 _DOWNLOADERS: dict[str, Callable[[str, Path], Path]] = {
