@@ -80,21 +80,38 @@ def _save(path, state, wrap: bool, prefix: str) -> None:
     torch.save({"state_dict": state, "meta": {"epoch": 210}} if wrap else state, path)
 
 
-@pytest.mark.parametrize(("joints", "wrap", "prefix"), [(25, True, "module."), (17, False, "")])
-def test_easy_vitpose_checkpoint_loads_with_inferred_size(tmp_path, joints, wrap, prefix):
-    model = random_vitpose(ViTPoseConfig.for_size("s", num_joints=joints), seed=2)
+def zeros_state(size: str, joints: int) -> dict[str, torch.Tensor]:
+    """A full-size state dict without initialising a model (fast): shapes from meta tensors."""
+    with torch.device("meta"):
+        shapes = ViTPose(ViTPoseConfig.for_size(size, num_joints=joints)).state_dict()
+    return {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in shapes.items()}
+
+
+def test_easy_vitpose_checkpoint_loads_with_inferred_size(tmp_path):
+    model = random_vitpose(ViTPoseConfig.for_size("s", num_joints=25), seed=2)
     path = tmp_path / "ckpt.pth"
-    _save(path, model.state_dict(), wrap, prefix)
+    _save(path, model.state_dict(), wrap=True, prefix="module.")
     loaded = load_vitpose(path)
     cfg = loaded.config
     assert (cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.num_joints, cfg.head) == (
-        384, 12, 12, joints, "classic"
+        384, 12, 12, 25, "classic"
     )
-    assert cfg.size_name == "s"
+    assert cfg.size_name == "s" and not loaded.training
+    ours = loaded.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in model.state_dict().items())  # every tensor
     x = torch.randn(1, 3, 256, 192)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
-    assert not loaded.training
+
+
+def test_bare_coco17_state_dict_loads(tmp_path):
+    state = zeros_state("s", 17)
+    state["keypoint_head.final_layer.bias"] = torch.arange(17, dtype=torch.float32)
+    path = tmp_path / "bare.pth"
+    _save(path, state, wrap=False, prefix="")
+    loaded = load_vitpose(path)
+    assert loaded.config.num_joints == 17
+    assert torch.equal(loaded.keypoint_head.final_layer.bias, torch.arange(17, dtype=torch.float32))
 
 
 @pytest.mark.parametrize("size", ["b", "l", "h"])
@@ -117,12 +134,11 @@ def test_bad_checkpoints_raise_one_clear_error(tmp_path):
     torch.save({"conv1.weight": torch.zeros(3)}, other)
     with pytest.raises(ModelFileError, match="resnet.pth: not an easy_ViTPose"):
         load_vitpose(other)
-    model = random_vitpose(ViTPoseConfig.for_size("s", num_joints=21))
     wrong = tmp_path / "hand21.pth"
-    torch.save(model.state_dict(), wrong)
+    torch.save(zeros_state("s", 21), wrong)
     with pytest.raises(ModelFileError, match="21 joints"):
         load_vitpose(wrong)
-    state = random_vitpose(ViTPoseConfig.for_size("s")).state_dict()
+    state = zeros_state("s", 25)
     del state["backbone.blocks.3.mlp.fc1.weight"]
     partial = tmp_path / "partial.pth"
     torch.save(state, partial)
