@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from relsar_core import __version__
 from relsar_core.clip import atomic_write
@@ -139,12 +140,17 @@ def load_source(path: str | os.PathLike, classes: list[str] | None = None) -> So
         raise ModelFileError(f"{checkpoint}: model input {model.input_shape}, expected (None, T, {FEATURE_DIM})")
     k, e = int(out["logits"].shape[-1]), int(out["embedding"].shape[-1])
     names = run.get("class_names") or classes or [f"class_{i}" for i in range(k)]
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ModelFileError(f"{run_json}: 'class_names' must be a list of names")
     if len(names) != k:
         where = run_json if run.get("class_names") else "--classes"
         raise ModelFileError(f"{where}: {len(names)} class names for a model with {k} outputs")
     if run.get("window") not in (None, window):
         raise ModelFileError(f"{run_json}: window {run['window']} but the model takes {window} frames")
-    data_config = DataConfig(**{**DataConfig().model_dump(), **(run.get("config", {}).get("data") or {})})
+    try:
+        data_config = DataConfig(**((run.get("config") or {}).get("data") or {}))
+    except (ValidationError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"{run_json}: unusable 'config.data' ({str(exc).splitlines()[0]})") from None
     return SourceModel(
         model=model,
         checkpoint=checkpoint,
@@ -190,8 +196,11 @@ def parity_data(
                         data.subset(test) if len(test) else None)  # fmt: skip
     elif source.data_args is not None:
         where = str(source.data_args["data"])
-        splits = load_splits(window=source.window, stride=cfg.stride, val_fraction=cfg.val_fraction,
-                             test_fraction=cfg.test_fraction, seed=cfg.seed, **source.data_args)  # fmt: skip
+        try:
+            splits = load_splits(window=source.window, stride=cfg.stride, val_fraction=cfg.val_fraction,
+                                 test_fraction=cfg.test_fraction, seed=cfg.seed, **source.data_args)  # fmt: skip
+        except DataError as err:  # e.g. the training data moved since: say where the path came from
+            raise DataError(f"{err} (the data recorded in run.json; --calibration DATA_DIR picks another)") from None
         if splits.train.class_names != source.class_names:
             raise DataError(f"{where}: classes {splits.train.class_names} differ from the model's {source.class_names}")
     else:

@@ -209,3 +209,18 @@ def test_a_converter_failure_is_one_line_naming_the_checkpoint(tiny_run_dir, tmp
     with pytest.raises(ModelFileError, match=r"best.keras: float32 conversion failed: .*'tf.Foo' op is neither") as err:
         convert_run(tiny_run_dir, tmp_path / "m", ["none"])
     assert "\n" not in str(err.value) and not (tmp_path / "m.tflite").exists()
+
+
+def test_run_json_problems_are_clear(tiny_run_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**run, "config": {"data": {"strde": 5}}}))
+    with pytest.raises(ModelFileError, match=r"run.json: unusable 'config.data'"):
+        load_source(run_dir)
+    (run_dir / "run.json").write_text(json.dumps({**run, "data": str(tmp_path / "moved")}))
+    with pytest.raises(DataError, match=r"moved: data folder does not exist \(the data recorded in run.json"):
+        convert_run(run_dir, tmp_path / "m", ["none"])
+    (run_dir / "run.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="run.json: not readable JSON"):
+        load_source(run_dir)
