@@ -249,7 +249,9 @@ def _check_against_sidecar(runner: TfliteRunner, meta: dict, model_path: Path, j
 class TfliteClassifier:
     """Classify body15 feature windows (T, 60) with a checked `.tflite` + sidecar JSON.
 
-    Attributes: class_names, window, layout, embedding_dim, quantization, metadata (the JSON)."""
+    Attributes: class_names, window, layout, embedding_dim, quantization, metadata (the JSON).
+    One interpreter inside: use an instance from one thread at a time (the app's inference
+    thread); the returned arrays are copies and may be kept."""
 
     def __init__(
         self, model_path: str | os.PathLike, json_path: str | os.PathLike | None = None, num_threads: int | None = None
