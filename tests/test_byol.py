@@ -122,3 +122,17 @@ def test_train_benchmark_runs_and_reports_the_ratio():
     assert all(m.value > 0 for m in measurements)
     assert measurements[2].target == ">= 2.5" and measurements[3].target is None
     assert measurements[2].detail["batch"] == 64 and measurements[2].detail["model"] == "tiny"
+
+
+@pytest.mark.parametrize("size", ["tiny", "micro"])
+def test_cls_only_forward_matches_the_encoder(size):
+    from relsar_core.byol import cls_only_encoder
+    from relsar_core.model import build_encoder
+
+    tf.keras.utils.set_random_seed(3)
+    encoder = build_encoder(ModelConfig(size=size, dropout=0.0), 30)
+    fast = cls_only_encoder(encoder)
+    x = tf.random.normal((6, 30, 60))
+    for training in (False, True):
+        np.testing.assert_allclose(fast(x, training=training), encoder(x, training=training), rtol=1e-5, atol=1e-5)
+    assert {id(w) for w in fast.trainable_weights} == {id(w) for w in encoder.trainable_weights}
