@@ -288,3 +288,23 @@ def test_first_crop_comes_from_the_real_blazepose_detector(tiny_onnx):
     xy = skeleton.keypoints[:, :2]
     assert (np.abs(xy[:, 0] - crop.cx) <= crop.width / 2 + 1e-3).all()
     assert (np.abs(xy[:, 1] - crop.cy) <= crop.height / 2 + 1e-3).all()
+
+
+def test_onnx_path_and_file_lookups_never_import_pytorch(tiny_onnx):
+    """The app with ViTPose on ONNX Runtime (or with BlazePose, looking for a checkpoint) must not
+    pay for importing PyTorch: seconds at start-up and hundreds of MB."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from relsar_core.pose.factory import resolve_backend\n"
+        "from relsar_core.pose.vitpose import ViTPoseEstimator\n"
+        "resolve_backend('auto')\n"
+        f"est = ViTPoseEstimator({str(tiny_onnx)!r})\n"
+        "est.estimate(np.zeros((120, 160, 3), np.uint8))\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.errors import ConfigError
+from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.heatmaps import decode_heatmaps
 from relsar_core.pose.roi import Box, box_from_keypoints, box_iou
 from relsar_core.pose.topdown import PADDING, crop_box, heatmap_to_image, preprocess
+from relsar_core.pose.vitpose_config import LAYOUT_BY_JOINTS
 from relsar_core.pose.vitpose_onnx import default_threads
 
 RUNTIMES = ("torch", "onnx")
@@ -42,8 +43,6 @@ class ViTPoseEstimator(PoseEstimator):
     ) -> None:
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown ViTPose runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
-        from relsar_core.pose.vitpose_weights import LAYOUT_BY_JOINTS
-
         threads = num_threads or default_threads()
         path = Path(weights)
         if path.suffix == ".onnx" or runtime == "onnx":
@@ -52,6 +51,10 @@ class ViTPoseEstimator(PoseEstimator):
         else:
             self._infer, num_joints, self.heatmap_size = _torch_runner(path, threads)
             self.runtime = "torch"
+        if num_joints not in LAYOUT_BY_JOINTS:
+            raise ModelFileError(
+                f"{path}: the model has {num_joints} joints; supported are 25 (coco_25) and 17 (coco)"
+            )
         self.layout = LAYOUT_BY_JOINTS[num_joints]
         self.weights = path
         self.detector = detector

@@ -119,7 +119,7 @@ def cached_onnx(weights: str | os.PathLike, int8: bool, cache_dir: Path | None =
     """The ONNX file (float or int8) for a `.pth` checkpoint, exported once and cached by the
     checkpoint's hash in `<models folder>/vitpose/onnx/<name>-<hash>-v<version>/`, so later
     runs start in a second."""
-    from relsar_core.pose.vitpose_weights import load_vitpose, vitpose_dir
+    from relsar_core.pose.vitpose_weights import load_vitpose, vitpose_dir  # torch: only to export
 
     weights = Path(weights)
     root = (vitpose_dir() / "onnx") if cache_dir is None else Path(cache_dir)

@@ -12,15 +12,20 @@ import os
 import re
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from relsar_core.errors import ModelFileError
 from relsar_core.pose.model_store import models_dir
-from relsar_core.pose.vitpose_model import SIZES, ViTPose, ViTPoseConfig, torch
+from relsar_core.pose.vitpose_config import LAYOUT_BY_JOINTS, SIZES, ViTPoseConfig
+
+if TYPE_CHECKING:  # PyTorch loads only when a checkpoint is read: file look-ups stay light
+    import torch
+
+    from relsar_core.pose.vitpose_model import ViTPose
 
 HUB_REPO = "JunkyByte/easy_ViTPose"
 DATASETS = {"coco_25": 25, "coco": 17}  # easy_ViTPose's folder name → joints
-LAYOUT_BY_JOINTS = {25: "coco25", 17: "coco17"}
 _BLOCK = re.compile(r"backbone\.blocks\.(\d+)\.")
 
 
@@ -47,6 +52,9 @@ def find_local_vitpose(folder: Path | None = None) -> Path | None:
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The model's tensors from an easy_ViTPose / mmpose `.pth`: `{'state_dict': ...}` or bare,
     `module.` prefixes (DataParallel) stripped. Loaded with weights_only=True: no pickled code."""
+    # PyTorch through vitpose_model: it sets OpenMP's wait policy before PyTorch loads.
+    from relsar_core.pose.vitpose_model import torch
+
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: ViTPose weights file not found")
@@ -91,6 +99,8 @@ def infer_config(state: dict[str, torch.Tensor], source: str = "checkpoint") -> 
 
 def load_vitpose(path: str | os.PathLike) -> ViTPose:
     """A ViTPose in eval mode with the checkpoint's weights, every tensor matched exactly."""
+    from relsar_core.pose.vitpose_model import ViTPose
+
     state = read_state_dict(path)
     model = ViTPose(infer_config(state, str(path)))
     result = model.load_state_dict(state, strict=False)
