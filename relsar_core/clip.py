@@ -80,6 +80,16 @@ def load_clip(path: str | os.PathLike) -> Clip:
     return Clip(validate_keypoints(keypoints, layout, str(path)), layout, fps, size, label or None)
 
 
+def _file_mode() -> int:
+    """Permissions a plainly created file would get (mkstemp's are 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call `write(tmp_path)` then rename into place, so readers never see a partial file."""
     path = Path(path)
@@ -88,6 +98,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

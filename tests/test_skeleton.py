@@ -92,3 +92,12 @@ def test_not_an_npz_and_pickles_are_refused(tmp_path):
         load_clip(pickled)
     with pytest.raises(ClipError, match="no such clip"):
         load_clip(tmp_path / "missing.npz")
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    import os
+
+    save_clip(tmp_path / "c.npz", Clip(_random_keypoints(15, frames=2)))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == 0o666 & ~mask
