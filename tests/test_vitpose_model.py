@@ -144,3 +144,27 @@ def test_bad_checkpoints_raise_one_clear_error(tmp_path):
     torch.save(state, partial)
     with pytest.raises(ModelFileError, match="lacks 1 tensors"):
         load_vitpose(partial)
+
+
+def test_vitpose_plus_moe_checkpoint_loads_as_its_coco_expert(tmp_path):
+    """ViTPose+ keeps the last P outputs of each block's fc2 per data set (experts); split a
+    known model that way, add other experts and heads, and the merge must give it back."""
+    model = random_vitpose(ViTPoseConfig.for_size("s", num_joints=17), seed=7)
+    part = 192
+    moe = {}
+    for key, value in model.state_dict().items():
+        if ".mlp.fc2." in key:
+            prefix, kind = key.rsplit(".mlp.fc2.", 1)
+            moe[key] = value[:-part]
+            moe[f"{prefix}.mlp.experts.0.{kind}"] = value[-part:]
+            for other in range(1, 6):  # AIC, MPII, AP-10K, APT-36K, WholeBody
+                moe[f"{prefix}.mlp.experts.{other}.{kind}"] = torch.randn_like(value[-part:])
+        else:
+            moe[key] = value
+    moe["associate_keypoint_heads.0.final_layer.weight"] = torch.zeros(14, 256, 1, 1)
+    path = tmp_path / "vitpose+_small.pth"
+    torch.save({"state_dict": moe}, path)
+    loaded = load_vitpose(path)
+    assert loaded.config.num_joints == 17
+    ours = loaded.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in model.state_dict().items())

@@ -70,6 +70,32 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in ckpt.items()}
 
 
+def merge_experts(state: dict[str, torch.Tensor], expert: int = 0) -> dict[str, torch.Tensor]:
+    """A ViTPose+ (mixture-of-experts) state dict as the plain ViTPose of one data set.
+
+    ViTPose+ splits each block's second MLP layer: a shared `fc2` gives the first C − P output
+    features and expert i (one per training data set; 0 = COCO) the last P, concatenated. For
+    one data set that is a single `fc2` with the expert's rows appended. `keypoint_head` is
+    COCO's head; the other data sets' heads (`associate_keypoint_heads.*`) are left out.
+    A plain state dict is returned as it is."""
+    from relsar_core.pose.vitpose_model import torch
+
+    if not any(".mlp.experts." in k for k in state):
+        return state
+    out = {}
+    for key, value in state.items():
+        if ".mlp.experts." in key or key.startswith("associate_keypoint_heads."):
+            continue
+        if ".mlp.fc2." in key:
+            prefix, kind = key.rsplit(".mlp.fc2.", 1)
+            part = state.get(f"{prefix}.mlp.experts.{expert}.{kind}")
+            if part is None:
+                raise ModelFileError(f"ViTPose+ checkpoint has no expert {expert} for {prefix}")
+            value = torch.cat([value, part], dim=0)
+        out[key] = value
+    return out
+
+
 def infer_config(state: dict[str, torch.Tensor], source: str = "checkpoint") -> ViTPoseConfig:
     """Size, depth, head kind and joint count of a ViTPose state dict."""
     try:
@@ -80,10 +106,7 @@ def infer_config(state: dict[str, torch.Tensor], source: str = "checkpoint") -> 
             f"{source}: not an easy_ViTPose/mmpose ViTPose checkpoint (no {err.args[0]!r})"
         ) from None
     if any(".mlp.experts." in k for k in state):
-        raise ModelFileError(
-            f"{source}: a ViTPose+ mixture-of-experts checkpoint; split it into a single-data-set "
-            "model first (easy_ViTPose's model_split.py) or use an easy_ViTPose release file"
-        )
+        raise ModelFileError(f"{source}: mixture-of-experts tensors left: merge_experts() first")
     depth = 1 + max((int(m.group(1)) for k in state if (m := _BLOCK.match(k))), default=-1)
     if embed_dim not in SIZES or depth != SIZES[embed_dim][1]:
         raise ModelFileError(
@@ -101,7 +124,7 @@ def load_vitpose(path: str | os.PathLike) -> ViTPose:
     """A ViTPose in eval mode with the checkpoint's weights, every tensor matched exactly."""
     from relsar_core.pose.vitpose_model import ViTPose
 
-    state = read_state_dict(path)
+    state = merge_experts(read_state_dict(path))  # ViTPose+ files: the COCO expert
     model = ViTPose(infer_config(state, str(path)))
     result = model.load_state_dict(state, strict=False)
     # Loss-function buffers and the like may ride along; missing model tensors may not.
