@@ -272,3 +272,19 @@ def test_video_view_shows_bgr_frames_in_true_colour_with_the_skeleton(qtbot):
     assert (corner.red(), corner.green(), corner.blue()) == (255, 0, 0)
     joint = image.pixelColor(view.width() // 2, view.height() // 2)  # on the skeleton, not red
     assert (joint.red(), joint.green(), joint.blue()) != (255, 0, 0)
+
+
+def test_pose_backend_without_weights_says_so(make_window, qtbot, model_copy, tmp_path, monkeypatch):
+    import cv2
+
+    monkeypatch.setattr("relsar_core.pose.factory.find_vitpose_weights", lambda: None)
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for _ in range(5):
+        writer.write(np.zeros((120, 160, 3), np.uint8))
+    writer.release()
+    window = make_window(str(video), model_copy, pose_backend="vitpose", pose_weights="")
+    qtbot.waitUntil(lambda: "Pose model" in window.banner.text, timeout=WAIT_MS)
+    assert "ViTPose" in window.banner.text and window.banner.level == "error" and not window.running
+    window.pose_combo.setCurrentText("blazepose")  # choosing again is all it takes
+    assert window.settings.pose_backend == "blazepose"

@@ -1,0 +1,5 @@
+"""python -m app: the same as relsar-app."""
+
+from app.main import main
+
+main()
