@@ -38,7 +38,7 @@ def _print_table(measurements) -> None:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    quiet_tensorflow()
+    quiet_tensorflow(load=False)  # only the parts that need TensorFlow import it
     from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
 

@@ -11,9 +11,24 @@ from rich.console import Console
 console = Console(stderr=True, soft_wrap=True)
 
 
-def quiet_tensorflow() -> None:
+def quiet_tensorflow(load: bool = True) -> None:
+    """Keep TensorFlow's start-up chatter (CUDA probing, oneDNN notices) off the terminal.
+
+    TF 2.21 logs some lines before its log level applies, so with `load` the import and the
+    device probe run with stderr pointed at /dev/null; later warnings and errors are shown as usual."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+    if not load or "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # the CUDA probe logs here, once
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
