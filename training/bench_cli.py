@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Measure speed on this machine against the targets in DESIGN.md. Prints one "
         "table (median and p95, ratios against baselines, pass/fail per target) and writes JSON.",
     )
-    p.add_argument("part", choices=["all", "classifier", "pose", "pipeline", "train"], help="what to measure")
+    p.add_argument("part", choices=["all", "classifier", "pose", "pipeline", "train", "scaling"],
+                   help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
+                   "cost vs window length, BYOL batch size and video resolution (not part of all)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="fewer repetitions: a rough number in seconds")
     p.add_argument("--out", type=Path, help="write all measurements and machine info to this JSON file")
     return p
@@ -38,7 +40,7 @@ def _print_table(measurements) -> None:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    quiet_tensorflow(load=False)  # only the parts that need TensorFlow import it
+    quiet_tensorflow(load=args.part != "pose")  # the pose bench runs without TensorFlow
     from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
 
