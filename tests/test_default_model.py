@@ -81,3 +81,19 @@ def test_demo_clips_come_from_the_test_side_by_the_fixed_rule(tmp_path):
         assert entry["file"].startswith(f"test/{name}/") and entry["noise_level"] <= DEMO_MAX_NOISE
     written = copy_demo_clips(chosen, tmp_path / "demo")
     assert [load_clip(p).label for p in written] == list(CLASS_NAMES)
+
+
+def test_reproduction_steps_are_timed_and_resumable(tmp_path):
+    import sys
+
+    from relsar_core.errors import RelsarError
+    from training.default_model import _run
+
+    timings: dict = {}
+    _run("ok", [sys.executable, "-c", "pass"], timings)
+    assert timings["ok"] >= 0
+    (tmp_path / "done").touch()
+    _run("reused", [sys.executable, "-c", "raise SystemExit(1)"], timings, tmp_path / "done", {"reused": 12.5})
+    assert timings["reused"] == 12.5  # skipped, with the earlier run's time
+    with pytest.raises(RelsarError, match="failed"):
+        _run("bad", [sys.executable, "-c", "raise SystemExit(3)"], timings)
