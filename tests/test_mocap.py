@@ -190,6 +190,9 @@ def test_cli_one_line_errors(tmp_path, capsys):
     assert run_cli(_main, ["mocap", "--out", str(tmp_path), "--cameras", "8", "--train-clips", "1",
                            "--test-clips", "1", "--min-frames", "30", "--max-frames", "30"]) == 0  # fmt: skip
     assert run_cli(_main, ["mocap", "--out", str(tmp_path)]) == 2  # refuses to overwrite
+    (tmp_path / "a_file").touch()
+    assert run_cli(_main, ["mocap", "--out", str(tmp_path / "a_file" / "x"), "--train-clips", "1"]) == 2
     err = capsys.readouterr().err
     err = " ".join(err.split())  # rich wraps long lines
-    assert "--min-frames" in err and "already exists" in err and "Traceback" not in err
+    assert "--min-frames" in err and "already exists" in err and "cannot write" in err
+    assert "Traceback" not in err

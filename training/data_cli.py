@@ -69,6 +69,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _mocap(args: argparse.Namespace) -> int:
+    from relsar_core.errors import DataError
     from relsar_core.mocap.classes import CLASS_NAMES
     from relsar_core.mocap.generate import GeneratorConfig, generate_dataset
 
@@ -83,7 +84,10 @@ def _mocap(args: argparse.Namespace) -> int:
     columns = (TextColumn("mocap clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("clips", total=total)
-        manifest = generate_dataset(args.out, config, args.overwrite, lambda: progress.advance(task))
+        try:
+            manifest = generate_dataset(args.out, config, args.overwrite, lambda: progress.advance(task))
+        except OSError as exc:  # a read-only or full disk: one line, not a traceback
+            raise DataError(f"{exc.filename or args.out}: cannot write ({exc.strerror or exc})") from None
     seconds = time.perf_counter() - start
     console.print(
         f"wrote {len(manifest['clips']['train'])} training and {len(manifest['clips']['test'])} test clips "
