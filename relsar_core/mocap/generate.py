@@ -17,6 +17,7 @@ viewpoint, body, tempo and pose-estimator noise, not to a new performer's style.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -175,11 +176,9 @@ def generate_dataset(
                     clip, meta = make_clip(src, rigs[side][rig_index], rng, side, config, name)
                     path = out / side / name / f"{name}_{i:04d}.npz"
                     save_clip(path, clip)
-                    manifest["clips"][side].append({"file": str(path.relative_to(out)), "camera": rig_index, **meta})
+                    manifest["clips"][side].append({"file": path.relative_to(out).as_posix(), "camera": rig_index, **meta})
                     if on_clip:
                         on_clip()
-    import json
-
     text = json.dumps(manifest, indent=1)
     atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(text))
     return manifest
