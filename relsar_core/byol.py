@@ -63,6 +63,20 @@ def cls_only_encoder(encoder: keras.Model) -> keras.Model:
     return keras.Model(inputs, layer("embedding")(x[:, 0, :]), name=f"{encoder.name}_cls_only")
 
 
+def resolve_precision(precision: str) -> str:
+    """`auto` → mixed_bfloat16 on a GPU or a CPU with native bfloat16 arithmetic, else float32."""
+    if precision != "auto":
+        return precision
+    if tf.config.list_logical_devices("GPU"):
+        return "mixed_bfloat16"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
+
+
 def tau_schedule(step, total_steps: int, tau_base: float, schedule: str):
     """τ_k = 1 − (1 − τ_base)·(cos(πk/K) + 1)/2 (cosine) or τ_base (constant)."""
     if schedule == "constant":
@@ -95,8 +109,23 @@ class BYOL:
         strategy: tf.distribute.Strategy | None = None,
     ):
         self.cfg, self.augment_cfg = cfg, augment_cfg
+        self.model_cfg, self.window = model_cfg, window
         self.strategy = strategy or tf.distribute.get_strategy()
         self.total_steps = steps_per_epoch * cfg.epochs
+        self.precision = resolve_precision(cfg.precision)
+        previous_policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.precision)  # captured by each layer as it is built
+        try:
+            self._build(model_cfg, cfg, window, steps_per_epoch)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        if self.strategy.num_replicas_in_sync > 1:
+            for net in self.networks():
+                synchronize_batchnorm(net)
+        self._step = self._compile_step()
+        self._epoch_ema = tf.function(lambda: self.update_target(self.tau(self.optimizer.iterations)))
+
+    def _build(self, model_cfg: ModelConfig, cfg: BYOLConfig, window: int, steps_per_epoch: int) -> None:
         with self.strategy.scope():
             self.encoder = build_encoder(model_cfg, window)
             # The target gives regression targets: no dropout noise on them (BN still in batch mode).
@@ -123,11 +152,12 @@ class BYOL:
                 target.assign(online)
             self.optimizer = byol_optimizer(cfg, steps_per_epoch)
             self.optimizer.build(self.online_variables)
-        if self.strategy.num_replicas_in_sync > 1:
-            for net in self.networks():
-                synchronize_batchnorm(net)
-        self._step = self._compile_step()
-        self._epoch_ema = tf.function(lambda: self.update_target(self.tau(self.optimizer.iterations)))
+
+    def export_encoder(self) -> keras.Model:
+        """A plain float32 copy of the online encoder (local BatchNorm): what gets saved."""
+        encoder = build_encoder(self.model_cfg, self.window)
+        encoder.set_weights(self.encoder.get_weights())
+        return encoder
 
     def networks(self) -> list[keras.Model]:
         nets = [self.encoder, self.projector, self.target_encoder, self.target_projector]

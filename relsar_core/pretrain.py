@@ -23,7 +23,7 @@ from relsar_core.byol import BYOL
 from relsar_core.clip import atomic_write, load_clip
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
 from relsar_core.datasets import load_clip_folder, load_upstream_npy, split_clips
-from relsar_core.distribute import is_chief, replica_batch, synchronize_batchnorm, worker_dir
+from relsar_core.distribute import is_chief, replica_batch, worker_dir
 from relsar_core.errors import ClipError, DataError
 from relsar_core.features import clip_features
 
@@ -97,13 +97,9 @@ def _read_lines(path: Path) -> list[dict]:
 
 
 def save_encoder(byol: BYOL, path: Path) -> None:
-    """The online encoder as a plain .keras model (BatchNorm back to local statistics)."""
-    synchronize_batchnorm(byol.encoder, False)
-    try:
-        atomic_write(path, lambda tmp: byol.encoder.save(tmp))
-    finally:
-        if byol.strategy.num_replicas_in_sync > 1:
-            synchronize_batchnorm(byol.encoder, True)
+    """The online encoder as a plain float32 .keras model."""
+    encoder = byol.export_encoder()
+    atomic_write(path, lambda tmp: encoder.save(tmp))
 
 
 def pretrain_byol(
@@ -146,7 +142,7 @@ def pretrain_byol(
         run_dir.mkdir(parents=True, exist_ok=True)
         dump_config(config, run_dir / "config.yaml")
         info = {"mode": "byol", "layout": "body15", "window": int(windows.shape[1]), "stride": config.data.stride,
-                "windows": int(len(windows)), "replicas": strategy.num_replicas_in_sync,
+                "windows": int(len(windows)), "replicas": strategy.num_replicas_in_sync, "precision": byol.precision,
                 **(run_info or {}), "config": config.model_dump(mode="json")}  # fmt: skip
         atomic_write(run_dir / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
     start_epoch = int(epoch_var.numpy())

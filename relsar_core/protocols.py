@@ -60,6 +60,16 @@ def label_fraction_subset(data: WindowSet, fraction: float, seed: int) -> Window
     return data.subset(np.array(keep))
 
 
+def disable_dropout(encoder: keras.Model) -> None:
+    """A frozen encoder is a fixed feature extractor: no dropout noise on its features (the fit
+    loop calls it in training mode, where BatchNorm is already frozen by trainable=False)."""
+    for layer in encoder._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+        elif isinstance(layer, keras.layers.MultiHeadAttention):
+            layer._dropout = 0.0  # read at call time; also skips its attention-dropout branch
+
+
 def _with_fraction(splits: Splits, fraction: float, seed: int) -> Splits:
     return Splits(label_fraction_subset(splits.train, fraction, seed), splits.val, splits.test)
 
@@ -75,6 +85,7 @@ def _train_head(encoder_path, splits, config, run_dir, resume, label_fraction, s
                 run_info) -> dict:  # fmt: skip
     strategy = strategy or tf.distribute.get_strategy()
     splits = _with_fraction(splits, label_fraction, config.data.seed)
+    keras.utils.set_random_seed(config.train.seed)  # the head's initial weights are part of the run
     with strategy.scope():
         encoder = load_encoder(encoder_path)
         _check_window(encoder, splits, str(encoder_path))
@@ -94,6 +105,7 @@ def linear_probe(
 
     def freeze(encoder: keras.Model) -> dict:
         encoder.trainable = False
+        disable_dropout(encoder)
         return {}
 
     return _train_head(encoder_path, splits, config, run_dir, resume, label_fraction, strategy, "linear", freeze,

@@ -136,3 +136,19 @@ def test_cls_only_forward_matches_the_encoder(size):
     for training in (False, True):
         np.testing.assert_allclose(fast(x, training=training), encoder(x, training=training), rtol=1e-5, atol=1e-5)
     assert {id(w) for w in fast.trainable_weights} == {id(w) for w in encoder.trainable_weights}
+
+
+def test_mixed_bfloat16_trains_and_exports_a_float32_encoder(tmp_path):
+    import keras
+
+    cfg = BYOLConfig(**SMALL_HEADS, batch_size=8, precision="mixed_bfloat16", tau_base=0.9)
+    byol = BYOL(TINY, cfg, AugmentConfig(), 30, steps_per_epoch=2)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
+    assert byol.encoder.get_layer("project").dtype_policy.name == "mixed_bfloat16"
+    assert all(w.dtype == "float32" for w in byol.encoder.weights)
+    loss, spread = byol.train_step(tf.random.normal((8, 30, 60)))
+    assert np.isfinite(float(loss)) and np.isfinite(float(spread))
+    exported = byol.export_encoder()
+    assert exported.get_layer("project").dtype_policy.name == "float32"
+    for a, b in zip(exported.get_weights(), byol.encoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

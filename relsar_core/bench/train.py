@@ -82,14 +82,15 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
     ours_wall, ours_cpu, up_wall, up_cpu = map(np.array, (ours_wall, ours_cpu, up_wall, up_cpu))
     ratio = float(np.median(up_wall / ours_wall))
     cpu_ratio = float(np.median(up_cpu / ours_cpu))
-    detail = {"model": size, "batch": BATCH, "rounds": rounds, "steps_per_round": steps,
+    detail = {"model": size, "batch": BATCH, "rounds": rounds, "steps_per_round": steps, "precision": ours.precision,
               "ours_step_ms": (ours_wall * 1e3).round(1).tolist(), "upstream_step_ms": (up_wall * 1e3).round(1).tolist(),
               "cpu_time_ratio": round(cpu_ratio, 3), "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
               "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-              "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations",
+              "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations and precision",
               "upstream": "eager GradientTape loop, numpy noise+flip views, one direction, no predictor"}  # fmt: skip
     return [
-        Measurement("train", f"BYOL step, ours ({size}, batch {BATCH})", BATCH / float(np.median(ours_wall)), "windows/s",
+        Measurement("train", f"BYOL step, ours ({size}, batch {BATCH}, {ours.precision})",
+                    BATCH / float(np.median(ours_wall)), "windows/s",
                     detail={"step_ms_p50": float(np.median(ours_wall) * 1e3)}),  # fmt: skip
         Measurement("train", f"BYOL step, upstream loop ({size}, batch {BATCH})", BATCH / float(np.median(up_wall)),
                     "windows/s", detail={"step_ms_p50": float(np.median(up_wall) * 1e3)}),  # fmt: skip
