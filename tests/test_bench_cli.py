@@ -26,3 +26,12 @@ def test_table_and_json_with_targets(monkeypatch, tmp_path, capsys):
     assert report["quick"] is True and report["machine"]["cores"] >= 1 and "numpy" in report["machine"]["versions"]
     out = capsys.readouterr().err
     assert "speed-up" in out and "pass" in out and "FAIL" in out
+
+
+def test_markdown_table(monkeypatch, tmp_path):
+    fake = types.ModuleType("relsar_core.bench.pose")
+    fake.run = lambda quick: [Measurement("pose", "blazepose p50", 11.7, "ms", "<= 15")]
+    monkeypatch.setitem(sys.modules, "relsar_core.bench.pose", fake)
+    with pytest.raises(SystemExit):
+        bench_main(["pose", "--markdown", str(tmp_path / "t.md")])
+    assert "| pose | blazepose p50 | 11.7 ms | <= 15 ms | pass |" in (tmp_path / "t.md").read_text()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from relsar_core.clip import atomic_write
 from training.cli_common import console, quiet_tensorflow, run_cli
 
 
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
                    "cost vs window length, BYOL batch size and video resolution (not part of all)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="fewer repetitions: a rough number in seconds")
     p.add_argument("--out", type=Path, help="write all measurements and machine info to this JSON file")
+    p.add_argument("--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)")
     return p
 
 
@@ -38,6 +40,15 @@ def _print_table(measurements) -> None:
     console.print(table)
 
 
+def markdown_table(measurements) -> str:
+    rows = ["| part | measure | value | target | ok |", "|---|---|---:|---:|---|"]
+    for m in measurements:
+        ok = {True: "pass", False: "**FAIL**", None: ""}[m.passed]
+        target = f"{m.target} {m.unit}" if m.target else ""
+        rows.append(f"| {m.part} | {m.name} | {m.value:,.3g} {m.unit} | {target} | {ok} |")
+    return "\n".join(rows) + "\n"
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     quiet_tensorflow(load=args.part != "pose")  # the pose bench runs without TensorFlow
@@ -45,28 +56,22 @@ def _main(argv: list[str] | None) -> int:
     from relsar_core.bench.common import machine_info
 
     parts = PARTS if args.part == "all" else (args.part,)
-    measurements, skipped = [], []
+    measurements, seconds = [], {}
     for part in parts:
-        try:
-            module = importlib.import_module(f"relsar_core.bench.{part}")
-        except ModuleNotFoundError as err:
-            if err.name != f"relsar_core.bench.{part}":
-                raise
-            skipped.append(part)
-            console.print(f"[yellow]{part}: benchmark not yet available[/]")
-            continue
         console.print(f"[bold]{part}[/] …")
         start = time.perf_counter()
-        measurements += module.run(quick=args.quick)
-        console.print(f"  done in {time.perf_counter() - start:.1f} s")
+        measurements += importlib.import_module(f"relsar_core.bench.{part}").run(quick=args.quick)
+        seconds[part] = round(time.perf_counter() - start, 1)
+        console.print(f"  done in {seconds[part]} s")
     _print_table(measurements)
     if args.out:
-        from relsar_core.clip import atomic_write
-
-        report = {"machine": machine_info(), "quick": args.quick, "skipped": skipped,
-                  "measurements": [m.to_json() for m in measurements]}
+        report = {"machine": machine_info(), "command": " ".join(["relsar-bench", *sys.argv[1:]]),
+                  "quick": args.quick, "seconds": seconds, "measurements": [m.to_json() for m in measurements]}  # fmt: skip
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
         console.print(f"wrote {args.out}")
+    if args.markdown:
+        atomic_write(args.markdown, lambda tmp: Path(tmp).write_text(markdown_table(measurements)))
+        console.print(f"wrote {args.markdown}")
     return 0
 
 
