@@ -5,7 +5,6 @@ validated, and written atomically so a crash never leaves half a file behind."""
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ClipError
+from relsar_core.files import atomic_write
 from relsar_core.layouts import LAYOUTS, to_body15
 
 
@@ -78,32 +78,6 @@ def load_clip(path: str | os.PathLike) -> Clip:
     if not np.isfinite(fps) or fps <= 0:
         raise ClipError(f"{path}: fps must be a positive number, got {fps}")
     return Clip(validate_keypoints(keypoints, layout, str(path)), layout, fps, size, label or None)
-
-
-def _file_mode() -> int:
-    """Permissions a plainly created file would get (mkstemp's are 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _file_mode()
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call `write(tmp_path)` then rename into place, so readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_clip(path: str | os.PathLike, clip: Clip) -> None:

@@ -24,10 +24,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from relsar_core import __version__
-from relsar_core.clip import atomic_write
 from relsar_core.config import DataConfig
 from relsar_core.errors import DataError, ModelFileError, RelsarError
 from relsar_core.features import FEATURE_DIM
+from relsar_core.files import atomic_write
 from relsar_core.runtime import (
     INPUT_NAME,
     QUANTIZATIONS,

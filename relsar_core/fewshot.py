@@ -17,16 +17,16 @@ model file's SHA-256; the head is refitted from them at load, so it always match
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from relsar_core.clip import Clip, atomic_write, load_clip
+from relsar_core.clip import Clip, load_clip
 from relsar_core.errors import ModelFileError
 from relsar_core.features import clip_features
+from relsar_core.files import atomic_write, sha256_file
 
 GATE_SHARPNESS = 6.0
 MIN_RADIUS = 0.15  # cosine distance: a very tight set of examples still accepts small variations
@@ -131,14 +131,6 @@ def taught_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".taught.npz")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def clip_embeddings(classifier, clip: Clip, stride: int = 5) -> np.ndarray:
     """Embeddings (N, E) of all windows of a clip; a clip shorter than the window is padded at
     the start with its first frame (as if the person had stood still before it)."""
@@ -160,14 +152,14 @@ def load_taught(model_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] 
             emb, labels, sha = data["embeddings"], data["labels"].astype(str), str(data["model_sha256"])
     except Exception as exc:  # any unreadable file is the same problem for the user
         raise ModelFileError(f"{path}: not a readable taught-actions file ({exc})") from None
-    if sha != file_sha256(model_path):
+    if sha != sha256_file(model_path):
         raise ModelFileError(f"{path}: taught for a different version of {Path(model_path).name}; teach again")
     return emb.astype(np.float32), labels
 
 
 def save_taught(model_path: str | os.PathLike, embeddings: np.ndarray, labels: np.ndarray) -> Path:
     path = taught_path(model_path)
-    sha = file_sha256(model_path)
+    sha = sha256_file(model_path)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 import numpy as np
 
-from relsar_core.clip import atomic_write
+from relsar_core.files import atomic_write
 from relsar_core.pipeline import FrameResult, LivePipeline, PipelineRunner, Prediction
 from relsar_core.sources import FrameSource
 

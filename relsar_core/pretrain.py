@@ -20,12 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from relsar_core.byol import BYOL
-from relsar_core.clip import atomic_write, load_clip
+from relsar_core.clip import load_clip
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
 from relsar_core.datasets import load_clip_folder, load_upstream_npy, split_clips
 from relsar_core.distribute import is_chief, replica_batch, worker_dir
 from relsar_core.errors import ClipError, DataError
 from relsar_core.features import clip_features
+from relsar_core.files import atomic_write
 
 console = Console(stderr=True)
 

@@ -19,10 +19,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relsar_core.clip import atomic_write
 from relsar_core.config import RunConfig, dump_config
 from relsar_core.datasets import Splits, WindowSet
 from relsar_core.errors import ConfigError, ModelFileError
+from relsar_core.files import atomic_write
 from relsar_core.model import classifier_from_parts, stem_layers
 from relsar_core.report import write_report
 from relsar_core.supervised import fit_classifier, load_model, save_model, write_json

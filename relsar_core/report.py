@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from relsar_core.clip import atomic_write
 from relsar_core.datasets import WindowSet
+from relsar_core.files import atomic_write
 
 
 def clip_probabilities(probabilities: np.ndarray, data: WindowSet) -> tuple[np.ndarray, np.ndarray]:

@@ -18,10 +18,10 @@ import numpy as np
 import tensorflow as tf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from relsar_core.clip import atomic_write
 from relsar_core.config import RunConfig, TrainConfig, dump_config
 from relsar_core.datasets import Splits, WindowSet, class_weights
 from relsar_core.errors import ModelFileError, RelsarError
+from relsar_core.files import atomic_write
 from relsar_core.model import build_classifier, classifier_from_logits_model, logits_model
 from relsar_core.report import write_report
 from relsar_core.tfdata import labelled_dataset

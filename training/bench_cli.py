@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from relsar_core.clip import atomic_write
+from relsar_core.files import atomic_write
 from training.cli_common import console, quiet_tensorflow, run_cli
 
 

@@ -145,7 +145,7 @@ def _main(argv: list[str] | None) -> int:
     elapsed = time.perf_counter() - start
     _print_summary(summary, elapsed)
     if summary.results:
-        from relsar_core.clip import atomic_write
+        from relsar_core.files import atomic_write
 
         report = {
             "inputs": [str(p) for p in args.inputs],

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.clip import Clip, atomic_write, save_clip
+from relsar_core.clip import Clip, save_clip
 from relsar_core.errors import DataError
+from relsar_core.files import atomic_write
 from relsar_core.mocap.body import (
     add_sway,
     apply_proportions,

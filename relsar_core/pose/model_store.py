@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relsar_core.errors import ModelFileError
+from relsar_core.files import sha256_file
 
 ENV_VAR = "RELSAR_MODELS_DIR"
 
@@ -109,14 +110,6 @@ SAMPLE_VIDEO = Bundle(
 BUNDLES: dict[str, Bundle] = {b.name: b for b in (BLAZEPOSE, SAMPLE_VIDEO)}
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def bundle_dir(bundle: Bundle, root: Path | None = None) -> Path:
     return (models_dir() if root is None else Path(root)) / bundle.folder
 
@@ -129,7 +122,7 @@ def missing_files(bundle: Bundle, root: Path | None = None, check_hash: bool = T
         path = folder / f.name
         if not path.is_file():
             bad.append(f.name)
-        elif check_hash and f.sha256 is not None and sha256_of(path) != f.sha256:
+        elif check_hash and f.sha256 is not None and sha256_file(path) != f.sha256:
             bad.append(f.name)
     return bad
 
@@ -143,7 +136,7 @@ def require_file(bundle: Bundle, name: str, root: Path | None = None) -> Path:
     fix = f"run `relsar-models fetch {bundle.name}`"
     if not path.is_file():
         raise ModelFileError(f"{path}: missing; {fix}")
-    if entry.sha256 is not None and sha256_of(path) != entry.sha256:
+    if entry.sha256 is not None and sha256_file(path) != entry.sha256:
         raise ModelFileError(f"{path}: checksum mismatch (corrupt or a different file); {fix}")
     return path
 

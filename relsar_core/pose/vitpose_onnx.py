@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.clip import atomic_write
 from relsar_core.errors import ModelFileError
+from relsar_core.files import atomic_write
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "heatmaps"
