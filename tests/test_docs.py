@@ -1,15 +1,16 @@
-"""The docs cannot rot: shell blocks marked in the Markdown are run or checked here.
+"""The docs cannot rot.
 
-A fenced ```bash block right after `<!-- docs-test: run -->` is run, line by line, in a fresh
-folder with the project's tools on PATH; each line must exit 0. A block after
-`<!-- docs-test: flags -->` (camera, GPUs, several machines, long runs) is not run: every
-`--flag` on each line must appear in the `--help` of its command and subcommand."""
+A fenced ```bash block right after `<!-- docs-test: run -->` (commands that take seconds on a
+CPU) is run, line by line, in a fresh folder with the project's tools on PATH; each line must
+exit 0. Every other `relsar-…` command line in a code block of any doc (camera, GPUs, several
+machines, long runs; `<!-- docs-test: flags -->` marks such blocks for readers) is not run:
+every `--flag` on it must appear in the `--help` of its command and subcommand."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"<!-- docs-test: (run|flags) -->\s*\n```(?:bash|sh)\n(.*?)\n```", re.S)
+BLOCK = re.compile(r"<!-- docs-test: (run) -->\s*\n```(?:bash|sh)\n(.*?)\n```", re.S)
 BIN = Path(sys.executable).parent
 
 
@@ -44,8 +45,8 @@ def _env() -> dict:
     return env
 
 
-def test_docs_have_marked_blocks():
-    assert _blocks("run") and _blocks("flags")
+def test_docs_have_runnable_and_checked_commands():
+    assert _blocks("run") and len(_documented_commands()) > 20
 
 
 @pytest.mark.parametrize("where, block", _blocks("run"), ids=[w for w, _ in _blocks("run")])
@@ -56,27 +57,36 @@ def test_documented_commands_run(where, block, tmp_path):
         assert done.returncode == 0, f"{where}: `{command}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
 
-def _help(words: list[str]) -> str:
+@functools.cache
+def _help_text(words: tuple[str, ...]) -> str:
     done = subprocess.run([*words, "--help"], env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"`{' '.join(words)} --help` failed: {done.stderr[-1000:]}"
     return done.stdout
 
 
-@pytest.mark.parametrize("where, block", _blocks("flags"), ids=[w for w, _ in _blocks("flags")])
-def test_documented_flags_exist(where, block):
-    for command in _commands(block):
-        words = shlex.split(command)
-        words = words[words.index("--") + 1 :] if "--" in words else words
-        while words and ("=" in words[0] and not words[0].startswith("-")):  # VAR=value prefixes
-            words = words[1:]
-        program = words[0]
-        if not program.startswith("relsar-"):
-            continue
-        head = [program]
-        if len(words) > 1 and not words[1].startswith("-") and re.search(
-            rf"^\s+{re.escape(words[1])}\b", _help([program]), re.M
-        ):
-            head.append(words[1])
-        text = _help(head)
-        for flag in (w.split("=")[0] for w in words if w.startswith("--")):
-            assert flag in text, f"{where}: `{command}` uses {flag}, which `{' '.join(head)} --help` does not know"
+def _documented_commands() -> list[tuple[str, str]]:
+    """(doc:line, command) for every `relsar-…` line inside a fenced or indented code block."""
+    found = []
+    for doc in DOCS:
+        fenced = False
+        for number, line in enumerate(doc.read_text().splitlines(), 1):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            if (fenced or line.startswith("    ")) and line.strip().startswith("relsar-"):
+                found.append((f"{doc.name}:{number}", line.strip()))
+    return found
+
+
+@pytest.mark.parametrize("where, command", _documented_commands(), ids=[w for w, _ in _documented_commands()])
+def test_documented_flags_exist(where, command):
+    words = command.split("#")[0].split()
+    program = words[0]
+    head = (program,)
+    if len(words) > 1 and not words[1].startswith("-") and re.search(
+        rf"^\s+{re.escape(words[1])}\b", _help_text(head), re.M
+    ):
+        head = (program, words[1])
+    text = _help_text(head)
+    for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", command.split("#")[0]):
+        assert flag in text, f"{where}: `{command}` uses {flag}, which `{' '.join(head)} --help` does not know"
