@@ -13,7 +13,7 @@ import numpy as np
 
 from relsar_core.clip import load_clip
 from relsar_core.errors import ClipError, DataError
-from relsar_core.features import WINDOW, clip_features, window_features
+from relsar_core.features import WINDOW, clip_features, to_model_fps, window_features
 from relsar_core.layouts import LAYOUTS, to_body15
 
 
@@ -87,7 +87,10 @@ def load_clip_folder(
     """Every clip of a `<root>/<class>/<clip>.npz` folder, cut into windows every `stride` frames."""
     pairs, names = find_clips(root, class_names)
     index = {n: i for i, n in enumerate(names)}
-    per_clip = [_windows_of(load_clip(p).to_body15().keypoints, window, stride, str(p)) for p, _ in pairs]
+    per_clip = []
+    for path, _ in pairs:
+        clip = load_clip(path).to_body15()
+        per_clip.append(_windows_of(to_model_fps(clip.keypoints, clip.fps), window, stride, str(path)))
     return _assemble(per_clip, [index[c] for _, c in pairs], [str(p) for p, _ in pairs], names)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from relsar_core.layouts import MID_HIP, NECK
 
 WINDOW = 30
+MODEL_FPS = 30.0  # a window is WINDOW frames at this rate (1 s): clips and sources are resampled to it
 NUM_JOINTS = 15
 CHANNELS = 4
 FEATURE_DIM = NUM_JOINTS * CHANNELS
@@ -80,6 +81,29 @@ def window_features(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENC
     vel = np.diff(norm, axis=-3, prepend=norm[..., :1, :, :])
     feats = np.concatenate([norm, vel], axis=-1)
     return feats.reshape(*feats.shape[:-2], FEATURE_DIM).astype(np.float32, copy=False)
+
+
+def resample_frames(keypoints: np.ndarray, num_frames: int) -> np.ndarray:
+    """(F, J, 3) → (num_frames, J, 3) evenly over the same span (first and last frame kept).
+    Joints are interpolated linearly where both neighbouring frames see them, otherwise taken
+    from the nearer frame, so a missing joint never becomes a confident point between two."""
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if len(kp) == num_frames:
+        return kp
+    t = np.linspace(0.0, len(kp) - 1, num_frames)
+    lo = np.floor(t).astype(np.int64)
+    hi = np.minimum(lo + 1, len(kp) - 1)
+    w = (t - lo).astype(np.float32)[:, None, None]
+    a, b = kp[lo], kp[hi]
+    both = (a[..., 2:] >= MIN_CONFIDENCE) & (b[..., 2:] >= MIN_CONFIDENCE)
+    return np.where(both, a + (b - a) * w, np.where(w >= 0.5, b, a)).astype(np.float32)
+
+
+def to_model_fps(keypoints: np.ndarray, fps: float) -> np.ndarray:
+    """A clip at `fps` resampled to MODEL_FPS (unchanged within half a frame per second)."""
+    if fps <= 0 or abs(fps - MODEL_FPS) < 0.5:
+        return np.asarray(keypoints, dtype=np.float32)
+    return resample_frames(keypoints, max(1, round(len(keypoints) * MODEL_FPS / fps)))
 
 
 def sliding_windows(keypoints: np.ndarray, window: int = WINDOW, stride: int = 1) -> np.ndarray:

@@ -20,7 +20,13 @@ from typing import Protocol
 import numpy as np
 
 from relsar_core.errors import ModelFileError
-from relsar_core.features import MIN_CONFIDENCE, NUM_JOINTS, window_features
+from relsar_core.features import (
+    MIN_CONFIDENCE,
+    MODEL_FPS,
+    NUM_JOINTS,
+    resample_frames,
+    window_features,
+)  # fmt: skip
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.sources import Frame, FrameSource
@@ -102,12 +108,15 @@ class FrameResult:
 
 
 class SkeletonWindow:
-    """The last `window` body15 skeletons, oldest first; frames with nobody are all-zero."""
+    """The body15 skeletons of the last `span` frames, oldest first (frames with nobody are
+    all-zero); `array()` gives them as `window` frames at the model's rate. `span` is the window
+    in source frames: 30 at 30 FPS, 10 at 10 FPS, 60 at 60 FPS."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, span: int | None = None) -> None:
         self.window = int(window)
-        self._buf = np.zeros((self.window, NUM_JOINTS, 3), np.float32)
-        self._person = np.zeros(self.window, bool)
+        self.span = int(span or window)
+        self._buf = np.zeros((self.span, NUM_JOINTS, 3), np.float32)
+        self._person = np.zeros(self.span, bool)
         self._pos = 0
         self.count = 0
         self.missing_run = 0  # consecutive newest frames with nobody in them
@@ -120,23 +129,24 @@ class SkeletonWindow:
             self._buf[self._pos] = body15
             self._person[self._pos] = bool((body15[:, 2] >= MIN_CONFIDENCE).any())
         self.missing_run = 0 if self._person[self._pos] else self.missing_run + 1
-        self._pos = (self._pos + 1) % self.window
+        self._pos = (self._pos + 1) % self.span
         self.count += 1
 
     @property
     def full(self) -> bool:
-        return self.count >= self.window
+        return self.count >= self.span
 
     @property
     def person_frames(self) -> int:
         return int(self._person.sum())
 
     def array(self) -> np.ndarray:
-        """(window, 15, 3) in time order (a copy)."""
-        return np.concatenate([self._buf[self._pos :], self._buf[: self._pos]])
+        """(window, 15, 3) in time order at the model's frame rate (a copy)."""
+        frames = np.concatenate([self._buf[self._pos :], self._buf[: self._pos]])
+        return resample_frames(frames, self.window)
 
     def clear(self) -> None:
-        self.__init__(self.window)
+        self.__init__(self.window, self.span)
 
 
 class LivePipeline:
@@ -157,6 +167,7 @@ class LivePipeline:
         self.stride = max(1, int(stride))
         self._smoothing = dict(alpha=alpha, threshold=threshold, margin=margin, hold=hold)
         self.recorder = None  # a relsar_core.recording.ClipRecorder while recording
+        self._source_fps = 0.0  # 0: frames arrive at the model's rate
         self.set_classifier(classifier)
         if pose is not None:
             pose.reset()  # a new pipeline is a new source: don't track the last one's person
@@ -165,9 +176,17 @@ class LivePipeline:
     def set_classifier(self, classifier: ClassifierLike) -> None:
         with self._lock:
             self.classifier = classifier
-            self.window = SkeletonWindow(classifier.window)
+            # The model's window in source frames, e.g. 60 frames of a 60 FPS camera for 30 at 30 FPS.
+            span = max(2, round(classifier.window * self._source_fps / MODEL_FPS)) if self._source_fps else None
+            self.window = SkeletonWindow(classifier.window, span)
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
             self._latest: Prediction | None = None
+
+    def set_source_fps(self, fps: float) -> None:
+        """Frames will come at `fps`: the window then spans the same time as in training."""
+        with self._lock:
+            self._source_fps = float(fps)
+            self.set_classifier(self.classifier)
 
     def configure(self, stride: int | None = None, **smoothing) -> None:
         """Change the stride and/or smoothing (alpha, threshold, margin, hold) on the fly."""
@@ -208,7 +227,7 @@ class LivePipeline:
             if self.recorder is not None:
                 self.recorder.add(skeleton, frame.image)
             prediction = None
-            steps = self.window.count - self.window.window
+            steps = self.window.count - self.window.span
             if steps >= 0 and steps % self.stride == 0:
                 prediction = self._classify(frame)
                 self._latest = prediction
@@ -219,7 +238,7 @@ class LivePipeline:
         start = time.perf_counter()
         # Fewer than half the window with a person in it, or nobody for the last third of a
         # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
-        if self.window.person_frames * 2 < self.window.window or self.window.missing_run >= NOBODY_FRAMES:
+        if self.window.person_frames * 2 < self.window.span or self.window.missing_run >= NOBODY_FRAMES:
             smoothed = self.smoother.nobody()
             return Prediction(frame.index, frame.capture_time, time.perf_counter(), smoothed,
                               None, None, None, names)  # fmt: skip
@@ -295,6 +314,7 @@ class PipelineRunner:
         drop_frames: bool | None = None,
     ) -> None:
         self.source, self.pipeline = source, pipeline
+        pipeline.set_source_fps(source.fps)
         self.on_result, self.on_error, self.on_end = on_result, on_error, on_end
         # Live and paced sources must never fall behind; a file read flat out must not skip frames.
         drop = source.live or source.realtime if drop_frames is None else drop_frames

@@ -55,3 +55,29 @@ def test_batched_equals_one_window_at_a_time_bit_for_bit():
 
 def test_short_clip_has_no_windows():
     assert clip_features(_clip(frames=20), 30, 1).shape == (0, 30, 60)
+
+
+def test_resampling_to_the_model_frame_rate():
+    from relsar_core.features import resample_frames, to_model_fps
+
+    kp = _clip(frames=40)
+    kp[:, :, 2] = 0.9
+    np.testing.assert_array_equal(resample_frames(kp, 40), kp)
+    slow = to_model_fps(kp, fps=10.0)  # 40 frames at 10 FPS last 4 s = 120 frames at 30 FPS
+    assert slow.shape == (120, 15, 3)
+    np.testing.assert_allclose(slow[0], kp[0])
+    np.testing.assert_allclose(slow[-1], kp[-1])
+    up = resample_frames(kp[:2], 3)  # the middle frame is the mean of its two neighbours
+    np.testing.assert_allclose(up[1, :, :2], (kp[0, :, :2] + kp[1, :, :2]) / 2, rtol=1e-6)
+    assert len(to_model_fps(kp, fps=30.2)) == 40  # within half a frame per second: unchanged
+
+
+def test_resampling_never_invents_a_confident_joint_between_a_missing_one():
+    from relsar_core.features import MIN_CONFIDENCE, resample_frames
+
+    kp = _clip(frames=2).copy()
+    kp[:, :, 2] = 0.9
+    kp[1, 4] = [0.0, 0.0, 0.0]  # right wrist lost in the second frame
+    mid = resample_frames(kp, 5)
+    np.testing.assert_array_equal(mid[1, 4], kp[0, 4])  # nearer to the first frame: its value
+    assert mid[3, 4, 2] < MIN_CONFIDENCE  # nearer to the lost frame: still lost

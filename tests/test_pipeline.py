@@ -368,3 +368,28 @@ def test_pipeline_bench_measures_a_replay_run(tiny_tflite_model, toy_data):
     stats = _run_pipeline(str(toy_data / "wave"), TfliteClassifier(tiny_tflite_model), None, 90, realtime=False)
     assert stats["frames"] >= 90 and stats["fps"] > 0 and stats["dropped"] == 0
     assert len(stats["latencies"]) > 0 and stats["classify_p50_ms"] > 0 and stats["pose_p50_ms"] == 0
+
+
+def test_window_spans_the_models_time_at_other_frame_rates():
+    from relsar_core.features import resample_frames
+
+    rng = np.random.default_rng(0)
+    frames = rng.uniform(0, 100, (25, 15, 3)).astype(np.float32)
+    frames[..., 2] = 0.9
+    w = SkeletonWindow(30, span=10)  # a 10 FPS source: 10 frames are the model's 1 s
+    for f in frames:
+        w.push(f)
+    assert w.full and w.array().shape == (30, 15, 3)
+    np.testing.assert_array_equal(w.array(), resample_frames(frames[-10:], 30))
+
+
+def test_pipeline_takes_the_sources_frame_rate(tiny_tflite_model):
+    from relsar_core.pipeline import LivePipeline, open_classifier
+
+    classifier, _ = open_classifier(tiny_tflite_model)
+    pipeline = LivePipeline(classifier, stride=5)
+    assert pipeline.window.span == 30
+    pipeline.set_source_fps(60.0)
+    assert pipeline.window.span == 60 and pipeline.window.window == 30
+    pipeline.set_source_fps(30.0)
+    assert pipeline.window.span == 30
