@@ -147,7 +147,6 @@ def load_config(name_or_path: str | os.PathLike | None, schema: type[BaseModel] 
 
 
 def dump_config(config: BaseModel, path: str | os.PathLike) -> None:
-    from relsar_core.files import atomic_write
+    from relsar_core.files import write_text
 
-    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    write_text(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

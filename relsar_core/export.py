@@ -27,7 +27,7 @@ from relsar_core import __version__
 from relsar_core.config import DataConfig
 from relsar_core.errors import DataError, ModelFileError, RelsarError
 from relsar_core.features import FEATURE_DIM
-from relsar_core.files import atomic_write
+from relsar_core.files import atomic_write, write_text
 from relsar_core.runtime import (
     INPUT_NAME,
     QUANTIZATIONS,
@@ -452,7 +452,7 @@ def export_variant(
     latency = median_latency_ms(runner, data.validation)
     meta = build_sidecar(source, quantization, content, parity, data.source)
     atomic_write(tflite_path, lambda tmp: Path(tmp).write_bytes(content))
-    atomic_write(json_path, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
+    write_text(json_path, json.dumps(meta, indent=2) + "\n")
     return ExportResult(quantization, tflite_path, json_path, len(content), parity, latency, time.perf_counter() - start)
 
 

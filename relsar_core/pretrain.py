@@ -26,7 +26,7 @@ from relsar_core.datasets import load_clip_folder, load_upstream_npy, split_clip
 from relsar_core.distribute import is_chief, replica_batch, worker_dir
 from relsar_core.errors import ClipError, DataError
 from relsar_core.features import clip_features
-from relsar_core.files import atomic_write
+from relsar_core.files import atomic_write, write_json, write_text
 
 console = Console(stderr=True)
 
@@ -89,8 +89,7 @@ def _plot_curves(records: list[dict], path: Path, threshold: float) -> None:
 
 
 def _write_lines(path: Path, records: list[dict]) -> None:
-    text = "".join(json.dumps(r) + "\n" for r in records)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def _read_lines(path: Path) -> list[dict]:
@@ -145,7 +144,7 @@ def pretrain_byol(
         info = {"mode": "byol", "layout": "body15", "window": int(windows.shape[1]), "stride": config.data.stride,
                 "windows": int(len(windows)), "replicas": strategy.num_replicas_in_sync, "precision": byol.precision,
                 **(run_info or {}), "config": config.model_dump(mode="json")}  # fmt: skip
-        atomic_write(run_dir / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
+        write_json(run_dir / "run.json", info)
     start_epoch = int(epoch_var.numpy())
 
     dataset = tf.data.Dataset.from_tensor_slices(windows.astype(np.float32)).cache()

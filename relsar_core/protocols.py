@@ -10,7 +10,6 @@ embeddings, so the app can load any of the four.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -22,10 +21,10 @@ import tensorflow as tf
 from relsar_core.config import RunConfig, dump_config
 from relsar_core.datasets import Splits, WindowSet
 from relsar_core.errors import ConfigError, ModelFileError
-from relsar_core.files import atomic_write
+from relsar_core.files import write_json
 from relsar_core.model import classifier_from_parts, stem_layers
 from relsar_core.report import write_report
-from relsar_core.supervised import fit_classifier, load_model, save_model, write_json
+from relsar_core.supervised import fit_classifier, load_model, save_model
 
 
 def load_encoder(path: str | os.PathLike) -> keras.Model:
@@ -173,7 +172,7 @@ def knn_eval(
     report = write_report(probabilities, evaluation, run_dir / "report", title)
     ncm_logits = classifier.predict(evaluation.windows, batch_size=256, verbose=0)["logits"]
     report.update(k=k, nearest_class_mean_accuracy=float((ncm_logits.argmax(1) == evaluation.labels).mean()))
-    atomic_write(run_dir / "report" / "report.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
+    write_json(run_dir / "report" / "report.json", report)
     return report
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from relsar_core.datasets import WindowSet
-from relsar_core.files import atomic_write
+from relsar_core.files import atomic_write, write_json, write_text
 
 
 def clip_probabilities(probabilities: np.ndarray, data: WindowSet) -> tuple[np.ndarray, np.ndarray]:
@@ -23,10 +22,6 @@ def clip_probabilities(probabilities: np.ndarray, data: WindowSet) -> tuple[np.n
     np.add.at(sums, inverse, probabilities)
     counts = np.bincount(inverse, minlength=len(clips))[:, None]
     return sums / counts, data.clip_labels[clips]
-
-
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _plot_confusion(matrix: np.ndarray, names: list[str], path: Path, title: str) -> None:
@@ -79,12 +74,12 @@ def write_report(probabilities: np.ndarray, data: WindowSet, out_dir: str | os.P
         "confusion_matrix": matrix.tolist(),
         "class_names": names,
     }
-    _write_text(out / "report.json", json.dumps(report, indent=2))
+    write_json(out / "report.json", report)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["true \\ predicted", *names])
     writer.writerows([name, *row] for name, row in zip(names, matrix.tolist(), strict=True))
-    _write_text(out / "confusion_matrix.csv", buf.getvalue())
+    write_text(out / "confusion_matrix.csv", buf.getvalue())
     _plot_confusion(matrix, names, out / "confusion_matrix.png", f"{title}: accuracy {report['accuracy']:.3f}")
     return report
 

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from relsar_core.config import RunConfig, TrainConfig, dump_config
 from relsar_core.datasets import Splits, WindowSet, class_weights
 from relsar_core.errors import ModelFileError, RelsarError
-from relsar_core.files import atomic_write
+from relsar_core.files import atomic_write, write_json
 from relsar_core.model import build_classifier, classifier_from_logits_model, logits_model
 from relsar_core.report import write_report
 from relsar_core.tfdata import labelled_dataset
@@ -84,10 +84,6 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_json(path: Path, data: dict) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2)))
 
 
 class RunCheckpoint(keras.callbacks.Callback):

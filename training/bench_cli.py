@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from pathlib import Path
 
 from rich.table import Table
 
-from relsar_core.files import atomic_write
+from relsar_core.files import write_json, write_text
 from training.cli_common import console, quiet_tensorflow, run_cli
 
 
@@ -67,10 +66,10 @@ def _main(argv: list[str] | None) -> int:
     if args.out:
         report = {"machine": machine_info(), "command": " ".join(["relsar-bench", *sys.argv[1:]]),
                   "quick": args.quick, "seconds": seconds, "measurements": [m.to_json() for m in measurements]}  # fmt: skip
-        atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
+        write_json(args.out, report)
         console.print(f"wrote {args.out}")
     if args.markdown:
-        atomic_write(args.markdown, lambda tmp: Path(tmp).write_text(markdown_table(measurements)))
+        write_text(args.markdown, markdown_table(measurements))
         console.print(f"wrote {args.markdown}")
     return 0
 

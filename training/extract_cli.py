@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -145,7 +144,7 @@ def _main(argv: list[str] | None) -> int:
     elapsed = time.perf_counter() - start
     _print_summary(summary, elapsed)
     if summary.results:
-        from relsar_core.files import atomic_write
+        from relsar_core.files import write_json
 
         report = {
             "inputs": [str(p) for p in args.inputs],
@@ -155,7 +154,7 @@ def _main(argv: list[str] | None) -> int:
             "results": [r.__dict__ for r in summary.results],
         }
         path = args.out / f"extract_report{suffix}.json"
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
+        write_json(path, report, indent=1)
         console.print(f"report: {path}")
     return 1 if args.strict and summary.failures else 0
 

@@ -93,7 +93,7 @@ def run_supervised(args: argparse.Namespace) -> int:
         return 0
     from relsar_core.config import dump_config
     from relsar_core.datasets import load_clip_folder
-    from relsar_core.supervised import write_json
+    from relsar_core.files import write_json
 
     if not resuming:
         run_dir.mkdir(parents=True, exist_ok=True)

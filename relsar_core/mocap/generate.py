@@ -17,7 +17,6 @@ viewpoint, body, tempo and pose-estimator noise, not to a new performer's style.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,7 +26,7 @@ import numpy as np
 
 from relsar_core.clip import Clip, save_clip
 from relsar_core.errors import DataError
-from relsar_core.files import atomic_write
+from relsar_core.files import write_json
 from relsar_core.mocap.body import (
     add_sway,
     apply_proportions,
@@ -180,6 +179,5 @@ def generate_dataset(
                     manifest["clips"][side].append({"file": path.relative_to(out).as_posix(), "camera": rig_index, **meta})
                     if on_clip:
                         on_clip()
-    text = json.dumps(manifest, indent=1)
-    atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(text))
+    write_json(out / "manifest.json", manifest, indent=1)
     return manifest
