@@ -81,3 +81,16 @@ def make_toy_dataset(
         for i in range(clips_per_class):
             save_clip(root / cls / f"{cls}_{i:03d}.npz", Clip(toy_clip(cls, frames, rng), fps=30.0, label=cls))
     return root
+
+
+def toy_windows(count: int, seed: int = 0, window: int = 30) -> np.ndarray:
+    """`count` model-input windows (count, window, 60) of the toy motions, classes mixed: inputs
+    for benchmarks and calibration where only realistic values matter, not labels."""
+    from relsar_core.features import clip_features
+
+    rng = np.random.default_rng(seed)
+    per_clip = max(1, (60 - window) // 10 + 1)  # 60-frame clips, a window every 10 frames
+    clips = [clip_features(toy_clip(cls, 60, rng), window, stride=10)
+             for _ in range(count // (len(TOY_CLASSES) * per_clip) + 1) for cls in TOY_CLASSES]  # fmt: skip
+    windows = np.concatenate(clips)
+    return windows[rng.permutation(len(windows))[:count]].astype(np.float32)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.synthetic import toy_windows
 
 THREADS = 2  # the design's reference machine has 2 cores: Keras gets both
 NUM_CLASSES = 10
@@ -36,19 +37,6 @@ fields = dict(line.split(":", 1) for line in open("/proc/self/status") if line.s
 tf_loaded = any(m.split(".")[0] == "tensorflow" for m in sys.modules)
 print(int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]), tf_loaded)
 """
-
-
-def _toy_windows(count: int) -> np.ndarray:
-    from relsar_core.features import clip_features
-    from relsar_core.synthetic import TOY_CLASSES, toy_clip
-
-    rng = np.random.default_rng(0)
-    clips = []
-    for _ in range(count // (len(TOY_CLASSES) * 4) + 1):  # 60 frames, stride 10 → 4 windows
-        for cls in TOY_CLASSES:
-            clips.append(clip_features(toy_clip(cls, 60, rng), WINDOW, stride=10))
-    windows = np.concatenate(clips)
-    return windows[rng.permutation(len(windows))[:count]].astype(np.float32)
 
 
 def _interleaved_ms(calls: dict[str, object], windows: np.ndarray, rounds: int,
@@ -171,7 +159,7 @@ def run(quick: bool) -> list[Measurement]:
     rounds = 100 if quick else 1000
     keras.utils.set_random_seed(0)
     model = build_classifier(ModelConfig(size="base"), NUM_CLASSES, WINDOW)
-    windows = _toy_windows(256)
+    windows = toy_windows(256, window=WINDOW)
     out: list[Measurement] = []
     detail = {"model": f"base, {NUM_CLASSES} classes, random weights, {model.count_params():,} parameters",
               "windows": "toy clip features (relsar_core.synthetic)", "threads": THREADS}  # fmt: skip

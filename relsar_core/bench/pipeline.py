@@ -31,14 +31,16 @@ from relsar_core.bench.common import Measurement, p50_p95_ms
 FPS = 30.0
 
 
-def _write_video(folder: Path, frames: list[np.ndarray]) -> Path:
+def write_video(folder: Path, frames: list[np.ndarray], name: str = "bench.avi",
+                size: tuple[int, int] | None = None) -> Path:
+    """An MJPG video at 30 FPS of `frames`, resized on the way to `size` (width, height) if given."""
     import cv2
 
-    path = folder / "bench.avi"
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (w, h))
+    path = folder / name
+    size = size or (frames[0].shape[1], frames[0].shape[0])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
     for frame in frames:
-        writer.write(frame)
+        writer.write(frame if frame.shape[1::-1] == size else cv2.resize(frame, size))
     writer.release()
     return path
 
@@ -50,7 +52,7 @@ def write_sample_video(path: str | os.PathLike, frames: int = 300) -> str:
 
     images, desc = load_sample_frames(frames)
     path = Path(path)
-    written = _write_video(path.parent, images)
+    written = write_video(path.parent, images)
     written.replace(path)
     return desc
 
@@ -88,7 +90,7 @@ def _source_setup(folder: Path, frames: int) -> tuple[str, object, str]:
 
         pose = open_pose(DEFAULT_POSE_BACKEND)
         images, desc = load_sample_frames(frames)
-        return str(_write_video(folder, images)), pose, f"{desc}; pose {DEFAULT_POSE_BACKEND}"
+        return str(write_video(folder, images)), pose, f"{desc}; pose {DEFAULT_POSE_BACKEND}"
     except (RelsarError, ImportError) as err:
         from relsar_core.synthetic import make_toy_dataset
 

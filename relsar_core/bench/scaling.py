@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.synthetic import toy_windows
 
 WINDOWS = (30, 60, 120)
 BATCHES = (16, 32, 64, 128)
@@ -48,12 +48,11 @@ def byol_vs_batch(quick: bool) -> list[Measurement]:
     import keras
     import tensorflow as tf
 
-    from relsar_core.bench.train import _toy_windows
     from relsar_core.byol import BYOL
     from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
 
     out = []
-    windows = _toy_windows(4 * max(BATCHES))
+    windows = toy_windows(4 * max(BATCHES))
     for batch in BATCHES:
         cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": batch})
         keras.utils.set_random_seed(0)
@@ -64,14 +63,6 @@ def byol_vs_batch(quick: bool) -> list[Measurement]:
                                "windows/s", detail={"step_ms_p50": float(np.median(seconds) * 1e3),
                                                     "model": "base"}))  # fmt: skip
     return out
-
-
-def _video(frames: list[np.ndarray], size: tuple[int, int], path: Path) -> str:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, size)
-    for frame in frames:
-        writer.write(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
-    writer.release()
-    return str(path)
 
 
 def _pose_backends(folder: Path) -> dict[str, object]:
@@ -95,7 +86,7 @@ def _pose_backends(folder: Path) -> dict[str, object]:
 
 
 def pipeline_vs_resolution(quick: bool) -> list[Measurement]:
-    from relsar_core.bench.pipeline import _model, _run_pipeline
+    from relsar_core.bench.pipeline import _model, _run_pipeline, write_video
     from relsar_core.bench.pose import load_sample_frames
     from relsar_core.pipeline import open_classifier
 
@@ -108,7 +99,7 @@ def pipeline_vs_resolution(quick: bool) -> list[Measurement]:
         frames, source_desc = load_sample_frames(count)
         backends = _pose_backends(folder)
         for label, size in RESOLUTIONS.items():
-            video = _video(frames, size, folder / f"{label}.avi")
+            video = str(write_video(folder, frames, f"{label}.avi", size))
             for name, pose in backends.items():
                 pose.reset()
                 start = time.perf_counter()

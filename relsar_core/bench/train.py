@@ -16,22 +16,10 @@ import time
 import numpy as np
 
 from relsar_core.bench.common import Measurement
+from relsar_core.synthetic import toy_windows
 
 BATCH = 64
 WINDOW = 30
-
-
-def _toy_windows(count: int, seed: int = 0) -> np.ndarray:
-    from relsar_core.features import clip_features
-    from relsar_core.synthetic import TOY_CLASSES, toy_clip
-
-    rng = np.random.default_rng(seed)
-    parts, total = [], 0
-    while total < count:
-        kp = toy_clip(TOY_CLASSES[len(parts) % len(TOY_CLASSES)], 90, rng)
-        parts.append(clip_features(kp, WINDOW, 5))
-        total += len(parts[-1])
-    return np.concatenate(parts)[:count].astype(np.float32)
 
 
 def _timed(step, count: int) -> tuple[float, float]:
@@ -51,7 +39,7 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
     from relsar_core.upstream_byol import UpstreamBYOL
 
     rounds, steps = (2, 2) if quick else (5, 3)
-    windows = _toy_windows(8 * BATCH)
+    windows = toy_windows(8 * BATCH, window=WINDOW)
     model = ModelConfig(size=size)
     ours_cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": BATCH})
     keras.utils.set_random_seed(0)
