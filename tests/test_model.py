@@ -31,3 +31,27 @@ def test_save_and_reload_gives_identical_outputs(tmp_path):
     a, b = model.predict(x, verbose=0), again.predict(x, verbose=0)
     np.testing.assert_array_equal(a["logits"], b["logits"])
     np.testing.assert_array_equal(a["embedding"], b["embedding"])
+
+
+def test_byte_dropout_drops_at_the_rounded_rate_and_keeps_the_mean():
+    import tensorflow as tf
+
+    from relsar_core.model import ByteDropout
+
+    layer = ByteDropout(0.3, seed=1)
+    x = tf.ones((50, 31, 191))  # 296,050 values: not a multiple of 4
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+    dropped = float(tf.reduce_mean(tf.cast(y == 0, tf.float32)))
+    assert abs(dropped - 77 / 256) < 0.005, dropped  # 0.3 rounds to 77/256
+    np.testing.assert_allclose(np.unique(y.numpy()), [0.0, 256 / 179], rtol=1e-6)
+    assert abs(float(tf.reduce_mean(y)) - 1.0) < 0.01
+    np.testing.assert_array_equal(tape.gradient(y, x), y)  # the gradient passes the same mask
+    assert not np.array_equal(layer(x, training=True), y)  # a new mask every call
+    first, again = ByteDropout(0.3, seed=7), ByteDropout(0.3, seed=7)
+    np.testing.assert_array_equal(first(x, training=True), again(x, training=True))  # seeded
+    layer.rate = 0.0  # what relsar_core.protocols.disable_dropout does to a frozen encoder
+    np.testing.assert_array_equal(layer(x, training=True), x)
+
