@@ -9,9 +9,10 @@ behind tf.stop_gradient).
 
 Speed: both views are augmented in one call on a doubled batch, pass the online network as one
 batch and the target network as one batch; the last transformer layer runs for the CLS token
-only (the one the embedding reads; same outputs, fewer FLOPs); the whole step (augment, forward, backward, optimizer,
-EMA) is one tf.function, XLA-compiled on a single replica (`jit_compile`). The training loop
-around it lives in relsar_core.pretrain.
+only (the one the embedding reads; same outputs, fewer FLOPs); with `precision: auto` the matrix
+products run in bfloat16 where the hardware has it (element-wise work stays float32); the whole
+step (augment, forward, backward, optimizer, EMA) is one tf.function. The training loop around
+it lives in relsar_core.pretrain.
 """
 
 from __future__ import annotations
@@ -57,14 +58,15 @@ def cls_only_encoder(encoder: keras.Model) -> keras.Model:
     cls = tokens[:, :1, :]
     attn = layer(f"{last}_attn_drop")(layer(f"{last}_attn")(cls, tokens))
     x = layer(f"{last}_ln1")(layer(f"{last}_add1")([cls, attn]))
-    ffn = layer(f"{last}_ff_drop1")(layer(f"{last}_ff1")(x))
+    ffn = layer(f"{last}_ff_drop1")(layer(f"{last}_gelu")(layer(f"{last}_ff1")(x)))
     ffn = layer(f"{last}_ff_drop2")(layer(f"{last}_ff2")(ffn))
     x = layer(f"{last}_ln2")(layer(f"{last}_add2")([x, ffn]))
     return keras.Model(inputs, layer("embedding")(x[:, 0, :]), name=f"{encoder.name}_cls_only")
 
 
 def resolve_precision(precision: str) -> str:
-    """`auto` → mixed_bfloat16 on a GPU or a CPU with native bfloat16 arithmetic, else float32."""
+    """`auto` → mixed_bfloat16 on a GPU or a CPU with native bfloat16 arithmetic, else float32
+    (emulated bfloat16 would be slower than float32)."""
     if precision != "auto":
         return precision
     if tf.config.list_logical_devices("GPU"):
@@ -113,12 +115,7 @@ class BYOL:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.total_steps = steps_per_epoch * cfg.epochs
         self.precision = resolve_precision(cfg.precision)
-        previous_policy = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(self.precision)  # captured by each layer as it is built
-        try:
-            self._build(model_cfg, cfg, window, steps_per_epoch)
-        finally:
-            keras.config.set_dtype_policy(previous_policy)
+        self._build(model_cfg, cfg, window, steps_per_epoch)
         if self.strategy.num_replicas_in_sync > 1:
             for net in self.networks():
                 synchronize_batchnorm(net)
@@ -127,10 +124,11 @@ class BYOL:
 
     def _build(self, model_cfg: ModelConfig, cfg: BYOLConfig, window: int, steps_per_epoch: int) -> None:
         with self.strategy.scope():
-            self.encoder = build_encoder(model_cfg, window)
+            self.encoder = build_encoder(model_cfg, window, matmul_policy=self.precision)
             # The target gives regression targets: no dropout noise on them (BN still in batch mode).
             target_model_cfg = model_cfg.model_copy(update={"dropout": 0.0})
-            self.target_encoder = build_encoder(target_model_cfg, window, name="target_encoder")
+            self.target_encoder = build_encoder(target_model_cfg, window, name="target_encoder",
+                                                matmul_policy=self.precision)  # fmt: skip
             # What the step runs: the same encoders with a CLS-only last layer (same outputs).
             self._online_forward = cls_only_encoder(self.encoder)
             self._target_forward = cls_only_encoder(self.target_encoder)

@@ -90,9 +90,10 @@ class BYOLConfig(Strict):
     weight_decay: float = Field(1e-4, ge=0)
     warmup_epochs: float = Field(5, ge=0)
     jit_compile: bool = False  # XLA-compile the step (one replica); slower than oneDNN on CPU
-    # Compute dtype of the BYOL networks (weights stay float32; the saved encoder is float32).
-    # auto: bfloat16 where the hardware computes it natively (a GPU, or a CPU with AVX512-BF16/AMX).
-    precision: Literal["float32", "mixed_bfloat16", "auto"] = "float32"
+    # Compute dtype of the BYOL networks' matrix products (element-wise work, weights and the saved
+    # encoder stay float32). auto: bfloat16 where the hardware multiplies it natively (a GPU, or a
+    # CPU with AVX512-BF16/AMX), else float32.
+    precision: Literal["float32", "mixed_bfloat16", "auto"] = "auto"
     strategy: Literal["default", "mirrored", "multiworker"] = "default"
     collapse_threshold: float = Field(0.1, ge=0, le=2)  # warn below this embedding std × √E (≈1 healthy)
     seed: int = 0

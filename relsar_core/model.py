@@ -89,22 +89,28 @@ class ByteDropout(layers.Dropout):
         return tf.where(draws >= threshold, kept, tf.zeros_like(inputs))
 
 
-def _transformer_layer(x, size: ModelSize, name: str):
+def _transformer_layer(x, size: ModelSize, name: str, matmul_policy: str):
     """Post-LN: x = LN(x + attn(x)); x = LN(x + ffn(x))."""
     attn = layers.MultiHeadAttention(
-        size.num_heads, size.d_model // size.num_heads, dropout=size.dropout, name=f"{name}_attn"
+        size.num_heads, size.d_model // size.num_heads, dropout=size.dropout, name=f"{name}_attn", dtype=matmul_policy
     )(x, x)
     attn = ByteDropout(size.dropout, name=f"{name}_attn_drop")(attn)
     x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln1")(layers.Add(name=f"{name}_add1")([x, attn]))
-    ffn = layers.Dense(size.d_ff, activation="gelu", name=f"{name}_ff1")(x)
+    ffn = layers.Dense(size.d_ff, name=f"{name}_ff1", dtype=matmul_policy)(x)
+    ffn = layers.Activation("gelu", name=f"{name}_gelu")(ffn)
     ffn = ByteDropout(size.dropout, name=f"{name}_ff_drop1")(ffn)
-    ffn = layers.Dense(size.d_model, name=f"{name}_ff2")(ffn)
+    ffn = layers.Dense(size.d_model, name=f"{name}_ff2", dtype=matmul_policy)(ffn)
     ffn = ByteDropout(size.dropout, name=f"{name}_ff_drop2")(ffn)
     return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(layers.Add(name=f"{name}_add2")([x, ffn]))
 
 
-def build_encoder(config: ModelConfig, window: int = 30, name: str = "encoder") -> keras.Model:
-    """(batch, window, 60) → (batch, embedding_dim)."""
+def build_encoder(
+    config: ModelConfig, window: int = 30, name: str = "encoder", matmul_policy: str = "float32"
+) -> keras.Model:
+    """(batch, window, 60) → (batch, embedding_dim). `matmul_policy` is the Keras dtype policy of
+    the layers that multiply matrices (projection, attention, feed-forward, embedding):
+    "mixed_bfloat16" runs those products in bfloat16 while weights, GELU, dropout, LayerNorm and
+    BatchNorm stay float32 (bfloat16 element-wise kernels are slow on CPUs)."""
     size = resolve_size(config)
     if size.d_model % size.num_heads:
         raise ValueError(f"d_model {size.d_model} is not divisible by num_heads {size.num_heads}")
@@ -116,12 +122,12 @@ def build_encoder(config: ModelConfig, window: int = 30, name: str = "encoder") 
         x = layers.BatchNormalization(momentum=0.9, name=f"conv{i}_bn")(x)
         x = layers.Activation("selu", name=f"conv{i}_selu")(x)
         x = layers.MaxPooling1D(2, strides=1, padding="same", name=f"conv{i}_pool")(x)
-    x = layers.Dense(size.d_model, name="project")(x)
+    x = layers.Dense(size.d_model, name="project", dtype=matmul_policy)(x)
     x = ClassTokenAndPosition(name="cls_position")(x)
     for i in range(size.num_layers):
-        x = _transformer_layer(x, size, f"block{i}")
+        x = _transformer_layer(x, size, f"block{i}", matmul_policy)
     cls = x[:, 0, :]
-    embedding = layers.Dense(size.embedding_dim, name="embedding")(cls)
+    embedding = layers.Dense(size.embedding_dim, name="embedding", dtype=matmul_policy)(cls)
     return keras.Model(inputs, embedding, name=name)
 
 

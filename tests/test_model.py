@@ -55,3 +55,22 @@ def test_byte_dropout_drops_at_the_rounded_rate_and_keeps_the_mean():
     layer.rate = 0.0  # what relsar_core.protocols.disable_dropout does to a frozen encoder
     np.testing.assert_array_equal(layer(x, training=True), x)
 
+
+def test_bfloat16_matmuls_keep_element_wise_work_in_float32():
+    import tensorflow as tf
+
+    config = ModelConfig(size="tiny", dropout=0.0)
+    keras.utils.set_random_seed(0)
+    exact = build_encoder(config, 30)
+    fast = build_encoder(config, 30, matmul_policy="mixed_bfloat16")
+    fast.set_weights(exact.get_weights())
+    for name in ("project", "block0_attn", "block0_ff1", "block0_ff2", "embedding"):
+        assert fast.get_layer(name).dtype_policy.name == "mixed_bfloat16", name
+    for name in ("block0_gelu", "block0_ln1", "block0_ff_drop1", "conv1_bn"):
+        assert fast.get_layer(name).dtype_policy.name == "float32", name
+    assert all(w.dtype == "float32" for w in fast.weights)
+    x = tf.random.normal((8, 30, 60))
+    reference, approximate = exact(x, training=True).numpy(), fast(x, training=True).numpy()
+    assert not np.array_equal(reference, approximate)  # it did compute in bfloat16 …
+    error = np.linalg.norm(approximate - reference) / np.linalg.norm(reference)
+    assert error < 0.03, error  # … to bfloat16's ~3 significant digits

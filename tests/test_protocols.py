@@ -20,8 +20,7 @@ def pretrained(toy_data, tmp_path_factory):
     from relsar_core.pretrain import load_pretraining_windows, pretrain_byol
 
     cfg = load_config("byol", BYOLRunConfig, model={"size": "tiny"},
-                      byol={"epochs": 10, "batch_size": 32, "learning_rate": 2e-3, "warmup_epochs": 1,
-                            "precision": "float32"})  # fmt: skip
+                      byol={"epochs": 10, "batch_size": 32, "learning_rate": 2e-3, "warmup_epochs": 1})
     windows, _ = load_pretraining_windows([toy_data], 30, 5, False, cfg.data)
     run = tmp_path_factory.mktemp("byol_run")
     summary = pretrain_byol(windows, cfg, run, show_progress=False)
