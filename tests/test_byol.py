@@ -87,6 +87,7 @@ def test_byol_cli_pretrains_resumes_and_warns_on_collapse(toy_data, tmp_path, ca
     assert done.value.code == 0
     err = capsys.readouterr().err
     assert "collapsing" in err
+    assert "(byol.precision: auto)" in err  # the arithmetic in use is said up front
     for name in ("encoder.keras", "loss.png", "config.yaml", "run.json", "metrics.jsonl"):
         assert (run / name).is_file(), name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

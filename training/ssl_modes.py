@@ -51,6 +51,7 @@ def run_byol(args: argparse.Namespace) -> int:
         data_args = {"dirs": [str(d.resolve()) for d in args.data], "unlabeled": args.unlabeled}
         run_dir = args.out
     strategy = _strategy(args.strategy or config.byol.strategy)
+    from relsar_core.byol import resolve_precision
     from relsar_core.pretrain import load_pretraining_windows, pretrain_byol
 
     with console.status("loading clips and cutting windows…"):
@@ -58,7 +59,8 @@ def run_byol(args: argparse.Namespace) -> int:
             data_args["dirs"], config.data.window, config.data.stride, data_args["unlabeled"], config.data
         )
     console.print(f"{data_info['windows']} windows from {len(data_info['sources'])} folder(s); "
-                  f"{strategy.num_replicas_in_sync} replica(s)")  # fmt: skip
+                  f"{strategy.num_replicas_in_sync} replica(s); {resolve_precision(config.byol.precision)} "
+                  f"(byol.precision: {config.byol.precision})")  # fmt: skip
     summary = pretrain_byol(windows, config, run_dir, bool(args.resume), strategy,
                             run_info={"data_args": data_args, "data_info": data_info})  # fmt: skip
     console.print(f"BYOL done: {summary['epochs']} epochs, loss {summary['loss']:.4f}, embedding spread "
