@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random bits
 from keras import layers, ops
 
 from relsar_core.config import ModelConfig
@@ -79,13 +80,11 @@ class ByteDropout(layers.Dropout):
         threshold = round(self.rate * 256)  # read at call time: disable_dropout sets rate 0
         if not training or threshold == 0:
             return inputs
-        import tensorflow as tf  # the training backend; the layer runs only inside TF graphs
-
         size = tf.size(inputs)
         seed = tf.cast(tf.math.floormod(self.seed_generator.next(), 2**31 - 1), tf.int32)
         words = tf.random.stateless_uniform([(size + 3) // 4], seed, minval=None, maxval=None, dtype=tf.uint32)
         draws = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:size], tf.shape(inputs))
-        kept = inputs * ops.cast(256 / (256 - threshold), inputs.dtype)
+        kept = inputs * tf.cast(256 / (256 - threshold), inputs.dtype)
         return tf.where(draws >= threshold, kept, tf.zeros_like(inputs))
 
 
