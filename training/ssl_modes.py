@@ -10,8 +10,13 @@ from pathlib import Path
 
 from training.cli_common import console, quiet_tensorflow
 
-STRATEGY_HELP = ("tf.distribute strategy: default (one device), mirrored (all local GPUs), multiworker "
-                 "(MultiWorkerMirroredStrategy from TF_CONFIG; see docs/DISTRIBUTED.md)")  # fmt: skip
+
+def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> None:
+    """--strategy; default None = the config's (byol)."""
+    text = ("tf.distribute strategy: default (one device), mirrored (all local GPUs), multiworker "
+            "(MultiWorkerMirroredStrategy from TF_CONFIG; see docs/DISTRIBUTED.md)")  # fmt: skip
+    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default=default,
+                   help=text + ("; default: the config's" if default is None else ""))  # fmt: skip
 
 
 def _strategy(name: str):
@@ -89,7 +94,7 @@ def add_byol(sub) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue an interrupted run from its last checkpoint (data and config are read from it; "
                    "--epochs may extend it)")  # fmt: skip
-    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], help=STRATEGY_HELP + "; default: the config's")
+    _add_strategy_argument(p, None)
     o = p.add_argument_group("overrides of the config")
     o.add_argument("--size", choices=["base", "small", "micro", "tiny"], help="model size preset (model.size)")
     o.add_argument("--epochs", type=int, help="byol.epochs")
@@ -185,7 +190,7 @@ def add_linear(sub) -> None:
         "Writes the same run folder and report/ as `relsar-train supervised`.",
     )  # fmt: skip
     _protocol_args(p, "linear")
-    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default", help=STRATEGY_HELP)
+    _add_strategy_argument(p, "default")
     p.set_defaults(func=run_linear)
 
 
@@ -199,7 +204,7 @@ def add_finetune(sub) -> None:
     _protocol_args(p, "finetune")
     p.add_argument("--freeze-stem", action="store_true",
                    help="keep the Conv1D stem (conv1, conv2 and their BatchNorm) fixed")  # fmt: skip
-    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default", help=STRATEGY_HELP)
+    _add_strategy_argument(p, "default")
     p.set_defaults(func=run_finetune)
 
 
