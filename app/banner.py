@@ -36,7 +36,9 @@ class MessageBanner(QFrame):
             text = f"{self.label.text()} {text}"
             level = max(level, self.level, key=order.index)
         self.level = level
-        self.setStyleSheet(f"QFrame {{{_STYLES[level]} border-radius:4px;}} QLabel {{background:transparent;}}")
+        self.setStyleSheet(
+            f"QFrame {{{_STYLES[level]} border-radius:4px;}} QLabel {{background:transparent;}}"
+        )
         self.label.setText(text)
         self.show()
 

@@ -14,8 +14,8 @@ from collections import deque
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from relsar_core.pipeline import FrameResult, LivePipeline, PipelineRunner
-from relsar_core.sources import FrameSource
+from relsar_core.live.pipeline import FrameResult, LivePipeline, PipelineRunner
+from relsar_core.live.sources import FrameSource
 
 
 class PipelineBridge(QObject):
@@ -38,7 +38,9 @@ class PipelineBridge(QObject):
             self._latest, self._pending = None, False
         self.latencies.clear()
         self.predictions = 0
-        self.runner = PipelineRunner(source, pipeline, self._on_result, self._on_error, self._on_end)
+        self.runner = PipelineRunner(
+            source, pipeline, self._on_result, self._on_error, self._on_end
+        )
         self.runner.start()
 
     def stop(self) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from relsar_core.smoothing import NO_ACTION
+from relsar_core.live.smoothing import NO_ACTION
 
 _PALETTE: dict[str, QColor] = {}
 _GOLDEN = 0.618033988749895  # successive hues this far apart never sit next to each other
@@ -70,15 +70,21 @@ class ProbabilityBars(QWidget):
             font.setBold(name == self.current)
             p.setFont(font)
             p.setPen(self.palette().windowText().color())
-            p.drawText(QRectF(0, y, name_w - 6, self.ROW), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                       p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, name_w - 6))  # fmt: skip
+            p.drawText(
+                QRectF(0, y, name_w - 6, self.ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, name_w - 6),
+            )
             p.fillRect(QRectF(name_w, y + 4, bar_w, self.ROW - 8), QColor(60, 60, 66, 90))
             colour = class_colour(name)
             if name != self.current:
                 colour.setAlpha(150)
             p.fillRect(QRectF(name_w, y + 4, bar_w * prob, self.ROW - 8), colour)
-            p.drawText(QRectF(name_w + bar_w + 4, y, 48, self.ROW),
-                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{prob:4.0%}")  # fmt: skip
+            p.drawText(
+                QRectF(name_w + bar_w + 4, y, 48, self.ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                f"{prob:4.0%}",
+            )
 
 
 class TimelineStrip(QWidget):
@@ -126,7 +132,12 @@ class TimelineStrip(QWidget):
             p.fillRect(rect, class_colour(label))
             if rect.width() > 40 and label != NO_ACTION:
                 p.setPen(QColor(15, 15, 15))
-                p.drawText(rect.adjusted(4, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter,
-                           p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, int(rect.width()) - 6))  # fmt: skip
+                p.drawText(
+                    rect.adjusted(4, 0, -2, 0),
+                    Qt.AlignmentFlag.AlignVCenter,
+                    p.fontMetrics().elidedText(
+                        label, Qt.TextElideMode.ElideRight, int(rect.width()) - 6
+                    ),
+                )
         p.setPen(QColor(150, 150, 160))
         p.drawText(QRectF(4, 0, 120, h), Qt.AlignmentFlag.AlignVCenter, f"last {self.span_s:.0f} s")

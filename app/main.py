@@ -29,34 +29,81 @@ def _parser() -> argparse.ArgumentParser:
         "pose → ReL-SAR classifier → the action named live. Settings persist between launches; "
         "options given here override them.",
     )
-    p.add_argument("--source", help="camera[:N], demo, a video file, a stream URL (rtsp://, http://) "
-                   "or a skeleton replay (.npz clip or folder). Default: the last one used, else the "
-                   "first camera, else the demo")  # fmt: skip
-    p.add_argument("--model", type=Path, help="classifier .tflite (its .json beside it); default: "
-                   "the last one used, else assets/models/default.tflite")  # fmt: skip
-    p.add_argument("--pose", choices=["blazepose", "vitpose", "auto"], help="pose backend for cameras "
-                   "and videos (default blazepose, after `relsar-models fetch default`)")  # fmt: skip
+    p.add_argument(
+        "--source",
+        help="camera[:N], demo, a video file, a stream URL (rtsp://, http://) "
+        "or a skeleton replay (.npz clip or folder). Default: the last one used, else the "
+        "first camera, else the demo",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="classifier .tflite (its .json beside it); default: "
+        "the last one used, else assets/models/default.tflite",
+    )
+    p.add_argument(
+        "--pose",
+        choices=["blazepose", "vitpose", "auto"],
+        help="pose backend for cameras "
+        "and videos (default blazepose, after `relsar-models fetch default`)",
+    )
     p.add_argument("--pose-weights", type=Path, help="ViTPose checkpoint (.pth) for --pose vitpose")
     p.add_argument("--stride", type=int, help="classify every N frames (default 5)")
-    p.add_argument("--smoothing", type=float, metavar="ALPHA",
-                   help="weight of the newest window in the running average, (0, 1]; 1 = none (default 0.5)")
-    p.add_argument("--threshold", type=float, help="below this confidence the action shows as — (default 0.5)")
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        metavar="ALPHA",
+        help="weight of the newest window in the running average, (0, 1]; 1 = none (default 0.5)",
+    )
+    p.add_argument(
+        "--threshold", type=float, help="below this confidence the action shows as — (default 0.5)"
+    )
     loop = p.add_mutually_exclusive_group()
-    loop.add_argument("--loop", dest="loop", action="store_true", default=None,
-                      help="start files and replays again at the end (window default)")
-    loop.add_argument("--no-loop", dest="loop", action="store_false",
-                      help="stop at the end of a file or replay (headless default)")
-    p.add_argument("--headless", action="store_true", help="no window: run the pipeline on --source and "
-                   "write one JSON line per classified window to --out")  # fmt: skip
-    p.add_argument("--out", type=Path, help="headless: results file (.jsonl); '-' or omitted = stdout")
-    p.add_argument("--settings", type=Path, help="keep settings in this .ini file instead of the "
-                   "user's settings (portable installs, tests)")  # fmt: skip
-    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="window: close after this long "
-                   "(demos, screenshots, benchmarks)")  # fmt: skip
-    p.add_argument("--screenshot", type=Path, help="window: save a PNG of the window just before "
-                   "--quit-after closes it")  # fmt: skip
-    p.add_argument("--report", action="store_true", help="window: print JSON lines with the time to "
-                   "the first frame on screen and, on closing, FPS, latency and memory")  # fmt: skip
+    loop.add_argument(
+        "--loop",
+        dest="loop",
+        action="store_true",
+        default=None,
+        help="start files and replays again at the end (window default)",
+    )
+    loop.add_argument(
+        "--no-loop",
+        dest="loop",
+        action="store_false",
+        help="stop at the end of a file or replay (headless default)",
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window: run the pipeline on --source and "
+        "write one JSON line per classified window to --out",
+    )
+    p.add_argument(
+        "--out", type=Path, help="headless: results file (.jsonl); '-' or omitted = stdout"
+    )
+    p.add_argument(
+        "--settings",
+        type=Path,
+        help="keep settings in this .ini file instead of the "
+        "user's settings (portable installs, tests)",
+    )
+    p.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="window: close after this long (demos, screenshots, benchmarks)",
+    )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        help="window: save a PNG of the window just before --quit-after closes it",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="window: print JSON lines with the time to "
+        "the first frame on screen and, on closing, FPS, latency and memory",
+    )
     return p
 
 
@@ -82,26 +129,41 @@ def has_display() -> bool:
 
 def _headless(args: argparse.Namespace) -> int:
     from relsar_core.errors import ConfigError
-    from relsar_core.headless import run_headless
-    from relsar_core.pipeline import DEFAULT_MODEL, LivePipeline, open_classifier, open_pose
-    from relsar_core.sources import open_source
+    from relsar_core.live.headless import run_headless
+    from relsar_core.live.pipeline import DEFAULT_MODEL, LivePipeline, open_classifier, open_pose
+    from relsar_core.live.sources import open_source
 
     if not args.source:
-        raise ConfigError("--headless needs --source (a video, a .npz clip or folder, a URL or camera:N)")
+        raise ConfigError(
+            "--headless needs --source (a video, a .npz clip or folder, a URL or camera:N)"
+        )
     classifier, warning = open_classifier(args.model or DEFAULT_MODEL)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}")
     source = open_source(args.source, loop=bool(args.loop), realtime=False)
     try:
-        pose = None if source.provides_skeletons else open_pose(args.pose or "blazepose", args.pose_weights)
-        pipeline = LivePipeline(classifier, pose, args.stride or 5, alpha=args.smoothing or 0.5,
-                                threshold=0.5 if args.threshold is None else args.threshold)  # fmt: skip
-        summary = run_headless(source, pipeline, args.out, progress=args.out not in (None, Path("-")))
+        pose = (
+            None
+            if source.provides_skeletons
+            else open_pose(args.pose or "blazepose", args.pose_weights)
+        )
+        pipeline = LivePipeline(
+            classifier,
+            pose,
+            args.stride or 5,
+            alpha=args.smoothing or 0.5,
+            threshold=0.5 if args.threshold is None else args.threshold,
+        )
+        summary = run_headless(
+            source, pipeline, args.out, progress=args.out not in (None, Path("-"))
+        )
     finally:
         source.close()
     if args.out not in (None, Path("-")):
-        console.print(f"{summary['windows']} windows from {summary['frames']} frames → {args.out} "
-                      f"(latency p50 {summary['latency_p50_ms']:.1f} ms, p95 {summary['latency_p95_ms']:.1f} ms)")  # fmt: skip
+        console.print(
+            f"{summary['windows']} windows from {summary['frames']} frames → {args.out} "
+            f"(latency p50 {summary['latency_p50_ms']:.1f} ms, p95 {summary['latency_p95_ms']:.1f} ms)"
+        )
     return 0
 
 
@@ -109,7 +171,9 @@ def _window(args: argparse.Namespace) -> int:
     from relsar_core.errors import RelsarError
 
     if not has_display():
-        raise RelsarError(f"no display found ($DISPLAY and $WAYLAND_DISPLAY are unset); {HEADLESS_HINT}")
+        raise RelsarError(
+            f"no display found ($DISPLAY and $WAYLAND_DISPLAY are unset); {HEADLESS_HINT}"
+        )
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -127,7 +191,9 @@ def _window(args: argparse.Namespace) -> int:
         "threshold": args.threshold,
         "loop": args.loop,
     }
-    window = MainWindow(open_store(str(args.settings) if args.settings else None), args.source, overrides)
+    window = MainWindow(
+        open_store(str(args.settings) if args.settings else None), args.source, overrides
+    )
     window.show()
     if args.report:
         _report_first_frame(window)
@@ -141,7 +207,12 @@ def _report_first_frame(window) -> None:
         if window.first_frame_time is None:
             return
         timer.stop()
-        print(json.dumps({"event": "first_frame", "seconds": round(window.first_frame_time - LAUNCHED, 3)}), flush=True)
+        print(
+            json.dumps(
+                {"event": "first_frame", "seconds": round(window.first_frame_time - LAUNCHED, 3)}
+            ),
+            flush=True,
+        )
 
     from PySide6.QtCore import QTimer
 
@@ -158,16 +229,23 @@ def _finish(window, args: argparse.Namespace) -> None:
         lat = window.bridge.latency_p50_p95()
         runner = window.bridge.runner
         elapsed = time.perf_counter() - (window.first_frame_time or LAUNCHED)
-        print(json.dumps({
-            "event": "stats",
-            "frames": runner.frames_processed if runner else 0,
-            "fps": round((runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2),
-            "dropped": runner.slot.dropped if runner else 0,
-            "latency_p50_ms": lat and round(lat[0], 3),
-            "latency_p95_ms": lat and round(lat[1], 3),
-            "rss_mb": round(rss_mb(), 1),
-            "message": window.banner.text,
-        }), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "event": "stats",
+                    "frames": runner.frames_processed if runner else 0,
+                    "fps": round(
+                        (runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2
+                    ),
+                    "dropped": runner.slot.dropped if runner else 0,
+                    "latency_p50_ms": lat and round(lat[0], 3),
+                    "latency_p95_ms": lat and round(lat[1], 3),
+                    "rss_mb": round(rss_mb(), 1),
+                    "message": window.banner.text,
+                }
+            ),
+            flush=True,
+        )
     window.close()
 
 

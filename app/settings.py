@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from relsar_core.pipeline import DEFAULT_MODEL, DEFAULT_POSE_BACKEND
+from relsar_core.live.pipeline import DEFAULT_MODEL, DEFAULT_POSE_BACKEND
 
 ORGANISATION, APPLICATION = "relsar", "relsar-live"
 
@@ -37,10 +37,15 @@ class AppSettings:
             raw = store.value(f.name, default)
             try:
                 if f.type == "bool" or isinstance(default, bool):
-                    values[f.name] = raw in (True, "true", "1", 1) if not isinstance(raw, bool) else raw
+                    values[f.name] = (
+                        raw in (True, "true", "1", 1) if not isinstance(raw, bool) else raw
+                    )
                 else:
                     values[f.name] = type(default)(raw)
-            except (TypeError, ValueError):  # a hand-edited or stale value: fall back to the default
+            except (
+                TypeError,
+                ValueError,
+            ):  # a hand-edited or stale value: fall back to the default
                 values[f.name] = default
         return cls(**values)
 

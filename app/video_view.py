@@ -8,8 +8,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from relsar_core.layouts import BODY15_BONES
 from relsar_core.pose.base import Skeleton
+from relsar_core.skeleton.layouts import BODY15_BONES
 
 MIN_DRAWN_CONFIDENCE = 0.05  # below this a joint is "missing" and not drawn
 
@@ -30,8 +30,9 @@ class VideoView(QWidget):
         self._placeholder = "No source running — press Space to start"
         self.frames_drawn = 0
 
-    def show_frame(self, image_bgr: np.ndarray | None, image_size: tuple[int, int],
-                   skeleton: Skeleton | None) -> None:  # fmt: skip
+    def show_frame(
+        self, image_bgr: np.ndarray | None, image_size: tuple[int, int], skeleton: Skeleton | None
+    ) -> None:
         if image_bgr is not None:
             bgr = np.ascontiguousarray(image_bgr)
             h, w = bgr.shape[:2]
@@ -65,7 +66,11 @@ class VideoView(QWidget):
         if self.frames_drawn == 0:
             p.setPen(QColor(170, 170, 180))
             p.setFont(QFont(self.font().family(), 14))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
+            p.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
             return
         target = self._target()
         if self._image is not None:
@@ -84,7 +89,14 @@ class VideoView(QWidget):
         width = max(2.0, target.height() / 160)
         for a, b in BODY15_BONES:
             if seen[a] and seen[b]:
-                p.setPen(QPen(QColor(235, 235, 245, 210), width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+                p.setPen(
+                    QPen(
+                        QColor(235, 235, 245, 210),
+                        width,
+                        Qt.PenStyle.SolidLine,
+                        Qt.PenCapStyle.RoundCap,
+                    )
+                )
                 p.drawLine(pts[a], pts[b])
         radius = width * 1.6
         p.setPen(QPen(QColor(20, 20, 20), 1.0))

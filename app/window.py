@@ -33,25 +33,29 @@ from app.bridge import PipelineBridge
 from app.charts import ProbabilityBars, TimelineStrip, class_colour
 from app.settings import AppSettings
 from app.video_view import VideoView
-from relsar_core import fewshot
+from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
-from relsar_core.pipeline import (
+from relsar_core.live.pipeline import (
     DEFAULT_MODEL,
     POSE_BACKENDS,
     LivePipeline,
     open_classifier,
     open_pose,
 )
-from relsar_core.recording import ClipRecorder, check_action_name
-from relsar_core.smoothing import NO_ACTION
-from relsar_core.sources import FrameSource, list_cameras, open_source
+from relsar_core.live.smoothing import NO_ACTION
+from relsar_core.live.sources import FrameSource, list_cameras, open_source
+from relsar_core.runtime import fewshot
 
 NO_DEFAULT_MODEL = (
     "No default model is shipped in this install ({path} is missing). Choose a model with "
     "File ▸ Open model… (a .tflite with its .json beside it)."
 )
-CAMERA_SIZES = (("Camera default", ""), ("640 × 480", "640x480"), ("1280 × 720", "1280x720"),
-                ("1920 × 1080", "1920x1080"))  # fmt: skip
+CAMERA_SIZES = (
+    ("Camera default", ""),
+    ("640 × 480", "640x480"),
+    ("1280 × 720", "1280x720"),
+    ("1920 × 1080", "1920x1080"),
+)
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv);;All files (*)"
 
 
@@ -77,8 +81,13 @@ def _hbox(*widgets, stretch_first: bool = True) -> QWidget:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: QSettings, source: str | None = None, overrides: dict | None = None,
-                 autostart: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: QSettings,
+        source: str | None = None,
+        overrides: dict | None = None,
+        autostart: bool = True,
+    ) -> None:
         super().__init__()
         self.store = store
         self.settings = AppSettings.load(store)
@@ -192,7 +201,9 @@ class MainWindow(QMainWindow):
         self.pose_combo.currentTextChanged.connect(self._pose_changed)
         self.weights_edit = QLineEdit(self.settings.pose_weights)
         self.weights_edit.setPlaceholderText("ViTPose .pth (optional)")
-        self.weights_edit.editingFinished.connect(lambda: self._pose_changed(self.pose_combo.currentText()))
+        self.weights_edit.editingFinished.connect(
+            lambda: self._pose_changed(self.pose_combo.currentText())
+        )
         weights_button = QPushButton("…")
         weights_button.clicked.connect(self._choose_weights)
         model_box = _group(
@@ -205,9 +216,15 @@ class MainWindow(QMainWindow):
 
         self.stride_spin = QSpinBox(minimum=1, maximum=60, value=self.settings.stride)
         self.stride_spin.setToolTip("Classify every N frames")
-        self.alpha_spin = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=self.settings.alpha)
-        self.alpha_spin.setToolTip("Weight of the newest window in the running average (1 = no smoothing)")
-        self.threshold_spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=self.settings.threshold)
+        self.alpha_spin = QDoubleSpinBox(
+            minimum=0.05, maximum=1.0, singleStep=0.05, value=self.settings.alpha
+        )
+        self.alpha_spin.setToolTip(
+            "Weight of the newest window in the running average (1 = no smoothing)"
+        )
+        self.threshold_spin = QDoubleSpinBox(
+            minimum=0.0, maximum=1.0, singleStep=0.05, value=self.settings.threshold
+        )
         self.threshold_spin.setToolTip(f"Below this confidence the action shows as {NO_ACTION}")
         for spin in (self.stride_spin, self.alpha_spin, self.threshold_spin):
             spin.valueChanged.connect(self._recognition_changed)
@@ -231,7 +248,9 @@ class MainWindow(QMainWindow):
         root_button = QPushButton("Folder…")
         root_button.clicked.connect(self._choose_root)
         self.teach_button = QPushButton("Teach this action")
-        self.teach_button.setToolTip("Record 3–10 examples of the action, then teach it: the model learns it at once")
+        self.teach_button.setToolTip(
+            "Record 3–10 examples of the action, then teach it: the model learns it at once"
+        )
         self.teach_button.clicked.connect(lambda: self.teach())
         forget_button = QPushButton("Forget taught")
         forget_button.clicked.connect(self.forget_taught)
@@ -258,7 +277,9 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # Wide enough for the panel plus a vertical scroll bar: nothing is ever cut off sideways.
         panel.setMinimumWidth(panel.sizeHint().width())
-        scroll.setMinimumWidth(panel.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        scroll.setMinimumWidth(
+            panel.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4
+        )
         scroll.setMaximumWidth(440)
 
         central = QWidget()
@@ -289,7 +310,9 @@ class MainWindow(QMainWindow):
         self.start_action = action(run_menu, "&Start / stop", self.toggle_running, "Space")
         action(run_menu, "&Demo source", lambda: self.open_source("demo"), "Ctrl+D")
         record_menu = self.menuBar().addMenu("&Record")
-        self.record_action = action(record_menu, "&Record / stop", lambda: self.toggle_recording(), "R")
+        self.record_action = action(
+            record_menu, "&Record / stop", lambda: self.toggle_recording(), "R"
+        )
         action(record_menu, "&Teach this action", lambda: self.teach(), "Ctrl+T")
         action(record_menu, "&Forget taught actions", self.forget_taught)
         action(record_menu, "Data &folder…", self._choose_root)
@@ -304,8 +327,12 @@ class MainWindow(QMainWindow):
         cameras = list_cameras()
         wants_camera = saved == "" or saved.startswith(("camera", "webcam"))
         if wants_camera and not cameras:
-            self.show_message("No camera found on this machine — playing the demo source. "
-                              "Open a video with File ▸ Open video, or plug in a camera.", "warning", append=True)  # fmt: skip
+            self.show_message(
+                "No camera found on this machine — playing the demo source. "
+                "Open a video with File ▸ Open video, or plug in a camera.",
+                "warning",
+                append=True,
+            )
             return "demo"
         if saved == "":
             return f"camera:{cameras[0]}"
@@ -358,7 +385,9 @@ class MainWindow(QMainWindow):
             self.model_label.setText("<i>no model loaded</i>")
             return
         taught = getattr(self.classifier, "taught_classes", [])
-        text = f"<b>{Path(self.settings.model).name}</b> — {len(self.classifier.class_names)} actions"
+        text = (
+            f"<b>{Path(self.settings.model).name}</b> — {len(self.classifier.class_names)} actions"
+        )
         if taught:
             text += f" ({len(taught)} taught: {', '.join(taught)})"
         self.model_label.setText(text)
@@ -397,9 +426,13 @@ class MainWindow(QMainWindow):
             return False
         try:
             width, _, height = self.settings.camera_size.partition("x")
-            source = open_source(self.source_spec, loop=self.settings.loop, realtime=True,
-                                 width=int(width) if width.isdigit() else None,
-                                 height=int(height) if height.isdigit() else None)  # fmt: skip
+            source = open_source(
+                self.source_spec,
+                loop=self.settings.loop,
+                realtime=True,
+                width=int(width) if width.isdigit() else None,
+                height=int(height) if height.isdigit() else None,
+            )
         except RelsarError as err:
             self.show_message(f"{err}. Choose another source.", "error")
             return False
@@ -410,8 +443,13 @@ class MainWindow(QMainWindow):
             self.show_message(f"Pose model: {err}", "error")
             return False
         self.source = source
-        self.pipeline = LivePipeline(self.classifier, pose, self.stride_spin.value(),
-                                     alpha=self.alpha_spin.value(), threshold=self.threshold_spin.value())  # fmt: skip
+        self.pipeline = LivePipeline(
+            self.classifier,
+            pose,
+            self.stride_spin.value(),
+            alpha=self.alpha_spin.value(),
+            threshold=self.threshold_spin.value(),
+        )
         self._last_prediction_frame = -1
         self.timeline.clear()
         self.video.clear("Starting…")
@@ -423,8 +461,11 @@ class MainWindow(QMainWindow):
         self.start_button.setText("Stop")
         self.statusBar().showMessage(f"Playing {source.name}")
         if source.name.startswith("demo (synthetic"):
-            self.show_message("The demo plays synthetic toy motions: no demo clips are installed in "
-                              "assets/demo.", "info", append=True)  # fmt: skip
+            self.show_message(
+                "The demo plays synthetic toy motions: no demo clips are installed in assets/demo.",
+                "info",
+                append=True,
+            )
         return True
 
     def stop(self) -> None:
@@ -461,9 +502,13 @@ class MainWindow(QMainWindow):
         lat = self.bridge.latency_p50_p95()
         lat_text = f"latency {lat[0]:.1f} / {lat[1]:.1f} ms (p50/p95)" if lat else "latency –"
         pose_text = f" · pose {result.pose_ms:.0f} ms" if result.pose_ms else ""
-        self.stats_label.setText(f"{result.fps:4.1f} FPS · {lat_text}{pose_text} · dropped {result.dropped}")
+        self.stats_label.setText(
+            f"{result.fps:4.1f} FPS · {lat_text}{pose_text} · dropped {result.dropped}"
+        )
         if self._recorder is not None:
-            self.recording_label.setText(f"● REC {self._recorder.action}: {self._recorder.num_frames} frames")
+            self.recording_label.setText(
+                f"● REC {self._recorder.action}: {self._recorder.num_frames} frames"
+            )
 
     @staticmethod
     def _confidence_text(pred) -> str:
@@ -494,8 +539,11 @@ class MainWindow(QMainWindow):
         self.settings.threshold = self.threshold_spin.value()
         self.settings.save(self.store)
         if self.pipeline is not None:
-            self.pipeline.configure(stride=self.settings.stride, alpha=self.settings.alpha,
-                                    threshold=self.settings.threshold)  # fmt: skip
+            self.pipeline.configure(
+                stride=self.settings.stride,
+                alpha=self.settings.alpha,
+                threshold=self.settings.threshold,
+            )
 
     # ------------------------------------------------------------------ record and teach
     def _update_root_label(self) -> None:
@@ -538,11 +586,20 @@ class MainWindow(QMainWindow):
             self.show_message(f"Name the action to record first: {err}", "warning")
             self.action_edit.setFocus()
             return None
-        layout = (self.source.current_clip.layout if self.source.provides_skeletons
-                  else getattr(self.pipeline.pose, "layout", "body15"))  # fmt: skip
-        self._recorder = ClipRecorder(self.settings.data_root, action, layout, self.source.fps,
-                                      self.source.image_size, self.video_check.isChecked(),
-                                      min_frames=self.classifier.window)  # fmt: skip
+        layout = (
+            self.source.current_clip.layout
+            if self.source.provides_skeletons
+            else getattr(self.pipeline.pose, "layout", "body15")
+        )
+        self._recorder = ClipRecorder(
+            self.settings.data_root,
+            action,
+            layout,
+            self.source.fps,
+            self.source.image_size,
+            self.video_check.isChecked(),
+            min_frames=self.classifier.window,
+        )
         self.pipeline.swap_recorder(self._recorder)
         self.record_button.setChecked(True)
         self.recording_label.setText(f"● REC {action}")
@@ -564,12 +621,17 @@ class MainWindow(QMainWindow):
             return False
         start = time.perf_counter()
         try:
-            from relsar_core.runtime import TfliteClassifier
+            from relsar_core.runtime.tflite import TfliteClassifier
 
             # A second interpreter for the examples: the pipeline's own is busy in the worker thread.
             embedder = TfliteClassifier(self.settings.model)
-            classifier = fewshot.teach(self.base_classifier, self.settings.model, {action: clips},
-                                       stride=max(1, self.stride_spin.value()), embedder=embedder)  # fmt: skip
+            classifier = fewshot.teach(
+                self.base_classifier,
+                self.settings.model,
+                {action: clips},
+                stride=max(1, self.stride_spin.value()),
+                embedder=embedder,
+            )
         except (RelsarError, OSError) as err:
             self.show_message(f"Could not teach “{action}”: {err}", "error")
             return False
@@ -577,8 +639,11 @@ class MainWindow(QMainWindow):
         self._classes_changed()
         took = time.perf_counter() - start
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
-        self.show_message(f"Taught “{action}” from {len(clips)} clip(s) in {took:.2f} s{note}; "
-                          "saved beside the model.", "info")  # fmt: skip
+        self.show_message(
+            f"Taught “{action}” from {len(clips)} clip(s) in {took:.2f} s{note}; "
+            "saved beside the model.",
+            "info",
+        )
         return True
 
     def forget_taught(self) -> None:
@@ -596,7 +661,9 @@ class MainWindow(QMainWindow):
             self.open_source(path)
 
     def _choose_clip(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open skeleton clip", "", "Skeleton clips (*.npz)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open skeleton clip", "", "Skeleton clips (*.npz)"
+        )
         if path:
             self.open_source(path)
 
@@ -616,19 +683,24 @@ class MainWindow(QMainWindow):
             self.start()  # a camera opens at the new size
 
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path(self.settings.model).parent),
-                                              "TFLite models (*.tflite)")  # fmt: skip
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open model", str(Path(self.settings.model).parent), "TFLite models (*.tflite)"
+        )
         if path:
             self.load_model(path)
 
     def _choose_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "ViTPose weights", "", "PyTorch checkpoints (*.pth)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "ViTPose weights", "", "PyTorch checkpoints (*.pth)"
+        )
         if path:
             self.weights_edit.setText(path)
             self._pose_changed(self.pose_combo.currentText())
 
     def _choose_root(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Data-set folder for recordings", self.settings.data_root)
+        path = QFileDialog.getExistingDirectory(
+            self, "Data-set folder for recordings", self.settings.data_root
+        )
         if path:
             self._set("data_root", path)
             self._update_root_label()

@@ -74,7 +74,7 @@ class RunConfig(Strict):
 
 
 class BYOLConfig(Strict):
-    """BYOL pre-training (relsar_core.byol). MLP sizes list the hidden widths then the output."""
+    """BYOL pre-training (relsar_core.train.byol). MLP sizes list the hidden widths then the output."""
 
     projector: tuple[int, ...] = Field((1024, 256), min_length=1)
     predictor: tuple[int, ...] = (1024, 256)  # () = no predictor (the upstream sketch)
@@ -95,7 +95,9 @@ class BYOLConfig(Strict):
     # CPU with AVX512-BF16/AMX), else float32.
     precision: Literal["float32", "mixed_bfloat16", "auto"] = "auto"
     strategy: Literal["default", "mirrored", "multiworker"] = "default"
-    collapse_threshold: float = Field(0.1, ge=0, le=2)  # warn below this embedding std × √E (≈1 healthy)
+    collapse_threshold: float = Field(
+        0.1, ge=0, le=2
+    )  # warn below this embedding std × √E (≈1 healthy)
     seed: int = 0
 
 
@@ -126,7 +128,9 @@ def _format_error(path: Path, err: ValidationError) -> str:
     return f"{path}: '{where}': {first['msg']} (got {first.get('input')!r})"
 
 
-def load_config(name_or_path: str | os.PathLike | None, schema: type[BaseModel] = RunConfig, **overrides):
+def load_config(
+    name_or_path: str | os.PathLike | None, schema: type[BaseModel] = RunConfig, **overrides
+):
     """Read and validate a config; `overrides` are top-level sections merged over the file."""
     data: dict = {}
     path = Path("(defaults)")

@@ -9,7 +9,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
 
-from relsar_core.synthetic import make_toy_dataset  # noqa: E402
+from relsar_core.skeleton.synthetic import make_toy_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +27,30 @@ def tiny_run_dir(tmp_path_factory, toy_data):
     import keras
 
     from relsar_core.config import ModelConfig
-    from relsar_core.datasets import load_clip_folder
-    from relsar_core.model import build_classifier
+    from relsar_core.data.datasets import load_clip_folder
+    from relsar_core.train.model import build_classifier
 
     keras.utils.set_random_seed(0)
     data = load_clip_folder(toy_data, window=30, stride=5)
     classifier = build_classifier(ModelConfig(size="tiny"), data.num_classes, window=30)
-    trainable = keras.Model(classifier.inputs, classifier.get_layer("logits").output)  # logits view, shared weights
-    trainable.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trainable = keras.Model(
+        classifier.inputs, classifier.get_layer("logits").output
+    )  # logits view, shared weights
+    trainable.compile(
+        keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     trainable.fit(data.windows, data.labels, batch_size=32, epochs=8, shuffle=True, verbose=0)
     run_dir = tmp_path_factory.mktemp("tiny_run")
     classifier.save(run_dir / "best.keras")
-    run = {"class_names": data.class_names, "data": str(toy_data), "layout": "body15", "window": 30,
-           "stride": 5, "mode": "supervised", "config": {"model": {"size": "tiny"}, "data": {"stride": 5}}}
+    run = {
+        "class_names": data.class_names,
+        "data": str(toy_data),
+        "layout": "body15",
+        "window": 30,
+        "stride": 5,
+        "mode": "supervised",
+        "config": {"model": {"size": "tiny"}, "data": {"stride": 5}},
+    }
     (run_dir / "run.json").write_text(json.dumps(run))
     return run_dir
 
@@ -48,7 +59,7 @@ def tiny_run_dir(tmp_path_factory, toy_data):
 def tiny_tflite_model(tmp_path_factory, tiny_run_dir):
     """The float32 .tflite of `tiny_run_dir` made by relsar-convert's library path; its sidecar
     JSON is beside it (same name, .json). Returns the .tflite path."""
-    from relsar_core.export import convert_run
+    from relsar_core.train.export import convert_run
 
     out = tmp_path_factory.mktemp("tiny_tflite") / "tiny.tflite"
     convert_run(tiny_run_dir, out, ["none"])

@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 
 from app.settings import AppSettings, open_store
 from app.window import MainWindow
-from relsar_core.clip import load_clip
-from relsar_core.datasets import load_clip_folder
+from relsar_core.data.datasets import load_clip_folder
+from relsar_core.skeleton.clip import load_clip
 
 WAIT_MS = 15000  # generous: the 2-core build machines are shared
 
@@ -32,7 +32,11 @@ def model_copy(tiny_tflite_model, tmp_path) -> Path:
 def make_window(qtbot, tmp_path):
     def make(spec: str | None, model: Path | None, **overrides) -> MainWindow:
         store = open_store(str(tmp_path / "settings.ini"))
-        values = {"model": str(model) if model else None, "data_root": str(tmp_path / "recordings"), **overrides}
+        values = {
+            "model": str(model) if model else None,
+            "data_root": str(tmp_path / "recordings"),
+            **overrides,
+        }
         window = MainWindow(store, spec, values)
         qtbot.addWidget(window)
         window.show()
@@ -50,12 +54,16 @@ def toy_clip(toy_data: Path, cls: str, i: int = 0) -> Path:
     return sorted((toy_data / cls).glob("*.npz"))[i]
 
 
-def test_replay_shows_predictions_and_switches_source_and_model(make_window, qtbot, model_copy, toy_data, tmp_path):
+def test_replay_shows_predictions_and_switches_source_and_model(
+    make_window, qtbot, model_copy, toy_data, tmp_path
+):
     window = make_window(str(toy_data / "squat"), model_copy)
     wait_label(qtbot, window, "squat")
     assert window.running and window.video.frames_drawn > 0
     bars = window.bars
-    assert bars.class_names[int(np.argmax(bars.probabilities))] == "squat" and bars.current == "squat"
+    assert (
+        bars.class_names[int(np.argmax(bars.probabilities))] == "squat" and bars.current == "squat"
+    )
     assert window.confidence_label.text().endswith("%")
     assert "FPS" in window.stats_label.text() and "latency" in window.stats_label.text()
     assert any(label == "squat" for _, label in window.timeline.entries)
@@ -76,7 +84,9 @@ def test_replay_shows_predictions_and_switches_source_and_model(make_window, qtb
     qtbot.waitUntil(lambda: window.video.frames_drawn > drawn + 5, timeout=WAIT_MS)
 
 
-def test_bad_files_show_a_message_and_the_app_keeps_running(make_window, qtbot, model_copy, toy_data, tmp_path):
+def test_bad_files_show_a_message_and_the_app_keeps_running(
+    make_window, qtbot, model_copy, toy_data, tmp_path
+):
     window = make_window(str(toy_data / "jump"), model_copy)
     wait_label(qtbot, window, "jump")
 
@@ -126,7 +136,9 @@ def test_record_a_clip_and_read_it_back(make_window, qtbot, model_copy, toy_data
     assert clip.keypoints[:, :, 2].max() > 0.5  # real skeletons, not zeros
     assert "1 example" in window.examples_label.text()
     window.toggle_recording()
-    assert window.toggle_recording() is None and "too short" in window.banner.text  # stopped at once
+    assert (
+        window.toggle_recording() is None and "too short" in window.banner.text
+    )  # stopped at once
 
 
 def test_teach_a_new_action_from_recorded_clips(make_window, qtbot, model_copy, toy_data, tmp_path):
@@ -138,7 +150,9 @@ def test_teach_a_new_action_from_recorded_clips(make_window, qtbot, model_copy, 
         qtbot.waitUntil(lambda: window._recorder.num_frames >= 32, timeout=WAIT_MS)
         assert window.toggle_recording() is not None
     assert len(list((tmp_path / "recordings" / "hop").glob("*.npz"))) == 3
-    windows = load_clip_folder(tmp_path / "recordings", window=30, stride=5)  # what relsar-train reads
+    windows = load_clip_folder(
+        tmp_path / "recordings", window=30, stride=5
+    )  # what relsar-train reads
     assert windows.class_names == ["hop"] and len(windows.windows) >= 3
     assert window.teach()
     assert window.classifier.class_names[-1] == "hop" and "hop" in window.bars.class_names
@@ -210,7 +224,7 @@ def test_video_source_runs_the_pose_backend(make_window, qtbot, model_copy, tmp_
     import cv2
 
     from relsar_core.errors import ModelFileError
-    from relsar_core.pipeline import open_pose
+    from relsar_core.live.pipeline import open_pose
 
     try:
         open_pose("blazepose").close()
@@ -230,9 +244,10 @@ def test_video_source_runs_the_pose_backend(make_window, qtbot, model_copy, tmp_
     assert window.action_label.text() == "—"  # nobody in an empty room
 
 
-def test_lost_camera_shows_a_message_and_lets_the_user_choose_again(make_window, qtbot, model_copy,
-                                                                   toy_data, monkeypatch):  # fmt: skip
-    from relsar_core.sources import ReplaySource, SourceError, open_source
+def test_lost_camera_shows_a_message_and_lets_the_user_choose_again(
+    make_window, qtbot, model_copy, toy_data, monkeypatch
+):
+    from relsar_core.live.sources import ReplaySource, SourceError, open_source
 
     class LostCamera(ReplaySource):  # a camera that delivers 20 frames, then is unplugged
         live = True
@@ -274,7 +289,9 @@ def test_video_view_shows_bgr_frames_in_true_colour_with_the_skeleton(qtbot):
     assert (joint.red(), joint.green(), joint.blue()) != (255, 0, 0)
 
 
-def test_pose_backend_without_weights_says_so(make_window, qtbot, model_copy, tmp_path, monkeypatch):
+def test_pose_backend_without_weights_says_so(
+    make_window, qtbot, model_copy, tmp_path, monkeypatch
+):
     import cv2
 
     monkeypatch.setattr("relsar_core.pose.factory.find_vitpose_weights", lambda: None)

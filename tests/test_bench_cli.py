@@ -23,7 +23,11 @@ def test_table_and_json_with_targets(monkeypatch, tmp_path, capsys):
     assert code.value.code == 0
     report = json.loads((tmp_path / "b.json").read_text())
     assert [m["passed"] for m in report["measurements"]] == [True, False, None]
-    assert report["quick"] is True and report["machine"]["cores"] >= 1 and "numpy" in report["machine"]["versions"]
+    assert (
+        report["quick"] is True
+        and report["machine"]["cores"] >= 1
+        and "numpy" in report["machine"]["versions"]
+    )
     out = capsys.readouterr().err
     assert "speed-up" in out and "pass" in out and "FAIL" in out
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from relsar_core.errors import ConfigError, ModelFileError
-from relsar_core.pose.anchors import ssd_anchor_centers
-from relsar_core.pose.blazepose_landmarks import refine_with_heatmap
+from relsar_core.pose.blazepose.anchors import ssd_anchor_centers
+from relsar_core.pose.blazepose.landmarks import refine_with_heatmap
+from relsar_core.pose.blazepose.ssd_decode import RawDetections, decode_ssd, weighted_nms
 from relsar_core.pose.model_store import BLAZEPOSE, SAMPLE_VIDEO, missing_files, require_file
 from relsar_core.pose.roi import (
     Roi,
@@ -23,7 +24,6 @@ from relsar_core.pose.roi import (
     project_from_crop,
     roi_from_alignment,
 )
-from relsar_core.pose.ssd_decode import RawDetections, decode_ssd, weighted_nms
 
 # blazepose33 indices
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHO, R_SHO = 0, 2, 5, 7, 8, 11, 12
@@ -123,7 +123,7 @@ def test_heatmap_refinement_moves_to_the_confident_peak_only():
 
 def test_pose_modules_do_not_import_tensorflow_or_torch():
     code = (
-        "import sys, relsar_core.pose.blazepose, relsar_core.pose.factory;"
+        "import sys, relsar_core.pose.blazepose.estimator, relsar_core.pose.factory;"
         "bad = [m for m in ('tensorflow', 'torch') if m in sys.modules];"
         "assert not bad, bad"
     )
@@ -134,7 +134,7 @@ def test_pose_modules_do_not_import_tensorflow_or_torch():
 
 
 def test_missing_and_broken_models_give_one_line_errors(tmp_path):
-    from relsar_core.pose.blazepose import BlazePoseEstimator
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
 
     with pytest.raises(ModelFileError, match="relsar-models fetch blazepose"):
         BlazePoseEstimator(model_dir=tmp_path)
@@ -217,7 +217,7 @@ def test_rotated_photo_follows_the_rotation(estimator, astronaut_bgr):
 
 @needs_models
 def test_tracking_is_steady_on_a_still_image(astronaut_bgr):
-    from relsar_core.pose.blazepose import BlazePoseEstimator
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
 
     est = BlazePoseEstimator(num_threads=2)
     kps = np.array([est.estimate(astronaut_bgr).keypoints for _ in range(12)])
@@ -227,7 +227,7 @@ def test_tracking_is_steady_on_a_still_image(astronaut_bgr):
 
 @needs_models
 def test_tracking_skips_the_detector_and_redetects_after_loss(astronaut_bgr):
-    from relsar_core.pose.blazepose import BlazePoseEstimator
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
 
     est = BlazePoseEstimator(num_threads=2)
     h, w = astronaut_bgr.shape[:2]
@@ -332,7 +332,7 @@ def _two_people(photo: np.ndarray, small_height: int = 420) -> np.ndarray:
 
 @needs_models
 def test_largest_person_wins_wherever_it_stands(astronaut_bgr):
-    from relsar_core.pose.blazepose import BlazePoseEstimator
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
 
     est = BlazePoseEstimator(num_threads=2)
     frame = _two_people(astronaut_bgr)

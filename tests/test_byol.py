@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relsar_core.byol import BYOL, embedding_spread, tau_schedule
 from relsar_core.config import AugmentConfig, BYOLConfig, BYOLRunConfig, ModelConfig, load_config
+from relsar_core.train.byol import BYOL, embedding_spread, tau_schedule
 
 TINY = ModelConfig(size="tiny")
 SMALL_HEADS = dict(projector=(64, 32), predictor=(64, 32))
@@ -23,7 +23,9 @@ def test_tau_schedule_cosine_from_base_to_one():
 
 def test_ema_rule_exact_after_one_step_and_no_gradient_reaches_target():
     tf.keras.utils.set_random_seed(1)
-    cfg = BYOLConfig(**SMALL_HEADS, epochs=2, batch_size=8, tau_base=0.9, warmup_epochs=0, learning_rate=0.05)
+    cfg = BYOLConfig(
+        **SMALL_HEADS, epochs=2, batch_size=8, tau_base=0.9, warmup_epochs=0, learning_rate=0.05
+    )
     byol = BYOL(TINY, cfg, AugmentConfig(), 30, steps_per_epoch=5)
     batch = tf.random.normal((8, 30, 60))
     # Nothing reaches the target through the loss: its gradients do not exist.
@@ -39,7 +41,9 @@ def test_ema_rule_exact_after_one_step_and_no_gradient_reaches_target():
     byol.train_step(batch)
     tau = 0.9  # cosine schedule at step 0 = tau_base
     moved = 0
-    for (target, online), t0, o0 in zip(byol.target_pairs, target_before, online_before, strict=True):
+    for (target, online), t0, o0 in zip(
+        byol.target_pairs, target_before, online_before, strict=True
+    ):
         o1 = online.numpy()
         moved += not np.allclose(o1, o0)
         np.testing.assert_allclose(target.numpy(), tau * t0 + (1 - tau) * o1, rtol=1e-5, atol=1e-6)
@@ -50,12 +54,18 @@ def test_ema_rule_exact_after_one_step_and_no_gradient_reaches_target():
 def test_loss_is_symmetric_normalized_mse():
     tf.keras.utils.set_random_seed(2)
     model = ModelConfig(size="tiny", dropout=0.0)  # deterministic forward passes
-    byol = BYOL(model, BYOLConfig(**SMALL_HEADS, batch_size=4), AugmentConfig(), 30, steps_per_epoch=1)
+    byol = BYOL(
+        model, BYOLConfig(**SMALL_HEADS, batch_size=4), AugmentConfig(), 30, steps_per_epoch=1
+    )
     v1, v2 = tf.random.normal((4, 30, 60)), tf.random.normal((4, 30, 60))
     # Both views pass as one batch (BatchNorm statistics over both), target rows swapped.
-    p = byol.predictor(byol.projector(byol.encoder(tf.concat([v1, v2], 0), training=True), training=True),
-                       training=True)  # fmt: skip
-    z = byol.target_projector(byol.target_encoder(tf.concat([v2, v1], 0), training=True), training=True)
+    p = byol.predictor(
+        byol.projector(byol.encoder(tf.concat([v1, v2], 0), training=True), training=True),
+        training=True,
+    )
+    z = byol.target_projector(
+        byol.target_encoder(tf.concat([v2, v1], 0), training=True), training=True
+    )
     cos = np.sum(tf.math.l2_normalize(p, -1) * tf.math.l2_normalize(z, -1), -1)
     expected = np.mean(2 - 2 * cos[:4]) + np.mean(2 - 2 * cos[4:])  # L(p1, z2) + L(p2, z1)
     assert float(byol.loss_on_views(v1, v2)) == pytest.approx(expected, rel=1e-5)
@@ -103,7 +113,17 @@ def test_byol_cli_errors_are_one_line(tmp_path, capsys):
     from training.train_cli import main
 
     with pytest.raises(SystemExit) as done:
-        main(["byol", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"), "--size", "tiny"])
+        main(
+            [
+                "byol",
+                "--data",
+                str(tmp_path / "missing"),
+                "--out",
+                str(tmp_path / "run"),
+                "--size",
+                "tiny",
+            ]
+        )
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert "missing: data folder does not exist" in " ".join(err.split()) and "Traceback" not in err
@@ -111,7 +131,11 @@ def test_byol_cli_errors_are_one_line(tmp_path, capsys):
 
 def test_upstream_config_validates():
     cfg = load_config("byol_upstream", BYOLRunConfig)
-    assert cfg.byol.predictor == () and cfg.byol.ema_every == "epoch" and cfg.byol.projector == (256, 128, 64)
+    assert (
+        cfg.byol.predictor == ()
+        and cfg.byol.ema_every == "epoch"
+        and cfg.byol.projector == (256, 128, 64)
+    )
     assert cfg.augment.noise == 0.05 and cfg.byol.batch_size == 64 and cfg.byol.optimizer == "sgd"
 
 
@@ -127,15 +151,17 @@ def test_train_benchmark_runs_and_reports_the_ratio():
 
 @pytest.mark.parametrize("size", ["tiny", "micro"])
 def test_cls_only_forward_matches_the_encoder(size):
-    from relsar_core.byol import cls_only_encoder
-    from relsar_core.model import build_encoder
+    from relsar_core.train.byol import cls_only_encoder
+    from relsar_core.train.model import build_encoder
 
     tf.keras.utils.set_random_seed(3)
     encoder = build_encoder(ModelConfig(size=size, dropout=0.0), 30)
     fast = cls_only_encoder(encoder)
     x = tf.random.normal((6, 30, 60))
     for training in (False, True):
-        np.testing.assert_allclose(fast(x, training=training), encoder(x, training=training), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            fast(x, training=training), encoder(x, training=training), rtol=1e-5, atol=1e-5
+        )
     assert {id(w) for w in fast.trainable_weights} == {id(w) for w in encoder.trainable_weights}
 
 

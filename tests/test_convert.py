@@ -7,9 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from relsar_core.datasets import load_clip_folder
+from relsar_core.data.datasets import load_clip_folder
 from relsar_core.errors import DataError, ModelFileError
-from relsar_core.export import (
+from relsar_core.runtime.tflite import TfliteClassifier, feature_spec
+from relsar_core.train.export import (
     QUANTIZATIONS,
     TOLERANCES,
     VARIANT_NAMES,
@@ -20,7 +21,6 @@ from relsar_core.export import (
     tflite_ops,
     variant_path,
 )
-from relsar_core.runtime import TfliteClassifier, feature_spec
 from training.convert_cli import main as convert_main
 
 
@@ -83,10 +83,13 @@ def test_sidecar_describes_the_file(all_variants, tiny_run_dir):
     assert meta["layout"] == "body15" and meta["window"] == 30 and meta["embedding_dim"] == 64
     assert meta["quantization"] == "int8" and meta["variant"] == "full-int8"
     assert meta["features"] == feature_spec()
-    assert meta["features"]["name"] == "relsar_core.features.window_features"
+    assert meta["features"]["name"] == "relsar_core.skeleton.features.window_features"
     assert meta["source_checkpoint"] == str((tiny_run_dir / "best.keras").resolve())
     assert meta["input"] == {"name": "skeleton", "shape": [1, 30, 60], "dtype": "float32"}
-    assert meta["outputs"] == [{"name": "logits", "shape": [1, 5]}, {"name": "embedding", "shape": [1, 64]}]
+    assert meta["outputs"] == [
+        {"name": "logits", "shape": [1, 5]},
+        {"name": "embedding", "shape": [1, 64]},
+    ]
     assert meta["parity"]["top1_agreement"] == r.parity.top1_agreement
     assert meta["created"].endswith("+00:00") and meta["tool"].startswith("relsar-convert ")
 
@@ -105,10 +108,14 @@ def test_every_variant_runs_in_the_runtime_like_keras(all_variants, tiny_run_dir
             np.testing.assert_allclose(out.embedding, ref["embedding"], atol=1e-4)
 
 
-def test_a_variant_outside_its_tolerance_fails_and_is_not_written(tiny_run_dir, tmp_path, monkeypatch):
+def test_a_variant_outside_its_tolerance_fails_and_is_not_written(
+    tiny_run_dir, tmp_path, monkeypatch
+):
     monkeypatch.setitem(TOLERANCES, "fp16", Tolerance(1e-9, 1e-9, 1.0))
     (tmp_path / "m.tflite").write_bytes(b"an older model that must survive")
-    with pytest.raises(ParityError, match=r"float16: max \|Δlogit\| [\d.e-]+ > [\d.]+e-0[89]") as err:
+    with pytest.raises(
+        ParityError, match=r"float16: max \|Δlogit\| [\d.e-]+ > [\d.]+e-0[89]"
+    ) as err:
         convert_run(tiny_run_dir, tmp_path / "m", ["fp16"])
     assert "\n" not in str(err.value)
     assert err.value.report.top1_agreement >= 0.99  # it is the numeric bound that failed
@@ -153,14 +160,22 @@ def test_cli_writes_and_reports(tiny_run_dir, tmp_path, capsys):
     "args, message",
     [
         (["{missing}", "--out", "{tmp}/m"], "no such run folder or .keras file"),
-        (["{run}", "--out", "{tmp}/m", "--calibration", "{tmp}/nowhere"], "data folder does not exist"),
+        (
+            ["{run}", "--out", "{tmp}/m", "--calibration", "{tmp}/nowhere"],
+            "data folder does not exist",
+        ),
         (["{notkeras}", "--out", "{tmp}/m"], "not a loadable .keras model"),
         (["{run}", "--out", "{tmp}"], "is a folder; --out takes a name"),
     ],
 )
 def test_cli_user_errors_are_one_line_exit_2(args, message, tiny_run_dir, tmp_path, capsys):
     (tmp_path / "bad.keras").write_bytes(b"not a zip archive")
-    fill = {"missing": tmp_path / "nope", "tmp": tmp_path, "run": tiny_run_dir, "notkeras": tmp_path / "bad.keras"}
+    fill = {
+        "missing": tmp_path / "nope",
+        "tmp": tmp_path,
+        "run": tiny_run_dir,
+        "notkeras": tmp_path / "bad.keras",
+    }
     with pytest.raises(SystemExit) as done:
         convert_main([a.format(**fill) for a in args])
     assert done.value.code == 2
@@ -179,15 +194,20 @@ def test_cli_rejects_a_bad_quantize_value(capsys, tmp_path):
 def test_parity_windows_follow_the_runs_own_split(tiny_run_dir, toy_data, tmp_path):
     """relsar-train's run.json ({"data_args": …}) and the plain {"data": DIR} give the same
     windows: calibration from training clips, parity on validation clips, never both."""
-    from relsar_core.datasets import load_splits
-    from relsar_core.export import parity_data
+    from relsar_core.data.datasets import load_splits
+    from relsar_core.train.export import parity_data
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run_dir)
     run = json.loads((run_dir / "run.json").read_text())
     plain = parity_data(load_source(run_dir))
     del run["data"]
-    run["data_args"] = {"data": str(toy_data), "data_format": "folder", "protocol": "random", "test_data": None}
+    run["data_args"] = {
+        "data": str(toy_data),
+        "data_format": "folder",
+        "protocol": "random",
+        "test_data": None,
+    }
     (run_dir / "run.json").write_text(json.dumps(run))
     recorded = parity_data(load_source(run_dir))
     np.testing.assert_array_equal(plain.validation, recorded.validation)
@@ -200,13 +220,17 @@ def test_parity_windows_follow_the_runs_own_split(tiny_run_dir, toy_data, tmp_pa
 
 
 def test_a_converter_failure_is_one_line_naming_the_checkpoint(tiny_run_dir, tmp_path, monkeypatch):
-    from relsar_core.export import SavedModelExport
+    from relsar_core.train.export import SavedModelExport
 
     def refuse(self, quantization, representative=None):
-        raise RuntimeError("loc(fused[...]): error: 'tf.Foo' op is neither a custom op nor a flex op\nnote: more")
+        raise RuntimeError(
+            "loc(fused[...]): error: 'tf.Foo' op is neither a custom op nor a flex op\nnote: more"
+        )
 
     monkeypatch.setattr(SavedModelExport, "convert", refuse)
-    with pytest.raises(ModelFileError, match=r"best.keras: float32 conversion failed: .*'tf.Foo' op is neither") as err:
+    with pytest.raises(
+        ModelFileError, match=r"best.keras: float32 conversion failed: .*'tf.Foo' op is neither"
+    ) as err:
         convert_run(tiny_run_dir, tmp_path / "m", ["none"])
     assert "\n" not in str(err.value) and not (tmp_path / "m.tflite").exists()
 
@@ -219,7 +243,9 @@ def test_run_json_problems_are_clear(tiny_run_dir, tmp_path):
     with pytest.raises(ModelFileError, match=r"run.json: unusable 'config.data'"):
         load_source(run_dir)
     (run_dir / "run.json").write_text(json.dumps({**run, "data": str(tmp_path / "moved")}))
-    with pytest.raises(DataError, match=r"moved: data folder does not exist \(the data recorded in run.json"):
+    with pytest.raises(
+        DataError, match=r"moved: data folder does not exist \(the data recorded in run.json"
+    ):
         convert_run(run_dir, tmp_path / "m", ["none"])
     (run_dir / "run.json").write_text("{not json")
     with pytest.raises(ModelFileError, match="run.json: not readable JSON"):

@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relsar_core.augment import augment
-from relsar_core.clip import Clip, save_clip
 from relsar_core.config import AugmentConfig, RunConfig, load_config
-from relsar_core.datasets import (
+from relsar_core.data.datasets import (
     class_weights,
     cross_view_split,
     load_clip_folder,
@@ -15,11 +13,13 @@ from relsar_core.datasets import (
     load_upstream_npy,
     nwucla_view,
     split_clips,
-)  # fmt: skip
+)
 from relsar_core.errors import ClipError, ConfigError, DataError
-from relsar_core.features import clip_features
-from relsar_core.layouts import LAYOUTS
-from relsar_core.synthetic import make_toy_dataset, toy_clip
+from relsar_core.skeleton.clip import Clip, save_clip
+from relsar_core.skeleton.features import clip_features
+from relsar_core.skeleton.layouts import LAYOUTS
+from relsar_core.skeleton.synthetic import make_toy_dataset, toy_clip
+from relsar_core.train.augment import augment
 
 
 def test_shipped_configs_load():
@@ -29,12 +29,14 @@ def test_shipped_configs_load():
 
 @pytest.mark.parametrize(
     "text, message",
-    [("train:\n  epohcs: 3\n", "unknown key 'train.epohcs'"),
-     ("train:\n  epochs: many\n", "'train.epochs'"),
-     ("modle:\n  size: base\n", "unknown key 'modle'"),
-     ("model:\n  size: huge\n", "'model.size'"),
-     ("- a\n- b\n", "mapping")],
-)  # fmt: skip
+    [
+        ("train:\n  epohcs: 3\n", "unknown key 'train.epohcs'"),
+        ("train:\n  epochs: many\n", "'train.epochs'"),
+        ("modle:\n  size: base\n", "unknown key 'modle'"),
+        ("model:\n  size: huge\n", "'model.size'"),
+        ("- a\n- b\n", "mapping"),
+    ],
+)
 def test_config_typos_and_wrong_types_are_errors(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -59,7 +61,9 @@ def test_folder_data_set_and_clip_level_split(toy_data):
 
 
 def test_separate_test_folder(toy_data, tmp_path):
-    held_out = make_toy_dataset(tmp_path / "held", classes=("jump", "wave"), clips_per_class=2, seed=9)
+    held_out = make_toy_dataset(
+        tmp_path / "held", classes=("jump", "wave"), clips_per_class=2, seed=9
+    )
     splits = load_splits(toy_data, 30, 5, 0.2, 0.2, 0, test_data=held_out)
     assert splits.test.class_names == splits.train.class_names
     assert set(splits.test.labels) == {1, 4}
@@ -90,14 +94,18 @@ def test_upstream_npy_blocks(tmp_path):
     assert data.class_names == ["carry", "walk"]
     assert data.windows.shape == (6, 30, 60)  # 3 full blocks of 30 frames per class
     np.testing.assert_array_equal(data.labels, [0, 0, 0, 1, 1, 1])
-    np.testing.assert_allclose(data.windows[4], clip_features(clips["walk"][30:60], 30, 30)[0], atol=1e-6)
+    np.testing.assert_allclose(
+        data.windows[4], clip_features(clips["walk"][30:60], 30, 30)[0], atol=1e-6
+    )
 
 
 def test_nwucla_cross_view(tmp_path):
     rng = np.random.default_rng(0)
     for cls in ("carry", "throw"):
         for view in (1, 2, 3):
-            save_clip(tmp_path / cls / f"a01_s0{view}_e00_v0{view}.npz", Clip(toy_clip("wave", 40, rng)))
+            save_clip(
+                tmp_path / cls / f"a01_s0{view}_e00_v0{view}.npz", Clip(toy_clip("wave", 40, rng))
+            )
     data = load_clip_folder(tmp_path, 30, 10)
     assert nwucla_view("x/a10_s03_e01_v03.npz") == 3
     train, test = cross_view_split(data)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relsar_core.clip import load_clip
-from relsar_core.features import clip_features
-from relsar_core.mocap.classes import CLASS_NAMES
+from relsar_core.data.mocap.classes import CLASS_NAMES
+from relsar_core.skeleton.clip import load_clip
+from relsar_core.skeleton.features import clip_features
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MODEL = ASSETS / "models" / "default.tflite"
@@ -19,7 +19,7 @@ MODEL = ASSETS / "models" / "default.tflite"
 
 @pytest.fixture(scope="module")
 def shipped():
-    from relsar_core.runtime import TfliteClassifier
+    from relsar_core.runtime.tflite import TfliteClassifier
 
     return TfliteClassifier(MODEL, num_threads=1)
 
@@ -59,7 +59,7 @@ def test_shipped_results_match_the_model_card():
 
 
 def test_evaluate_tflite_scores_a_clip_folder(tiny_tflite_model, toy_data, tmp_path):
-    from relsar_core.mocap.shipping import confusion_table, evaluate_tflite
+    from relsar_core.data.mocap.shipping import confusion_table, evaluate_tflite
 
     report = evaluate_tflite(tiny_tflite_model, toy_data, tmp_path)
     assert report["windows"] == 5 * 12 * 7 and report["accuracy"] > 0.8
@@ -69,10 +69,12 @@ def test_evaluate_tflite_scores_a_clip_folder(tiny_tflite_model, toy_data, tmp_p
 
 
 def test_demo_clips_come_from_the_test_side_by_the_fixed_rule(tmp_path):
-    from relsar_core.mocap.generate import GeneratorConfig, generate_dataset
-    from relsar_core.mocap.shipping import DEMO_MAX_NOISE, choose_demo_clips, copy_demo_clips
+    from relsar_core.data.mocap.generate import GeneratorConfig, generate_dataset
+    from relsar_core.data.mocap.shipping import DEMO_MAX_NOISE, choose_demo_clips, copy_demo_clips
 
-    manifest = generate_dataset(tmp_path / "data", GeneratorConfig(seed=1, cameras=8, train_clips=1, test_clips=12))
+    manifest = generate_dataset(
+        tmp_path / "data", GeneratorConfig(seed=1, cameras=8, train_clips=1, test_clips=12)
+    )
     chosen = choose_demo_clips(tmp_path / "data")
     assert list(chosen) == list(CLASS_NAMES)
     entries = {e["file"]: e for e in manifest["clips"]["test"]}
@@ -93,7 +95,13 @@ def test_reproduction_steps_are_timed_and_resumable(tmp_path):
     _run("ok", [sys.executable, "-c", "pass"], timings)
     assert timings["ok"] >= 0
     (tmp_path / "done").touch()
-    _run("reused", [sys.executable, "-c", "raise SystemExit(1)"], timings, tmp_path / "done", {"reused": 12.5})
+    _run(
+        "reused",
+        [sys.executable, "-c", "raise SystemExit(1)"],
+        timings,
+        tmp_path / "done",
+        {"reused": 12.5},
+    )
     assert timings["reused"] == 12.5  # skipped, with the earlier run's time
     with pytest.raises(RelsarError, match="failed"):
         _run("bad", [sys.executable, "-c", "raise SystemExit(3)"], timings)

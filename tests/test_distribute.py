@@ -3,8 +3,8 @@
 import pytest
 import tensorflow as tf
 
-from relsar_core.distribute import is_chief, make_strategy, replica_batch
 from relsar_core.errors import ConfigError
+from relsar_core.train.distribute import is_chief, make_strategy, replica_batch
 
 
 def test_default_strategy_is_one_replica_and_chief():
@@ -27,7 +27,10 @@ def test_global_batch_must_split_over_replicas():
     [
         (None, "TF_CONFIG is not set"),
         ("{not json", "not a valid cluster spec"),
-        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "task index 3"),
+        (
+            '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}',
+            "task index 3",
+        ),
     ],
 )
 def test_multiworker_needs_a_valid_tf_config(monkeypatch, tf_config, message):

@@ -17,9 +17,9 @@ SCRIPT = textwrap.dedent(
     # TF devices are fixed once per process: hence this test runs in its own subprocess.
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from relsar_core.byol import BYOL
+    from relsar_core.train.byol import BYOL
     from relsar_core.config import AugmentConfig, BYOLConfig, ModelConfig
-    from relsar_core.distribute import make_strategy, replica_batch
+    from relsar_core.train.distribute import make_strategy, replica_batch
 
     model = ModelConfig(size="tiny", dropout=0.0)  # no dropout: the runs must be deterministic
     no_aug = AugmentConfig(flip=0, rotation=0, scale=0, shear=0, noise=0, speed=0, crop=0)
@@ -67,10 +67,12 @@ SCRIPT = textwrap.dedent(
 
 def test_mirrored_two_cpu_replicas_match_one_device():
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["replicas"] == 2 and out["per_replica_batch"] == 8
     # The loss drops over the steps, so the updates themselves are compared too.
     assert out["single"][0] != out["single"][-1]
@@ -78,4 +80,6 @@ def test_mirrored_two_cpu_replicas_match_one_device():
         assert abs(a - b) <= 1e-4 * max(1.0, abs(a)), (out["single"], out["mirrored"])
     assert out["online_diff"] < 1e-4
     assert out["target_diff"] < 1e-4
-    assert out["replica_target_diff"] == 0.0  # the EMA in replica context keeps the copies identical
+    assert (
+        out["replica_target_diff"] == 0.0
+    )  # the EMA in replica context keeps the copies identical

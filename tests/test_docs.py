@@ -52,14 +52,26 @@ def test_docs_have_runnable_and_checked_commands():
 @pytest.mark.parametrize("where, block", _blocks("run"), ids=[w for w, _ in _blocks("run")])
 def test_documented_commands_run(where, block, tmp_path):
     for command in _commands(block):
-        done = subprocess.run(command, shell=True, cwd=tmp_path, env=_env(), capture_output=True,
-                              text=True, timeout=600, executable="/bin/bash")  # fmt: skip
-        assert done.returncode == 0, f"{where}: `{command}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            executable="/bin/bash",
+        )
+        assert done.returncode == 0, (
+            f"{where}: `{command}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
 
 
 @functools.cache
 def _help_text(words: tuple[str, ...]) -> str:
-    done = subprocess.run([*words, "--help"], env=_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*words, "--help"], env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"`{' '.join(words)} --help` failed: {done.stderr[-1000:]}"
     return done.stdout
 
@@ -78,15 +90,21 @@ def _documented_commands() -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("where, command", _documented_commands(), ids=[w for w, _ in _documented_commands()])
+@pytest.mark.parametrize(
+    "where, command", _documented_commands(), ids=[w for w, _ in _documented_commands()]
+)
 def test_documented_flags_exist(where, command):
     words = command.split("#")[0].split()
     program = words[0]
     head = (program,)
-    if len(words) > 1 and not words[1].startswith("-") and re.search(
-        rf"^\s+{re.escape(words[1])}\b", _help_text(head), re.M
+    if (
+        len(words) > 1
+        and not words[1].startswith("-")
+        and re.search(rf"^\s+{re.escape(words[1])}\b", _help_text(head), re.M)
     ):
         head = (program, words[1])
     text = _help_text(head)
     for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", command.split("#")[0]):
-        assert flag in text, f"{where}: `{command}` uses {flag}, which `{' '.join(head)} --help` does not know"
+        assert flag in text, (
+            f"{where}: `{command}` uses {flag}, which `{' '.join(head)} --help` does not know"
+        )

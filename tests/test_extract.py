@@ -10,17 +10,17 @@ import cv2
 import numpy as np
 import pytest
 
-from relsar_core.clip import load_clip
-from relsar_core.errors import DataError
-from relsar_core.extract import (
+from relsar_core.data.extract import (
     EstimatorSpec,
     extract_all,
     parse_shard,
     plan_jobs,
     shard,
 )
+from relsar_core.errors import DataError
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.model_store import BLAZEPOSE, missing_files
+from relsar_core.skeleton.clip import load_clip
 from training.extract_cli import main as extract_main
 
 needs_models = pytest.mark.skipif(
@@ -151,7 +151,7 @@ def test_video_with_nobody_is_a_failure_not_a_clip(tmp_path):
 
 @needs_models
 def test_cli_blazepose_parallel_end_to_end(video_dir, tmp_path, capsys):
-    from relsar_core.datasets import load_clip_folder
+    from relsar_core.data.datasets import load_clip_folder
 
     out = tmp_path / "data"
     with pytest.raises(SystemExit) as exc:

@@ -2,8 +2,13 @@
 
 import numpy as np
 
-from relsar_core.features import FEATURE_DIM, clip_features, sliding_windows, window_features
-from relsar_core.synthetic import toy_clip
+from relsar_core.skeleton.features import (
+    FEATURE_DIM,
+    clip_features,
+    sliding_windows,
+    window_features,
+)
+from relsar_core.skeleton.synthetic import toy_clip
 
 
 def _clip(seed=0, frames=90):
@@ -58,7 +63,7 @@ def test_short_clip_has_no_windows():
 
 
 def test_resampling_to_the_model_frame_rate():
-    from relsar_core.features import resample_frames, to_model_fps
+    from relsar_core.skeleton.features import resample_frames, to_model_fps
 
     kp = _clip(frames=40)
     kp[:, :, 2] = 0.9
@@ -73,7 +78,7 @@ def test_resampling_to_the_model_frame_rate():
 
 
 def test_resampling_never_invents_a_confident_joint_between_a_missing_one():
-    from relsar_core.features import MIN_CONFIDENCE, resample_frames
+    from relsar_core.skeleton.features import MIN_CONFIDENCE, resample_frames
 
     kp = _clip(frames=2).copy()
     kp[:, :, 2] = 0.9

@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from relsar_core.clip import load_clip
+from relsar_core.data.mocap import body, camera, estimator_noise, motions
+from relsar_core.data.mocap.classes import CLASS_NAMES, STILL_FRAMES
 from relsar_core.errors import DataError
-from relsar_core.mocap import body, camera, estimator_noise, motions
-from relsar_core.mocap.classes import CLASS_NAMES, STILL_FRAMES
+from relsar_core.skeleton.clip import load_clip
 
 LIMBS = [(2, 3), (3, 4), (5, 6), (6, 7), (9, 10), (10, 11), (12, 13), (13, 14), (2, 5), (9, 12)]
 
 
 @pytest.fixture(scope="module")
 def kin():
-    from relsar_core.mocap.kinematics import HumanoidKinematics
+    from relsar_core.data.mocap.kinematics import HumanoidKinematics
 
     with HumanoidKinematics() as k:
         yield k
@@ -25,18 +25,20 @@ def kin():
 
 @pytest.fixture(scope="module")
 def walk(kin):
-    from relsar_core.mocap.kinematics import motion_body15
+    from relsar_core.data.mocap.kinematics import motion_body15
 
     return motion_body15(kin, motions.load_named_motion("walk"), 60.0, cycles=3)
 
 
 def _bone_lengths(joints):
-    return np.stack([np.linalg.norm(joints[:, a] - joints[:, b], axis=-1) for a, b in LIMBS], axis=1)
+    return np.stack(
+        [np.linalg.norm(joints[:, a] - joints[:, b], axis=-1) for a, b in LIMBS], axis=1
+    )
 
 
 @pytest.mark.parametrize("name", ["walk", "kick", "dance_a", "jump"])
 def test_limb_lengths_are_constant_over_a_clip(kin, name):
-    from relsar_core.mocap.kinematics import motion_body15
+    from relsar_core.data.mocap.kinematics import motion_body15
 
     joints = motion_body15(kin, motions.load_named_motion(name), 60.0)
     lengths = _bone_lengths(joints)
@@ -107,13 +109,22 @@ def test_time_warp_and_travel_reduction(walk):
 def test_estimator_errors_scale_with_level(walk):
     rig = camera.CameraRig(30.0, 10.0, 0.6, 60.0, 0.0, (640, 480), (0.0, 0.0))
     pixels, depth = camera.project(walk[:90], rig, walk[:90, 8].mean(axis=0), heading=0.0)
-    clean = estimator_noise.estimator_errors(pixels, depth, rig.image_size, np.random.default_rng(1), 0.0, 0.5)
-    noisy = estimator_noise.estimator_errors(pixels, depth, rig.image_size, np.random.default_rng(1), 2.0, 0.5)
+    clean = estimator_noise.estimator_errors(
+        pixels, depth, rig.image_size, np.random.default_rng(1), 0.0, 0.5
+    )
+    noisy = estimator_noise.estimator_errors(
+        pixels, depth, rig.image_size, np.random.default_rng(1), 2.0, 0.5
+    )
     assert np.allclose(clean[..., :2], pixels, atol=1e-3) and clean[..., 2].min() > 0.2
     error = np.linalg.norm(noisy[..., :2] - pixels, axis=-1)[noisy[..., 2] > 0.2]
     assert 0.5 < np.median(error) < 30  # pixels, for a body ~290 px tall
     lost = [
-        (estimator_noise.estimator_errors(pixels, depth, rig.image_size, np.random.default_rng(s), 2.0, 0.5)[..., 2] < 0.2).mean()
+        (
+            estimator_noise.estimator_errors(
+                pixels, depth, rig.image_size, np.random.default_rng(s), 2.0, 0.5
+            )[..., 2]
+            < 0.2
+        ).mean()
         for s in range(4)
     ]
     assert np.mean(lost) > 0.01  # dropouts and lost frames
@@ -133,10 +144,12 @@ def test_slerp_and_malformed_motion_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_mocap(tmp_path_factory):
-    from relsar_core.mocap.generate import GeneratorConfig, generate_dataset
+    from relsar_core.data.mocap.generate import GeneratorConfig, generate_dataset
 
     out = tmp_path_factory.mktemp("mocap")
-    config = GeneratorConfig(seed=3, cameras=8, train_clips=3, test_clips=3, min_frames=30, max_frames=40)
+    config = GeneratorConfig(
+        seed=3, cameras=8, train_clips=3, test_clips=3, min_frames=30, max_frames=40
+    )
     return out, config, generate_dataset(out, config)
 
 
@@ -148,6 +161,7 @@ def test_generator_writes_two_honest_sides(tiny_mocap):
             clip = load_clip(out / entry["file"])
             assert clip.label == entry["file"].split("/")[1] and clip.layout == "body15"
             assert clip.num_frames >= 30 and clip.fps == 30.0
+
     # No camera set-up of the test side is one of training's: azimuths lie in disjoint sectors.
     def sector(az):
         return int(((az + 15) % 360) // 30)
@@ -155,31 +169,41 @@ def test_generator_writes_two_honest_sides(tiny_mocap):
     train_sectors = {sector(c["azimuth"]) for c in manifest["cameras"]["train"]}
     test_sectors = {sector(c["azimuth"]) for c in manifest["cameras"]["test"]}
     assert train_sectors and test_sectors and not train_sectors & test_sectors
-    still = {side: {e["source"] for e in manifest["clips"][side] if e["source"].startswith("still")} for side in ("train", "test")}
+    still = {
+        side: {e["source"] for e in manifest["clips"][side] if e["source"].startswith("still")}
+        for side in ("train", "test")
+    }
     assert still["train"] and still["test"] and not still["train"] & still["test"]
     assert not set(STILL_FRAMES["train"]) & set(STILL_FRAMES["test"])
 
 
 def test_cycles_are_posed_long_enough_for_the_longest_fastest_clip(kin):
-    from relsar_core.mocap.generate import GeneratorConfig, _source_times, longest_clip_seconds
-    from relsar_core.mocap.sources import DENSE_RATE, load_sources
+    from relsar_core.data.mocap.generate import GeneratorConfig, _source_times, longest_clip_seconds
+    from relsar_core.data.mocap.sources import DENSE_RATE, load_sources
 
     config = GeneratorConfig(max_frames=120, min_frames=120, speed=(1.3, 1.3))
     run = load_sources(kin, "train", longest_clip_seconds(config))["run"][0]
     rng = np.random.default_rng(0)
     latest = max(_source_times(run, rng, "test", config)[-1] for _ in range(50))
-    assert latest < (len(run.joints) - 1) / DENSE_RATE  # never past the posed motion (a frozen tail)
+    assert (
+        latest < (len(run.joints) - 1) / DENSE_RATE
+    )  # never past the posed motion (a frozen tail)
 
 
 def test_generator_is_deterministic_from_its_seed(tiny_mocap, tmp_path):
-    from relsar_core.mocap.generate import generate_dataset
+    from relsar_core.data.mocap.generate import generate_dataset
 
     out, config, _ = tiny_mocap
     generate_dataset(tmp_path / "again", config)
     name = "test/kick/kick_0001.npz"
-    assert np.array_equal(load_clip(out / name).keypoints, load_clip(tmp_path / "again" / name).keypoints)
+    assert np.array_equal(
+        load_clip(out / name).keypoints, load_clip(tmp_path / "again" / name).keypoints
+    )
     other = generate_dataset(tmp_path / "other", type(config)(**{**config.__dict__, "seed": 4}))
-    assert other["cameras"]["train"] != json.loads((out / "manifest.json").read_text())["cameras"]["train"]
+    assert (
+        other["cameras"]["train"]
+        != json.loads((out / "manifest.json").read_text())["cameras"]["train"]
+    )
 
 
 def test_cli_one_line_errors(tmp_path, capsys):
@@ -187,11 +211,33 @@ def test_cli_one_line_errors(tmp_path, capsys):
     from training.data_cli import _main
 
     assert run_cli(_main, ["mocap", "--out", str(tmp_path), "--min-frames", "10"]) == 2
-    assert run_cli(_main, ["mocap", "--out", str(tmp_path), "--cameras", "8", "--train-clips", "1",
-                           "--test-clips", "1", "--min-frames", "30", "--max-frames", "30"]) == 0  # fmt: skip
+    assert (
+        run_cli(
+            _main,
+            [
+                "mocap",
+                "--out",
+                str(tmp_path),
+                "--cameras",
+                "8",
+                "--train-clips",
+                "1",
+                "--test-clips",
+                "1",
+                "--min-frames",
+                "30",
+                "--max-frames",
+                "30",
+            ],
+        )
+        == 0
+    )
     assert run_cli(_main, ["mocap", "--out", str(tmp_path)]) == 2  # refuses to overwrite
     (tmp_path / "a_file").touch()
-    assert run_cli(_main, ["mocap", "--out", str(tmp_path / "a_file" / "x"), "--train-clips", "1"]) == 2
+    assert (
+        run_cli(_main, ["mocap", "--out", str(tmp_path / "a_file" / "x"), "--train-clips", "1"])
+        == 2
+    )
     err = capsys.readouterr().err
     err = " ".join(err.split())  # rich wraps long lines
     assert "--min-frames" in err and "already exists" in err and "cannot write" in err

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from relsar_core.config import ModelConfig
-from relsar_core.model import build_classifier, build_encoder, stem_layers
+from relsar_core.train.model import build_classifier, build_encoder, stem_layers
 
 
 def test_base_model_has_the_paper_parameter_count():
@@ -36,7 +36,7 @@ def test_save_and_reload_gives_identical_outputs(tmp_path):
 def test_byte_dropout_drops_at_the_rounded_rate_and_keeps_the_mean():
     import tensorflow as tf
 
-    from relsar_core.model import ByteDropout
+    from relsar_core.train.model import ByteDropout
 
     layer = ByteDropout(0.3, seed=1)
     x = tf.ones((50, 31, 191))  # 296,050 values: not a multiple of 4
@@ -52,7 +52,7 @@ def test_byte_dropout_drops_at_the_rounded_rate_and_keeps_the_mean():
     assert not np.array_equal(layer(x, training=True), y)  # a new mask every call
     first, again = ByteDropout(0.3, seed=7), ByteDropout(0.3, seed=7)
     np.testing.assert_array_equal(first(x, training=True), again(x, training=True))  # seeded
-    layer.rate = 0.0  # what relsar_core.protocols.disable_dropout does to a frozen encoder
+    layer.rate = 0.0  # what relsar_core.train.protocols.disable_dropout does to a frozen encoder
     np.testing.assert_array_equal(layer(x, training=True), x)
 
 

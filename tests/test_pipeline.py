@@ -12,21 +12,21 @@ import cv2
 import numpy as np
 import pytest
 
-from relsar_core.clip import Clip, load_clip
+from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import ClipError, DataError, ModelFileError, RelsarError
-from relsar_core.features import clip_features
-from relsar_core.layouts import to_body15
-from relsar_core.pipeline import (
+from relsar_core.live.pipeline import (
     FrameSlot,
     LivePipeline,
     PipelineRunner,
     SkeletonWindow,
     open_classifier,
 )
+from relsar_core.live.smoothing import NO_ACTION, LabelSmoother
+from relsar_core.live.sources import Frame, ReplaySource, SourceError, VideoFileSource, open_source
 from relsar_core.pose.base import Skeleton
-from relsar_core.recording import ClipRecorder, check_action_name
-from relsar_core.smoothing import NO_ACTION, LabelSmoother
-from relsar_core.sources import Frame, ReplaySource, SourceError, VideoFileSource, open_source
+from relsar_core.skeleton.clip import Clip, load_clip
+from relsar_core.skeleton.features import clip_features
+from relsar_core.skeleton.layouts import to_body15
 
 
 # ---------------------------------------------------------------- smoothing
@@ -164,7 +164,9 @@ def test_replay_source_and_realtime_pacing(toy_data):
     start = time.perf_counter()
     frames = [src.read() for _ in range(10)]
     elapsed = time.perf_counter() - start
-    assert src.provides_skeletons and all(f.skeleton is not None and f.image is None for f in frames)
+    assert src.provides_skeletons and all(
+        f.skeleton is not None and f.image is None for f in frames
+    )
     assert elapsed >= 9 / 30 * 0.9  # paced to the clip's 30 fps
     np.testing.assert_array_equal(frames[3].skeleton.keypoints, load_clip(clip_path).keypoints[3])
     demo = open_source("demo")
@@ -173,7 +175,7 @@ def test_replay_source_and_realtime_pacing(toy_data):
 
 # ---------------------------------------------------------------- live == offline
 def test_live_pipeline_equals_offline_features_and_classifier(tiny_tflite_model, toy_data):
-    from relsar_core.runtime import TfliteClassifier
+    from relsar_core.runtime.tflite import TfliteClassifier
 
     clip_path = sorted((toy_data / "squat").glob("*.npz"))[1]
     clip = load_clip(clip_path)
@@ -186,7 +188,9 @@ def test_live_pipeline_equals_offline_features_and_classifier(tiny_tflite_model,
     assert runner.wait(20)
     preds = [r.prediction for r in results if r.prediction is not None]
 
-    offline = classifier.predict_batch(clip_features(to_body15(clip.keypoints, clip.layout), 30, stride))
+    offline = classifier.predict_batch(
+        clip_features(to_body15(clip.keypoints, clip.layout), 30, stride)
+    )
     assert len(results) == clip.num_frames  # a file is never dropped from
     assert len(preds) == len(offline.logits) == (clip.num_frames - 30) // stride + 1
     assert [p.frame_index for p in preds] == [29 + stride * i for i in range(len(preds))]
@@ -198,7 +202,7 @@ def test_live_pipeline_equals_offline_features_and_classifier(tiny_tflite_model,
 
 
 def test_runner_reports_source_errors_and_nobody(tiny_tflite_model):
-    from relsar_core.runtime import TfliteClassifier
+    from relsar_core.runtime.tflite import TfliteClassifier
 
     classifier = TfliteClassifier(tiny_tflite_model)
 
@@ -210,8 +214,12 @@ def test_runner_reports_source_errors_and_nobody(tiny_tflite_model):
 
     empty = Clip(np.zeros((40, 15, 3), np.float32))  # nobody in view at all
     results, errors = [], []
-    runner = PipelineRunner(Broken([empty], loop=False), LivePipeline(classifier, stride=5),
-                            results.append, errors.append)  # fmt: skip
+    runner = PipelineRunner(
+        Broken([empty], loop=False),
+        LivePipeline(classifier, stride=5),
+        results.append,
+        errors.append,
+    )
     runner.start()
     runner.wait(10)
     assert errors and "lost" in str(errors[0])
@@ -228,7 +236,9 @@ def test_label_turns_to_nobody_soon_after_the_person_leaves(toy_data):
         def predict(self, features):
             assert features.shape == (30, 60) and np.isfinite(features).all()
             p = np.array([0.9, 0.1], np.float32)
-            return SimpleNamespace(logits=np.log(p), probabilities=p, embedding=np.zeros(4, np.float32))
+            return SimpleNamespace(
+                logits=np.log(p), probabilities=p, embedding=np.zeros(4, np.float32)
+            )
 
     kp = load_clip(toy_clip_path(toy_data)).keypoints
     pipeline = LivePipeline(FixedClassifier(), stride=5, alpha=1.0, threshold=0.5)
@@ -249,15 +259,23 @@ def toy_clip_path(toy_data):
 def test_recorder_writes_a_training_ready_clip(tmp_path):
     with pytest.raises(DataError):
         check_action_name("../escape")
-    rec = ClipRecorder(tmp_path, "clap hands", "coco17", fps=25.0, image_size=(320, 240), record_video=True)
+    rec = ClipRecorder(
+        tmp_path, "clap hands", "coco17", fps=25.0, image_size=(320, 240), record_video=True
+    )
     rng = np.random.default_rng(0)
     for i in range(12):
-        kp = np.concatenate([rng.uniform(0, 200, (17, 2)), rng.uniform(0.5, 1, (17, 1))], 1).astype(np.float32)
+        kp = np.concatenate([rng.uniform(0, 200, (17, 2)), rng.uniform(0.5, 1, (17, 1))], 1).astype(
+            np.float32
+        )
         rec.add(Skeleton(kp, "coco17") if i != 5 else None, np.full((240, 320, 3), 80, np.uint8))
     path = rec.stop()
     assert path.parent == tmp_path / "clap hands" and path.suffix == ".npz"
     clip = load_clip(path)
-    assert clip.keypoints.shape == (12, 17, 3) and clip.layout == "coco17" and clip.label == "clap hands"
+    assert (
+        clip.keypoints.shape == (12, 17, 3)
+        and clip.layout == "coco17"
+        and clip.label == "clap hands"
+    )
     assert clip.fps == 25.0 and clip.keypoints[5, :, 2].max() == 0.0
     assert rec.video_path.is_file() and not list(tmp_path.rglob(".*tmp*"))
     cap = cv2.VideoCapture(str(rec.video_path))
@@ -272,8 +290,8 @@ def test_recorder_writes_a_training_ready_clip(tmp_path):
 def test_teach_adds_an_action_and_keeps_the_others(tiny_tflite_model, toy_data, tmp_path):
     import shutil
 
-    from relsar_core import fewshot
-    from relsar_core.runtime import TfliteClassifier
+    from relsar_core.runtime import fewshot
+    from relsar_core.runtime.tflite import TfliteClassifier
 
     model = tmp_path / "m.tflite"
     shutil.copy(tiny_tflite_model, model)
@@ -300,8 +318,12 @@ def test_teach_adds_an_action_and_keeps_the_others(tiny_tflite_model, toy_data, 
     assert warning is None and reloaded.class_names == taught.class_names
     clip = Clip(load_clip(examples[0]).keypoints[:12])  # shorter than a window: padded
     assert fewshot.clip_embeddings(base, clip).shape == (1, base.embedding_dim)
-    np.savez(fewshot.taught_path(model), embeddings=np.zeros((2, 3)), labels=np.array(["a", "b"]),
-             model_sha256=np.str_("0" * 64))  # fmt: skip
+    np.savez(
+        fewshot.taught_path(model),
+        embeddings=np.zeros((2, 3)),
+        labels=np.array(["a", "b"]),
+        model_sha256=np.str_("0" * 64),
+    )
     with pytest.raises(ModelFileError, match="different version"):
         fewshot.load_taught(model)
     clf, warning = open_classifier(model)
@@ -316,20 +338,45 @@ def test_headless_cli_writes_one_line_per_window(tiny_tflite_model, toy_data, tm
     clip_path = sorted((toy_data / "arms_up").glob("*.npz"))[0]
     out = tmp_path / "results.jsonl"
     with pytest.raises(SystemExit) as exit_:
-        main(["--headless", "--source", str(clip_path), "--model", str(tiny_tflite_model), "--out", str(out),
-              "--smoothing", "1", "--threshold", "0"])  # fmt: skip
+        main(
+            [
+                "--headless",
+                "--source",
+                str(clip_path),
+                "--model",
+                str(tiny_tflite_model),
+                "--out",
+                str(out),
+                "--smoothing",
+                "1",
+                "--threshold",
+                "0",
+            ]
+        )
     assert exit_.value.code == 0
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == (60 - 30) // 5 + 1
     assert [x["frame"] for x in lines] == list(range(29, 60, 5))
     assert all(x["label"] == "arms_up" and x["raw_label"] == "arms_up" for x in lines)
-    assert set(lines[0]["probabilities"]) == set(json.loads(tiny_tflite_model.with_suffix(".json").read_text())["class_names"])
+    assert set(lines[0]["probabilities"]) == set(
+        json.loads(tiny_tflite_model.with_suffix(".json").read_text())["class_names"]
+    )
 
     with pytest.raises(SystemExit) as exit_:
-        main(["--headless", "--source", str(tmp_path / "nope.mp4"), "--model", str(tiny_tflite_model)])
+        main(
+            [
+                "--headless",
+                "--source",
+                str(tmp_path / "nope.mp4"),
+                "--model",
+                str(tiny_tflite_model),
+            ]
+        )
     assert exit_.value.code == 2 and "nope.mp4" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
-        main(["--headless", "--source", str(clip_path), "--model", str(tmp_path / "missing.tflite")])
+        main(
+            ["--headless", "--source", str(clip_path), "--model", str(tmp_path / "missing.tflite")]
+        )
     assert exit_.value.code == 2 and "missing.tflite" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["--headless", "--source", str(clip_path), "--stride", "0"])
@@ -353,25 +400,36 @@ def test_importing_the_live_parts_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, relsar_core.pipeline, relsar_core.sources, relsar_core.fewshot, "
-            "relsar_core.recording, relsar_core.headless, relsar_core.runtime; "
-            "print('tensorflow' in sys.modules)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    code = (
+        "import sys, relsar_core.live.pipeline, relsar_core.live.sources, relsar_core.runtime.fewshot, "
+        "relsar_core.data.recording, relsar_core.live.headless, relsar_core.runtime.tflite; "
+        "print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert out.stdout.strip() == "False", out.stderr
 
 
 def test_pipeline_bench_measures_a_replay_run(tiny_tflite_model, toy_data):
     """The benchmark's measuring loop on a replay (the timings themselves are for relsar-bench)."""
     from relsar_core.bench.pipeline import _run_pipeline
-    from relsar_core.runtime import TfliteClassifier
+    from relsar_core.runtime.tflite import TfliteClassifier
 
-    stats = _run_pipeline(str(toy_data / "wave"), TfliteClassifier(tiny_tflite_model), None, 90, realtime=False)
+    stats = _run_pipeline(
+        str(toy_data / "wave"), TfliteClassifier(tiny_tflite_model), None, 90, realtime=False
+    )
     assert stats["frames"] >= 90 and stats["fps"] > 0 and stats["dropped"] == 0
-    assert len(stats["latencies"]) > 0 and stats["classify_p50_ms"] > 0 and stats["pose_p50_ms"] == 0
+    assert (
+        len(stats["latencies"]) > 0 and stats["classify_p50_ms"] > 0 and stats["pose_p50_ms"] == 0
+    )
 
 
 def test_window_spans_the_models_time_at_other_frame_rates():
-    from relsar_core.features import resample_frames
+    from relsar_core.skeleton.features import resample_frames
 
     rng = np.random.default_rng(0)
     frames = rng.uniform(0, 100, (25, 15, 3)).astype(np.float32)
@@ -384,7 +442,7 @@ def test_window_spans_the_models_time_at_other_frame_rates():
 
 
 def test_pipeline_takes_the_sources_frame_rate(tiny_tflite_model):
-    from relsar_core.pipeline import LivePipeline, open_classifier
+    from relsar_core.live.pipeline import LivePipeline, open_classifier
 
     classifier, _ = open_classifier(tiny_tflite_model)
     pipeline = LivePipeline(classifier, stride=5)

@@ -8,19 +8,23 @@ import numpy as np
 import pytest
 
 from relsar_core.config import BYOLRunConfig, ModelConfig, RunConfig, load_config
-from relsar_core.datasets import load_splits
+from relsar_core.data.datasets import load_splits
 from relsar_core.errors import ConfigError, ModelFileError
-from relsar_core.model import build_encoder, stem_layers
-from relsar_core.protocols import finetune, label_fraction_subset, linear_probe, load_encoder
+from relsar_core.train.model import build_encoder, stem_layers
+from relsar_core.train.protocols import finetune, label_fraction_subset, linear_probe, load_encoder
 
 
 @pytest.fixture(scope="module")
 def pretrained(toy_data, tmp_path_factory):
     """A tiny encoder pre-trained with BYOL on the toy clips (their test clips held out)."""
-    from relsar_core.pretrain import load_pretraining_windows, pretrain_byol
+    from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 
-    cfg = load_config("byol", BYOLRunConfig, model={"size": "tiny"},
-                      byol={"epochs": 10, "batch_size": 32, "learning_rate": 2e-3, "warmup_epochs": 1})
+    cfg = load_config(
+        "byol",
+        BYOLRunConfig,
+        model={"size": "tiny"},
+        byol={"epochs": 10, "batch_size": 32, "learning_rate": 2e-3, "warmup_epochs": 1},
+    )
     windows, _ = load_pretraining_windows([toy_data], 30, 5, False, cfg.data)
     run = tmp_path_factory.mktemp("byol_run")
     summary = pretrain_byol(windows, cfg, run, show_progress=False)
@@ -52,7 +56,11 @@ def test_linear_probe_on_byol_encoder_beats_random_encoder(pretrained, splits, t
         assert (tmp_path / "ours" / name).is_file(), name
     # The frozen encoder did not move: its weights equal the pre-trained ones.
     probe = keras.models.load_model(tmp_path / "ours" / "best.keras")
-    for a, b in zip(probe.get_layer("encoder").get_weights(), load_encoder(pretrained).get_weights(), strict=True):
+    for a, b in zip(
+        probe.get_layer("encoder").get_weights(),
+        load_encoder(pretrained).get_weights(),
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -76,11 +84,26 @@ def test_knn_cli_writes_report_and_a_loadable_classifier(pretrained, toy_data, t
     from training.train_cli import main
 
     with pytest.raises(SystemExit) as done:
-        main(["knn", "--data", str(toy_data), "--encoder", str(pretrained), "--out", str(tmp_path / "knn"),
-              "--k", "5"])  # fmt: skip
+        main(
+            [
+                "knn",
+                "--data",
+                str(toy_data),
+                "--encoder",
+                str(pretrained),
+                "--out",
+                str(tmp_path / "knn"),
+                "--k",
+                "5",
+            ]
+        )
     assert done.value.code == 0
     report = json.loads((tmp_path / "knn" / "report" / "report.json").read_text())
-    assert report["k"] == 5 and report["accuracy"] >= 0.6 and report["nearest_class_mean_accuracy"] >= 0.6
+    assert (
+        report["k"] == 5
+        and report["accuracy"] >= 0.6
+        and report["nearest_class_mean_accuracy"] >= 0.6
+    )
     classifier = keras.models.load_model(tmp_path / "knn" / "best.keras")
     out = classifier(np.zeros((2, 30, 60), np.float32))
     assert out["logits"].shape == (2, 5) and out["embedding"].shape == (2, 64)

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from relsar_core.datasets import load_clip_folder
-from relsar_core.runtime import TfliteClassifier, default_num_threads, softmax
+from relsar_core.data.datasets import load_clip_folder
+from relsar_core.runtime.tflite import TfliteClassifier, default_num_threads, softmax
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,11 @@ def test_predict_on_feature_windows_classifies_toy_clips(classifier, toy_data):
     correct = 0
     for window, label in zip(data.windows, data.labels, strict=True):
         out = classifier.predict(window)
-        assert out.logits.shape == (5,) and out.probabilities.shape == (5,) and out.embedding.shape == (64,)
+        assert (
+            out.logits.shape == (5,)
+            and out.probabilities.shape == (5,)
+            and out.embedding.shape == (64,)
+        )
         assert out.logits.dtype == np.float32
         np.testing.assert_allclose(out.probabilities.sum(), 1.0, rtol=1e-5)
         correct += int(out.probabilities.argmax() == label)
@@ -64,13 +68,15 @@ def test_default_threads_are_capped():
 def test_importing_and_running_the_runtime_never_imports_tensorflow(tiny_tflite_model):
     code = (
         "import sys, numpy as np\n"
-        "from relsar_core.runtime import TfliteClassifier\n"
+        "from relsar_core.runtime.tflite import TfliteClassifier\n"
         f"clf = TfliteClassifier({str(tiny_tflite_model)!r})\n"
         "clf.predict(np.zeros((30, 60), np.float32))\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
         "print('LOADED', bad)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout, result.stdout
 
@@ -90,8 +96,12 @@ def test_bench_times_tflite_in_a_process_without_tensorflow(tiny_tflite_model, t
     from relsar_core.bench.classifier import _run_tflite_timings
 
     windows = load_clip_folder(toy_data, window=30, stride=15).windows
-    timed = _run_tflite_timings({"none": tiny_tflite_model, "none-dynamic-batch": tiny_tflite_model},
-                                windows, rounds=30, batch_repeats=1)  # fmt: skip
+    timed = _run_tflite_timings(
+        {"none": tiny_tflite_model, "none-dynamic-batch": tiny_tflite_model},
+        windows,
+        rounds=30,
+        batch_repeats=1,
+    )
     for name in ("none", "none-dynamic-batch", "none, all cores"):
         p50, p95 = timed[name]
         assert 0 < p50 <= p95 < 1000

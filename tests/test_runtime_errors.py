@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from relsar_core.errors import ModelFileError
-from relsar_core.runtime import TfliteClassifier
+from relsar_core.runtime.tflite import TfliteClassifier
 
 
 @pytest.fixture
@@ -34,7 +34,10 @@ def _rewrite(path, content: bytes, update_json: bool) -> None:
     path.write_bytes(content)
     if update_json:
         meta = _meta(path)
-        meta["tflite_sha256"], meta["tflite_bytes"] = hashlib.sha256(content).hexdigest(), len(content)
+        meta["tflite_sha256"], meta["tflite_bytes"] = (
+            hashlib.sha256(content).hexdigest(),
+            len(content),
+        )
         _write_meta(path, meta)
 
 
@@ -82,7 +85,9 @@ def test_json_missing_keys(model_copy):
 def test_truncated_model(model_copy):
     content = model_copy.read_bytes()
     model_copy.write_bytes(content[: len(content) // 2])
-    _refused(model_copy, rf"truncated \({len(content) // 2} bytes, model.json records {len(content)}\)")
+    _refused(
+        model_copy, rf"truncated \({len(content) // 2} bytes, model.json records {len(content)}\)"
+    )
 
 
 def test_empty_model(model_copy):
@@ -91,7 +96,11 @@ def test_empty_model(model_copy):
 
 
 def test_not_a_flatbuffer(model_copy):
-    _rewrite(model_copy, b"<html>this is a download error page, not a model</html>" * 50, update_json=True)
+    _rewrite(
+        model_copy,
+        b"<html>this is a download error page, not a model</html>" * 50,
+        update_json=True,
+    )
     _refused(model_copy, "not a TFLite flatbuffer")
 
 
@@ -124,7 +133,10 @@ def _convert_other_model(tmp_path) -> bytes:
 
 def test_wrong_signature(model_copy, tmp_path):
     _rewrite(model_copy, _convert_other_model(tmp_path), update_json=True)
-    _refused(model_copy, r"signature is \['frames'\] → \['scores'\], expected \['skeleton'\] → \['embedding', 'logits'\]")
+    _refused(
+        model_copy,
+        r"signature is \['frames'\] → \['scores'\], expected \['skeleton'\] → \['embedding', 'logits'\]",
+    )
 
 
 def test_json_class_names_disagree_with_outputs(model_copy):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from relsar_core.clip import Clip, load_clip, save_clip
 from relsar_core.errors import ClipError
-from relsar_core.layouts import LAYOUTS, to_body15
+from relsar_core.skeleton.clip import Clip, load_clip, save_clip
+from relsar_core.skeleton.layouts import LAYOUTS, to_body15
 
 
 def _random_keypoints(joints, frames=4, seed=0):
@@ -28,10 +28,12 @@ def test_coco17_midpoints_and_min_confidence():
 
 @pytest.mark.parametrize(
     "layout, source_index",
-    [("coco25", {1: 5, 2: 7, 5: 6, 8: 14, 11: 18, 14: 17}),
-     ("body25", {i: i for i in range(15)}),
-     ("blazepose33", {0: 0, 2: 12, 5: 11, 4: 16, 11: 28, 14: 27})],
-)  # fmt: skip
+    [
+        ("coco25", {1: 5, 2: 7, 5: 6, 8: 14, 11: 18, 14: 17}),
+        ("body25", {i: i for i in range(15)}),
+        ("blazepose33", {0: 0, 2: 12, 5: 11, 4: 16, 11: 28, 14: 27}),
+    ],
+)
 def test_single_joint_mappings(layout, source_index):
     kp = _random_keypoints(LAYOUTS[layout].num_joints)
     out = to_body15(kp, layout)
@@ -43,8 +45,23 @@ def test_flip_pairs_are_left_right_and_an_involution():
     for layout in LAYOUTS.values():
         perm = layout.flip_permutation
         np.testing.assert_array_equal(perm[perm], np.arange(layout.num_joints))
-    names = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-             "mid_hip", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")  # fmt: skip
+    names = (
+        "nose",
+        "neck",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "mid_hip",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+    )
     for a, b in LAYOUTS["body15"].flip_pairs:
         assert names[a].replace("r_", "l_") == names[b]
 
@@ -54,7 +71,12 @@ def test_clip_round_trip(tmp_path):
     save_clip(tmp_path / "a" / "c.npz", clip)
     back = load_clip(tmp_path / "a" / "c.npz")
     np.testing.assert_array_equal(back.keypoints, clip.keypoints)
-    assert (back.layout, back.fps, back.image_size, back.label) == ("coco17", 25.0, (1280, 720), "wave")
+    assert (back.layout, back.fps, back.image_size, back.label) == (
+        "coco17",
+        25.0,
+        (1280, 720),
+        "wave",
+    )
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["c.npz"]  # no temp file left behind
 
 
@@ -68,7 +90,10 @@ def _write(path, **arrays):
     [
         ({"keypoints": np.zeros((10, 15, 2), np.float32)}, "shape"),
         ({"keypoints": np.full((10, 15, 3), np.nan, np.float32)}, "NaN"),
-        ({"keypoints": np.zeros((10, 15, 3), np.float32), "layout": "openpose99"}, "unknown layout"),
+        (
+            {"keypoints": np.zeros((10, 15, 3), np.float32), "layout": "openpose99"},
+            "unknown layout",
+        ),
         ({"keypoints": np.ones((10, 15, 3), np.float32) * 2}, "confidences"),
         ({"points": np.zeros((10, 15, 3), np.float32)}, "missing 'keypoints'"),
         ({"keypoints": np.zeros((10, 17, 3), np.float32), "layout": "body15"}, "shape"),

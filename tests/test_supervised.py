@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from relsar_core.config import load_config
-from relsar_core.datasets import load_splits
-from relsar_core.supervised import load_model, train_supervised
+from relsar_core.data.datasets import load_splits
+from relsar_core.train.supervised import load_model, train_supervised
 from training.train_cli import main as train_main
 
 TINY = dict(train={"epochs": 6, "batch_size": 32})
@@ -23,8 +23,16 @@ def test_tiny_model_learns_the_toy_motions(splits, tmp_path):
     report = train_supervised(splits, load_config("tiny", **TINY), tmp_path / "run")
     assert report["accuracy"] >= 0.9, report
     assert report["split"] == "test" and report["windows"] == len(splits.test)
-    for name in ("best.keras", "last.keras", "metrics.jsonl", "run.json", "config.yaml",
-                 "report/report.json", "report/confusion_matrix.csv", "report/confusion_matrix.png"):  # fmt: skip
+    for name in (
+        "best.keras",
+        "last.keras",
+        "metrics.jsonl",
+        "run.json",
+        "config.yaml",
+        "report/report.json",
+        "report/confusion_matrix.csv",
+        "report/confusion_matrix.png",
+    ):
         assert (tmp_path / "run" / name).is_file(), name
     assert any((tmp_path / "run" / "tb").rglob("*tfevents*"))
     best = load_model(tmp_path / "run" / "best.keras")
@@ -43,7 +51,9 @@ class StopAfter(keras.callbacks.Callback):
 
 def test_interrupted_run_resumes_without_losing_anything(splits, tmp_path):
     run = tmp_path / "run"
-    config = load_config("tiny", train={"epochs": 4, "batch_size": 32, "early_stopping_patience": 0})
+    config = load_config(
+        "tiny", train={"epochs": 4, "batch_size": 32, "early_stopping_patience": 0}
+    )
     with pytest.raises(KeyboardInterrupt):
         train_supervised(splits, config, run, callbacks=(StopAfter(2),))
     assert json.loads((run / "state.json").read_text())["epoch"] == 2
@@ -51,17 +61,33 @@ def test_interrupted_run_resumes_without_losing_anything(splits, tmp_path):
     optimizer_steps = int(load_model(run / "last.keras", compile=True).optimizer.iterations)
     assert optimizer_steps > 0
     train_supervised(splits, config, run, resume=True)
-    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [
+        json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()
+    ]
     assert epochs == [1, 2, 3, 4]
     state = json.loads((run / "state.json").read_text())
     assert state["epoch"] == 4 and not state["stopped_early"]
-    assert int(load_model(run / "last.keras", compile=True).optimizer.iterations) == 2 * optimizer_steps
+    assert (
+        int(load_model(run / "last.keras", compile=True).optimizer.iterations)
+        == 2 * optimizer_steps
+    )
 
 
 def test_cli_trains_and_reports(toy_data, tmp_path, capsys):
     with pytest.raises(SystemExit) as code:
-        train_main(["supervised", "--data", str(toy_data), "--config", "tiny", "--out", str(tmp_path / "r"),
-                    "--epochs", "2"])  # fmt: skip
+        train_main(
+            [
+                "supervised",
+                "--data",
+                str(toy_data),
+                "--config",
+                "tiny",
+                "--out",
+                str(tmp_path / "r"),
+                "--epochs",
+                "2",
+            ]
+        )
     assert code.value.code == 0
     report = json.loads((tmp_path / "r" / "report" / "report.json").read_text())
     assert report["epochs_run"] == 2 and 0 <= report["accuracy"] <= 1
@@ -69,10 +95,12 @@ def test_cli_trains_and_reports(toy_data, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--data", "/no/such/folder"], "/no/such/folder: data folder does not exist"),
-     (["--config", "/no/such.yaml"], "no such config file"),
-     (["--resume", "/no/run"], "not a run folder")],
-)  # fmt: skip
+    [
+        (["--data", "/no/such/folder"], "/no/such/folder: data folder does not exist"),
+        (["--config", "/no/such.yaml"], "no such config file"),
+        (["--resume", "/no/run"], "not a run folder"),
+    ],
+)
 def test_cli_user_errors_are_one_line(toy_data, tmp_path, capsys, args, message):
     base = {"--data": str(toy_data), "--out": str(tmp_path / "r"), "--config": "tiny"}
     argv = ["supervised"]
@@ -89,21 +117,45 @@ def test_help_explains_every_option(capsys):
     with pytest.raises(SystemExit):
         train_main(["supervised", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--data", "--format", "--protocol", "--test-data", "--config", "--out", "--resume",
-                 "--folds", "--epochs"):  # fmt: skip
+    for flag in (
+        "--data",
+        "--format",
+        "--protocol",
+        "--test-data",
+        "--config",
+        "--out",
+        "--resume",
+        "--folds",
+        "--epochs",
+    ):
         assert flag in out
     assert np.char.count(out, "nwucla-cross-view") >= 1
 
 
 def test_kfold_cross_validation_by_clip(toy_data, tmp_path):
     with pytest.raises(SystemExit) as code:
-        train_main(["supervised", "--data", str(toy_data), "--config", "tiny", "--out", str(tmp_path / "k"),
-                    "--epochs", "1", "--folds", "3"])  # fmt: skip
+        train_main(
+            [
+                "supervised",
+                "--data",
+                str(toy_data),
+                "--config",
+                "tiny",
+                "--out",
+                str(tmp_path / "k"),
+                "--epochs",
+                "1",
+                "--folds",
+                "3",
+            ]
+        )
     assert code.value.code == 0
     summary = json.loads((tmp_path / "k" / "kfold.json").read_text())
     assert summary["folds"] == 3 and len(summary["fold_accuracies"]) == 3
-    tested = [set(json.loads((tmp_path / "k" / f"fold_{k}" / "splits.json").read_text())["test"]["clips"])
-              for k in (1, 2, 3)]  # fmt: skip
+    tested = [
+        set(json.loads((tmp_path / "k" / f"fold_{k}" / "splits.json").read_text())["test"]["clips"])
+        for k in (1, 2, 3)
+    ]
     assert not (tested[0] & tested[1] or tested[0] & tested[2] or tested[1] & tested[2])
     assert sum(map(len, tested)) == 60
     with pytest.raises(SystemExit) as code:  # resuming a finished k-fold run retrains nothing

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from relsar_core.pose.heatmaps import argmax_2d, decode_heatmaps
-from relsar_core.pose.topdown import (
+from relsar_core.pose.vitpose.heatmaps import argmax_2d, decode_heatmaps
+from relsar_core.pose.vitpose.topdown import (
     crop_box,
     crop_matrix,
     heatmap_to_image,
@@ -17,7 +17,9 @@ from relsar_core.pose.topdown import (
 HM = (64, 48)  # heatmap (rows, cols)
 
 
-def gaussian_maps(centres: np.ndarray, sigma: float = 2.0, size=HM, peak: float = 0.9) -> np.ndarray:
+def gaussian_maps(
+    centres: np.ndarray, sigma: float = 2.0, size=HM, peak: float = 0.9
+) -> np.ndarray:
     """(K, H, W) Gaussian heatmaps, as ViTPose is trained to produce, peaking at `centres` (x, y)."""
     ys, xs = np.mgrid[0 : size[0], 0 : size[1]].astype(np.float32)
     dx = xs[None] - centres[:, 0, None, None]
@@ -28,7 +30,9 @@ def gaussian_maps(centres: np.ndarray, sigma: float = 2.0, size=HM, peak: float 
 def test_dark_recovers_subpixel_peaks_far_better_than_argmax():
     rng = np.random.default_rng(0)
     # Inside the 1.25-padded crop a person keeps ≥ 6 heatmap pixels from the border.
-    centres = np.stack([rng.uniform(6, 41, 200), rng.uniform(6, 57, 200)], axis=1).astype(np.float32)
+    centres = np.stack([rng.uniform(6, 41, 200), rng.uniform(6, 57, 200)], axis=1).astype(
+        np.float32
+    )
     maps = gaussian_maps(centres)
     coarse, _ = argmax_2d(maps)
     refined, conf = decode_heatmaps(maps)
@@ -43,7 +47,9 @@ def test_dark_recovers_subpixel_peaks_far_better_than_argmax():
 def test_dark_stays_within_half_a_pixel_at_the_border():
     # The blur sees a truncated Gaussian at the edge, so DARK is biased in the outermost pixels
     # (as in mmpose); it must stay bounded there and exact a few pixels in.
-    centres = np.array([[1.3, 30.2], [46.6, 10.4], [20.2, 0.7], [24.5, 62.8], [0.2, 5.5]], np.float32)
+    centres = np.array(
+        [[1.3, 30.2], [46.6, 10.4], [20.2, 0.7], [24.5, 62.8], [0.2, 5.5]], np.float32
+    )
     refined, _ = decode_heatmaps(gaussian_maps(centres))
     assert np.abs(refined - centres).max() <= 0.75
     centres = np.array([[4.3, 30.2], [43.6, 10.4], [20.2, 4.7], [24.5, 59.2]], np.float32)
@@ -107,7 +113,7 @@ def test_image_heatmap_image_round_trip_through_decoding():
 
 
 def test_bench_pck_and_jittered_boxes():
-    from relsar_core.pose.vitpose_bench import jittered_boxes, pck
+    from relsar_core.bench.vitpose import jittered_boxes, pck
 
     box = (100.0, 50.0, 300.0, 450.0)  # longer side 400 → PCK@0.05 radius 20 px
     a = np.zeros((4, 3), np.float32)

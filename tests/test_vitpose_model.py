@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from relsar_core.errors import ModelFileError
-from relsar_core.pose.vitpose_model import ViTPose, ViTPoseConfig, random_vitpose
-from relsar_core.pose.vitpose_weights import infer_config, load_vitpose, read_state_dict
+from relsar_core.pose.vitpose.model import ViTPose, ViTPoseConfig, random_vitpose
+from relsar_core.pose.vitpose.weights import infer_config, load_vitpose, read_state_dict
 
 TINY = dict(embed_dim=64, depth=2, num_heads=4, num_joints=17)
 
@@ -20,18 +20,30 @@ def to_transformers(model: ViTPose):
     cfg = model.config
     hf_cfg = VitPoseConfig(
         backbone_config=VitPoseBackboneConfig(
-            image_size=list(cfg.image_size), patch_size=[cfg.patch_size] * 2,
-            hidden_size=cfg.embed_dim, num_hidden_layers=cfg.depth,
-            num_attention_heads=cfg.num_heads, mlp_ratio=int(cfg.mlp_ratio),
-            layer_norm_eps=1e-6, qkv_bias=True, hidden_act="gelu", out_indices=[cfg.depth],
+            image_size=list(cfg.image_size),
+            patch_size=[cfg.patch_size] * 2,
+            hidden_size=cfg.embed_dim,
+            num_hidden_layers=cfg.depth,
+            num_attention_heads=cfg.num_heads,
+            mlp_ratio=int(cfg.mlp_ratio),
+            layer_norm_eps=1e-6,
+            qkv_bias=True,
+            hidden_act="gelu",
+            out_indices=[cfg.depth],
         ),
-        num_labels=cfg.num_joints, use_simple_decoder=cfg.head == "simple", scale_factor=4,
-    )  # fmt: skip
+        num_labels=cfg.num_joints,
+        use_simple_decoder=cfg.head == "simple",
+        scale_factor=4,
+    )
     hf = VitPoseForPoseEstimation(hf_cfg).eval()
     src = model.state_dict()
     out = {
-        "backbone.embeddings.patch_embeddings.projection.weight": src["backbone.patch_embed.proj.weight"],
-        "backbone.embeddings.patch_embeddings.projection.bias": src["backbone.patch_embed.proj.bias"],
+        "backbone.embeddings.patch_embeddings.projection.weight": src[
+            "backbone.patch_embed.proj.weight"
+        ],
+        "backbone.embeddings.patch_embeddings.projection.bias": src[
+            "backbone.patch_embed.proj.bias"
+        ],
         "backbone.embeddings.position_embeddings": src["backbone.pos_embed"],
         "backbone.layernorm.weight": src["backbone.last_norm.weight"],
         "backbone.layernorm.bias": src["backbone.last_norm.bias"],
@@ -94,7 +106,11 @@ def test_easy_vitpose_checkpoint_loads_with_inferred_size(tmp_path):
     loaded = load_vitpose(path)
     cfg = loaded.config
     assert (cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.num_joints, cfg.head) == (
-        384, 12, 12, 25, "classic"
+        384,
+        12,
+        12,
+        25,
+        "classic",
     )
     assert cfg.size_name == "s" and not loaded.training
     ours = loaded.state_dict()

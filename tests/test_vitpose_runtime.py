@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from relsar_core.errors import ConfigError, ModelFileError
-from relsar_core.pose.vitpose_model import ViTPoseConfig, random_vitpose
+from relsar_core.pose.vitpose.model import ViTPoseConfig, random_vitpose
 
 TINY = dict(embed_dim=64, depth=2, num_heads=4, num_joints=25)
 
@@ -49,7 +49,7 @@ def vitpose_s(models_dir):
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory):
     """A tiny ViTPose exported to ONNX: the estimator takes `.onnx` files as weights too."""
-    from relsar_core.pose.vitpose_onnx import export_onnx
+    from relsar_core.pose.vitpose.onnx_export import export_onnx
 
     model = random_vitpose(ViTPoseConfig(**TINY), seed=6)
     return export_onnx(model, tmp_path_factory.mktemp("tiny") / "tiny-coco25.onnx")
@@ -61,14 +61,18 @@ def scene() -> np.ndarray:
     frame[:] = np.linspace(40, 200, 640, dtype=np.uint8)[None, :, None]
     cv2.circle(frame, (320, 110), 35, (60, 120, 220), -1)
     cv2.rectangle(frame, (270, 150), (370, 320), (200, 60, 40), -1)
-    for a, b in [((280, 160), (200, 260)), ((360, 160), (440, 250)), ((295, 320), (280, 450)),
-                 ((345, 320), (370, 450))]:  # fmt: skip
+    for a, b in [
+        ((280, 160), (200, 260)),
+        ((360, 160), (440, 250)),
+        ((295, 320), (280, 450)),
+        ((345, 320), (370, 450)),
+    ]:
         cv2.line(frame, a, b, (30, 200, 90), 18)
     return frame
 
 
 def test_matmul_head_is_the_same_function():
-    from relsar_core.pose.vitpose_onnx import export_form
+    from relsar_core.pose.vitpose.onnx_export import export_form
 
     model = random_vitpose(ViTPoseConfig(**TINY), seed=4)
     x = torch.randn(2, 3, 256, 192)
@@ -80,7 +84,7 @@ def test_matmul_head_is_the_same_function():
 
 
 def test_onnx_float_matches_pytorch_and_int8_stays_close(tmp_path):
-    from relsar_core.pose.vitpose_onnx import OnnxViTPose, export_onnx, quantize_int8
+    from relsar_core.pose.vitpose.onnx_export import OnnxViTPose, export_onnx, quantize_int8
 
     model = random_vitpose(ViTPoseConfig(**TINY), seed=5)
     x = np.random.default_rng(0).standard_normal((3, 3, 256, 192)).astype(np.float32)
@@ -106,7 +110,7 @@ def test_onnx_float_matches_pytorch_and_int8_stays_close(tmp_path):
 
 
 def test_bad_onnx_file_is_a_clear_error(tmp_path):
-    from relsar_core.pose.vitpose_onnx import OnnxViTPose
+    from relsar_core.pose.vitpose.onnx_export import OnnxViTPose
 
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x00not onnx")
@@ -117,7 +121,7 @@ def test_bad_onnx_file_is_a_clear_error(tmp_path):
 
 
 def test_torch_and_onnx_estimators_agree_on_a_frame(vitpose_s, models_dir):
-    from relsar_core.pose.vitpose import ViTPoseEstimator
+    from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
 
     frame = scene()
     box = (250.0, 60.0, 450.0, 460.0)
@@ -168,7 +172,7 @@ def _shifted(estimator, offset: float):
 
 
 def test_tracking_skips_the_detector_until_the_person_is_lost(tiny_onnx):
-    from relsar_core.pose.vitpose import ViTPoseEstimator
+    from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
 
     frame = scene()
     detector = FakeDetector()
@@ -187,7 +191,7 @@ def test_tracking_skips_the_detector_until_the_person_is_lost(tiny_onnx):
 
 
 def test_nobody_in_the_frame_gives_none(tiny_onnx):
-    from relsar_core.pose.vitpose import ViTPoseEstimator
+    from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
 
     frame = scene()
     detector = FakeDetector()
@@ -206,7 +210,7 @@ def test_nobody_in_the_frame_gives_none(tiny_onnx):
 
 def test_factory_builds_vitpose_from_weights(vitpose_s):
     from relsar_core.pose.factory import create_pose_estimator
-    from relsar_core.pose.vitpose import ViTPoseEstimator
+    from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
 
     est = create_pose_estimator("vitpose", weights=str(vitpose_s), runtime="onnx")
     assert isinstance(est, ViTPoseEstimator) and est.layout == "coco25" and est.runtime == "onnx"
@@ -215,7 +219,7 @@ def test_factory_builds_vitpose_from_weights(vitpose_s):
 
 
 def test_fetch_fails_at_once_offline_and_names_where_to_put_the_file(models_dir, monkeypatch):
-    from relsar_core.pose.vitpose_weights import fetch_vitpose, find_local_vitpose
+    from relsar_core.pose.vitpose.weights import fetch_vitpose, find_local_vitpose
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
@@ -243,7 +247,7 @@ def test_fetch_lands_a_downloaded_checkpoint_and_rejects_a_bad_one(tmp_path, mon
     what fetch does with the file: validated, renamed into place, a broken one never lands."""
     import huggingface_hub
 
-    from relsar_core.pose import vitpose_weights
+    from relsar_core.pose.vitpose import weights as vitpose_weights
 
     good = tmp_path / "good.pth"
     torch.save(random_vitpose(ViTPoseConfig.for_size("s", num_joints=17)).state_dict(), good)
@@ -265,18 +269,22 @@ def test_fetch_lands_a_downloaded_checkpoint_and_rejects_a_bad_one(tmp_path, mon
     payload["bytes"] = b"<html>proxy login page</html>"
     with pytest.raises(ModelFileError, match="not a readable PyTorch checkpoint"):
         vitpose_weights.fetch_vitpose("s", "coco", dest=tmp_path / "other")
-    assert not list((tmp_path / "other").glob("*.pth")) and not list((tmp_path / "other").glob("*.part"))
+    assert not list((tmp_path / "other").glob("*.pth")) and not list(
+        (tmp_path / "other").glob("*.part")
+    )
 
 
 def test_first_crop_comes_from_the_real_blazepose_detector(tiny_onnx):
     from relsar_core.pose.model_store import BLAZEPOSE, bundle_dir, missing_files
 
     if missing_files(BLAZEPOSE, USER_MODELS, check_hash=False):
-        pytest.skip("BlazePose models not fetched: run `relsar-models fetch blazepose` (make test does)")
+        pytest.skip(
+            "BlazePose models not fetched: run `relsar-models fetch blazepose` (make test does)"
+        )
     skimage_data = pytest.importorskip("skimage.data")
-    from relsar_core.pose.blazepose import BlazePoseDetector
-    from relsar_core.pose.topdown import crop_box
-    from relsar_core.pose.vitpose import ViTPoseEstimator
+    from relsar_core.pose.blazepose.estimator import BlazePoseDetector
+    from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
+    from relsar_core.pose.vitpose.topdown import crop_box
 
     photo = np.ascontiguousarray(skimage_data.astronaut()[..., ::-1])
     detector = BlazePoseDetector(bundle_dir(BLAZEPOSE, USER_MODELS))
@@ -299,7 +307,7 @@ def test_onnx_path_and_file_lookups_never_import_pytorch(tiny_onnx):
     code = (
         "import sys, numpy as np\n"
         "from relsar_core.pose.factory import resolve_backend\n"
-        "from relsar_core.pose.vitpose import ViTPoseEstimator\n"
+        "from relsar_core.pose.vitpose.estimator import ViTPoseEstimator\n"
         "resolve_backend('auto')\n"
         f"est = ViTPoseEstimator({str(tiny_onnx)!r})\n"
         "est.estimate(np.zeros((120, 160, 3), np.uint8))\n"

@@ -20,12 +20,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Measure speed on this machine against the targets in DESIGN.md. Prints one "
         "table (median and p95, ratios against baselines, pass/fail per target) and writes JSON.",
     )
-    p.add_argument("part", choices=["all", "classifier", "pose", "pipeline", "train", "scaling"],
-                   help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
-                   "cost vs window length, BYOL batch size and video resolution (not part of all)")  # fmt: skip
-    p.add_argument("--quick", action="store_true", help="fewer repetitions: a rough number in seconds")
-    p.add_argument("--out", type=Path, help="write all measurements and machine info to this JSON file")
-    p.add_argument("--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)")
+    p.add_argument(
+        "part",
+        choices=["all", "classifier", "pose", "pipeline", "train", "scaling"],
+        help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
+        "cost vs window length, BYOL batch size and video resolution (not part of all)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
+    )
+    p.add_argument(
+        "--out", type=Path, help="write all measurements and machine info to this JSON file"
+    )
+    p.add_argument(
+        "--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)"
+    )
     return p
 
 
@@ -35,7 +44,13 @@ def _print_table(measurements) -> None:
         table.add_column(col, justify="right" if col in ("value", "target") else "left")
     for m in measurements:
         ok = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: ""}[m.passed]
-        table.add_row(m.part, m.name, f"{m.value:,.3g} {m.unit}", f"{m.target} {m.unit}" if m.target else "", ok)
+        table.add_row(
+            m.part,
+            m.name,
+            f"{m.value:,.3g} {m.unit}",
+            f"{m.target} {m.unit}" if m.target else "",
+            ok,
+        )
     console.print(table)
 
 
@@ -64,8 +79,13 @@ def _main(argv: list[str] | None) -> int:
         console.print(f"  done in {seconds[part]} s")
     _print_table(measurements)
     if args.out:
-        report = {"machine": machine_info(), "command": " ".join(["relsar-bench", *sys.argv[1:]]),
-                  "quick": args.quick, "seconds": seconds, "measurements": [m.to_json() for m in measurements]}  # fmt: skip
+        report = {
+            "machine": machine_info(),
+            "command": " ".join(["relsar-bench", *sys.argv[1:]]),
+            "quick": args.quick,
+            "seconds": seconds,
+            "measurements": [m.to_json() for m in measurements],
+        }
         write_json(args.out, report)
         console.print(f"wrote {args.out}")
     if args.markdown:

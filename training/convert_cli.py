@@ -16,10 +16,16 @@ QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
 def _quantizations(text: str) -> list[str]:
     """'int8', 'none,fp16' or 'all' → the variants to write, in a fixed order."""
-    wanted = QUANTIZE_CHOICES if text.strip() == "all" else [q.strip() for q in text.split(",") if q.strip()]
+    wanted = (
+        QUANTIZE_CHOICES
+        if text.strip() == "all"
+        else [q.strip() for q in text.split(",") if q.strip()]
+    )
     bad = [q for q in wanted if q not in QUANTIZE_CHOICES]
     if bad or not wanted:
-        raise argparse.ArgumentTypeError(f"{text!r}: use one or more of {', '.join(QUANTIZE_CHOICES)} or 'all'")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use one or more of {', '.join(QUANTIZE_CHOICES)} or 'all'"
+        )
     return [q for q in QUANTIZE_CHOICES if q in wanted]
 
 
@@ -39,30 +45,55 @@ def _parser() -> argparse.ArgumentParser:
         "validation windows (max |Δlogit|, max |Δembedding|, top-1 agreement); a variant outside "
         "its tolerance is not written and the command fails. Prints a table of size, parity and latency.",
     )
-    p.add_argument("source", type=Path,
-                   help="a run folder from relsar-train (uses best.keras and run.json) or a .keras file")  # fmt: skip
-    p.add_argument("--out", type=Path, required=True,
-                   help="output name: NAME → NAME.tflite + NAME.json; with several variants "
-                   "NAME_float32, NAME_float16, NAME_dynamic-int8, NAME_full-int8")  # fmt: skip
-    p.add_argument("--quantize", type=_quantizations, default=["none"], metavar="Q",
-                   help="none (float32, default), fp16 (float16 weights), dynamic (int8 weights, "
-                   "float activations), int8 (full integer, calibrated on real windows; float32 "
-                   "input/output kept); several comma-separated, or 'all'")  # fmt: skip
-    p.add_argument("--calibration", type=Path, metavar="DATA_DIR",
-                   help="<root>/<class>/<clip>.npz folder for the int8 representative windows and the "
-                   "parity check (default: the training data recorded in run.json); split by clip "
-                   "with the run's settings: training clips calibrate, validation clips judge")  # fmt: skip
-    p.add_argument("--classes", type=_classes, metavar="A,B,C",
-                   help="class names for a bare .keras file without a run.json beside it "
-                   "(default: class_0, class_1, …)")  # fmt: skip
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="interpreter threads for the parity and latency check (default: CPU count, at most 4)")  # fmt: skip
+    p.add_argument(
+        "source",
+        type=Path,
+        help="a run folder from relsar-train (uses best.keras and run.json) or a .keras file",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output name: NAME → NAME.tflite + NAME.json; with several variants "
+        "NAME_float32, NAME_float16, NAME_dynamic-int8, NAME_full-int8",
+    )
+    p.add_argument(
+        "--quantize",
+        type=_quantizations,
+        default=["none"],
+        metavar="Q",
+        help="none (float32, default), fp16 (float16 weights), dynamic (int8 weights, "
+        "float activations), int8 (full integer, calibrated on real windows; float32 "
+        "input/output kept); several comma-separated, or 'all'",
+    )
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="DATA_DIR",
+        help="<root>/<class>/<clip>.npz folder for the int8 representative windows and the "
+        "parity check (default: the training data recorded in run.json); split by clip "
+        "with the run's settings: training clips calibrate, validation clips judge",
+    )
+    p.add_argument(
+        "--classes",
+        type=_classes,
+        metavar="A,B,C",
+        help="class names for a bare .keras file without a run.json beside it "
+        "(default: class_0, class_1, …)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="interpreter threads for the parity and latency check (default: CPU count, at most 4)",
+    )
     return p
 
 
 def _table(results) -> Table:
     """Short columns: the table must stay readable in an 80-column terminal."""
-    from relsar_core.export import VARIANT_NAMES
+    from relsar_core.train.export import VARIANT_NAMES
 
     table = Table(title="relsar-convert: parity against Keras on validation windows")
     for col in ("variant", "KiB", "Δlogit", "Δemb", "top-1", "acc K/T", "p50 ms", "ok"):
@@ -80,8 +111,10 @@ def _table(results) -> Table:
             "[green]pass[/]" if p.passed else "[red]FAIL[/]",
         )
     n = results[0].parity.windows if results else 0
-    table.caption = (f"Δ = max |Keras − TFLite| over {n} windows; top-1 = agreement with Keras; "
-                     "acc = accuracy Keras / TFLite")
+    table.caption = (
+        f"Δ = max |Keras − TFLite| over {n} windows; top-1 = agreement with Keras; "
+        "acc = accuracy Keras / TFLite"
+    )
     return table
 
 
@@ -92,23 +125,40 @@ def _main(argv: list[str] | None) -> int:
     quiet_tensorflow()
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from relsar_core.export import VARIANT_NAMES, ParityError, convert_run
+    from relsar_core.train.export import VARIANT_NAMES, ParityError, convert_run
 
     results = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:  # fmt: skip
-        task = progress.add_task("loading the model and cutting windows …", total=len(args.quantize))
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(
+            "loading the model and cutting windows …", total=len(args.quantize)
+        )
 
         def on_start(quantization: str) -> None:
-            progress.update(task, description=f"converting {VARIANT_NAMES[quantization]} and checking parity …")
+            progress.update(
+                task, description=f"converting {VARIANT_NAMES[quantization]} and checking parity …"
+            )
 
         def on_result(result) -> None:
             results.append(result)
             progress.advance(task)
 
         try:
-            convert_run(args.source, args.out, args.quantize, args.calibration, args.classes, args.threads,
-                        on_result, on_start)  # fmt: skip
+            convert_run(
+                args.source,
+                args.out,
+                args.quantize,
+                args.calibration,
+                args.classes,
+                args.threads,
+                on_result,
+                on_start,
+            )
         except ParityError:
             progress.stop()
             console.print(_table(results))

@@ -1,5 +1,5 @@
 """relsar-data: make skeleton data sets. `relsar-data mocap` builds the default model's data from
-the motion capture shipped in pybullet_data (see relsar_core.mocap)."""
+the motion capture shipped in pybullet_data (see relsar_core.data.mocap)."""
 
 from __future__ import annotations
 
@@ -25,18 +25,60 @@ def _parser() -> argparse.ArgumentParser:
         "camera set-ups, cycle phases and still poses never seen in training) plus OUT/manifest.json. "
         "Deterministic from --seed.",
     )
-    m.add_argument("--out", type=Path, required=True, help="folder to write train/, test/ and manifest.json into")
-    m.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files (default 0)")
-    m.add_argument("--cameras", type=int, default=48, help="camera set-ups in all, a quarter for the test side (default 48)")
-    m.add_argument("--train-clips", type=int, default=240, help="training clips per class (default 240)")
+    m.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder to write train/, test/ and manifest.json into",
+    )
+    m.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed; the same seed gives the same files (default 0)",
+    )
+    m.add_argument(
+        "--cameras",
+        type=int,
+        default=48,
+        help="camera set-ups in all, a quarter for the test side (default 48)",
+    )
+    m.add_argument(
+        "--train-clips", type=int, default=240, help="training clips per class (default 240)"
+    )
     m.add_argument("--test-clips", type=int, default=60, help="test clips per class (default 60)")
-    m.add_argument("--min-frames", type=int, default=45, help="shortest clip of a repeated motion or still, frames (default 45)")
-    m.add_argument("--max-frames", type=int, default=90, help="longest clip of a repeated motion or still, frames (default 90)")
-    m.add_argument("--fps", type=float, default=30.0, help="frame rate of the written clips (default 30)")
-    m.add_argument("--noise", type=float, nargs=2, default=(0.2, 1.5), metavar=("LOW", "HIGH"),
-                   help="range of the pose-estimator error level per clip; 0 0 writes clean skeletons (default 0.2 1.5)")  # fmt: skip
-    m.add_argument("--mirror", type=float, default=0.5, help="probability that a clip is mirrored (default 0.5)")
-    m.add_argument("--overwrite", action="store_true", help="replace OUT/train and OUT/test if they exist")
+    m.add_argument(
+        "--min-frames",
+        type=int,
+        default=45,
+        help="shortest clip of a repeated motion or still, frames (default 45)",
+    )
+    m.add_argument(
+        "--max-frames",
+        type=int,
+        default=90,
+        help="longest clip of a repeated motion or still, frames (default 90)",
+    )
+    m.add_argument(
+        "--fps", type=float, default=30.0, help="frame rate of the written clips (default 30)"
+    )
+    m.add_argument(
+        "--noise",
+        type=float,
+        nargs=2,
+        default=(0.2, 1.5),
+        metavar=("LOW", "HIGH"),
+        help="range of the pose-estimator error level per clip; 0 0 writes clean skeletons (default 0.2 1.5)",
+    )
+    m.add_argument(
+        "--mirror",
+        type=float,
+        default=0.5,
+        help="probability that a clip is mirrored (default 0.5)",
+    )
+    m.add_argument(
+        "--overwrite", action="store_true", help="replace OUT/train and OUT/test if they exist"
+    )
     t = sub.add_parser(
         "toy",
         help="a small separable toy data set of synthetic motions (seconds; for tries and tests)",
@@ -56,11 +98,20 @@ def _check(args: argparse.Namespace) -> None:
 
     problems = [
         (args.cameras < 2, f"--cameras must be at least 2, got {args.cameras}"),
-        (args.train_clips < 1 or args.test_clips < 1, "--train-clips and --test-clips must be at least 1"),
-        (args.min_frames < 30, f"--min-frames must be at least the model window (30), got {args.min_frames}"),
+        (
+            args.train_clips < 1 or args.test_clips < 1,
+            "--train-clips and --test-clips must be at least 1",
+        ),
+        (
+            args.min_frames < 30,
+            f"--min-frames must be at least the model window (30), got {args.min_frames}",
+        ),
         (args.max_frames < args.min_frames, "--max-frames must not be below --min-frames"),
         (args.fps <= 0, f"--fps must be positive, got {args.fps}"),
-        (not 0 <= args.noise[0] <= args.noise[1], f"--noise needs 0 <= LOW <= HIGH, got {args.noise}"),
+        (
+            not 0 <= args.noise[0] <= args.noise[1],
+            f"--noise needs 0 <= LOW <= HIGH, got {args.noise}",
+        ),
         (not 0 <= args.mirror <= 1, f"--mirror is a probability in [0, 1], got {args.mirror}"),
     ]
     for bad, message in problems:
@@ -69,25 +120,35 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _mocap(args: argparse.Namespace) -> int:
+    from relsar_core.data.mocap.classes import CLASS_NAMES
+    from relsar_core.data.mocap.generate import GeneratorConfig, generate_dataset
     from relsar_core.errors import DataError
-    from relsar_core.mocap.classes import CLASS_NAMES
-    from relsar_core.mocap.generate import GeneratorConfig, generate_dataset
 
     _check(args)
     config = GeneratorConfig(
-        seed=args.seed, cameras=args.cameras, train_clips=args.train_clips, test_clips=args.test_clips,
-        min_frames=args.min_frames, max_frames=args.max_frames, fps=args.fps,
-        noise=tuple(args.noise), mirror=args.mirror,
-    )  # fmt: skip
+        seed=args.seed,
+        cameras=args.cameras,
+        train_clips=args.train_clips,
+        test_clips=args.test_clips,
+        min_frames=args.min_frames,
+        max_frames=args.max_frames,
+        fps=args.fps,
+        noise=tuple(args.noise),
+        mirror=args.mirror,
+    )
     total = (args.train_clips + args.test_clips) * len(CLASS_NAMES)
     start = time.perf_counter()
     columns = (TextColumn("mocap clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("clips", total=total)
         try:
-            manifest = generate_dataset(args.out, config, args.overwrite, lambda: progress.advance(task))
+            manifest = generate_dataset(
+                args.out, config, args.overwrite, lambda: progress.advance(task)
+            )
         except OSError as exc:  # a read-only or full disk: one line, not a traceback
-            raise DataError(f"{exc.filename or args.out}: cannot write ({exc.strerror or exc})") from None
+            raise DataError(
+                f"{exc.filename or args.out}: cannot write ({exc.strerror or exc})"
+            ) from None
     seconds = time.perf_counter() - start
     console.print(
         f"wrote {len(manifest['clips']['train'])} training and {len(manifest['clips']['test'])} test clips "
@@ -105,12 +166,14 @@ def _main(argv: list[str] | None = None) -> int:
 
 def _toy(args: argparse.Namespace) -> int:
     from relsar_core.errors import DataError
-    from relsar_core.synthetic import TOY_CLASSES, make_toy_dataset
+    from relsar_core.skeleton.synthetic import TOY_CLASSES, make_toy_dataset
 
     if args.clips < 1 or args.frames < 30:
         raise DataError(f"{args.out}: need --clips >= 1 and --frames >= 30 (one model window)")
     make_toy_dataset(args.out, clips_per_class=args.clips, frames=args.frames, seed=args.seed)
-    console.print(f"wrote {args.clips * len(TOY_CLASSES)} clips of {', '.join(TOY_CLASSES)} to {args.out}")
+    console.print(
+        f"wrote {args.clips * len(TOY_CLASSES)} clips of {', '.join(TOY_CLASSES)} to {args.out}"
+    )
     return 0
 
 

@@ -38,7 +38,13 @@ def _tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _run(step: str, args: list[str], timings: dict, done: Path | None = None, previous: dict | None = None) -> None:
+def _run(
+    step: str,
+    args: list[str],
+    timings: dict,
+    done: Path | None = None,
+    previous: dict | None = None,
+) -> None:
     """Run one project command; with --resume, a step whose output `done` exists is skipped
     (its time is taken from the earlier run's results, so the totals stay those of a full build)."""
     from relsar_core.errors import RelsarError
@@ -67,21 +73,37 @@ def _parser() -> argparse.ArgumentParser:
         description="Rebuild the shipped default model from motion capture: data, training, conversion, "
         "held-out scores; --ship copies the result into assets/.",
     )
-    p.add_argument("--work", type=Path, default=ROOT / "build" / "default-model",
-                   help="working folder for data, runs and reports (default build/default-model)")  # fmt: skip
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "build" / "default-model",
+        help="working folder for data, runs and reports (default build/default-model)",
+    )
     p.add_argument("--seed", type=int, default=0, help="data-generation seed (default 0)")
-    p.add_argument("--config", default="default_model",
-                   help="config name: NAME for supervised, NAME_byol, NAME_finetune, NAME_linear (default: default_model)")  # fmt: skip
-    p.add_argument("--ship", action="store_true", help="copy the model, demo clips and results into assets/")
-    p.add_argument("--resume", action="store_true",
-                   help="keep the steps already finished in WORK (data, runs, conversions) instead of redoing them")  # fmt: skip
-    p.add_argument("--max-drop", type=float, default=0.01,
-                   help="largest held-out accuracy loss accepted for a quantized variant (default 0.01)")  # fmt: skip
+    p.add_argument(
+        "--config",
+        default="default_model",
+        help="config name: NAME for supervised, NAME_byol, NAME_finetune, NAME_linear (default: default_model)",
+    )
+    p.add_argument(
+        "--ship", action="store_true", help="copy the model, demo clips and results into assets/"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the steps already finished in WORK (data, runs, conversions) instead of redoing them",
+    )
+    p.add_argument(
+        "--max-drop",
+        type=float,
+        default=0.01,
+        help="largest held-out accuracy loss accepted for a quantized variant (default 0.01)",
+    )
     return p
 
 
 def _main(argv: list[str] | None = None) -> int:
-    from relsar_core.mocap.shipping import (
+    from relsar_core.data.mocap.shipping import (
         choose_demo_clips,
         comparison_table,
         confusion_table,
@@ -99,44 +121,129 @@ def _main(argv: list[str] | None = None) -> int:
     def done(path: Path) -> Path | None:
         return path if args.resume else None
 
-    _run("data", [_tool("relsar-data"), "mocap", "--out", str(data), "--seed", str(args.seed), "--overwrite"],
-         timings, done(data / "manifest.json"), previous)  # fmt: skip
-    runs = {"supervised": work / "supervised", "byol+finetune": work / "finetune", "byol+linear": work / "linear"}
+    _run(
+        "data",
+        [
+            _tool("relsar-data"),
+            "mocap",
+            "--out",
+            str(data),
+            "--seed",
+            str(args.seed),
+            "--overwrite",
+        ],
+        timings,
+        done(data / "manifest.json"),
+        previous,
+    )
+    runs = {
+        "supervised": work / "supervised",
+        "byol+finetune": work / "finetune",
+        "byol+linear": work / "linear",
+    }
     byol = work / "byol"
     if not args.resume:
         for path in [*runs.values(), byol]:
             if path.exists():
                 shutil.rmtree(path)
     labelled = ["--data", str(data / "train"), "--test-data", str(data / "test")]
-    _run("supervised", [_tool("relsar-train"), "supervised", *labelled, "--config", args.config,
-                        "--out", str(runs["supervised"])], timings, done(runs["supervised"] / "report" / "report.json"), previous)  # fmt: skip
-    _run("byol", [_tool("relsar-train"), "byol", "--data", str(data / "train"), "--config", f"{args.config}_byol",
-                  "--out", str(byol)], timings, done(byol / "encoder.keras"), previous)  # fmt: skip
+    _run(
+        "supervised",
+        [
+            _tool("relsar-train"),
+            "supervised",
+            *labelled,
+            "--config",
+            args.config,
+            "--out",
+            str(runs["supervised"]),
+        ],
+        timings,
+        done(runs["supervised"] / "report" / "report.json"),
+        previous,
+    )
+    _run(
+        "byol",
+        [
+            _tool("relsar-train"),
+            "byol",
+            "--data",
+            str(data / "train"),
+            "--config",
+            f"{args.config}_byol",
+            "--out",
+            str(byol),
+        ],
+        timings,
+        done(byol / "encoder.keras"),
+        previous,
+    )
     for mode, run in (("finetune", runs["byol+finetune"]), ("linear", runs["byol+linear"])):
-        _run(mode, [_tool("relsar-train"), mode, *labelled, "--encoder", str(byol), "--config",
-                    f"{args.config}_{mode}", "--out", str(run)], timings, done(run / "report" / "report.json"), previous)  # fmt: skip
+        _run(
+            mode,
+            [
+                _tool("relsar-train"),
+                mode,
+                *labelled,
+                "--encoder",
+                str(byol),
+                "--config",
+                f"{args.config}_{mode}",
+                "--out",
+                str(run),
+            ],
+            timings,
+            done(run / "report" / "report.json"),
+            previous,
+        )
     # Ship the supervised model. Validation clips share training's cameras, so validation accuracy
     # saturates (0.998-0.999 for both recipes) and cannot choose; in two full builds supervised
     # beat BYOL + fine-tuning on the held-out side by 1.4 and 1.9 points (MODEL_CARD.md).
     best_run = "supervised"
-    _run("convert", [_tool("relsar-convert"), str(runs[best_run]), "--out", str(tflite / "default"),
-                     "--quantize", "none,fp16,dynamic", "--calibration", str(data / "train")],
-         timings, done(tflite / f"default_{VARIANTS[-1]}.tflite"), previous)  # fmt: skip
+    _run(
+        "convert",
+        [
+            _tool("relsar-convert"),
+            str(runs[best_run]),
+            "--out",
+            str(tflite / "default"),
+            "--quantize",
+            "none,fp16,dynamic",
+            "--calibration",
+            str(data / "train"),
+        ],
+        timings,
+        done(tflite / f"default_{VARIANTS[-1]}.tflite"),
+        previous,
+    )
 
     console.rule("[bold]held-out scores (TFLite runtime)")
     scoring_start = time.perf_counter()
-    from relsar_core.mocap.shipping import evaluate_tflite
+    from relsar_core.data.mocap.shipping import evaluate_tflite
 
     rows, reports = [], {}
     for name, run in runs.items():
         report = json.loads((run / "report" / "report.json").read_text())
-        rows.append({"name": f"{name} (Keras)", "val_accuracy": round(_best_val_accuracy(run), 4), **{k: report[k] for k in ("accuracy", "clip_accuracy", "macro_f1")}})
+        rows.append(
+            {
+                "name": f"{name} (Keras)",
+                "val_accuracy": round(_best_val_accuracy(run), 4),
+                **{k: report[k] for k in ("accuracy", "clip_accuracy", "macro_f1")},
+            }
+        )
     for variant in VARIANTS:
         model = tflite / f"default_{variant}.tflite"
-        report = evaluate_tflite(model, data / "test", work / "reports" / variant, title=f"test, {variant}")
+        report = evaluate_tflite(
+            model, data / "test", work / "reports" / variant, title=f"test, {variant}"
+        )
         reports[variant] = report
-        rows.append({"name": f"{best_run} TFLite {variant}", "size_kb": model.stat().st_size / 1024,
-                     **{k: report[k] for k in ("accuracy", "clip_accuracy", "macro_f1")}})  # fmt: skip
+        rows.append(
+            {
+                "name": f"{best_run} TFLite {variant}",
+                "size_kb": model.stat().st_size / 1024,
+                **{k: report[k] for k in ("accuracy", "clip_accuracy", "macro_f1")},
+            }
+        )
     # Ship the smallest variant within --max-drop of float32 on the held-out side.
     reference = reports["float32"]["accuracy"]
     fits = [v for v in VARIANTS if reports[v]["accuracy"] >= reference - args.max_drop]
@@ -145,16 +252,24 @@ def _main(argv: list[str] | None = None) -> int:
     # The sum of the steps: a full build's wall time, also when --resume reused earlier steps.
     timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 1)
 
-    text = "\n\n".join([
-        comparison_table(rows),
-        f"Shipped: {best_run}, TFLite {shipped} (smallest within "
-        f"{args.max_drop * 100:.0f} point of float32 on the test side).",
-        "Confusion matrix of the shipped variant on the held-out test side (windows):",
-        confusion_table(reports[shipped]),
-        "Timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()),
-    ])  # fmt: skip
-    results = {"rows": rows, "shipped_run": best_run, "shipped_variant": shipped, "timings_s": timings, "seed": args.seed,
-               "shipped_report": reports[shipped]}  # fmt: skip
+    text = "\n\n".join(
+        [
+            comparison_table(rows),
+            f"Shipped: {best_run}, TFLite {shipped} (smallest within "
+            f"{args.max_drop * 100:.0f} point of float32 on the test side).",
+            "Confusion matrix of the shipped variant on the held-out test side (windows):",
+            confusion_table(reports[shipped]),
+            "Timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()),
+        ]
+    )
+    results = {
+        "rows": rows,
+        "shipped_run": best_run,
+        "shipped_variant": shipped,
+        "timings_s": timings,
+        "seed": args.seed,
+        "shipped_report": reports[shipped],
+    }
     (work / "results.md").write_text(text + "\n")
     (work / "results.json").write_text(json.dumps(results, indent=1))
     console.print(text, highlight=False)
@@ -168,7 +283,9 @@ def _main(argv: list[str] | None = None) -> int:
         for old in (ASSETS / "demo").glob("*.npz"):
             old.unlink()
         copy_demo_clips(choose_demo_clips(data), ASSETS / "demo")
-        console.print(f"shipped {models / 'default.tflite'} and the demo clips in {ASSETS / 'demo'}")
+        console.print(
+            f"shipped {models / 'default.tflite'} and the demo clips in {ASSETS / 'demo'}"
+        )
     return 0
 
 

@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit with code 1 when any video failed (default: report and exit 0)",
     )
-    return p  # fmt: skip
+    return p
 
 
 def _main(argv: list[str] | None) -> int:
@@ -79,8 +79,8 @@ def _main(argv: list[str] | None) -> int:
     # FFmpeg's own messages about broken files ("moov atom not found") would interleave with the
     # progress bar; our failure report says the same in one line. Set before OpenCV loads.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    from relsar_core.data.extract import EstimatorSpec, extract_all, parse_shard, plan_jobs, shard
     from relsar_core.errors import ConfigError
-    from relsar_core.extract import EstimatorSpec, extract_all, parse_shard, plan_jobs, shard
 
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: must be at least 1")
@@ -107,9 +107,13 @@ def _main(argv: list[str] | None) -> int:
     frames = 0
     start = time.perf_counter()
     with Progress(
-        TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
-    ) as progress:  # fmt: skip
+        TextColumn("[bold]extract"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("extract", total=len(jobs), rate="")
 
         def show_rate() -> None:
@@ -135,9 +139,15 @@ def _main(argv: list[str] | None) -> int:
 
         try:
             summary = extract_all(
-                jobs, spec, args.workers, args.overwrite, args.max_frames, on_result, on_frame,
+                jobs,
+                spec,
+                args.workers,
+                args.overwrite,
+                args.max_frames,
+                on_result,
+                on_frame,
                 estimator,
-            )  # fmt: skip
+            )
         finally:
             if estimator is not None:
                 estimator.close()
@@ -165,9 +175,12 @@ def _print_summary(summary, elapsed: float) -> None:
         table.add_column(col, justify="right")
     rate = summary.frames / elapsed if elapsed > 0 else 0.0
     table.add_row(
-        str(summary.count("done")), str(summary.count("skipped")), str(summary.count("failed")),
-        str(summary.frames), f"{rate:.1f}",
-    )  # fmt: skip
+        str(summary.count("done")),
+        str(summary.count("skipped")),
+        str(summary.count("failed")),
+        str(summary.frames),
+        f"{rate:.1f}",
+    )
     console.print(table)
     for failure in summary.failures[:20]:
         console.print(f"  [red]✗[/] {failure.video}: {failure.message}", highlight=False)

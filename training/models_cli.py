@@ -70,7 +70,7 @@ def _fetch(names: list[str], root: Path | None, force: bool) -> None:
             with console.status(f"fetching {name} …"):
                 fetch_bundle(BUNDLES[name], root, force=force, log=console.print)
         else:
-            from relsar_core.pose.vitpose_weights import fetch_vitpose
+            from relsar_core.pose.vitpose.weights import fetch_vitpose
 
             with console.status(f"fetching {name} …"):
                 dest = None if root is None else root / "vitpose"
@@ -88,7 +88,7 @@ def _list(root: Path | None) -> None:
         bad = missing_files(bundle, root)
         status = "[green]ok[/]" if not bad else f"[red]missing/invalid: {', '.join(bad)}[/]"
         table.add_row(bundle.name, status, str(bundle_dir(bundle, root)))
-    folder = (root or models_dir()) / "vitpose"  # relsar_core.pose.vitpose_weights.vitpose_dir
+    folder = (root or models_dir()) / "vitpose"  # relsar_core.pose.vitpose.weights.vitpose_dir
     for size in VITPOSE_SIZES:
         found = sorted(folder.glob(f"vitpose-{size}-*.pth"))
         status = "[green]ok[/]" if found else "not fetched"

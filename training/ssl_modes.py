@@ -13,15 +13,21 @@ from training.cli_common import console, quiet_tensorflow
 
 def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> None:
     """--strategy; default None = the config's (byol)."""
-    text = ("tf.distribute strategy: default (one device), mirrored (all local GPUs), multiworker "
-            "(MultiWorkerMirroredStrategy from TF_CONFIG; see docs/DISTRIBUTED.md)")  # fmt: skip
-    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default=default,
-                   help=text + ("; default: the config's" if default is None else ""))  # fmt: skip
+    text = (
+        "tf.distribute strategy: default (one device), mirrored (all local GPUs), multiworker "
+        "(MultiWorkerMirroredStrategy from TF_CONFIG; see docs/DISTRIBUTED.md)"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multiworker"],
+        default=default,
+        help=text + ("; default: the config's" if default is None else ""),
+    )
 
 
 def _strategy(name: str):
     # Before any other TensorFlow work: a strategy fixes the devices it runs on.
-    from relsar_core.distribute import make_strategy
+    from relsar_core.train.distribute import make_strategy
 
     return make_strategy(name)
 
@@ -32,8 +38,15 @@ def _strategy(name: str):
 def _byol_config(args: argparse.Namespace, source):
     from relsar_core.config import BYOLRunConfig, load_config
 
-    names = {"epochs": "epochs", "batch_size": "batch_size", "learning_rate": "learning_rate", "seed": "seed"}
-    byol = {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr) is not None}
+    names = {
+        "epochs": "epochs",
+        "batch_size": "batch_size",
+        "learning_rate": "learning_rate",
+        "seed": "seed",
+    }
+    byol = {
+        key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr) is not None
+    }
     model = {"size": args.size} if args.size else {}
     return load_config(source, BYOLRunConfig, byol=byol, model=model)
 
@@ -56,49 +69,83 @@ def run_byol(args: argparse.Namespace) -> int:
         data_args = {"dirs": [str(d.resolve()) for d in args.data], "unlabeled": args.unlabeled}
         run_dir = args.out
     strategy = _strategy(args.strategy or config.byol.strategy)
-    from relsar_core.byol import resolve_precision
-    from relsar_core.pretrain import load_pretraining_windows, pretrain_byol
+    from relsar_core.train.byol import resolve_precision
+    from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 
     with console.status("loading clips and cutting windows…"):
         windows, data_info = load_pretraining_windows(
-            data_args["dirs"], config.data.window, config.data.stride, data_args["unlabeled"], config.data
+            data_args["dirs"],
+            config.data.window,
+            config.data.stride,
+            data_args["unlabeled"],
+            config.data,
         )
-    console.print(f"{data_info['windows']} windows from {len(data_info['sources'])} folder(s); "
-                  f"{strategy.num_replicas_in_sync} replica(s); {resolve_precision(config.byol.precision)} "
-                  f"(byol.precision: {config.byol.precision})")  # fmt: skip
-    summary = pretrain_byol(windows, config, run_dir, bool(args.resume), strategy,
-                            run_info={"data_args": data_args, "data_info": data_info})  # fmt: skip
-    console.print(f"BYOL done: {summary['epochs']} epochs, loss {summary['loss']:.4f}, embedding spread "
-                  f"{summary['embedding_spread']:.3f}; encoder in {summary['encoder']}")  # fmt: skip
+    console.print(
+        f"{data_info['windows']} windows from {len(data_info['sources'])} folder(s); "
+        f"{strategy.num_replicas_in_sync} replica(s); {resolve_precision(config.byol.precision)} "
+        f"(byol.precision: {config.byol.precision})"
+    )
+    summary = pretrain_byol(
+        windows,
+        config,
+        run_dir,
+        bool(args.resume),
+        strategy,
+        run_info={"data_args": data_args, "data_info": data_info},
+    )
+    console.print(
+        f"BYOL done: {summary['epochs']} epochs, loss {summary['loss']:.4f}, embedding spread "
+        f"{summary['embedding_spread']:.3f}; encoder in {summary['encoder']}"
+    )
     return 0
 
 
 def add_byol(sub) -> None:
     p = sub.add_parser(
-        "byol", help="self-supervised BYOL pre-training of the encoder (labels optional)",
+        "byol",
+        help="self-supervised BYOL pre-training of the encoder (labels optional)",
         description="BYOL pre-training: online encoder → projector → predictor against an EMA target "
         "(τ 0.996 → 1, every step), symmetric loss, two on-graph augmented views. Progress bar, a "
         "checkpoint every epoch, --resume after an interruption, metrics.jsonl (loss and the collapse "
         "monitor: std of normalized embeddings × √E per step), loss.png, and RUN_DIR/encoder.keras for "
         "`relsar-train linear|finetune|knn --encoder RUN_DIR`. Labelled folders keep their test clips "
         "out of pre-training (data.test_fraction, data.seed).",
-    )  # fmt: skip
-    p.add_argument("--data", type=Path, nargs="+", metavar="DIR",
-                   help="one or more folders: <root>/<class>/<clip>.npz, upstream per-class .npy files, or "
-                   "(with --unlabeled) any folder tree of .npz clips")  # fmt: skip
-    p.add_argument("--unlabeled", action="store_true",
-                   help="use every .npz under each folder, ignoring labels and class folders (nothing held out)")  # fmt: skip
-    p.add_argument("--config", default="byol",
-                   help="YAML config or a shipped name: byol (ours, default) or byol_upstream (the upstream recipe)")
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="one or more folders: <root>/<class>/<clip>.npz, upstream per-class .npy files, or "
+        "(with --unlabeled) any folder tree of .npz clips",
+    )
+    p.add_argument(
+        "--unlabeled",
+        action="store_true",
+        help="use every .npz under each folder, ignoring labels and class folders (nothing held out)",
+    )
+    p.add_argument(
+        "--config",
+        default="byol",
+        help="YAML config or a shipped name: byol (ours, default) or byol_upstream (the upstream recipe)",
+    )
     p.add_argument("--out", type=Path, help="run folder to create")
-    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                   help="continue an interrupted run from its last checkpoint (data and config are read from it; "
-                   "--epochs may extend it)")  # fmt: skip
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint (data and config are read from it; "
+        "--epochs may extend it)",
+    )
     _add_strategy_argument(p, None)
     o = p.add_argument_group("overrides of the config")
-    o.add_argument("--size", choices=["base", "small", "micro", "tiny"], help="model size preset (model.size)")
+    o.add_argument(
+        "--size", choices=["base", "small", "micro", "tiny"], help="model size preset (model.size)"
+    )
     o.add_argument("--epochs", type=int, help="byol.epochs")
-    o.add_argument("--batch-size", type=int, help="byol.batch_size: the global batch over all replicas")
+    o.add_argument(
+        "--batch-size", type=int, help="byol.batch_size: the global batch over all replicas"
+    )
     o.add_argument("--learning-rate", type=float, help="byol.learning_rate (peak, after warm-up)")
     o.add_argument("--seed", type=int, help="byol.seed: weights and shuffling")
     p.set_defaults(func=run_byol)
@@ -112,12 +159,20 @@ def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
 
     add_data_arguments(p)
     add_run_arguments(p, default_config)
-    p.add_argument("--encoder", type=Path, metavar="RUN_DIR_OR_KERAS",
-                   help="the pre-trained encoder: a `relsar-train byol` run folder, its encoder.keras, or any "
-                   "ReL-SAR classifier .keras (its encoder is used)")  # fmt: skip
-    p.add_argument("--label-fraction", type=float, default=1.0,
-                   help="semi-supervised: use only this fraction of each class's training clips as labels, "
-                   "e.g. 0.01 or 0.1 (at least one clip per class; default 1 = all)")  # fmt: skip
+    p.add_argument(
+        "--encoder",
+        type=Path,
+        metavar="RUN_DIR_OR_KERAS",
+        help="the pre-trained encoder: a `relsar-train byol` run folder, its encoder.keras, or any "
+        "ReL-SAR classifier .keras (its encoder is used)",
+    )
+    p.add_argument(
+        "--label-fraction",
+        type=float,
+        default=1.0,
+        help="semi-supervised: use only this fraction of each class's training clips as labels, "
+        "e.g. 0.01 or 0.1 (at least one clip per class; default 1 = all)",
+    )
 
 
 def _protocol_setup(args: argparse.Namespace):
@@ -130,12 +185,14 @@ def _protocol_setup(args: argparse.Namespace):
         info = json.loads((run_dir / "run.json").read_text())
         encoder, args.label_fraction = Path(info["encoder"]), info.get("label_fraction", 1.0)
     if encoder is None:
-        raise RelsarError("--encoder is required: a `relsar-train byol` run folder or an encoder .keras file")
+        raise RelsarError(
+            "--encoder is required: a `relsar-train byol` run folder or an encoder .keras file"
+        )
     return config, data_args, run_dir, resuming, encoder
 
 
 def _finish(report: dict, run_dir: Path) -> int:
-    from relsar_core.report import format_report
+    from relsar_core.data.report import format_report
 
     console.print(format_report(report), highlight=False)
     console.print(f"report, confusion matrix and checkpoints in {run_dir}")
@@ -145,50 +202,78 @@ def _finish(report: dict, run_dir: Path) -> int:
 def run_linear(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
-    from relsar_core.protocols import linear_probe
+    from relsar_core.train.protocols import linear_probe
     from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)
-    report = linear_probe(encoder, splits, config, run_dir, resuming, args.label_fraction, strategy,
-                          run_info={"data_args": data_args})  # fmt: skip
+    report = linear_probe(
+        encoder,
+        splits,
+        config,
+        run_dir,
+        resuming,
+        args.label_fraction,
+        strategy,
+        run_info={"data_args": data_args},
+    )
     return _finish(report, run_dir)
 
 
 def run_finetune(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
-    from relsar_core.protocols import finetune
+    from relsar_core.train.protocols import finetune
     from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
         args.freeze_stem = json.loads((run_dir / "run.json").read_text()).get("freeze_stem", False)
     splits = load_data(config, data_args)
-    report = finetune(encoder, splits, config, run_dir, resuming, args.label_fraction, args.freeze_stem, strategy,
-                      run_info={"data_args": data_args})  # fmt: skip
+    report = finetune(
+        encoder,
+        splits,
+        config,
+        run_dir,
+        resuming,
+        args.label_fraction,
+        args.freeze_stem,
+        strategy,
+        run_info={"data_args": data_args},
+    )
     return _finish(report, run_dir)
 
 
 def run_knn(args: argparse.Namespace) -> int:
     quiet_tensorflow()
-    from relsar_core.protocols import knn_eval
+    from relsar_core.train.protocols import knn_eval
     from training.train_cli import load_data
 
     config, data_args, run_dir, _, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)
-    report = knn_eval(encoder, splits, config, run_dir, args.k, args.label_fraction, run_info={"data_args": data_args})
-    console.print(f"nearest-class-mean accuracy {report['nearest_class_mean_accuracy']:.3f} (saved as best.keras)")
+    report = knn_eval(
+        encoder,
+        splits,
+        config,
+        run_dir,
+        args.k,
+        args.label_fraction,
+        run_info={"data_args": data_args},
+    )
+    console.print(
+        f"nearest-class-mean accuracy {report['nearest_class_mean_accuracy']:.3f} (saved as best.keras)"
+    )
     return _finish(report, run_dir)
 
 
 def add_linear(sub) -> None:
     p = sub.add_parser(
-        "linear", help="linear probe: a linear head on the frozen pre-trained encoder",
+        "linear",
+        help="linear probe: a linear head on the frozen pre-trained encoder",
         description="Linear evaluation protocol: the encoder is frozen (BatchNorm in inference mode) and "
         "only a Dense head is trained, with the supervised loop (checkpoints, resume, early stopping). "
         "Writes the same run folder and report/ as `relsar-train supervised`.",
-    )  # fmt: skip
+    )
     _protocol_args(p, "linear")
     _add_strategy_argument(p, "default")
     p.set_defaults(func=run_linear)
@@ -196,25 +281,30 @@ def add_linear(sub) -> None:
 
 def add_finetune(sub) -> None:
     p = sub.add_parser(
-        "finetune", help="fine-tune the whole pre-trained network with a new head",
+        "finetune",
+        help="fine-tune the whole pre-trained network with a new head",
         description="Fine-tuning protocol: encoder initialised from BYOL, a new Dense head, everything "
         "trained (or all but the Conv1D stem with --freeze-stem, as the paper studies). Writes the same "
         "run folder and report/ as `relsar-train supervised`.",
-    )  # fmt: skip
+    )
     _protocol_args(p, "finetune")
-    p.add_argument("--freeze-stem", action="store_true",
-                   help="keep the Conv1D stem (conv1, conv2 and their BatchNorm) fixed")  # fmt: skip
+    p.add_argument(
+        "--freeze-stem",
+        action="store_true",
+        help="keep the Conv1D stem (conv1, conv2 and their BatchNorm) fixed",
+    )
     _add_strategy_argument(p, "default")
     p.set_defaults(func=run_finetune)
 
 
 def add_knn(sub) -> None:
     p = sub.add_parser(
-        "knn", help="k-NN accuracy on the pre-trained encoder's embeddings",
+        "knn",
+        help="k-NN accuracy on the pre-trained encoder's embeddings",
         description="k-NN protocol: test windows are classified by a distance-weighted vote of their k "
         "nearest (cosine) training windows in embedding space. Writes report/ like the other modes, and "
         "best.keras: the encoder with a nearest-class-mean head (the app can load it).",
-    )  # fmt: skip
+    )
     _protocol_args(p, "linear")
     p.add_argument("--k", type=int, default=20, help="neighbours that vote (default 20)")
     p.set_defaults(func=run_knn)

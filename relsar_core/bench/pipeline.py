@@ -31,8 +31,12 @@ from relsar_core.bench.common import Measurement, p50_p95_ms
 FPS = 30.0
 
 
-def write_video(folder: Path, frames: list[np.ndarray], name: str = "bench.avi",
-                size: tuple[int, int] | None = None) -> Path:
+def write_video(
+    folder: Path,
+    frames: list[np.ndarray],
+    name: str = "bench.avi",
+    size: tuple[int, int] | None = None,
+) -> Path:
     """An MJPG video at 30 FPS of `frames`, resized on the way to `size` (width, height) if given."""
     import cv2
 
@@ -59,22 +63,31 @@ def write_sample_video(path: str | os.PathLike, frames: int = 300) -> str:
 
 def _model(folder: Path) -> tuple[Path, str]:
     """The default model, or a random-weight base model of the same architecture."""
-    from relsar_core.pipeline import DEFAULT_MODEL
+    from relsar_core.live.pipeline import DEFAULT_MODEL
 
     if DEFAULT_MODEL.is_file():
         return DEFAULT_MODEL, f"default model {DEFAULT_MODEL.name}"
     from relsar_core.config import ModelConfig
-    from relsar_core.export import convert_run
-    from relsar_core.model import build_classifier
-    from relsar_core.synthetic import make_toy_dataset
+    from relsar_core.skeleton.synthetic import make_toy_dataset
+    from relsar_core.train.export import convert_run
+    from relsar_core.train.model import build_classifier
 
     data = make_toy_dataset(folder / "toy", clips_per_class=3, frames=45)
     run = folder / "run"
     run.mkdir()
     classes = sorted(p.name for p in data.iterdir())
     build_classifier(ModelConfig(size="base"), len(classes), 30).save(run / "best.keras")
-    (run / "run.json").write_text(json.dumps({"class_names": classes, "data": str(data), "window": 30,
-                                              "layout": "body15", "stride": 5}))  # fmt: skip
+    (run / "run.json").write_text(
+        json.dumps(
+            {
+                "class_names": classes,
+                "data": str(data),
+                "window": 30,
+                "layout": "body15",
+                "stride": 5,
+            }
+        )
+    )
     out = folder / "base.tflite"
     convert_run(run, out, ["none"])
     return out, "random-weight base model (no default model shipped yet)"
@@ -86,21 +99,21 @@ def _source_setup(folder: Path, frames: int) -> tuple[str, object, str]:
 
     try:
         from relsar_core.bench.pose import load_sample_frames
-        from relsar_core.pipeline import DEFAULT_POSE_BACKEND, open_pose
+        from relsar_core.live.pipeline import DEFAULT_POSE_BACKEND, open_pose
 
         pose = open_pose(DEFAULT_POSE_BACKEND)
         images, desc = load_sample_frames(frames)
         return str(write_video(folder, images)), pose, f"{desc}; pose {DEFAULT_POSE_BACKEND}"
     except (RelsarError, ImportError) as err:
-        from relsar_core.synthetic import make_toy_dataset
+        from relsar_core.skeleton.synthetic import make_toy_dataset
 
         data = make_toy_dataset(folder / "replay", clips_per_class=2, frames=120)
         return str(data), None, f"REPLAY FALLBACK (no pose model: {err})"
 
 
 def _run_pipeline(spec: str, classifier, pose, frames: int, realtime: bool) -> dict:
-    from relsar_core.pipeline import LivePipeline, PipelineRunner
-    from relsar_core.sources import open_source
+    from relsar_core.live.pipeline import LivePipeline, PipelineRunner
+    from relsar_core.live.sources import open_source
 
     source = open_source(spec, loop=True, realtime=realtime)
     if realtime:
@@ -122,8 +135,14 @@ def _run_pipeline(spec: str, classifier, pose, frames: int, realtime: bool) -> d
             done.set()
 
     errors: list[BaseException] = []
-    runner = PipelineRunner(source, pipeline, on_result, errors.append, done.set,
-                            drop_frames=True if realtime else False)  # fmt: skip
+    runner = PipelineRunner(
+        source,
+        pipeline,
+        on_result,
+        errors.append,
+        done.set,
+        drop_frames=True if realtime else False,
+    )
     runner.start()
     done.wait(frames / FPS * 4 + 60)
     runner.stop()
@@ -144,11 +163,29 @@ def _run_pipeline(spec: str, classifier, pose, frames: int, realtime: bool) -> d
 def _app_launch(spec: str, model: Path, seconds: float, folder: Path) -> dict:
     """Launch relsar-app offscreen; time to the first frame drawn (wall clock from spawn) and RSS."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    cmd = [sys.executable, "-m", "app.main", "--source", spec, "--model", str(model), "--settings",
-           str(folder / "app.ini"), "--quit-after", str(seconds), "--report"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.main",
+        "--source",
+        spec,
+        "--model",
+        str(model),
+        "--settings",
+        str(folder / "app.ini"),
+        "--quit-after",
+        str(seconds),
+        "--report",
+    ]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-                            cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     first, reported, stats = None, None, {}
     for line in proc.stdout:
         if not line.startswith("{"):
@@ -163,7 +200,7 @@ def _app_launch(spec: str, model: Path, seconds: float, folder: Path) -> dict:
 
 
 def run(quick: bool) -> list[Measurement]:
-    from relsar_core.pipeline import open_classifier
+    from relsar_core.live.pipeline import open_classifier
 
     frames = 150 if quick else 600
     with tempfile.TemporaryDirectory(prefix="relsar-bench-pipeline-") as tmp:
@@ -173,27 +210,60 @@ def run(quick: bool) -> list[Measurement]:
         classifier, _ = open_classifier(model)
         detail = {"source": source_desc, "model": model_desc}
         flat = _run_pipeline(spec, classifier, pose, frames, realtime=False)
-        paced = _run_pipeline(spec, classifier, pose, int(FPS * (4 if quick else 10)), realtime=True)
+        paced = _run_pipeline(
+            spec, classifier, pose, int(FPS * (4 if quick else 10)), realtime=True
+        )
         app = _app_launch(spec, model, 5.0 if quick else 8.0, folder)
         if pose is not None:
             pose.close()
     p50, p95 = p50_p95_ms(paced["latencies"]) if len(paced["latencies"]) else (float("nan"),) * 2
     tag = "" if pose is not None else " (replay fallback)"
-    stages = {"pose_p50_ms": round(flat["pose_p50_ms"], 2), "classify_p50_ms": round(flat["classify_p50_ms"], 2),
-              "load_average": os.getloadavg()[0]}  # fmt: skip
+    stages = {
+        "pose_p50_ms": round(flat["pose_p50_ms"], 2),
+        "classify_p50_ms": round(flat["classify_p50_ms"], 2),
+        "load_average": os.getloadavg()[0],
+    }
     detail = {**detail, **stages}
     out = [
-        Measurement("pipeline", f"frames/s, video flat out{tag}", flat["fps"], "frames/s", ">= 60",
-                    {**detail, "frames": flat["frames"]}),
+        Measurement(
+            "pipeline",
+            f"frames/s, video flat out{tag}",
+            flat["fps"],
+            "frames/s",
+            ">= 60",
+            {**detail, "frames": flat["frames"]},
+        ),
         Measurement("pipeline", f"frame-to-label p50 at 30 FPS{tag}", p50, "ms", None, detail),
         Measurement("pipeline", f"frame-to-label p95 at 30 FPS{tag}", p95, "ms", "<= 40", detail),
-        Measurement("pipeline", f"frames dropped at 30 FPS{tag}", paced["dropped"], "frames", "<= 0",
-                    {**detail, "frames": paced["frames"]}),
-    ]  # fmt: skip
+        Measurement(
+            "pipeline",
+            f"frames dropped at 30 FPS{tag}",
+            paced["dropped"],
+            "frames",
+            "<= 0",
+            {**detail, "frames": paced["frames"]},
+        ),
+    ]
     if app.get("first_frame_s") is not None:
-        out.append(Measurement("pipeline", f"app time to first frame{tag}", app["first_frame_s"], "s", "<= 3",
-                               {**detail, "app_reported_s": app.get("app_reported_s")}))  # fmt: skip
+        out.append(
+            Measurement(
+                "pipeline",
+                f"app time to first frame{tag}",
+                app["first_frame_s"],
+                "s",
+                "<= 3",
+                {**detail, "app_reported_s": app.get("app_reported_s")},
+            )
+        )
     if app.get("rss_mb") is not None:
-        out.append(Measurement("pipeline", f"app resident memory{tag}", app["rss_mb"], "MB", "<= 600",
-                               {**detail, "app_fps": app.get("fps"), "app_dropped": app.get("dropped")}))  # fmt: skip
+        out.append(
+            Measurement(
+                "pipeline",
+                f"app resident memory{tag}",
+                app["rss_mb"],
+                "MB",
+                "<= 600",
+                {**detail, "app_fps": app.get("fps"), "app_dropped": app.get("dropped")},
+            )
+        )
     return out

@@ -74,7 +74,7 @@ def _blazepose(frames: list[np.ndarray], video: str, quick: bool) -> list[Measur
     """Both modes on the same frames. Per frame "all in" (frames with nobody included) is the
     target; the tracking speed-up compares the cost of a frame that yields a skeleton, since
     without tracking the detector misses people that tracking keeps (fewer, cheaper frames)."""
-    from relsar_core.pose.blazepose import BlazePoseEstimator
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
 
     out, with_person = [], {}
     for tracking in (True, False):
@@ -83,10 +83,14 @@ def _blazepose(frames: list[np.ndarray], video: str, quick: bool) -> list[Measur
         p50, p95 = p50_p95_ms(times)
         label = "blazepose tracking" if tracking else "blazepose detect every frame"
         detail = {
-            "video": video, "frames": len(frames), "frames_with_person": int(found.sum()),
-            "detector_runs": runs, "p95_ms": round(p95, 2),
-            "mean_ms": round(float(times.mean()) * 1e3, 2), "threads": THREADS,
-        }  # fmt: skip
+            "video": video,
+            "frames": len(frames),
+            "frames_with_person": int(found.sum()),
+            "detector_runs": runs,
+            "p95_ms": round(p95, 2),
+            "mean_ms": round(float(times.mean()) * 1e3, 2),
+            "threads": THREADS,
+        }
         target = "<= 15" if tracking else None
         out.append(Measurement("pose", f"{label} ms/frame p50, all in", p50, "ms", target, detail))
         out.append(Measurement("pose", f"{label} ms/frame mean, all in", times.mean() * 1e3, "ms"))
@@ -96,11 +100,18 @@ def _blazepose(frames: list[np.ndarray], video: str, quick: bool) -> list[Measur
         if tracking:
             det, lm = _model_only(est, 20 if quick else 60)
         est.close()
-    out.append(Measurement(
-        "pose", "blazepose tracking speed-up per skeleton (p50)",
-        with_person[False] / with_person[True], "x",
-        detail={"tracking_ms": round(with_person[True], 2), "detect_ms": round(with_person[False], 2)},
-    ))  # fmt: skip
+    out.append(
+        Measurement(
+            "pose",
+            "blazepose tracking speed-up per skeleton (p50)",
+            with_person[False] / with_person[True],
+            "x",
+            detail={
+                "tracking_ms": round(with_person[True], 2),
+                "detect_ms": round(with_person[False], 2),
+            },
+        )
+    )
     out.append(Measurement("pose", "blazepose detector model alone p50", det, "ms"))
     out.append(Measurement("pose", "blazepose landmark model alone p50", lm, "ms"))
     return out
@@ -123,7 +134,7 @@ def run(quick: bool) -> list[Measurement]:
     frames, video = load_sample_frames(80 if quick else 400, start=0)
     measurements = _blazepose(frames, video, quick)
     try:
-        from relsar_core.pose.vitpose import benchmark_vitpose
+        from relsar_core.pose.vitpose.estimator import benchmark_vitpose
     except ImportError:  # ViTPose not installed or not exposing its benchmark
         return measurements
     return measurements + list(benchmark_vitpose(quick))

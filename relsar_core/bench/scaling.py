@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
-from relsar_core.synthetic import toy_windows
+from relsar_core.skeleton.synthetic import toy_windows
 
 WINDOWS = (30, 60, 120)
 BATCHES = (16, 32, 64, 128)
@@ -27,9 +27,9 @@ def classifier_vs_window(quick: bool) -> list[Measurement]:
     import keras
 
     from relsar_core.config import ModelConfig
-    from relsar_core.export import SavedModelExport
-    from relsar_core.model import build_classifier
-    from relsar_core.runtime import TfliteRunner
+    from relsar_core.runtime.tflite import TfliteRunner
+    from relsar_core.train.export import SavedModelExport
+    from relsar_core.train.model import build_classifier
 
     out = []
     for window in WINDOWS:
@@ -38,9 +38,18 @@ def classifier_vs_window(quick: bool) -> list[Measurement]:
         with SavedModelExport(model, window) as exported:
             runner = TfliteRunner(exported.convert("none"), num_threads=1)
         x = np.random.default_rng(0).normal(size=(window, 60)).astype(np.float32)
-        p50, p95 = p50_p95_ms(time_calls(lambda r=runner, x=x: r.run(x), 100 if quick else 500, warmup=10))
-        out.append(Measurement("scaling", f"tflite float32, window {window}: p50", p50, "ms",
-                               detail={"p95_ms": p95, "threads": 1, "model": "base, random weights"}))  # fmt: skip
+        p50, p95 = p50_p95_ms(
+            time_calls(lambda r=runner, x=x: r.run(x), 100 if quick else 500, warmup=10)
+        )
+        out.append(
+            Measurement(
+                "scaling",
+                f"tflite float32, window {window}: p50",
+                p50,
+                "ms",
+                detail={"p95_ms": p95, "threads": 1, "model": "base, random weights"},
+            )
+        )
     return out
 
 
@@ -48,32 +57,48 @@ def byol_vs_batch(quick: bool) -> list[Measurement]:
     import keras
     import tensorflow as tf
 
-    from relsar_core.byol import BYOL
     from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
+    from relsar_core.train.byol import BYOL
 
     out = []
     windows = toy_windows(4 * max(BATCHES))
     for batch in BATCHES:
         cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": batch})
         keras.utils.set_random_seed(0)
-        byol = BYOL(ModelConfig(size="base"), cfg.byol, cfg.augment, 30, steps_per_epoch=len(windows) // batch)
-        data = iter(tf.data.Dataset.from_tensor_slices(windows).repeat().batch(batch, drop_remainder=True))
-        seconds = time_calls(lambda b=byol, d=data: float(b.train_step(next(d))[0]), 2 if quick else 6, warmup=2)
-        out.append(Measurement("scaling", f"BYOL step, batch {batch}", batch / float(np.median(seconds)),
-                               "windows/s", detail={"step_ms_p50": float(np.median(seconds) * 1e3),
-                                                    "model": "base"}))  # fmt: skip
+        byol = BYOL(
+            ModelConfig(size="base"),
+            cfg.byol,
+            cfg.augment,
+            30,
+            steps_per_epoch=len(windows) // batch,
+        )
+        data = iter(
+            tf.data.Dataset.from_tensor_slices(windows).repeat().batch(batch, drop_remainder=True)
+        )
+        seconds = time_calls(
+            lambda b=byol, d=data: float(b.train_step(next(d))[0]), 2 if quick else 6, warmup=2
+        )
+        out.append(
+            Measurement(
+                "scaling",
+                f"BYOL step, batch {batch}",
+                batch / float(np.median(seconds)),
+                "windows/s",
+                detail={"step_ms_p50": float(np.median(seconds) * 1e3), "model": "base"},
+            )
+        )
     return out
 
 
 def _pose_backends(folder: Path) -> dict[str, object]:
     """BlazePose, plus ViTPose-S int8 (ONNX Runtime) where PyTorch/ONNX are installed."""
-    from relsar_core.pipeline import open_pose
+    from relsar_core.live.pipeline import open_pose
 
     backends = {"blazepose": open_pose("blazepose")}
     try:
-        from relsar_core.pose.vitpose import ViTPoseEstimator
-        from relsar_core.pose.vitpose_model import ViTPoseConfig, random_vitpose, torch
-        from relsar_core.pose.vitpose_weights import find_local_vitpose
+        from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
+        from relsar_core.pose.vitpose.model import ViTPoseConfig, random_vitpose, torch
+        from relsar_core.pose.vitpose.weights import find_local_vitpose
     except ImportError:
         return backends
     weights = find_local_vitpose()
@@ -81,14 +106,16 @@ def _pose_backends(folder: Path) -> dict[str, object]:
         weights = folder / "vitpose-s-random.pth"
         torch.save(random_vitpose(ViTPoseConfig.for_size("s"), seed=0).state_dict(), weights)
     # ViTPose's first box comes from BlazePose's person detector, as in the app.
-    backends["vitpose-s int8"] = ViTPoseEstimator(str(weights), "onnx", detector=backends["blazepose"].detector)
+    backends["vitpose-s int8"] = ViTPoseEstimator(
+        str(weights), "onnx", detector=backends["blazepose"].detector
+    )
     return backends
 
 
 def pipeline_vs_resolution(quick: bool) -> list[Measurement]:
     from relsar_core.bench.pipeline import _model, _run_pipeline, write_video
     from relsar_core.bench.pose import load_sample_frames
-    from relsar_core.pipeline import open_classifier
+    from relsar_core.live.pipeline import open_classifier
 
     count = 90 if quick else 300
     out = []
@@ -104,10 +131,20 @@ def pipeline_vs_resolution(quick: bool) -> list[Measurement]:
                 pose.reset()
                 start = time.perf_counter()
                 result = _run_pipeline(video, classifier, pose, count, realtime=False)
-                out.append(Measurement("scaling", f"pipeline {name}, {label} {size[0]}×{size[1]}", result["fps"],
-                                       "frames/s", detail={"pose_p50_ms": result["pose_p50_ms"], "source": source_desc,
-                                                           "model": model_desc,
-                                                           "seconds": time.perf_counter() - start}))  # fmt: skip
+                out.append(
+                    Measurement(
+                        "scaling",
+                        f"pipeline {name}, {label} {size[0]}×{size[1]}",
+                        result["fps"],
+                        "frames/s",
+                        detail={
+                            "pose_p50_ms": result["pose_p50_ms"],
+                            "source": source_desc,
+                            "model": model_desc,
+                            "seconds": time.perf_counter() - start,
+                        },
+                    )
+                )
         for pose in backends.values():
             pose.close()
     return out

@@ -1,5 +1,5 @@
 """Training throughput: windows/s of our BYOL step against the upstream eager loop
-(relsar_core.upstream_byol), same model (base), same batch (64), same machine, same run.
+(relsar_core.train.upstream_byol), same model (base), same batch (64), same machine, same run.
 
 Ours does twice the upstream's work per window (both loss directions, a predictor, the EMA every
 step) and still has to be ≥ 2.5× faster. The two loops alternate in rounds and the ratio is taken
@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from relsar_core.bench.common import Measurement
-from relsar_core.synthetic import toy_windows
+from relsar_core.skeleton.synthetic import toy_windows
 
 BATCH = 64
 WINDOW = 30
@@ -34,19 +34,27 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
     import keras
     import tensorflow as tf
 
-    from relsar_core.byol import BYOL
     from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
-    from relsar_core.upstream_byol import UpstreamBYOL
+    from relsar_core.train.byol import BYOL
+    from relsar_core.train.upstream_byol import UpstreamBYOL
 
     rounds, steps = (2, 2) if quick else (5, 3)
     windows = toy_windows(8 * BATCH, window=WINDOW)
     model = ModelConfig(size=size)
     ours_cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": BATCH})
     keras.utils.set_random_seed(0)
-    ours = BYOL(model, ours_cfg.byol, ours_cfg.augment, WINDOW, steps_per_epoch=len(windows) // BATCH)
+    ours = BYOL(
+        model, ours_cfg.byol, ours_cfg.augment, WINDOW, steps_per_epoch=len(windows) // BATCH
+    )
     # Our input pipeline as relsar-train byol builds it; the upstream slices numpy arrays.
-    batches = iter(tf.data.Dataset.from_tensor_slices(windows).cache().shuffle(len(windows), seed=0)
-                   .repeat().batch(BATCH, drop_remainder=True).prefetch(tf.data.AUTOTUNE))  # fmt: skip
+    batches = iter(
+        tf.data.Dataset.from_tensor_slices(windows)
+        .cache()
+        .shuffle(len(windows), seed=0)
+        .repeat()
+        .batch(BATCH, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     upstream = UpstreamBYOL(model, WINDOW)
     rng = np.random.default_rng(0)
 
@@ -70,18 +78,44 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
     ours_wall, ours_cpu, up_wall, up_cpu = map(np.array, (ours_wall, ours_cpu, up_wall, up_cpu))
     ratio = float(np.median(up_wall / ours_wall))
     cpu_ratio = float(np.median(up_cpu / ours_cpu))
-    detail = {"model": size, "batch": BATCH, "rounds": rounds, "steps_per_round": steps, "precision": ours.precision,
-              "ours_step_ms": (ours_wall * 1e3).round(1).tolist(), "upstream_step_ms": (up_wall * 1e3).round(1).tolist(),
-              "cpu_time_ratio": round(cpu_ratio, 3), "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-              "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-              "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations and precision",
-              "upstream": "eager GradientTape loop, numpy noise+flip views, one direction, no predictor"}  # fmt: skip
+    detail = {
+        "model": size,
+        "batch": BATCH,
+        "rounds": rounds,
+        "steps_per_round": steps,
+        "precision": ours.precision,
+        "ours_step_ms": (ours_wall * 1e3).round(1).tolist(),
+        "upstream_step_ms": (up_wall * 1e3).round(1).tolist(),
+        "cpu_time_ratio": round(cpu_ratio, 3),
+        "threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        },
+        "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations and precision",
+        "upstream": "eager GradientTape loop, numpy noise+flip views, one direction, no predictor",
+    }
     return [
-        Measurement("train", f"BYOL step, ours ({size}, batch {BATCH}, {ours.precision})",
-                    BATCH / float(np.median(ours_wall)), "windows/s",
-                    detail={"step_ms_p50": float(np.median(ours_wall) * 1e3)}),  # fmt: skip
-        Measurement("train", f"BYOL step, upstream loop ({size}, batch {BATCH})", BATCH / float(np.median(up_wall)),
-                    "windows/s", detail={"step_ms_p50": float(np.median(up_wall) * 1e3)}),  # fmt: skip
-        Measurement("train", "BYOL speed-up vs upstream (wall clock)", ratio, "x", target=">= 2.5", detail=detail),
+        Measurement(
+            "train",
+            f"BYOL step, ours ({size}, batch {BATCH}, {ours.precision})",
+            BATCH / float(np.median(ours_wall)),
+            "windows/s",
+            detail={"step_ms_p50": float(np.median(ours_wall) * 1e3)},
+        ),
+        Measurement(
+            "train",
+            f"BYOL step, upstream loop ({size}, batch {BATCH})",
+            BATCH / float(np.median(up_wall)),
+            "windows/s",
+            detail={"step_ms_p50": float(np.median(up_wall) * 1e3)},
+        ),
+        Measurement(
+            "train",
+            "BYOL speed-up vs upstream (wall clock)",
+            ratio,
+            "x",
+            target=">= 2.5",
+            detail=detail,
+        ),
         Measurement("train", "BYOL speed-up vs upstream (CPU time)", cpu_ratio, "x"),
     ]

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relsar_core.layouts import to_body15
+from relsar_core.skeleton.layouts import to_body15
 
 
 @dataclass
 class Skeleton:
     keypoints: np.ndarray  # (joints, 3): x, y in image pixels, confidence in [0, 1]
-    layout: str  # a name from relsar_core.layouts.LAYOUTS
+    layout: str  # a name from relsar_core.skeleton.layouts.LAYOUTS
 
     def to_body15(self) -> np.ndarray:
         """(15, 3) float32 in the canonical layout."""

@@ -20,7 +20,7 @@ def find_vitpose_weights() -> Path | None:
     Looks at file names only: deciding "auto" must not import PyTorch (hundreds of MB)."""
     from relsar_core.pose.model_store import models_dir
 
-    folder = models_dir() / "vitpose"  # = relsar_core.pose.vitpose_weights.vitpose_dir()
+    folder = models_dir() / "vitpose"  # = relsar_core.pose.vitpose.weights.vitpose_dir()
     for size in ("s", "b", "l", "h"):
         found = sorted(folder.glob(f"vitpose-{size}-*.pth"))
         if found:
@@ -51,7 +51,7 @@ def create_pose_estimator(
     applies to ViTPose only."""
     backend = resolve_backend(backend, weights)
     if backend == "blazepose":
-        from relsar_core.pose.blazepose import BlazePoseEstimator
+        from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
 
         return BlazePoseEstimator(weights, num_threads=num_threads, tracking=tracking)
     return _create_vitpose(weights, runtime, num_threads, tracking)
@@ -63,9 +63,9 @@ def _create_vitpose(
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown pose runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
     try:
-        from relsar_core.pose.vitpose import ViTPoseEstimator
+        from relsar_core.pose.vitpose.estimator import ViTPoseEstimator
     except ImportError as err:
-        missing = getattr(err, "name", None) or "relsar_core.pose.vitpose"
+        missing = getattr(err, "name", None) or "relsar_core.pose.vitpose.estimator"
         raise ModelFileError(
             f"the ViTPose backend is not available ({missing} cannot be imported); install the "
             "[vitpose] extra or use --pose blazepose"
@@ -87,7 +87,7 @@ def _create_vitpose(
 
 def _optional_detector():
     """BlazePose's person detector for ViTPose's first frame, when its model is fetched."""
-    from relsar_core.pose.blazepose import BlazePoseDetector
+    from relsar_core.pose.blazepose.estimator import BlazePoseDetector
 
     try:
         return BlazePoseDetector()

@@ -180,10 +180,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _download_wheel(requirement: str, dest: Path) -> Path:
     # A fixed platform and Python tag: only the data inside is used, so any host may fetch it.
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", "manylinux_2_17_x86_64", "--python-version", "3.11",
-        "--disable-pip-version-check", "--quiet", "-d", str(dest), requirement,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "--python-version",
+        "3.11",
+        "--disable-pip-version-check",
+        "--quiet",
+        "-d",
+        str(dest),
+        requirement,
+    ]
     _run(cmd, f"pip could not download {requirement} from the package index")
     wheels = sorted(dest.glob("*.whl"))
     if not wheels:
@@ -194,7 +206,9 @@ def _download_wheel(requirement: str, dest: Path) -> Path:
 def _download_deb(package: str, dest: Path) -> Path:
     """`apt-get download` of a Debian package; as root, the package lists are refreshed once
     (`apt-get update`) when the first try fails. The unpacked files are checksum-checked."""
-    hint = f"copy vtest.avi and messi5.jpg from OpenCV's samples/data into {bundle_dir(SAMPLE_VIDEO)}"
+    hint = (
+        f"copy vtest.avi and messi5.jpg from OpenCV's samples/data into {bundle_dir(SAMPLE_VIDEO)}"
+    )
     if shutil.which("apt-get") is None:
         raise ModelFileError(f"apt-get not found, so {package} cannot be fetched here; {hint}")
     download = ["apt-get", "download", "-q", package]
@@ -202,7 +216,9 @@ def _download_deb(package: str, dest: Path) -> Path:
         _run(download, f"apt-get could not download {package}", cwd=dest)
     except ModelFileError as first:
         if os.geteuid() != 0:
-            raise ModelFileError(f"{first}; run `apt-get update` as root and try again, or {hint}") from None
+            raise ModelFileError(
+                f"{first}; run `apt-get update` as root and try again, or {hint}"
+            ) from None
         _run(["apt-get", "update", "-qq"], "apt-get update failed")
         _run(download, f"apt-get could not download {package}; {hint}", cwd=dest)
     debs = sorted(dest.glob("*.deb"))

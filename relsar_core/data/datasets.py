@@ -1,0 +1,265 @@
+"""Labelled skeleton data sets: a folder of clips `<root>/<class>/<clip>.npz`, the upstream
+per-class `.npy` files, and NW-UCLA's cross-view split. Everything becomes a `WindowSet`:
+model-ready windows with their labels and the clip each came from, so splits stay by clip."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.errors import ClipError, DataError
+from relsar_core.skeleton.clip import load_clip
+from relsar_core.skeleton.features import WINDOW, clip_features, to_model_fps, window_features
+from relsar_core.skeleton.layouts import LAYOUTS, to_body15
+
+
+@dataclass
+class WindowSet:
+    windows: np.ndarray  # (N, T, 60) float32
+    labels: np.ndarray  # (N,) int32 class index per window
+    clip_ids: np.ndarray  # (N,) int32 index into clip_paths
+    clip_paths: list[str]
+    clip_labels: np.ndarray  # (C,) int32 class index per clip
+    class_names: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def subset(self, clip_indices) -> WindowSet:
+        """The windows of the given clips (clip ids are kept, so reports can name clips)."""
+        keep = np.isin(self.clip_ids, np.asarray(clip_indices, dtype=np.int32))
+        return WindowSet(
+            self.windows[keep],
+            self.labels[keep],
+            self.clip_ids[keep],
+            self.clip_paths,
+            self.clip_labels,
+            self.class_names,
+        )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def find_clips(
+    root: str | os.PathLike, class_names: list[str] | None = None
+) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(clip path, class name) pairs of a `<root>/<class>/*.npz` folder, and the class names."""
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"{root}: data folder does not exist")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder (expected <root>/<class>/<clip>.npz)")
+    found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not found:
+        raise DataError(f"{root}: no class folders found (expected <root>/<class>/<clip>.npz)")
+    names = class_names or found
+    unknown = sorted(set(found) - set(names))
+    if unknown:
+        raise DataError(
+            f"{root}: class folders {unknown} are not among the model's classes {names}"
+        )
+    pairs = []
+    for name in found:
+        clips = sorted((root / name).glob("*.npz"))
+        if not clips:
+            raise DataError(f"{root / name}: class folder has no .npz clips")
+        pairs += [(p, name) for p in clips]
+    return pairs, list(names)
+
+
+def _windows_of(keypoints: np.ndarray, window: int, stride: int, source: str) -> np.ndarray:
+    if len(keypoints) < window:
+        raise ClipError(
+            f"{source}: {len(keypoints)} frames is too short for one window of {window} frames"
+        )
+    return clip_features(keypoints, window, stride)
+
+
+def _assemble(
+    per_clip: list[np.ndarray], clip_labels: list[int], paths: list[str], names: list[str]
+) -> WindowSet:
+    counts = [len(w) for w in per_clip]
+    return WindowSet(
+        windows=np.concatenate(per_clip).astype(np.float32, copy=False),
+        labels=np.repeat(np.asarray(clip_labels, np.int32), counts),
+        clip_ids=np.repeat(np.arange(len(per_clip), dtype=np.int32), counts),
+        clip_paths=paths,
+        clip_labels=np.asarray(clip_labels, np.int32),
+        class_names=names,
+    )
+
+
+def load_clip_folder(
+    root: str | os.PathLike,
+    window: int = WINDOW,
+    stride: int = 5,
+    class_names: list[str] | None = None,
+) -> WindowSet:
+    """Every clip of a `<root>/<class>/<clip>.npz` folder, cut into windows every `stride` frames."""
+    pairs, names = find_clips(root, class_names)
+    index = {n: i for i, n in enumerate(names)}
+    per_clip = []
+    for path, _ in pairs:
+        clip = load_clip(path).to_body15()
+        per_clip.append(
+            _windows_of(to_model_fps(clip.keypoints, clip.fps), window, stride, str(path))
+        )
+    return _assemble(per_clip, [index[c] for _, c in pairs], [str(p) for p, _ in pairs], names)
+
+
+def load_upstream_npy(
+    root: str | os.PathLike, layout: str | None = None, window: int = WINDOW
+) -> WindowSet:
+    """The upstream per-class files `<root>/<class>.npy`, each (frames, joints, channels) of all
+    that class's videos back to back, cut into consecutive `window`-frame blocks (one clip each).
+    Two channels mean x, y with full confidence; the layout is guessed from the joint count."""
+    root = Path(root)
+    files = sorted(root.glob("*.npy")) if root.is_dir() else []
+    if not files:
+        raise DataError(f"{root}: no per-class .npy files found")
+    by_joints = {
+        lay.num_joints: name for name, lay in reversed(LAYOUTS.items())
+    }  # 25 → body25 ≠ coco25
+    per_clip, labels, paths = [], [], []
+    for label, path in enumerate(files):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable .npy array ({exc})") from None
+        if arr.ndim != 3 or arr.shape[2] not in (2, 3) or not np.isfinite(arr).all():
+            raise DataError(
+                f"{path}: expected finite (frames, joints, 2 or 3) values, got shape {arr.shape}"
+            )
+        if arr.shape[2] == 2:
+            arr = np.concatenate([arr, np.ones_like(arr[..., :1])], axis=-1)
+        name = layout or by_joints.get(arr.shape[1])
+        if name is None:
+            raise DataError(
+                f"{path}: cannot tell the layout of {arr.shape[1]} joints; pass the layout"
+            )
+        blocks = len(arr) // window
+        if blocks == 0:
+            raise DataError(
+                f"{path}: {len(arr)} frames is too short for one window of {window} frames"
+            )
+        kp = to_body15(arr[: blocks * window].astype(np.float32), name).reshape(
+            blocks, window, 15, 3
+        )
+        per_clip += list(window_features(kp)[:, None])
+        labels += [label] * blocks
+        paths += [f"{path}#{i}" for i in range(blocks)]
+    return _assemble(per_clip, labels, paths, [p.stem for p in files])
+
+
+_VIEW = re.compile(r"_v0*(\d+)(?:\D|$)")
+
+
+def nwucla_view(path: str | os.PathLike) -> int:
+    """The camera view of an NW-UCLA clip from its file name, e.g. a01_s01_e00_v03.npz → 3."""
+    match = _VIEW.search(Path(str(path)).stem)
+    if not match:
+        raise DataError(f"{path}: no NW-UCLA view (…_vNN) in the file name")
+    return int(match.group(1))
+
+
+def cross_view_split(
+    data: WindowSet, train_views=(1, 2), test_views=(3,)
+) -> tuple[np.ndarray, np.ndarray]:
+    """NW-UCLA cross-view protocol: clip indices of views 1, 2 (train) and view 3 (test)."""
+    views = np.array([nwucla_view(p) for p in data.clip_paths])
+    return np.flatnonzero(np.isin(views, train_views)), np.flatnonzero(np.isin(views, test_views))
+
+
+def split_clips(
+    clip_labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified clip-level split into train / val / test clip indices, fixed by `seed`.
+    Each class keeps at least one training clip; a fraction > 0 gets at least one clip when
+    the class has three or more."""
+    rng = np.random.default_rng(seed)
+    train, val, test = [], [], []
+    for cls in np.unique(clip_labels):
+        idx = rng.permutation(np.flatnonzero(clip_labels == cls))
+        n = len(idx)
+        n_test = max(round(n * test_fraction), 1 if test_fraction and n >= 3 else 0)
+        n_val = max(round(n * val_fraction), 1 if val_fraction and n - n_test >= 2 else 0)
+        n_val = min(n_val, n - n_test - 1)
+        test += list(idx[:n_test])
+        val += list(idx[n_test : n_test + n_val])
+        train += list(idx[n_test + n_val :])
+    return (
+        np.sort(np.array(train, np.int32)),
+        np.sort(np.array(val, np.int32)),
+        np.sort(np.array(test, np.int32)),
+    )
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Balanced weights n / (K · n_k) per class (0 for a class with no samples)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    return np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0).astype(
+        np.float32
+    )
+
+
+@dataclass
+class Splits:
+    train: WindowSet
+    val: WindowSet | None
+    test: WindowSet | None
+
+    def describe(self) -> dict:
+        def part(ws: WindowSet | None) -> dict | None:
+            if ws is None:
+                return None
+            return {"windows": len(ws), "clips": [ws.clip_paths[i] for i in np.unique(ws.clip_ids)]}
+
+        return {"train": part(self.train), "val": part(self.val), "test": part(self.test)}
+
+
+def load_splits(
+    data: str | os.PathLike,
+    window: int,
+    stride: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    data_format: str = "folder",
+    protocol: str = "random",
+    test_data: str | os.PathLike | None = None,
+) -> Splits:
+    """Load a data set and split it by clip.
+
+    protocol `random`: stratified train/val/test by clip with `seed`; `nwucla-cross-view`: views
+    1, 2 train (val carved from them), view 3 test. `test_data` (a second folder) replaces the
+    test split, e.g. held-out cameras of a generated data set."""
+    if data_format == "folder":
+        full = load_clip_folder(data, window, stride)
+    elif data_format == "upstream-npy":
+        full = load_upstream_npy(data, window=window)
+    else:
+        raise DataError(f"unknown data format {data_format!r} (folder, upstream-npy)")
+    if protocol == "nwucla-cross-view":
+        pool, test_idx = cross_view_split(full)
+        if len(pool) == 0 or len(test_idx) == 0:
+            raise DataError(
+                f"{data}: the cross-view protocol needs clips of views 1/2 and of view 3"
+            )
+        sub_train, sub_val, _ = split_clips(full.clip_labels[pool], val_fraction, 0.0, seed)
+        train_idx, val_idx = pool[sub_train], pool[sub_val]
+    elif protocol == "random":
+        train_idx, val_idx, test_idx = split_clips(
+            full.clip_labels, val_fraction, 0.0 if test_data else test_fraction, seed
+        )
+    else:
+        raise DataError(f"unknown protocol {protocol!r} (random, nwucla-cross-view)")
+    test = full.subset(test_idx) if len(test_idx) else None
+    if test_data is not None:
+        test = load_clip_folder(test_data, window, stride, class_names=full.class_names)
+    return Splits(full.subset(train_idx), full.subset(val_idx) if len(val_idx) else None, test)

@@ -1,0 +1,443 @@
+"""The live pipeline, without any UI: source → pose → skeleton window → window_features →
+classifier → smoothing, with each result timestamped so frame-to-label latency is measured.
+
+`LivePipeline.process(frame)` is one synchronous step (used by the worker thread, headless mode
+and the tests). `PipelineRunner` runs it live: a capture thread reads the source into a one-frame
+slot that keeps only the newest frame (live sources drop, never queue), and an inference thread
+takes frames from the slot, processes them and hands each result to a callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from relsar_core.errors import ModelFileError
+from relsar_core.live.smoothing import LabelSmoother, SmoothedLabel
+from relsar_core.live.sources import Frame, FrameSource
+from relsar_core.pose.base import PoseEstimator, Skeleton
+from relsar_core.skeleton.features import (
+    MIN_CONFIDENCE,
+    MODEL_FPS,
+    NUM_JOINTS,
+    resample_frames,
+    window_features,
+)
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
+POSE_BACKENDS = ("blazepose", "vitpose", "auto")
+DEFAULT_POSE_BACKEND = "blazepose"
+# One window is little work: a second interpreter thread only adds synchronisation while pose,
+# capture and drawing already keep the cores busy (measured on the shared 2-core machine:
+# features + classify p50 1.4 ms with 1 thread, 7.3 ms with 2).
+LIVE_CLASSIFIER_THREADS = 1
+NOBODY_FRAMES = 10  # this many frames in a row without a person → "—"
+
+
+def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS):
+    """The `.tflite` classifier (its `.json` beside it) plus any actions taught for it.
+    Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
+    from relsar_core.runtime.fewshot import with_taught
+    from relsar_core.runtime.tflite import TfliteClassifier
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelFileError(f"{model_path}: no such model file")
+    base = TfliteClassifier(model_path, num_threads=num_threads)
+    try:
+        return with_taught(base, model_path), None
+    except ModelFileError as err:
+        return base, f"taught actions ignored: {err}"
+
+
+def open_pose(
+    backend: str = DEFAULT_POSE_BACKEND, weights: str | Path | None = None
+) -> PoseEstimator:
+    """A pose estimator by backend name (ViTPose needs its weights file)."""
+    try:
+        from relsar_core.pose.factory import create_pose_estimator
+    except ImportError as err:
+        raise ModelFileError(
+            f"pose backend {backend!r} is not available in this install ({err})"
+        ) from None
+    return create_pose_estimator(backend, str(weights) if weights else None)
+
+
+class ClassifierLike(Protocol):
+    """What the pipeline needs of a classifier (TfliteClassifier, or one with a taught head)."""
+
+    class_names: list[str]
+    window: int
+
+    def predict(self, features: np.ndarray): ...  # -> object with logits, probabilities, embedding
+
+
+@dataclass(frozen=True)
+class Prediction:
+    frame_index: int  # the last frame of the classified window
+    capture_time: float  # when that frame was captured (time.perf_counter())
+    label_time: float  # when its label was ready
+    smoothed: SmoothedLabel
+    logits: np.ndarray | None  # (K,) raw model output; None when nobody was in view
+    probabilities: np.ndarray | None  # (K,) raw, before smoothing
+    embedding: np.ndarray | None  # (E,)
+    class_names: tuple[str, ...]
+    classify_ms: float = (
+        0.0  # features + classifier + smoothing, the part of the latency after pose
+    )
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.label_time - self.capture_time) * 1e3
+
+    @property
+    def raw_label(self) -> str | None:
+        return (
+            None
+            if self.probabilities is None
+            else self.class_names[int(np.argmax(self.probabilities))]
+        )
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: Frame
+    skeleton: Skeleton | None  # as estimated (or replayed), in its own layout; None: nobody seen
+    pose_ms: float  # time spent estimating the pose of this frame (0 for a replay)
+    prediction: Prediction | None  # set on the frames that complete a window step
+    latest: Prediction | None  # the most recent prediction so far, for drawing
+    fps: float = 0.0  # frames processed per second, over the last second
+    dropped: int = 0  # frames the capture thread dropped so far because inference was busy
+
+
+class SkeletonWindow:
+    """The body15 skeletons of the last `span` frames, oldest first (frames with nobody are
+    all-zero); `array()` gives them as `window` frames at the model's rate. `span` is the window
+    in source frames: 30 at 30 FPS, 10 at 10 FPS, 60 at 60 FPS."""
+
+    def __init__(self, window: int, span: int | None = None) -> None:
+        self.window = int(window)
+        self.span = int(span or window)
+        self._buf = np.zeros((self.span, NUM_JOINTS, 3), np.float32)
+        self._person = np.zeros(self.span, bool)
+        self._pos = 0
+        self.count = 0
+        self.missing_run = 0  # consecutive newest frames with nobody in them
+
+    def push(self, body15: np.ndarray | None) -> None:
+        if body15 is None:
+            self._buf[self._pos] = 0.0
+            self._person[self._pos] = False
+        else:
+            self._buf[self._pos] = body15
+            self._person[self._pos] = bool((body15[:, 2] >= MIN_CONFIDENCE).any())
+        self.missing_run = 0 if self._person[self._pos] else self.missing_run + 1
+        self._pos = (self._pos + 1) % self.span
+        self.count += 1
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.span
+
+    @property
+    def person_frames(self) -> int:
+        return int(self._person.sum())
+
+    def array(self) -> np.ndarray:
+        """(window, 15, 3) in time order at the model's frame rate (a copy)."""
+        frames = np.concatenate([self._buf[self._pos :], self._buf[: self._pos]])
+        return resample_frames(frames, self.window)
+
+    def clear(self) -> None:
+        self.__init__(self.window, self.span)
+
+
+class LivePipeline:
+    """One step per frame. Settings may be changed from another thread between steps."""
+
+    def __init__(
+        self,
+        classifier: ClassifierLike,
+        pose: PoseEstimator | None = None,
+        stride: int = 5,
+        alpha: float = 0.5,
+        threshold: float = 0.5,
+        margin: float = 0.1,
+        hold: int = 2,
+    ) -> None:
+        self._lock = threading.RLock()
+        self.pose = pose
+        self.stride = max(1, int(stride))
+        self._smoothing = dict(alpha=alpha, threshold=threshold, margin=margin, hold=hold)
+        self.recorder = None  # a relsar_core.data.recording.ClipRecorder while recording
+        self._source_fps = 0.0  # 0: frames arrive at the model's rate
+        self.set_classifier(classifier)
+        if pose is not None:
+            pose.reset()  # a new pipeline is a new source: don't track the last one's person
+
+    # -- settings (any thread) --
+    def set_classifier(self, classifier: ClassifierLike) -> None:
+        with self._lock:
+            self.classifier = classifier
+            # The model's window in source frames, e.g. 60 frames of a 60 FPS camera for 30 at 30 FPS.
+            span = (
+                max(2, round(classifier.window * self._source_fps / MODEL_FPS))
+                if self._source_fps
+                else None
+            )
+            self.window = SkeletonWindow(classifier.window, span)
+            self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
+            self._latest: Prediction | None = None
+
+    def set_source_fps(self, fps: float) -> None:
+        """Frames will come at `fps`: the window then spans the same time as in training."""
+        with self._lock:
+            self._source_fps = float(fps)
+            self.set_classifier(self.classifier)
+
+    def configure(self, stride: int | None = None, **smoothing) -> None:
+        """Change the stride and/or smoothing (alpha, threshold, margin, hold) on the fly."""
+        with self._lock:
+            if stride is not None:
+                self.stride = max(1, int(stride))
+            if smoothing:
+                self._smoothing.update(smoothing)
+                self.smoother = LabelSmoother(self.classifier.class_names, **self._smoothing)
+
+    def swap_recorder(self, recorder=None):
+        """Start (or with None, stop) recording in the worker; returns the previous recorder.
+        Under the lock, so a frame is never half-added when the recorder is taken away."""
+        with self._lock:
+            old, self.recorder = self.recorder, recorder
+            return old
+
+    def reset(self) -> None:
+        """Forget the window, the smoothing and the tracked person (a new source starts)."""
+        with self._lock:
+            self.window.clear()
+            self.smoother.reset()
+            self._latest = None
+            if self.pose is not None:
+                self.pose.reset()
+
+    # -- one step (the worker thread) --
+    def process(self, frame: Frame) -> FrameResult:
+        pose_ms = 0.0
+        skeleton = frame.skeleton
+        if skeleton is None and frame.image is not None and self.pose is not None:
+            start = time.perf_counter()
+            skeleton = self.pose.estimate(frame.image)
+            pose_ms = (time.perf_counter() - start) * 1e3
+        with self._lock:
+            body15 = skeleton.to_body15() if skeleton is not None else None
+            self.window.push(body15)
+            if self.recorder is not None:
+                self.recorder.add(skeleton, frame.image)
+            prediction = None
+            steps = self.window.count - self.window.span
+            if steps >= 0 and steps % self.stride == 0:
+                prediction = self._classify(frame)
+                self._latest = prediction
+            return FrameResult(frame, skeleton, pose_ms, prediction, self._latest)
+
+    def _classify(self, frame: Frame) -> Prediction:
+        names = tuple(self.classifier.class_names)
+        start = time.perf_counter()
+        # Fewer than half the window with a person in it, or nobody for the last third of a
+        # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
+        if (
+            self.window.person_frames * 2 < self.window.span
+            or self.window.missing_run >= NOBODY_FRAMES
+        ):
+            smoothed = self.smoother.nobody()
+            return Prediction(
+                frame.index,
+                frame.capture_time,
+                time.perf_counter(),
+                smoothed,
+                None,
+                None,
+                None,
+                names,
+            )
+        out = self.classifier.predict(window_features(self.window.array()))
+        smoothed = self.smoother.update(out.probabilities)
+        done = time.perf_counter()
+        return Prediction(
+            frame.index,
+            frame.capture_time,
+            done,
+            smoothed,
+            out.logits,
+            out.probabilities,
+            out.embedding,
+            names,
+            (done - start) * 1e3,
+        )
+
+    def close(self) -> None:
+        if self.pose is not None:
+            self.pose.close()
+
+
+class FrameSlot:
+    """A hand-over of at most one frame. `drop=True`: a new frame replaces an untaken one (live);
+    `drop=False`: the producer waits until the frame is taken (files read as fast as processed)."""
+
+    def __init__(self, drop: bool = True) -> None:
+        self.drop = drop
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> bool:
+        """Hand over a frame; False when the slot was closed."""
+        with self._cond:
+            while not self.drop and self._frame is not None and not self._closed:
+                self._cond.wait(0.1)
+            if self._closed:
+                return False
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout: float | None = None) -> Frame | None:
+        """The newest frame, waiting for one; None when closed (and empty) or on timeout."""
+        with self._cond:
+            if self._frame is None and not self._closed:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            self._cond.notify_all()
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class PipelineRunner:
+    """Capture thread + inference thread around one source and one pipeline.
+
+    Callbacks run in the inference thread: `on_result(FrameResult)` for every processed frame,
+    `on_error(exc)` when the source or a step fails (the runner then stops), `on_end()` when a
+    non-looping source is exhausted. A UI forwards them to its own thread (e.g. Qt signals).
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        pipeline: LivePipeline,
+        on_result: Callable[[FrameResult], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+        drop_frames: bool | None = None,
+    ) -> None:
+        self.source, self.pipeline = source, pipeline
+        pipeline.set_source_fps(source.fps)
+        self.on_result, self.on_error, self.on_end = on_result, on_error, on_end
+        # Live and paced sources must never fall behind; a file read flat out must not skip frames.
+        drop = source.live or source.realtime if drop_frames is None else drop_frames
+        self.slot = FrameSlot(drop=drop)
+        self._stop = threading.Event()
+        self._times: deque[float] = deque(maxlen=240)
+        self.frames_read = 0
+        self.frames_processed = 0
+        self._threads = [
+            threading.Thread(target=self._capture_loop, name="relsar-capture", daemon=True),
+            threading.Thread(target=self._inference_loop, name="relsar-inference", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop both threads and close the source (safe to call twice, from any thread but the
+        inference thread's callbacks, where it only signals)."""
+        self._stop.set()
+        self.slot.close()
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread.is_alive() and thread is not current:
+                thread.join(timeout)
+        if current not in self._threads:
+            self.source.close()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads) and not self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the threads to finish (a finite source); True when they have."""
+        for thread in self._threads:
+            thread.join(timeout)
+        return not any(t.is_alive() for t in self._threads)
+
+    def _capture_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read()
+                if frame is None:
+                    break
+                self.frames_read += 1
+                if not self.slot.put(frame):
+                    break
+        except BaseException as exc:  # a lost camera or unreadable file: report and stop
+            self._fail(exc)
+        finally:
+            self.slot.close()
+
+    def _inference_loop(self) -> None:
+        try:
+            while True:
+                frame = self.slot.get(timeout=0.5)
+                if frame is None:
+                    if self.slot.closed:
+                        break
+                    continue
+                result = self.pipeline.process(frame)
+                now = time.perf_counter()
+                self._times.append(now)
+                self.frames_processed += 1
+                recent = [t for t in self._times if now - t <= 1.0]
+                fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
+                result = FrameResult(
+                    result.frame,
+                    result.skeleton,
+                    result.pose_ms,
+                    result.prediction,
+                    result.latest,
+                    fps,
+                    self.slot.dropped,
+                )
+                if self._stop.is_set():
+                    break
+                self.on_result(result)
+        except BaseException as exc:
+            self._fail(exc)
+            return
+        if not self._stop.is_set() and self.on_end is not None:
+            self.on_end()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self.slot.close()
+        if self.on_error is not None:
+            self.on_error(exc)

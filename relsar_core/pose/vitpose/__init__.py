@@ -1,0 +1,1 @@
+"""relsar_core.pose.vitpose."""

@@ -1,0 +1,333 @@
+"""The TensorFlow-free classifier runtime: a `.tflite` model and its sidecar JSON, run with
+ai-edge-litert. This is what the app imports; it must never import TensorFlow.
+
+Loading checks everything that can be checked before the first window arrives, so a bad model
+fails at once with one clear line (ModelFileError) instead of crashing the caller later: the file
+exists and is a TFLite flatbuffer of the size and SHA-256 the JSON records, the interpreter
+accepts it, its `skeleton` → `logits`, `embedding` signature matches the JSON, and the JSON was
+made for the feature function this library has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.errors import ModelFileError
+from relsar_core.skeleton.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
+
+SIDECAR_FORMAT = 1
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
+INPUT_NAME = "skeleton"
+OUTPUT_NAMES = ("logits", "embedding")
+SIGNATURE_KEY = "serving_default"
+TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
+# One (T, 60) window is ~1 ms of work: extra threads mostly add synchronisation, which turns
+# into waiting when the cores are busy (pose, capture, UI). Measured on the 2-core box under
+# load, base float32: 1 thread 1.1 ms p50, 2 threads 2.9 ms (docs/convert.md). So half the
+# cores, at most 4.
+MAX_DEFAULT_THREADS = 4
+_REQUIRED_KEYS = (
+    "format",
+    "class_names",
+    "layout",
+    "window",
+    "features",
+    "quantization",
+    "tflite_sha256",
+    "tflite_bytes",
+    "input",
+    "outputs",
+    "embedding_dim",
+)
+
+
+def feature_spec() -> dict:
+    """How model inputs are made; written into the sidecar and compared when a model loads."""
+    return {
+        "name": "relsar_core.skeleton.features.window_features",
+        "version": FEATURES_VERSION,
+        "min_confidence": MIN_CONFIDENCE,
+        "channels": ["x", "y", "vx", "vy"],
+        "feature_dim": FEATURE_DIM,
+    }
+
+
+def sidecar_path(model_path: str | os.PathLike) -> Path:
+    """`<name>.json` beside `<name>.tflite`."""
+    return Path(model_path).with_suffix(".json")
+
+
+def default_num_threads() -> int:
+    return max(1, min((os.cpu_count() or 1) // 2, MAX_DEFAULT_THREADS))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@dataclass
+class ClassifierOutput:
+    logits: np.ndarray  # (K,) or (N, K)
+    probabilities: np.ndarray  # softmax of logits, same shape
+    embedding: np.ndarray  # (E,) or (N, E)
+
+
+class TfliteRunner:
+    """One interpreter on a `skeleton` → `logits`, `embedding` model, with no file checks: the
+    checked entry point is TfliteClassifier; conversion uses this on bytes before writing them."""
+
+    def __init__(
+        self, model_content: bytes, num_threads: int | None = None, source: str = "<bytes>"
+    ):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.source = source
+        try:
+            self.interpreter = Interpreter(
+                model_content=model_content, num_threads=num_threads or default_num_threads()
+            )
+            signatures = self.interpreter.get_signature_list()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(
+                f"{source}: the TFLite interpreter cannot load it ({_first_line(exc)})"
+            ) from None
+        if SIGNATURE_KEY not in signatures:
+            raise ModelFileError(
+                f"{source}: no '{SIGNATURE_KEY}' signature (has: {', '.join(signatures) or 'none'})"
+            )
+        sig = signatures[SIGNATURE_KEY]
+        if list(sig["inputs"]) != [INPUT_NAME] or sorted(sig["outputs"]) != sorted(OUTPUT_NAMES):
+            raise ModelFileError(
+                f"{source}: signature is {list(sig['inputs'])} → {sorted(sig['outputs'])}, "
+                f"expected ['{INPUT_NAME}'] → {sorted(OUTPUT_NAMES)}"
+            )
+        runner = self.interpreter.get_signature_runner(SIGNATURE_KEY)
+        inp = runner.get_input_details()[INPUT_NAME]
+        outs = runner.get_output_details()
+        self.input_shape = tuple(int(v) for v in inp["shape"])
+        self.input_dtype = np.dtype(inp["dtype"])
+        # -1 in the batch slot: the interpreter can be resized to a whole batch at once.
+        self.dynamic_batch = int(inp["shape_signature"][0]) == -1
+        self.output_shapes = {
+            name: tuple(int(v) for v in outs[name]["shape"]) for name in OUTPUT_NAMES
+        }
+        self.output_dtypes = {name: np.dtype(outs[name]["dtype"]) for name in OUTPUT_NAMES}
+        self._input_index = int(inp["index"])
+        self._output_index = {name: int(outs[name]["index"]) for name in OUTPUT_NAMES}
+        self._batch = self.input_shape[0]
+        del runner, inp, outs  # the runner pins interpreter memory; allocate_tensors refuses that
+        self.interpreter.allocate_tensors()
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            self.interpreter.resize_tensor_input(
+                self._input_index, [batch, *self.input_shape[1:]], strict=True
+            )
+            self.interpreter.allocate_tensors()
+            self._batch = batch
+
+    def _invoke(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.interpreter.set_tensor(self._input_index, x)
+        self.interpreter.invoke()
+        # get_tensor copies, so the interpreter may run again while the caller keeps the arrays.
+        return (
+            self.interpreter.get_tensor(self._output_index["logits"]),
+            self.interpreter.get_tensor(self._output_index["embedding"]),
+        )
+
+    def run(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """features (T, 60) → (logits (K,), embedding (E,)) float32."""
+        if self._batch != 1:
+            self._resize(1)
+        logits, embedding = self._invoke(features[None].astype(np.float32, copy=False))
+        return logits[0], embedding[0]
+
+    def run_batch(self, features: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """features (N, T, 60) → (logits (N, K), embedding (N, E)). Whole chunks through a resized
+        interpreter when the model allows it (measured ~2x faster per window than a loop on a
+        2-core CPU, see docs), else one window at a time."""
+        x = np.ascontiguousarray(features, dtype=np.float32)
+        n = len(x)
+        k, e = self.output_shapes["logits"][-1], self.output_shapes["embedding"][-1]
+        logits, embedding = np.empty((n, k), np.float32), np.empty((n, e), np.float32)
+        if self.dynamic_batch:
+            for start in range(0, n, chunk):
+                part = x[start : start + chunk]
+                self._resize(len(part))
+                logits[start : start + len(part)], embedding[start : start + len(part)] = (
+                    self._invoke(part)
+                )
+        else:
+            for i in range(n):
+                logits[i], embedding[i] = self._invoke(x[i : i + 1])
+        return logits, embedding
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
+    """Parse and shape-check the sidecar JSON; ModelFileError on any problem."""
+    if not json_path.is_file():
+        raise ModelFileError(
+            f"{json_path}: sidecar JSON of {model_name} missing (relsar-convert writes NAME.json beside NAME.tflite)"
+        )
+    try:
+        meta = json.loads(json_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{json_path}: not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{json_path}: expected a JSON object")
+    missing = [k for k in _REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ModelFileError(f"{json_path}: missing keys {missing}")
+    if meta["format"] != SIDECAR_FORMAT:
+        raise ModelFileError(
+            f"{json_path}: sidecar format {meta['format']!r}, this version reads {SIDECAR_FORMAT}"
+        )
+    names = meta["class_names"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise ModelFileError(f"{json_path}: 'class_names' must be a non-empty list of names")
+    if len(set(names)) != len(names):
+        raise ModelFileError(f"{json_path}: 'class_names' has duplicates")
+    # window_features makes body15 features only, so that is the one layout a model can take.
+    if meta["layout"] != "body15":
+        raise ModelFileError(
+            f"{json_path}: layout {meta['layout']!r}, but the features are made from body15"
+        )
+    if meta["quantization"] not in QUANTIZATIONS:
+        raise ModelFileError(
+            f"{json_path}: quantization {meta['quantization']!r} is not one of {QUANTIZATIONS}"
+        )
+    for key in ("window", "embedding_dim", "tflite_bytes"):
+        if type(meta[key]) is not int or meta[key] < 1:
+            raise ModelFileError(
+                f"{json_path}: '{key}' must be a positive integer, got {meta[key]!r}"
+            )
+    if not isinstance(meta["tflite_sha256"], str) or not isinstance(meta["outputs"], list):
+        raise ModelFileError(f"{json_path}: 'tflite_sha256' must be a string and 'outputs' a list")
+    return meta
+
+
+def _check_file(model_path: Path, meta: dict, json_path: Path) -> bytes:
+    if not model_path.is_file():
+        raise ModelFileError(f"{model_path}: no such model file")
+    content = model_path.read_bytes()
+    expected: int = meta["tflite_bytes"]
+    if not content:
+        raise ModelFileError(f"{model_path}: empty file (an interrupted copy or download?)")
+    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
+        if 0 < len(content) < expected:
+            raise ModelFileError(f"{model_path}: truncated ({len(content)} of {expected} bytes)")
+        raise ModelFileError(
+            f"{model_path}: not a TFLite flatbuffer (no '{TFLITE_IDENTIFIER.decode()}' identifier)"
+        )
+    if len(content) != expected:
+        what = "truncated" if len(content) < expected else "larger than recorded"
+        raise ModelFileError(
+            f"{model_path}: {what} ({len(content)} bytes, {json_path.name} records {expected})"
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != meta["tflite_sha256"]:
+        raise ModelFileError(
+            f"{model_path}: SHA-256 {digest[:12]}… does not match {json_path.name} "
+            f"({str(meta['tflite_sha256'])[:12]}…): the model or its JSON was changed"
+        )
+    return content
+
+
+def _check_against_sidecar(
+    runner: TfliteRunner, meta: dict, model_path: Path, json_path: Path
+) -> None:
+    """The interpreter's real signature must be the one the JSON describes."""
+    k, window = len(meta["class_names"]), meta["window"]
+    want_input = [1, window, FEATURE_DIM]
+    if meta["input"] != {"name": INPUT_NAME, "shape": want_input, "dtype": "float32"}:
+        raise ModelFileError(
+            f"{json_path}: 'input' is {meta['input']}, expected skeleton float32 {want_input}"
+        )
+    if list(runner.input_shape) != want_input or runner.input_dtype != np.float32:
+        raise ModelFileError(
+            f"{model_path}: input is {runner.input_dtype} {list(runner.input_shape)}, "
+            f"{json_path.name} says float32 {want_input}"
+        )
+    want_out = {"logits": [1, k], "embedding": [1, meta["embedding_dim"]]}
+    recorded = {o.get("name"): o.get("shape") for o in meta["outputs"] if isinstance(o, dict)}
+    if recorded != want_out:
+        raise ModelFileError(
+            f"{json_path}: 'outputs' {meta['outputs']} disagree with its class names / embedding_dim"
+        )
+    for name, shape in want_out.items():
+        if list(runner.output_shapes[name]) != shape or runner.output_dtypes[name] != np.float32:
+            raise ModelFileError(
+                f"{model_path}: output '{name}' is {runner.output_dtypes[name]} {list(runner.output_shapes[name])}, "
+                f"{json_path.name} says float32 {shape}"
+            )
+    mine = feature_spec()
+    theirs = meta["features"] if isinstance(meta["features"], dict) else {}
+    for key in ("name", "version", "min_confidence", "feature_dim"):
+        if theirs.get(key) != mine[key]:
+            raise ModelFileError(
+                f"{json_path}: made for features {key}={theirs.get(key)!r}, this library computes {mine[key]!r}; "
+                "re-convert the model with this version"
+            )
+
+
+class TfliteClassifier:
+    """Classify body15 feature windows (T, 60) with a checked `.tflite` + sidecar JSON.
+
+    Attributes: class_names, window, layout, embedding_dim, quantization, metadata (the JSON).
+    One interpreter inside: use an instance from one thread at a time (the app's inference
+    thread); the returned arrays are copies and may be kept."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        json_path: str | os.PathLike | None = None,
+        num_threads: int | None = None,
+    ):
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise ModelFileError(f"{self.model_path}: no such model file")
+        self.json_path = Path(json_path) if json_path is not None else sidecar_path(self.model_path)
+        self.metadata = read_sidecar(self.json_path, self.model_path.name)
+        content = _check_file(self.model_path, self.metadata, self.json_path)
+        self._runner = TfliteRunner(content, num_threads, source=str(self.model_path))
+        _check_against_sidecar(self._runner, self.metadata, self.model_path, self.json_path)
+        self.class_names: list[str] = list(self.metadata["class_names"])
+        self.window: int = int(self.metadata["window"])
+        self.layout: str = str(self.metadata["layout"])
+        self.embedding_dim: int = int(self.metadata["embedding_dim"])
+        self.quantization: str = str(self.metadata["quantization"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def _check_features(self, features: np.ndarray, batched: bool) -> np.ndarray:
+        x = np.asarray(features, dtype=np.float32)
+        want = (self.window, FEATURE_DIM)
+        if x.shape[int(batched) :] != want or x.ndim != 2 + int(batched):
+            lead = "(N, " if batched else "("
+            raise ValueError(f"expected features {lead}{want[0]}, {want[1]}), got {x.shape}")
+        return x
+
+    def predict(self, features: np.ndarray) -> ClassifierOutput:
+        """One window (T, 60) from relsar_core.skeleton.features.window_features → (K,), (K,), (E,)."""
+        logits, embedding = self._runner.run(self._check_features(features, batched=False))
+        return ClassifierOutput(logits, softmax(logits), embedding)
+
+    def predict_batch(self, features: np.ndarray) -> ClassifierOutput:
+        """Many windows (N, T, 60), e.g. all windows of a clip → (N, K), (N, K), (N, E)."""
+        logits, embedding = self._runner.run_batch(self._check_features(features, batched=True))
+        return ClassifierOutput(logits, softmax(logits), embedding)

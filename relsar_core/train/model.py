@@ -1,0 +1,176 @@
+"""The ReL-SAR encoder (Keras 3): a Conv1D stem, a post-LN transformer over time with a CLS
+token, and a linear embedding; plus a classification head.
+
+    (T, 60) → 2 × [Conv1D(k=1, selu) → BatchNorm → selu → MaxPool1D(2, stride 1)] → Dense(d)
+            → [CLS] + position embedding → N × post-LN transformer → CLS → Dense(E) = embedding
+    embedding → Dense(K) = logits
+
+`base` with 10 classes has 2,814,666 parameters (BatchNorm statistics included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random bits
+from keras import layers, ops
+
+from relsar_core.config import ModelConfig
+from relsar_core.skeleton.features import FEATURE_DIM
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    conv_filters: int
+    d_model: int
+    num_heads: int
+    num_layers: int
+    d_ff: int
+    dropout: float
+    embedding_dim: int
+
+
+PRESETS = {
+    "base": ModelSize(192, 192, 3, 6, 768, 0.3, 256),
+    "small": ModelSize(128, 128, 2, 4, 512, 0.2, 256),
+    "micro": ModelSize(64, 64, 1, 4, 256, 0.1, 256),
+    "tiny": ModelSize(32, 32, 1, 2, 64, 0.1, 64),
+}
+
+
+def resolve_size(config: ModelConfig) -> ModelSize:
+    overrides = {k: v for k, v in config.model_dump().items() if k != "size" and v is not None}
+    return ModelSize(**{**PRESETS[config.size].__dict__, **overrides})
+
+
+@keras.saving.register_keras_serializable(package="relsar")
+class ClassTokenAndPosition(layers.Layer):
+    """Prepends a learned CLS token and adds a learned position embedding over T + 1 steps."""
+
+    def build(self, input_shape):
+        steps, dim = input_shape[1], input_shape[2]
+        self.cls_token = self.add_weight(shape=(1, 1, dim), initializer="zeros", name="cls_token")
+        self.position = self.add_weight(
+            shape=(1, steps + 1, dim),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="position",
+        )
+
+    def call(self, x):
+        cls = ops.broadcast_to(self.cls_token, (ops.shape(x)[0], 1, ops.shape(x)[2]))
+        return ops.concatenate([cls, x], axis=1) + self.position
+
+    def compute_output_shape(self, input_shape):
+        steps = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], steps, input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="relsar")
+class ByteDropout(layers.Dropout):
+    """Dropout that draws 8 random bits per decision (four from each 32-bit Philox draw) instead
+    of one float: 2.4× less CPU, where dropout's random numbers were the largest cost after the
+    matrix products in a BYOL step. The rate is rounded to a multiple of 1/256 and kept values are
+    scaled by the exact keep fraction, so the expected output still equals the input."""
+
+    def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
+        if noise_shape is not None:
+            raise ValueError("ByteDropout drops single values; it has no noise_shape")
+        super().__init__(rate, seed=seed, **kwargs)
+
+    def call(self, inputs, training=False):
+        threshold = round(self.rate * 256)  # read at call time: disable_dropout sets rate 0
+        if not training or threshold == 0:
+            return inputs
+        size = tf.size(inputs)
+        seed = tf.cast(tf.math.floormod(self.seed_generator.next(), 2**31 - 1), tf.int32)
+        words = tf.random.stateless_uniform(
+            [(size + 3) // 4], seed, minval=None, maxval=None, dtype=tf.uint32
+        )
+        draws = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:size], tf.shape(inputs))
+        kept = inputs * tf.cast(256 / (256 - threshold), inputs.dtype)
+        return tf.where(draws >= threshold, kept, tf.zeros_like(inputs))
+
+
+def _transformer_layer(x, size: ModelSize, name: str, matmul_policy: str):
+    """Post-LN: x = LN(x + attn(x)); x = LN(x + ffn(x))."""
+    attn = layers.MultiHeadAttention(
+        size.num_heads,
+        size.d_model // size.num_heads,
+        dropout=size.dropout,
+        name=f"{name}_attn",
+        dtype=matmul_policy,
+    )(x, x)
+    attn = ByteDropout(size.dropout, name=f"{name}_attn_drop")(attn)
+    x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln1")(
+        layers.Add(name=f"{name}_add1")([x, attn])
+    )
+    ffn = layers.Dense(size.d_ff, name=f"{name}_ff1", dtype=matmul_policy)(x)
+    ffn = layers.Activation("gelu", name=f"{name}_gelu")(ffn)
+    ffn = ByteDropout(size.dropout, name=f"{name}_ff_drop1")(ffn)
+    ffn = layers.Dense(size.d_model, name=f"{name}_ff2", dtype=matmul_policy)(ffn)
+    ffn = ByteDropout(size.dropout, name=f"{name}_ff_drop2")(ffn)
+    return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(
+        layers.Add(name=f"{name}_add2")([x, ffn])
+    )
+
+
+def build_encoder(
+    config: ModelConfig, window: int = 30, name: str = "encoder", matmul_policy: str = "float32"
+) -> keras.Model:
+    """(batch, window, 60) → (batch, embedding_dim). `matmul_policy` is the Keras dtype policy of
+    the layers that multiply matrices (projection, attention, feed-forward, embedding):
+    "mixed_bfloat16" runs those products in bfloat16 while weights, GELU, dropout, LayerNorm and
+    BatchNorm stay float32 (bfloat16 element-wise kernels are slow on CPUs)."""
+    size = resolve_size(config)
+    if size.d_model % size.num_heads:
+        raise ValueError(f"d_model {size.d_model} is not divisible by num_heads {size.num_heads}")
+    inputs = keras.Input((window, FEATURE_DIM), name="skeleton")
+    x = inputs
+    for i in (1, 2):  # the Conv1D stem: "conv1"/"conv2" are what fine-tuning may freeze
+        x = layers.Conv1D(size.conv_filters, 1, padding="same", activation="selu", name=f"conv{i}")(
+            x
+        )
+        # momentum 0.9: short fine-tuning runs still get usable moving statistics
+        x = layers.BatchNormalization(momentum=0.9, name=f"conv{i}_bn")(x)
+        x = layers.Activation("selu", name=f"conv{i}_selu")(x)
+        x = layers.MaxPooling1D(2, strides=1, padding="same", name=f"conv{i}_pool")(x)
+    x = layers.Dense(size.d_model, name="project", dtype=matmul_policy)(x)
+    x = ClassTokenAndPosition(name="cls_position")(x)
+    for i in range(size.num_layers):
+        x = _transformer_layer(x, size, f"block{i}", matmul_policy)
+    cls = x[:, 0, :]
+    embedding = layers.Dense(size.embedding_dim, name="embedding", dtype=matmul_policy)(cls)
+    return keras.Model(inputs, embedding, name=name)
+
+
+def build_classifier(
+    config: ModelConfig, num_classes: int, window: int = 30, encoder: keras.Model | None = None
+) -> keras.Model:
+    """Encoder + linear head. Outputs a dict: `logits` (batch, K) and `embedding` (batch, E)."""
+    encoder = encoder or build_encoder(config, window)
+    return classifier_from_parts(encoder, layers.Dense(num_classes, name="logits"))
+
+
+def classifier_from_parts(encoder: keras.Model, head: keras.layers.Layer) -> keras.Model:
+    """The two-output classifier over an existing encoder and head (weights shared, not copied)."""
+    inputs = keras.Input(encoder.input_shape[1:], name="skeleton")
+    embedding = encoder(inputs)
+    return keras.Model(inputs, {"logits": head(embedding), "embedding": embedding}, name="relsar")
+
+
+def logits_model(classifier: keras.Model) -> keras.Model:
+    """A single-output view (logits only) of a classifier, sharing its weights: what training compiles."""
+    inputs = keras.Input(classifier.input_shape[1:], name="skeleton")
+    logits = classifier.get_layer("logits")(classifier.get_layer("encoder")(inputs))
+    return keras.Model(inputs, logits, name="relsar_logits")
+
+
+def classifier_from_logits_model(model: keras.Model) -> keras.Model:
+    """Back from the training view to the two-output classifier (weights shared)."""
+    return classifier_from_parts(model.get_layer("encoder"), model.get_layer("logits"))
+
+
+def stem_layers(encoder: keras.Model) -> list[keras.layers.Layer]:
+    """The Conv1D stem (conv + BatchNorm), which the paper studies freezing during fine-tuning."""
+    return [layer for layer in encoder.layers if layer.name.startswith(("conv1", "conv2"))]

@@ -1,0 +1,278 @@
+"""`relsar-train byol`: BYOL pre-training into a run folder, resumable after interruption.
+
+RUN_DIR holds config.yaml, run.json, ckpt/ (networks + optimizer, every epoch), metrics.jsonl
+(one line per step: loss and embedding spread; one `"type": "epoch"` line per epoch), loss.png,
+and encoder.keras (the online encoder, refreshed every epoch) for the evaluation protocols.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
+from relsar_core.data.datasets import load_clip_folder, load_upstream_npy, split_clips
+from relsar_core.errors import ClipError, DataError
+from relsar_core.files import atomic_write, write_json, write_text
+from relsar_core.skeleton.clip import load_clip
+from relsar_core.skeleton.features import clip_features
+from relsar_core.train.byol import BYOL
+from relsar_core.train.distribute import is_chief, replica_batch, worker_dir
+
+console = Console(stderr=True)
+
+
+def load_pretraining_windows(
+    dirs: list[str | os.PathLike], window: int, stride: int, unlabeled: bool, data: DataConfig
+) -> tuple[np.ndarray, dict]:
+    """Windows from one or more folders → (windows (N, T, 60), what was used).
+
+    A labelled folder (`<root>/<class>/<clip>.npz`, or upstream per-class .npy files) keeps its
+    test clips out (the same stratified split by clip, seed and fraction the supervised and
+    evaluation modes use), so later test reports stay honest. With `unlabeled`, every .npz under
+    each folder is used, labels or not; clips shorter than one window are skipped and counted."""
+    parts, info = [], []
+    for root in map(Path, dirs):
+        if not root.is_dir():
+            raise DataError(f"{root}: data folder does not exist")
+        if unlabeled:
+            paths = sorted(root.rglob("*.npz"))
+            if not paths:
+                raise DataError(f"{root}: no .npz clips found (searched sub-folders too)")
+            clips = [load_clip(p).to_body15().keypoints for p in paths]
+            usable = [clip_features(kp, window, stride) for kp in clips if len(kp) >= window]
+            if not usable:
+                raise ClipError(f"{root}: every clip is shorter than one window of {window} frames")
+            parts += usable
+            info.append(
+                {"data": str(root), "clips": len(usable), "skipped_short": len(clips) - len(usable)}
+            )
+            continue
+        data_set = (
+            load_upstream_npy(root, window=window)
+            if any(root.glob("*.npy"))
+            else load_clip_folder(root, window, stride)
+        )
+        train, val, test = split_clips(
+            data_set.clip_labels, data.val_fraction, data.test_fraction, data.seed
+        )
+        kept = data_set.subset(np.concatenate([train, val]))
+        parts.append(kept.windows)
+        info.append(
+            {"data": str(root), "clips": len(train) + len(val), "held_out_test_clips": len(test)}
+        )
+    windows = np.concatenate(parts).astype(np.float32, copy=False)
+    return windows, {"sources": info, "windows": len(windows)}
+
+
+def _plot_curves(records: list[dict], path: Path, threshold: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r for r in records if "step" in r]
+    if not steps:
+        return
+    x = [r["step"] for r in steps]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    ax1.plot(x, [r["loss"] for r in steps], lw=0.8)
+    ax1.set_ylabel("BYOL loss")
+    ax2.plot(x, [r["embedding_spread"] for r in steps], lw=0.8, color="tab:green")
+    ax2.axhline(threshold, color="tab:red", ls="--", lw=0.8, label="collapse warning")
+    ax2.set_ylim(bottom=0)
+    ax2.set_ylabel("embedding std × √E")
+    ax2.set_xlabel("step")
+    ax2.legend(loc="lower left")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)
+
+
+def _write_lines(path: Path, records: list[dict]) -> None:
+    write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def _read_lines(path: Path) -> list[dict]:
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if path.is_file()
+        else []
+    )
+
+
+def save_encoder(byol: BYOL, path: Path) -> None:
+    """The online encoder as a plain float32 .keras model."""
+    encoder = byol.export_encoder()
+    atomic_write(path, lambda tmp: encoder.save(tmp))
+
+
+def pretrain_byol(
+    windows: np.ndarray,
+    config: BYOLRunConfig,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    run_info: dict | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Pre-train an encoder with BYOL on `windows`; returns a summary. With resume=True, continue
+    from the last finished epoch saved in run_dir (same config and data)."""
+    cfg = config.byol
+    run_dir = Path(run_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    replica_batch(cfg.batch_size, strategy)  # checks that the global batch splits evenly
+    steps_per_epoch = len(windows) // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise DataError(
+            f"only {len(windows)} windows: fewer than one batch of {cfg.batch_size}; lower byol.batch_size"
+        )
+    chief = is_chief(strategy)
+    if not resume:
+        keras.utils.set_random_seed(cfg.seed)
+    byol = BYOL(config.model, cfg, config.augment, windows.shape[1], steps_per_epoch, strategy)
+    with strategy.scope():
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    nets = {
+        "encoder": byol.encoder,
+        "projector": byol.projector,
+        "target_encoder": byol.target_encoder,
+        "target_projector": byol.target_projector,
+    }
+    if byol.predictor is not None:
+        nets["predictor"] = byol.predictor
+    checkpoint = tf.train.Checkpoint(optimizer=byol.optimizer, epoch=epoch_var, **nets)
+    manager = tf.train.CheckpointManager(
+        checkpoint, str(worker_dir(run_dir, strategy) / "ckpt"), max_to_keep=2
+    )
+    records: list[dict] = []
+    if resume:
+        if manager.latest_checkpoint is None:
+            raise DataError(f"{run_dir}: no checkpoint to resume from (ckpt/ is empty)")
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        records = [
+            r
+            for r in _read_lines(run_dir / "metrics.jsonl")
+            if r.get("epoch", 0) <= int(epoch_var.numpy())
+        ]
+    elif chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        dump_config(config, run_dir / "config.yaml")
+        info = {
+            "mode": "byol",
+            "layout": "body15",
+            "window": int(windows.shape[1]),
+            "stride": config.data.stride,
+            "windows": int(len(windows)),
+            "replicas": strategy.num_replicas_in_sync,
+            "precision": byol.precision,
+            **(run_info or {}),
+            "config": config.model_dump(mode="json"),
+        }
+        write_json(run_dir / "run.json", info)
+    start_epoch = int(epoch_var.numpy())
+
+    dataset = tf.data.Dataset.from_tensor_slices(windows.astype(np.float32)).cache()
+    dataset = dataset.shuffle(len(windows), seed=cfg.seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = (
+        strategy.experimental_distribute_dataset(dataset)
+        if strategy.num_replicas_in_sync > 1
+        else dataset
+    )
+
+    progress = Progress(
+        TextColumn("[bold]BYOL epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not (show_progress and chief),
+    )
+    task = progress.add_task(
+        "byol",
+        total=cfg.epochs * steps_per_epoch,
+        completed=start_epoch * steps_per_epoch,
+        epoch=start_epoch,
+        epochs=cfg.epochs,
+        metrics="",
+    )
+    warned = False
+    with progress:
+        for epoch in range(start_epoch + 1, cfg.epochs + 1):
+            progress.update(task, epoch=epoch)
+            started = time.perf_counter()
+            losses, spreads = [], []
+            for batch in dataset:
+                loss, spread = byol.train_step(batch)
+                losses.append(float(loss))
+                spreads.append(float(spread))
+                step = int(byol.optimizer.iterations.numpy())
+                records.append(
+                    {
+                        "epoch": epoch,
+                        "step": step,
+                        "loss": losses[-1],
+                        "embedding_spread": spreads[-1],
+                    }
+                )
+                progress.update(
+                    task, advance=1, metrics=f"loss {losses[-1]:.3f}  spread {spreads[-1]:.2f}"
+                )
+            byol.end_of_epoch()
+            epoch_var.assign(epoch)
+            seconds = time.perf_counter() - started
+            summary = {
+                "type": "epoch",
+                "epoch": epoch,
+                "loss": float(np.mean(losses)),
+                "embedding_spread": float(np.mean(spreads)),
+                "embedding_spread_min": float(np.min(spreads)),
+                "tau": float(byol.tau(byol.optimizer.iterations)),
+                "learning_rate": float(np.asarray(byol.optimizer.learning_rate)),
+                "seconds": seconds,
+                "windows_per_s": len(losses) * cfg.batch_size / seconds,
+            }
+            collapsing = summary["embedding_spread"] < cfg.collapse_threshold
+            summary["collapse_warning"] = bool(collapsing)
+            records.append(summary)
+            manager.save(
+                checkpoint_number=epoch
+            )  # every worker takes part; only the chief's is kept
+            if chief:
+                _write_lines(run_dir / "metrics.jsonl", records)
+                _plot_curves(records, run_dir / "loss.png", cfg.collapse_threshold)
+                save_encoder(byol, run_dir / "encoder.keras")
+                line = (
+                    f"epoch {epoch}/{cfg.epochs}  loss {summary['loss']:.4f}  spread "
+                    f"{summary['embedding_spread']:.3f}  tau {summary['tau']:.5f}  "
+                    f"{summary['windows_per_s']:.0f} windows/s"
+                )
+                progress.console.print(line, highlight=False)
+                if collapsing:
+                    warned = True
+                    progress.console.print(
+                        f"[bold red]warning: representations are collapsing[/] — embedding std × √E "
+                        f"{summary['embedding_spread']:.3f} < {cfg.collapse_threshold} (≈1 is healthy, 0 is a "
+                        "constant output). Try a lower learning rate, a larger batch or stronger augmentation.",
+                        highlight=False,
+                    )
+    last = next((r for r in reversed(records) if r.get("type") == "epoch"), {})
+    return {
+        "run_dir": str(run_dir),
+        "epochs": int(epoch_var.numpy()),
+        "loss": last.get("loss", math.nan),
+        "embedding_spread": last.get("embedding_spread", math.nan),
+        "collapse_warning": warned,
+        "encoder": str(run_dir / "encoder.keras"),
+    }

@@ -1,0 +1,257 @@
+"""Evaluation protocols for a pre-trained encoder (the paper's): a linear probe on the frozen
+encoder, fine-tuning (optionally with the Conv1D stem frozen), semi-supervised variants of both
+on a fraction of the labelled clips, and k-NN on the embeddings.
+
+Linear and fine-tune train through the supervised fit loop (relsar_core.train.supervised) and so write
+the same run folder: best.keras / last.keras, run.json, metrics.jsonl, report/. k-NN writes
+run.json and report/, and a best.keras whose head is the nearest-class-mean classifier on the
+embeddings, so the app can load any of the four.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from relsar_core.config import RunConfig, dump_config
+from relsar_core.data.datasets import Splits, WindowSet
+from relsar_core.data.report import write_report
+from relsar_core.errors import ConfigError, ModelFileError
+from relsar_core.files import write_json
+from relsar_core.train.model import classifier_from_parts, stem_layers
+from relsar_core.train.supervised import fit_classifier, load_model, save_model
+
+
+def load_encoder(path: str | os.PathLike) -> keras.Model:
+    """The encoder of a BYOL run folder, an encoder .keras file, or a classifier .keras file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "encoder.keras" if (path / "encoder.keras").is_file() else path / "best.keras"
+    model = load_model(path)
+    if model.name == "encoder" or not any(layer.name == "encoder" for layer in model.layers):
+        encoder = model
+    else:
+        encoder = model.get_layer("encoder")
+    if len(encoder.outputs) != 1 or len(encoder.output_shape) != 2:
+        raise ModelFileError(f"{path}: not a ReL-SAR encoder (expected one (batch, E) output)")
+    return encoder
+
+
+def label_fraction_subset(data: WindowSet, fraction: float, seed: int) -> WindowSet:
+    """The windows of a random `fraction` of each class's clips (at least one clip per class):
+    the semi-supervised protocol's labelled set. Chosen by clip, so no clip is split."""
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"--label-fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return data
+    rng = np.random.default_rng(seed)
+    clips = np.unique(data.clip_ids)
+    labels = data.clip_labels[clips]
+    keep = []
+    for cls in np.unique(labels):
+        members = clips[labels == cls]
+        keep += list(rng.choice(members, max(1, math.ceil(fraction * len(members))), replace=False))
+    return data.subset(np.array(keep))
+
+
+def disable_dropout(encoder: keras.Model) -> None:
+    """A frozen encoder is a fixed feature extractor: no dropout noise on its features (the fit
+    loop calls it in training mode, where BatchNorm is already frozen by trainable=False)."""
+    for layer in encoder._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+        elif isinstance(layer, keras.layers.MultiHeadAttention):
+            layer._dropout = 0.0  # read at call time; also skips its attention-dropout branch
+
+
+def _with_fraction(splits: Splits, fraction: float, seed: int) -> Splits:
+    return Splits(label_fraction_subset(splits.train, fraction, seed), splits.val, splits.test)
+
+
+def _check_window(encoder: keras.Model, splits: Splits, source: str) -> None:
+    window = encoder.input_shape[1]
+    if window != splits.train.windows.shape[1]:
+        raise ConfigError(
+            f"{source}: the encoder takes {window}-frame windows but the data has "
+            f"{splits.train.windows.shape[1]}; set data.window to {window}"
+        )
+
+
+def _train_head(
+    encoder_path, splits, config, run_dir, resume, label_fraction, strategy, mode, prepare, run_info
+) -> dict:
+    strategy = strategy or tf.distribute.get_strategy()
+    splits = _with_fraction(splits, label_fraction, config.data.seed)
+    keras.utils.set_random_seed(config.train.seed)  # the head's initial weights are part of the run
+    with strategy.scope():
+        encoder = load_encoder(encoder_path)
+        _check_window(encoder, splits, str(encoder_path))
+        extra = prepare(encoder)
+        classifier = classifier_from_parts(
+            encoder, keras.layers.Dense(splits.train.num_classes, name="logits")
+        )
+        info = {
+            "mode": mode,
+            "encoder": str(encoder_path),
+            "label_fraction": label_fraction,
+            "labelled_clips": int(len(np.unique(splits.train.clip_ids))),
+            **extra,
+            **(run_info or {}),
+        }
+        return fit_classifier(
+            classifier, splits, config, Path(run_dir), resume, extra_run_info=info
+        )
+
+
+def linear_probe(
+    encoder_path: str | os.PathLike,
+    splits: Splits,
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    label_fraction: float = 1.0,
+    strategy: tf.distribute.Strategy | None = None,
+    run_info: dict | None = None,
+) -> dict:
+    """A linear classifier on the frozen encoder (BatchNorm in inference mode); returns the report."""
+
+    def freeze(encoder: keras.Model) -> dict:
+        encoder.trainable = False
+        disable_dropout(encoder)
+        return {}
+
+    return _train_head(
+        encoder_path,
+        splits,
+        config,
+        run_dir,
+        resume,
+        label_fraction,
+        strategy,
+        "linear",
+        freeze,
+        run_info,
+    )
+
+
+def finetune(
+    encoder_path: str | os.PathLike,
+    splits: Splits,
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    label_fraction: float = 1.0,
+    freeze_stem: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    run_info: dict | None = None,
+) -> dict:
+    """The whole network trained from the pre-trained encoder; `freeze_stem` keeps the Conv1D
+    stem (conv1, conv2 and their BatchNorm) fixed, as the paper studies. Returns the report."""
+
+    def maybe_freeze_stem(encoder: keras.Model) -> dict:
+        frozen = stem_layers(encoder) if freeze_stem else []
+        for layer in frozen:
+            layer.trainable = False
+        return {"freeze_stem": freeze_stem, "frozen_layers": [layer.name for layer in frozen]}
+
+    return _train_head(
+        encoder_path,
+        splits,
+        config,
+        run_dir,
+        resume,
+        label_fraction,
+        strategy,
+        "finetune",
+        maybe_freeze_stem,
+        run_info,
+    )
+
+
+def embed(encoder: keras.Model, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """L2-normalized embeddings (N, E) of windows, inference mode."""
+    emb = encoder.predict(windows, batch_size=batch_size, verbose=0)
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+
+
+def knn_eval(
+    encoder_path: str | os.PathLike,
+    splits: Splits,
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    k: int = 20,
+    label_fraction: float = 1.0,
+    run_info: dict | None = None,
+) -> dict:
+    """k-NN (cosine, distance-weighted votes) of the test windows among the labelled training
+    windows' embeddings; writes report/ and a nearest-class-mean best.keras. Returns the report."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    if k < 1:
+        raise ConfigError(f"--k must be at least 1, got {k}")
+    run_dir = Path(run_dir)
+    splits = _with_fraction(splits, label_fraction, config.data.seed)
+    encoder = load_encoder(encoder_path)
+    _check_window(encoder, splits, str(encoder_path))
+    train = splits.train
+    evaluation, title = next(
+        (s, t)
+        for s, t in ((splits.test, "test"), (splits.val, "val"), (train, "train"))
+        if s is not None
+    )
+    bank, queries = embed(encoder, train.windows), embed(encoder, evaluation.windows)
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(bank)), metric="cosine", weights="distance")
+    knn.fit(bank, train.labels)
+    probabilities = np.zeros((len(queries), train.num_classes))
+    probabilities[:, knn.classes_] = knn.predict_proba(queries)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(config, run_dir / "config.yaml")
+    centroids = np.stack(
+        [
+            bank[train.labels == c].mean(0)
+            if (train.labels == c).any()
+            else np.zeros(bank.shape[1])
+            for c in range(train.num_classes)
+        ]
+    )
+    classifier = _nearest_class_mean(encoder, centroids)
+    save_model(classifier, run_dir / "best.keras")
+    write_json(
+        run_dir / "run.json",
+        {
+            "mode": "knn",
+            "encoder": str(encoder_path),
+            "k": k,
+            "label_fraction": label_fraction,
+            "class_names": train.class_names,
+            "window": int(train.windows.shape[1]),
+            "layout": "body15",
+            "stride": config.data.stride,
+            "labelled_windows": int(len(bank)),
+            **(run_info or {}),
+            "config": config.model_dump(mode="json"),
+        },
+    )
+    write_json(run_dir / "splits.json", splits.describe())
+    report = write_report(probabilities, evaluation, run_dir / "report", title)
+    ncm_logits = classifier.predict(evaluation.windows, batch_size=256, verbose=0)["logits"]
+    report.update(
+        k=k, nearest_class_mean_accuracy=float((ncm_logits.argmax(1) == evaluation.labels).mean())
+    )
+    write_json(run_dir / "report" / "report.json", report)
+    return report
+
+
+def _nearest_class_mean(encoder: keras.Model, centroids: np.ndarray) -> keras.Model:
+    """A two-output classifier whose logits e·ĉ_k rank classes exactly as cos(e, c_k) does
+    (‖e‖ scales every logit alike)."""
+    unit = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    head = keras.layers.Dense(len(unit), use_bias=False, name="logits")
+    classifier = classifier_from_parts(encoder, head)
+    head.set_weights([unit.T.astype(np.float32)])
+    return classifier
