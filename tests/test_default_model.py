@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relsar_core.data.mocap.classes import CLASS_NAMES
+from relsar_core.data.mocap.webcam import WEBCAM_CLASSES as CLASS_NAMES
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 
@@ -40,15 +40,15 @@ def test_shipped_model_recognises_held_out_demo_clips(shipped):
     for path in demos:
         clip = load_clip(path)
         assert clip.label == path.stem and clip.num_frames >= 45
-        features = clip_features(clip.to_body15().keypoints, shipped.window, stride=5)
+        features = clip_features(clip.body15_at_model_rate(), shipped.window, stride=5)
         probabilities = shipped.predict_batch(features).probabilities
         truth = shipped.class_names.index(clip.label)
         correct_windows += int((probabilities.argmax(axis=1) == truth).sum())
         windows += len(features)
         correct_clips += int(probabilities.mean(axis=0).argmax() == truth)
-    # Held-out test side: about 0.9 window accuracy (MODEL_CARD.md); demo clips are front views.
-    assert correct_clips >= len(demos) - 1
-    assert correct_windows / windows >= 0.8
+    # Held-out test side (MODEL_CARD.md); demo clips are front views of held-out styles.
+    assert correct_clips >= len(demos) - 2
+    assert correct_windows / windows >= 0.7
 
 
 def test_shipped_results_match_the_model_card():
@@ -69,18 +69,19 @@ def test_evaluate_tflite_scores_a_clip_folder(tiny_tflite_model, toy_data, tmp_p
 
 
 def test_demo_clips_come_from_the_test_side_by_the_fixed_rule(tmp_path):
-    from relsar_core.data.mocap.generate import GeneratorConfig, generate_dataset
-    from relsar_core.data.mocap.shipping import DEMO_MAX_NOISE, choose_demo_clips, copy_demo_clips
+    from relsar_core.data.mocap.shipping import choose_webcam_demo_clips, copy_demo_clips
+    from relsar_core.data.mocap.webcam import WebcamConfig, generate_webcam_dataset
 
-    manifest = generate_dataset(
-        tmp_path / "data", GeneratorConfig(seed=1, cameras=8, train_clips=1, test_clips=12)
+    manifest = generate_webcam_dataset(
+        tmp_path / "data", WebcamConfig(seed=1, train_clips=1, test_clips=20, out_of_set_clips=1)
     )
-    chosen = choose_demo_clips(tmp_path / "data")
+    chosen = choose_webcam_demo_clips(tmp_path / "data")
     assert list(chosen) == list(CLASS_NAMES)
     entries = {e["file"]: e for e in manifest["clips"]["test"]}
     for name, path in chosen.items():
         entry = entries[str(path.relative_to(tmp_path / "data"))]
-        assert entry["file"].startswith(f"test/{name}/") and entry["noise_level"] <= DEMO_MAX_NOISE
+        assert entry["file"].startswith(f"test/{name}/") and entry["noise_level"] <= 0.6
+        assert entry["style"].startswith("held_out")
     written = copy_demo_clips(chosen, tmp_path / "demo")
     assert [load_clip(p).label for p in written] == list(CLASS_NAMES)
 

@@ -26,6 +26,7 @@ class CameraRig:
     offset: tuple[
         float, float
     ]  # where the body centre lands, as a fraction of the image from its centre
+    aim: float = 0.0  # metres above the hips the camera looks at (0.45: the chest, upper body)
 
     def to_json(self) -> dict:
         return asdict(self)

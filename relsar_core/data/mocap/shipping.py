@@ -16,6 +16,7 @@ from relsar_core.data.datasets import load_clip_folder
 from relsar_core.data.report import write_report
 from relsar_core.errors import DataError
 from relsar_core.runtime.tflite import TfliteClassifier
+from relsar_core.skeleton.clip import load_clip
 
 # Demo clips are chosen by a rule fixed before any model saw them: from the test side, a clip
 # seen from the front half (a webcam faces its user), with moderate estimator noise, long
@@ -110,3 +111,35 @@ def confusion_table(report: dict) -> str:
     for name, row in zip(names, report["confusion_matrix"], strict=True):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def choose_webcam_demo_clips(data_dir: str | os.PathLike) -> dict[str, Path]:
+    """One held-out clip per class from `<data_dir>/test` of `relsar-data webcam`, by a rule fixed
+    before any model saw them: a front view (|azimuth| <= 8°), moderate estimator noise, long
+    enough to replay; the whole body for whole-body classes, the upper body for the others."""
+    from relsar_core.data.mocap.webcam import UPPER_BODY_CLASSES
+
+    data_dir = Path(data_dir)
+    manifest_path = data_dir / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"{manifest_path}: not a readable relsar-data webcam manifest ({exc})"
+        ) from None
+    chosen: dict[str, Path] = {}
+    for entry in manifest["clips"]["test"]:
+        label = entry["file"].split("/")[1]
+        want = "upper" if label in UPPER_BODY_CLASSES and label != "idle" else "whole"
+        clip_ok = (
+            label not in chosen
+            and entry["framing"] == want
+            and _azimuth_from_front(entry["camera"]["azimuth"]) <= 8.0
+            and entry["noise_level"] <= 0.6
+        )
+        if clip_ok and load_clip(data_dir / entry["file"]).num_frames >= DEMO_MIN_FRAMES:
+            chosen[label] = data_dir / entry["file"]
+    missing = sorted(set(manifest["classes"]) - set(chosen))
+    if missing:
+        raise DataError(f"{manifest_path}: no test clip fits the demo rule for {missing}")
+    return {name: chosen[name] for name in manifest["classes"]}

@@ -1,0 +1,117 @@
+"""Keyframed styles → DeepMimic poses → body15 in 3-D through the same humanoid kinematics.
+
+Per clip the performance is randomised: amplitude (how far each keyframe goes from the base
+posture), timing (tempo and per-keyframe jitter), handedness, repetitions, base posture
+(standing or seated) and a layer of idle motion (slow drift of the trunk, head and arms).
+Keyframes are interpolated with a shape-preserving cubic (PCHIP), so motion eases between keys.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+from scipy.spatial.transform import Rotation
+
+from relsar_core.data.mocap.body import smooth_noise
+from relsar_core.data.mocap.keyframes import DESK, REST, Style
+from relsar_core.data.mocap.motions import JOINT_ORDER, POSE_DIM
+
+# DeepMimic joint order with their kind: 3-angle joints and 1-angle hinges.
+JOINTS = (
+    "chest", "neck", "r_hip", "r_knee", "r_ankle", "r_shoulder", "r_elbow",
+    "l_hip", "l_knee", "l_ankle", "l_shoulder", "l_elbow",
+)  # fmt: skip
+_HINGES = {"r_knee", "l_knee", "r_elbow", "l_elbow"}
+ANKLE_HEIGHT = 0.07  # metres: the humanoid's ankle centre above the floor when standing
+SEATED = {"r_hip": (90, 0, 0), "l_hip": (90, 0, 0), "r_knee": 90, "l_knee": 90, "chest": (5, 0, 0)}
+
+
+def _vector(angles: dict) -> np.ndarray:
+    """{joint: angles} (missing = 0) → flat vector: 3 per ball joint, 1 per hinge, + lift."""
+    out = []
+    for j in JOINTS:
+        v = angles.get(j, 0.0 if j in _HINGES else (0.0, 0.0, 0.0))
+        out.extend([float(v)] if j in _HINGES else [float(x) for x in v])
+    out.append(float(angles.get("lift", 0.0)))
+    return np.array(out)
+
+
+def _swap_sides(angles: dict) -> dict:
+    out = {}
+    for k, v in angles.items():
+        k2 = "l_" + k[2:] if k.startswith("r_") else "r_" + k[2:] if k.startswith("l_") else k
+        if k in ("chest", "neck"):  # a left-handed twist/lean is the opposite one
+            v = (v[0], -v[1], -v[2])
+        out[k2] = v
+    return out
+
+
+def _quat(joint: str, flex: float, abd: float, twist: float) -> np.ndarray:
+    """Anatomical angles (degrees) → w-first quaternion in the humanoid's joint frame."""
+    if joint in ("chest", "neck"):
+        z, x, y = -flex, abd, twist
+    elif joint.startswith("r_"):
+        z, x, y = flex, -abd, twist
+    else:
+        z, x, y = flex, abd, -twist
+    q = Rotation.from_euler("ZXY", [z, x, y], degrees=True).as_quat()  # x, y, z, w
+    return np.array([q[3], q[0], q[1], q[2]])
+
+
+def to_poses(vectors: np.ndarray, travel: np.ndarray) -> np.ndarray:
+    """(F, V) angle vectors + forward travel (F,) metres → DeepMimic poses (F, 43)."""
+    poses = np.zeros((len(vectors), POSE_DIM))
+    poses[:, 0] = travel
+    poses[:, 1] = 0.9
+    poses[:, 3] = 1.0
+    for f, vec in enumerate(vectors):
+        at, i = 7, 0
+        for name, (_, dof) in zip(JOINTS, JOINT_ORDER, strict=True):
+            if dof == 4:
+                poses[f, at : at + 4] = _quat(name, *vec[i : i + 3])
+                i += 3
+            else:
+                poses[f, at] = np.radians(vec[i]) * (-1.0 if "knee" in name else 1.0)
+                i += 1
+            at += dof
+    return poses
+
+
+def perform(
+    style: Style, rng: np.random.Generator, fps: float, base: str, amplitude: float, tempo: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One randomised performance of `style` → (angle vectors (F, V), forward travel (F,) m)."""
+    rest = {**REST, **(SEATED if base == "seated" else {})}
+    if base == "seated":
+        rest.update(DESK if rng.random() < 0.6 else {})
+    left = rng.random() < 0.5
+    reps = int(rng.integers(style.reps[0], style.reps[1] + 1))
+    keys = list(style.intro) + list(style.cycle) * reps + list(style.outro)
+    base_vec = _vector(rest)
+    times, values = [0.0], [base_vec]
+    lead = rng.uniform(0.1, 0.6)  # rest before the action starts
+    times.append(lead)
+    values.append(base_vec)
+    for seconds, pose in keys:
+        pose = _swap_sides(pose) if left else pose
+        target = _vector({**rest, **pose})
+        jitter = rng.uniform(0.85, 1.15)
+        times.append(times[-1] + max(0.08, seconds * jitter / tempo))
+        values.append(base_vec + amplitude * rng.uniform(0.9, 1.1) * (target - base_vec))
+    times.append(times[-1] + rng.uniform(0.1, 0.6))
+    values.append(values[-1])  # hold the last pose (a sit-down ends seated)
+    t = np.arange(0.0, times[-1], 1.0 / fps)
+    vectors = PchipInterpolator(np.array(times), np.stack(values), axis=0)(t)
+    # Idle layer: slow drift of trunk, head and arms (degrees), on top of every action.
+    idle = rng.uniform(0.5, 2.0)
+    vectors[:, :-1] += idle * 2.5 * smooth_noise(rng, len(t), fps, 0.6, (vectors.shape[1] - 1,))
+    travel = style.travel * rng.uniform(0.0, 1.0) * tempo * t
+    return vectors, travel
+
+
+def grounded(joints: np.ndarray, lift: np.ndarray) -> np.ndarray:
+    """Stand (F, 15, 3) body15 on the floor: lowest ankle at ANKLE_HEIGHT, plus the jump `lift`."""
+    low = joints[:, [11, 14], 1].min(axis=1)
+    out = joints.copy()
+    out[..., 1] += (ANKLE_HEIGHT - low + lift)[:, None]
+    return out

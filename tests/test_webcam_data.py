@@ -1,0 +1,92 @@
+"""The webcam data set: keyframed motion through the humanoid's kinematics, framings, the honest
+split (no test window near a training window or its mirror image) and missing hips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from relsar_core.data.datasets import load_clip_folder
+from relsar_core.data.mocap.leak import flip_features, nearest_distances
+from relsar_core.data.mocap.webcam_rigs import in_test_view, sample_azimuth
+from relsar_core.skeleton.clip import load_clip
+from relsar_core.skeleton.features import window_features
+from relsar_core.skeleton.layouts import MID_HIP, NECK
+
+
+@pytest.fixture(scope="module")
+def webcam(tmp_path_factory):
+    from relsar_core.data.mocap.webcam import WebcamConfig, generate_webcam_dataset
+
+    out = tmp_path_factory.mktemp("webcam")
+    generate_webcam_dataset(
+        out, WebcamConfig(seed=1, train_clips=4, test_clips=2, out_of_set_clips=1)
+    )
+    return out
+
+
+def test_keyframed_motion_keeps_bones_rigid_and_feet_on_the_floor():
+    from relsar_core.data.mocap.keyframes import STYLES
+    from relsar_core.data.mocap.kinematics import HumanoidKinematics
+    from relsar_core.data.mocap.posing import ANKLE_HEIGHT, grounded, perform, to_poses
+
+    rng = np.random.default_rng(0)
+    with HumanoidKinematics() as kin:
+        for name in ("wave", "squat", "sit_down", "walk"):
+            style = STYLES[name][0]
+            vec, travel = perform(style, rng, 30.0, style.bases[0], 1.0, 1.0)
+            j = grounded(kin.body15(to_poses(vec, travel)), vec[:, -1])
+            for a, b in ((2, 3), (3, 4), (9, 10), (10, 11), (12, 13)):
+                length = np.linalg.norm(j[:, a] - j[:, b], axis=-1)
+                assert length.max() - length.min() < 1e-3, (name, a, b)
+            assert np.abs(j[:, [11, 14], 1].min(axis=1) - ANKLE_HEIGHT).max() < 1e-6
+    # A wave lifts the waving wrist above the shoulder; a squat lowers the hips by > 25 cm.
+
+
+def test_test_views_are_closed_under_mirroring_and_never_drawn_for_training():
+    rng = np.random.default_rng(0)
+    train = [sample_azimuth(rng, "train") for _ in range(3000)]
+    test = [sample_azimuth(rng, "test") for _ in range(1000)]
+    assert not any(in_test_view(a) for a in train)
+    assert all(in_test_view(a) and in_test_view(-a) for a in test)
+
+
+def test_no_test_window_is_near_a_training_window_or_its_mirror(webcam):
+    train = load_clip_folder(webcam / "train", stride=5).windows
+    test = load_clip_folder(webcam / "test", stride=5).windows
+    d = nearest_distances(test, train)
+    assert d.min() > 0.02, d.min()
+    # The check itself finds a leak: a flipped training window put into the test is at 0.
+    leaked = nearest_distances(flip_features(train[:3]), train)
+    assert leaked.max() < 1e-3
+
+
+def test_upper_body_framing_loses_the_hips_and_features_stay_finite(webcam):
+    manifest = json.loads((webcam / "manifest.json").read_text())
+    upper = [c for c in manifest["clips"]["train"] if c["framing"] == "upper"]
+    assert upper, "the generator must write upper-body clips"
+    lost = []
+    for entry in upper:
+        kp = load_clip(webcam / entry["file"]).keypoints
+        lost.append((kp[:, [10, 11, 13, 14], 2] < 0.2).mean())
+        f = window_features(kp[:30])
+        assert np.isfinite(f).all() and np.abs(f).max() < 50
+    assert np.mean(lost) > 0.7  # knees and ankles are out of the image or behind the desk
+
+
+def test_window_features_centre_on_the_neck_when_the_hips_are_missing():
+    rng = np.random.default_rng(0)
+    kp = np.concatenate([rng.uniform(100, 300, (30, 15, 2)), np.ones((30, 15, 1))], -1)
+    kp[:, [MID_HIP, 9, 12, 10, 11, 13, 14], 2] = 0.0
+    pos = window_features(kp.astype(np.float32)).reshape(30, 15, 4)
+    assert np.isfinite(pos).all()
+    assert np.abs(pos[:, NECK, :2].mean(axis=0)).max() < 1e-4  # neck is the centre
+    assert np.abs(pos[:, MID_HIP]).max() == 0.0  # a never-seen joint sits at the centre
+
+
+def test_out_of_set_motions_are_written_apart(webcam):
+    motions = {p.name for p in (webcam / "out_of_set").iterdir()}
+    assert {"crawl", "cartwheel", "backflip", "scratch_head"} <= motions
+    assert not motions & {p.name for p in (webcam / "train").iterdir()}

@@ -1,0 +1,85 @@
+"""relsar-eval: score a `.tflite` model (and its taught actions) on a labelled folder of clips.
+
+    relsar-eval MODEL.tflite --data DIR [--out results.json] [--stride 5] [--out-of-set DIR]
+
+Prints window and clip accuracy, macro-F1 and per-class precision/recall; writes results.json
+(also per-clip predictions) and, in a folder beside it, the confusion matrix as CSV and PNG.
+`--out-of-set DIR` also measures how often motions that are no class are shown as one with the
+app's default threshold and smoothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from training.cli_common import console, run_cli
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="relsar-eval",
+        description="Score a .tflite action model (with its taught actions) on a labelled clip "
+        "folder <DIR>/<class>/<clip>.npz: window and clip accuracy, macro-F1, per-class "
+        "precision/recall, confusion matrix (CSV + PNG) and per-clip predictions.",
+    )
+    p.add_argument("model", type=Path, help="the .tflite model (its .json beside it)")
+    p.add_argument("--data", type=Path, required=True, help="labelled folder <class>/<clip>.npz")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval_results.json"),
+        help="results JSON (default eval_results.json); the confusion matrix goes in a folder beside it",
+    )
+    p.add_argument(
+        "--stride", type=int, default=5, help="frames between windows (default 5, as the app)"
+    )
+    p.add_argument(
+        "--out-of-set",
+        type=Path,
+        default=None,
+        help="folder <motion>/<clip>.npz of motions that are no class: rate shown as a class",
+    )
+    return p
+
+
+def _main(argv: list[str] | None = None) -> int:
+    from relsar_core.data.evaluate import evaluate_folder, out_dir_for, shown_rates
+    from relsar_core.data.report import format_report
+    from relsar_core.errors import DataError
+    from relsar_core.files import write_json
+    from relsar_core.live.pipeline import open_classifier
+
+    args = _parser().parse_args(argv)
+    if args.stride < 1:
+        raise DataError(f"--stride must be at least 1, got {args.stride}")
+    if not args.data.is_dir():
+        raise DataError(f"{args.data}: no such data folder")
+    model, warning = open_classifier(args.model, num_threads=None)
+    if warning:
+        console.print(f"warning: {warning}", highlight=False)
+    report = evaluate_folder(model, args.data, out_dir_for(args.out), args.stride, str(args.data))
+    report["model"] = str(args.model)
+    console.print(format_report(report), highlight=False)
+    if args.out_of_set is not None:
+        if not args.out_of_set.is_dir():
+            raise DataError(f"{args.out_of_set}: no such folder")
+        report["out_of_set"] = shown_rates(model, args.out_of_set, args.stride)
+        r = report["out_of_set"]
+        console.print(
+            f"out of set ({r['windows']} windows): shown as an action {r['shown_as_action']:.1%}, "
+            f"as any class {r['shown_as_any_class']:.1%}",
+            highlight=False,
+        )
+    write_json(args.out, report, indent=1)
+    console.print(f"wrote {args.out} and {out_dir_for(args.out)}/confusion_matrix.{{csv,png}}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(_main, argv))
+
+
+if __name__ == "__main__":
+    main()
