@@ -1,12 +1,24 @@
-"""Writing and checking files: atomic replacement and SHA-256 digests."""
+"""Writing and checking files: atomic replacement, temp-file hygiene and SHA-256 digests.
+
+A temp file is named `.NAME.<host>-<pid>.<random>.tmp` beside its target: hidden (readers skip
+dotfiles) and ending in `.tmp`, so no `*.npz` / `*.jsonl` glob picks up a half-written file
+left by a kill. Writers that need the real suffix (Keras saves only to `*.keras`) pass
+`keep_suffix=True` and get `….tmp.keras`; readers still skip it as a dotfile."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
+
+TEMP_MARK = ".tmp"
+# A temp file of another machine (shards writing one shared folder) is only removed this old.
+FOREIGN_TEMP_AGE_S = 3600.0
 
 
 def _file_mode() -> int:
@@ -17,13 +29,29 @@ def _file_mode() -> int:
 
 
 _FILE_MODE = _file_mode()
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+_TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[^.]+\.tmp(\.[^.]+)?$")
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
+def is_hidden(path: str | os.PathLike) -> bool:
+    """A dotfile (temp files, editor and OS litter): never data."""
+    return Path(path).name.startswith(".")
+
+
+def visible(paths) -> list[Path]:
+    """`paths` without hidden files or anything inside a hidden folder, sorted."""
+    return sorted(p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-8:]))
+
+
+def atomic_write(path: str | os.PathLike, write, keep_suffix: bool = False) -> None:
     """Call `write(tmp_path)` then rename into place, so readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{_HOST}-{os.getpid()}.",
+        suffix=TEMP_MARK + (path.suffix if keep_suffix else ""),
+        dir=path.parent,
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -33,6 +61,37 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = True) -> int:
+    """Delete temp files left by killed writers under `folder`: this machine's whose process is
+    gone, another machine's when older than an hour. Returns how many were removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.rglob(".*") if recursive else folder.glob(".*"):
+        match = _TEMP.match(path.name)
+        if not match or not path.is_file():
+            continue
+        if match["host"] == _HOST:
+            stale = not _pid_alive(int(match["pid"]))
+        else:
+            stale = time.time() - path.stat().st_mtime > FOREIGN_TEMP_AGE_S
+        if stale:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def sha256_file(path: str | os.PathLike) -> str:

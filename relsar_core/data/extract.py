@@ -72,7 +72,7 @@ def find_videos(inputs: list[Path]) -> list[tuple[Path, Path]]:
         if item.is_dir():
             found += [
                 (p, item)
-                for p in sorted(item.rglob("*"))
+                for p in visible(item.rglob("*"))
                 if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
             ]
         elif item.is_file():

@@ -27,6 +27,7 @@ from relsar_core.skeleton.features import (
     MIN_CONFIDENCE,
     MODEL_FPS,
     NUM_JOINTS,
+    drop_absurd,
     resample_frames,
     window_features,
 )
@@ -136,8 +137,9 @@ class SkeletonWindow:
             self._buf[self._pos] = 0.0
             self._person[self._pos] = False
         else:
-            self._buf[self._pos] = body15
-            self._person[self._pos] = bool((body15[:, 2] >= MIN_CONFIDENCE).any())
+            # NaN or absurd coordinates are a missing joint, never a confident point.
+            self._buf[self._pos] = drop_absurd(body15)
+            self._person[self._pos] = bool((self._buf[self._pos, :, 2] >= MIN_CONFIDENCE).any())
         self.missing_run = 0 if self._person[self._pos] else self.missing_run + 1
         self._pos = (self._pos + 1) % self.span
         self.count += 1

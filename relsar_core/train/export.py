@@ -34,6 +34,7 @@ from relsar_core.runtime.tflite import (
     SIGNATURE_KEY,
     TfliteRunner,
     feature_spec,
+    pending_sidecar_path,
     sidecar_path,
 )
 from relsar_core.skeleton.features import FEATURE_DIM
@@ -517,8 +518,12 @@ def export_variant(
         )
     latency = median_latency_ms(runner, data.validation)
     meta = build_sidecar(source, quantization, content, parity, data.source)
+    # The pair is one commit: the pending JSON first, then the model, then the JSON renamed last;
+    # a kill at any point leaves the old pair or the new one (runtime.finish_pending_pair).
+    pending = pending_sidecar_path(tflite_path)
+    write_text(pending, json.dumps(meta, indent=2) + "\n")
     atomic_write(tflite_path, lambda tmp: Path(tmp).write_bytes(content))
-    write_text(json_path, json.dumps(meta, indent=2) + "\n")
+    os.replace(pending, json_path)
     return ExportResult(
         quantization,
         tflite_path,

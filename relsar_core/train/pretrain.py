@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
 from relsar_core.data.datasets import load_clip_folder, load_upstream_npy, split_clips
 from relsar_core.errors import ClipError, DataError
-from relsar_core.files import atomic_write, write_json, write_text
+from relsar_core.files import atomic_write, visible, write_json, write_text
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 from relsar_core.train.byol import BYOL
@@ -45,7 +45,7 @@ def load_pretraining_windows(
         if not root.is_dir():
             raise DataError(f"{root}: data folder does not exist")
         if unlabeled:
-            paths = sorted(root.rglob("*.npz"))
+            paths = visible(root.rglob("*.npz"))
             if not paths:
                 raise DataError(f"{root}: no .npz clips found (searched sub-folders too)")
             clips = [load_clip(p).to_body15().keypoints for p in paths]
@@ -59,7 +59,7 @@ def load_pretraining_windows(
             continue
         data_set = (
             load_upstream_npy(root, window=window)
-            if any(root.glob("*.npy"))
+            if visible(root.glob("*.npy"))
             else load_clip_folder(root, window, stride)
         )
         train, val, test = split_clips(
@@ -113,7 +113,7 @@ def _read_lines(path: Path) -> list[dict]:
 def save_encoder(byol: BYOL, path: Path) -> None:
     """The online encoder as a plain float32 .keras model."""
     encoder = byol.export_encoder()
-    atomic_write(path, lambda tmp: encoder.save(tmp))
+    atomic_write(path, lambda tmp: encoder.save(tmp), keep_suffix=True)
 
 
 def pretrain_byol(
