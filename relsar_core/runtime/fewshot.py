@@ -136,7 +136,7 @@ def taught_path(model_path: str | os.PathLike) -> Path:
 def clip_embeddings(classifier, clip: Clip, stride: int = 5) -> np.ndarray:
     """Embeddings (N, E) of all windows of a clip; a clip shorter than the window is padded at
     the start with its first frame (as if the person had stood still before it)."""
-    kp = clip.to_body15().keypoints
+    kp = clip.body15_at_model_rate()  # a 15 fps recording must not look twice as fast
     window = classifier.window
     if len(kp) < window:
         kp = np.concatenate([np.repeat(kp[:1], window - len(kp), axis=0), kp])
