@@ -40,7 +40,9 @@ def is_hidden(path: str | os.PathLike) -> bool:
 
 def visible(paths) -> list[Path]:
     """`paths` without hidden files or anything inside a hidden folder, sorted."""
-    return sorted(p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-8:]))
+    return sorted(
+        p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-8:])
+    )
 
 
 def atomic_write(path: str | os.PathLike, write, keep_suffix: bool = False) -> None:
@@ -109,3 +111,64 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
     write_text(path, json.dumps(data, indent=indent))
+
+
+def _writable_parent(path: Path, what: str) -> None:
+    """The nearest existing ancestor of `path` must be a folder we may write into."""
+    from relsar_core.errors import RelsarError
+
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RelsarError(f"{what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RelsarError(f"{what} {path}: no permission to write in {parent}")
+
+
+def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Before any work: `path` can be written as a file (not a folder, under a writable folder)."""
+    from relsar_core.errors import RelsarError
+
+    path = Path(path)
+    if path.is_dir():
+        raise RelsarError(f"{what} {path}: is a folder; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RelsarError(f"{what} {path}: no permission to replace this file")
+    _writable_parent(path, what)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Before any work: `path` is (or can be created as) a folder we may write into."""
+    from relsar_core.errors import RelsarError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RelsarError(f"{what} {path}: exists and is not a folder")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise RelsarError(f"{what} {path}: no permission to write in this folder")
+    else:
+        _writable_parent(path, what)
+    return path
+
+
+def prepare_new_run(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """A folder for a new training run: refused when it already holds files (a run's history is
+    never mixed or overwritten silently); with `overwrite` an old run folder is emptied first."""
+    import shutil
+
+    from relsar_core.errors import RelsarError
+
+    path = check_output_dir(path)
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise RelsarError(
+                f"--out {path}: already holds a run or other files; use --resume {path} to "
+                "continue it or --overwrite to replace it"
+            )
+        if not (path / "run.json").is_file() and not (path / "config.yaml").is_file():
+            raise RelsarError(f"--out {path}: not a run folder; not deleting it for --overwrite")
+        shutil.rmtree(path)
+    return path

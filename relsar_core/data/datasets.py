@@ -14,7 +14,12 @@ import numpy as np
 from relsar_core.errors import ClipError, DataError
 from relsar_core.files import visible
 from relsar_core.skeleton.clip import load_clip
-from relsar_core.skeleton.features import WINDOW, clip_features, window_features
+from relsar_core.skeleton.features import (
+    MIN_CONFIDENCE,
+    WINDOW,
+    clip_features,
+    window_features,
+)
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
 
 
@@ -107,9 +112,13 @@ def load_clip_folder(
     index = {n: i for i, n in enumerate(names)}
     per_clip = []
     for path, _ in pairs:
-        per_clip.append(
-            _windows_of(load_clip(path).body15_at_model_rate(), window, stride, str(path))
-        )
+        keypoints = load_clip(path).body15_at_model_rate()
+        if not (keypoints[..., 2] >= MIN_CONFIDENCE).any():
+            raise ClipError(
+                f"{path}: no joint reaches confidence {MIN_CONFIDENCE} in any frame "
+                "(nobody in view?); remove the clip"
+            )
+        per_clip.append(_windows_of(keypoints, window, stride, str(path)))
     return _assemble(per_clip, [index[c] for _, c in pairs], [str(p) for p, _ in pairs], names)
 
 

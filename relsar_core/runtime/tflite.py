@@ -10,9 +10,11 @@ made for the feature function this library has.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,22 @@ def finish_pending_pair(model_path: str | os.PathLike, json_path: str | os.PathL
         pass  # read-only folder or a broken leftover: the normal checks below decide
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """C++ libraries (the TFLite interpreter, the converter) print INFO lines straight to file
+    descriptor 2; keep them off the user's terminal. Errors still arrive as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def default_num_threads() -> int:
     return max(1, min((os.cpu_count() or 1) // 2, MAX_DEFAULT_THREADS))
 
@@ -116,9 +134,10 @@ class TfliteRunner:
 
         self.source = source
         try:
-            self.interpreter = Interpreter(
-                model_content=model_content, num_threads=num_threads or default_num_threads()
-            )
+            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = Interpreter(
+                    model_content=model_content, num_threads=num_threads or default_num_threads()
+                )
             signatures = self.interpreter.get_signature_list()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(
@@ -150,7 +169,8 @@ class TfliteRunner:
         self._batch = self.input_shape[0]
         del runner, inp, outs  # the runner pins interpreter memory; allocate_tensors refuses that
         try:
-            self.interpreter.allocate_tensors()
+            with native_stderr_silenced():  # the XNNPACK delegate is applied here
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:  # a graph the flatbuffer parser let through
             raise ModelFileError(
                 f"{source}: the TFLite interpreter cannot prepare its graph ({_first_line(exc)})"

@@ -95,8 +95,19 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
         return keras.models.load_model(path, compile=compile)
     except Exception as exc:  # Keras raises many types for a bad file; the user needs one line
         raise ModelFileError(
-            f"{path}: not a loadable .keras model ({type(exc).__name__}: {exc})"
+            f"{path}: not a loadable .keras model ({keras_problem(exc)})"
         ) from None
+
+
+def keras_problem(exc: BaseException) -> str:
+    """Keras' reason in one line; its "File not found" for a file that exists but is not a
+    .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
+    import zipfile
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
+        return "the file is corrupt or truncated: not a .keras zip archive"
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 def _read_json(path: Path) -> dict:
@@ -337,6 +348,11 @@ def train_supervised(
     run_info: dict | None = None,
 ) -> dict:
     """Supervised training from scratch (a fresh classifier) or resumed from run_dir."""
+    if splits.train.num_classes < 2:
+        raise RelsarError(
+            f"only one class ({', '.join(splits.train.class_names)}): a classifier needs at "
+            "least two class folders"
+        )
     if len(splits.train) == 0:
         raise RelsarError(
             "no training windows: every clip went to validation/test; add clips or lower the fractions"
