@@ -122,8 +122,21 @@ def _writable_parent(path: Path, what: str) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise RelsarError(f"{what} {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise RelsarError(f"{what} {path}: no permission to write in {parent}")
+    _probe_write(parent, path, what)
+
+
+def _probe_write(folder: Path, path: Path, what: str) -> None:
+    """Create and remove a file in `folder`: permission bits alone lie for root and for
+    read-only or virtual file systems."""
+    from relsar_core.errors import RelsarError
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".relsar-write-test.", suffix=TEMP_MARK, dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RelsarError(f"{what} {path}: cannot write in {folder} ({reason})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
@@ -147,8 +160,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "--out") -> Path:
     if path.exists() and not path.is_dir():
         raise RelsarError(f"{what} {path}: exists and is not a folder")
     if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise RelsarError(f"{what} {path}: no permission to write in this folder")
+        _probe_write(path, path, what)
     else:
         _writable_parent(path, what)
     return path

@@ -127,6 +127,13 @@ def load_data(config, data_args: dict):
             seed=config.data.seed,
             **data_args,
         )
+    if splits.train.num_classes < 2:
+        from relsar_core.errors import DataError
+
+        raise DataError(
+            f"{data_args['data']}: only one class ({splits.train.class_names[0]}); "
+            "a classifier needs at least two class folders"
+        )
     sizes = {k: (len(v) if v is not None else 0) for k, v in vars(splits).items()}
     console.print(
         f"{len(splits.train.class_names)} classes {splits.train.class_names}; windows: {sizes}"
