@@ -161,7 +161,7 @@ def pretrain_byol(
     if resume:
         try:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as exc:
+        except Exception as exc:  # TF raises OpError, IndexError, ValueError… for a bad file
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise ModelFileError(
                 f"{manager.latest_checkpoint}: BYOL checkpoint is damaged, cannot resume ({first})"
