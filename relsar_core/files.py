@@ -121,7 +121,7 @@ def _writable_parent(path: Path, what: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise RelsarError(f"{what} {path}: {parent} is a file, not a folder")
+        raise RelsarError(f"{what} {path}: cannot write there, {parent} is a file, not a folder")
     _probe_write(parent, path, what)
 
 

@@ -66,6 +66,15 @@ class Bad:
         return run
 
     @property
+    def corrupt_state(self) -> Path:
+        run = self.tmp / "corrupt_state"
+        run.mkdir(exist_ok=True)
+        (run / "run.json").write_text(json.dumps({"data_args": {"data": str(self.toy)}}))
+        (run / "config.yaml").write_text("model: {size: tiny}\n")
+        (run / "state.json").write_bytes(b'{"epoch": 3, "be')
+        return run
+
+    @property
     def corrupt_run(self) -> Path:
         run = self.tmp / "corrupt_run"
         run.mkdir(exist_ok=True)
@@ -123,6 +132,7 @@ CASES = [
     ("train-folds-1", "relsar-train", lambda b: [*_train(b, b.toy), "--folds", "1"], "--folds 1"),
     ("train-folds-neg", "relsar-train", lambda b: [*_train(b, b.toy), "--folds", "-2"], "--folds -2"),
     ("train-corrupt-run-json", "relsar-train", lambda b: ["supervised", "--resume", str(b.corrupt_run)], "corrupt"),
+    ("train-corrupt-state-json", "relsar-train", lambda b: ["supervised", "--resume", str(b.corrupt_state)], "state.json: corrupt"),
     ("train-existing-run", "relsar-train", lambda b: ["supervised", "--data", str(b.toy), "--out", str(b.existing_run)], "--overwrite"),
     ("train-out-under-file", "relsar-train", lambda b: ["supervised", "--data", str(b.toy), "--out", str(b.under_a_file)], "is a file"),
     ("train-out-unwritable", "relsar-train", lambda b: ["supervised", "--data", str(b.toy), "--out", str(b.unwritable)], "cannot write"),

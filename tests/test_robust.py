@@ -437,3 +437,95 @@ def test_loading_a_model_prints_nothing_natively(tiny_tflite_model, capfd):
     classifier.predict(np.zeros((classifier.window, 60), np.float32))
     out, err = capfd.readouterr()
     assert "XNNPACK" not in err and err == ""
+
+
+# --- 5: extract workers die with their parent and stop on Ctrl-C -----------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found |= {int(p) for p in text.split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie no one reaped has stopped all the same
+
+
+def _workers(pid: int) -> set[int]:
+    return {
+        c
+        for c in _children(pid)
+        if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()
+    }
+
+
+def _start_extract(tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
+    import time
+
+    import cv2
+
+    from relsar_core.pose.model_store import BLAZEPOSE, missing_files
+
+    if missing_files(BLAZEPOSE, check_hash=False):
+        pytest.skip("BlazePose models not fetched: run `relsar-models fetch blazepose`")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        path = tmp_path / "videos" / "wave" / f"v{i}.avi"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+        for _ in range(400):
+            writer.write(rng.integers(0, 255, (120, 160, 3), np.uint8))
+        writer.release()
+    script = "from training.extract_cli import main; main()"
+    argv = [str(tmp_path / "videos"), "--out", str(tmp_path / "out"), "--workers", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *argv, "--pose", "blazepose", "--threads", "1"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    deadline = time.monotonic() + 120
+    while len(_workers(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = _workers(proc.pid)
+    assert len(workers) == 2, proc.stderr.read() if proc.poll() is not None else "no workers"
+    time.sleep(3.0)  # the workers are extracting now
+    return proc, workers
+
+
+def _gone_within(pids: set[int], seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_alive(p) for p in pids)
+
+
+def test_extract_workers_die_with_a_killed_parent(tmp_path):
+    proc, workers = _start_extract(tmp_path)
+    proc.kill()
+    proc.wait(10)
+    assert _gone_within(workers, 2.0), "orphaned workers kept running"
+
+
+def test_extract_stops_within_a_second_of_ctrl_c(tmp_path):
+    import time
+
+    proc, workers = _start_extract(tmp_path)
+    start = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    code = proc.wait(30)
+    assert _gone_within(workers, 1.0)
+    assert time.monotonic() - start < 2.0 and code == 130
+    err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "interrupted" in err
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]

@@ -69,6 +69,13 @@ def read_run_info(run_dir: Path) -> dict:
         raise RelsarError(f"{run_json}: corrupt run file, cannot resume ({exc})") from None
     if not isinstance(info, dict):
         raise RelsarError(f"{run_json}: corrupt run file, cannot resume (not a JSON object)")
+    state = run_dir / "state.json"
+    if state.is_file():  # checked now, not after the data is loaded
+        try:
+            if not isinstance(json.loads(state.read_text()), dict):
+                raise ValueError("not a JSON object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RelsarError(f"{state}: corrupt run file, cannot resume ({exc})") from None
     return info
 
 

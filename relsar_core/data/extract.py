@@ -388,7 +388,7 @@ def extract_all(
                 f"try --workers 1 to see why ({spec.backend} pose)"
             ) from None
         except BaseException:  # Ctrl-C: stop now, not after every running video
+            _terminate(pool)  # before shutdown, which forgets the processes
             pool.shutdown(wait=False, cancel_futures=True)
-            _terminate(pool)
             raise
     return summary
