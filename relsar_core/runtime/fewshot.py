@@ -192,6 +192,19 @@ def with_taught(base, model_path: str | os.PathLike):
     taught = load_taught(model_path)
     if taught is None:
         return base
+    emb, labels = taught
+    dim = getattr(base, "embedding_dim", None)
+    path = taught_path(model_path)
+    if emb.ndim != 2 or len(emb) != len(labels) or len(emb) == 0:
+        raise ModelFileError(
+            f"{path}: embeddings of shape {emb.shape} do not match its {len(labels)} labels"
+        )
+    if dim is not None and emb.shape[1] != dim:
+        raise ModelFileError(
+            f"{path}: embeddings have {emb.shape[1]} values, the model makes {dim}; teach again"
+        )
+    if not np.isfinite(emb).all():
+        raise ModelFileError(f"{path}: embeddings contain NaN or infinite values; teach again")
     return TaughtClassifier(base, FewShotHead().fit(*taught))
 
 
