@@ -161,6 +161,9 @@ CASES = [
     # relsar-models
     ("models-unknown", "relsar-models", lambda b: ["path", "no-such-bundle"], "no-such-bundle"),
     ("models-fetch-unknown", "relsar-models", lambda b: ["fetch", "no-such-model"], "no-such-model"),
+    # relsar-eval
+    ("eval-no-model", "relsar-eval", lambda b: [str(b.path("none.tflite")), "--data", str(b.toy)], "no such model file"),
+    ("eval-no-data", "relsar-eval", lambda b: [str(b.path("none.tflite")), "--data", str(b.path("nodata"))], "no such data folder"),
     # relsar-data
     ("data-toy-existing", "relsar-data", lambda b: ["toy", "--out", str(b.toy)], "not empty"),
     ("data-toy-under-file", "relsar-data", lambda b: ["toy", "--out", str(b.under_a_file)], "is a file"),
