@@ -1,14 +1,22 @@
 """relsar-train modes for self-supervised learning: `byol` (pre-training) and the evaluation
 protocols `linear`, `finetune` and `knn` on a pre-trained encoder. Registered in
-training/train_cli.py's MODES; they share its data and run arguments."""
+training/train_cli.py's MODES; they share the data and run arguments of training/run_args.py."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from training.cli_common import console, quiet_tensorflow
+from relsar_core.cli import console
+from relsar_core.train.tf_setup import quiet_tensorflow
+from training.run_args import (
+    add_data_arguments,
+    add_run_arguments,
+    load_data,
+    read_run,
+    resolve_run,
+    train_overrides,
+)
 
 
 def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -38,15 +46,7 @@ def _strategy(name: str):
 def _byol_config(args: argparse.Namespace, source):
     from relsar_core.config import BYOLRunConfig, load_config
 
-    names = {
-        "epochs": "epochs",
-        "batch_size": "batch_size",
-        "learning_rate": "learning_rate",
-        "seed": "seed",
-    }
-    byol = {
-        key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr) is not None
-    }
+    byol = train_overrides(args)
     model = {"size": args.size} if args.size else {}
     return load_config(source, BYOLRunConfig, byol=byol, model=model)
 
@@ -56,10 +56,7 @@ def run_byol(args: argparse.Namespace) -> int:
     from relsar_core.errors import RelsarError
 
     if args.resume:
-        run_json = args.resume / "run.json"
-        if not run_json.is_file():
-            raise RelsarError(f"{args.resume}: not a BYOL run folder to resume (no run.json)")
-        info = json.loads(run_json.read_text())
+        info = read_run(args.resume, "BYOL run")
         config = _byol_config(args, args.resume / "config.yaml")
         data_args, run_dir = info["data_args"], args.resume
     else:
@@ -155,8 +152,6 @@ def add_byol(sub) -> None:
 
 
 def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
-    from training.train_cli import add_data_arguments, add_run_arguments
-
     add_data_arguments(p)
     add_run_arguments(p, default_config)
     p.add_argument(
@@ -177,12 +172,11 @@ def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
 
 def _protocol_setup(args: argparse.Namespace):
     from relsar_core.errors import RelsarError
-    from training.train_cli import resolve_run
 
     config, data_args, run_dir, resuming = resolve_run(args)
     encoder = args.encoder
     if resuming:
-        info = json.loads((run_dir / "run.json").read_text())
+        info = read_run(run_dir)
         encoder, args.label_fraction = Path(info["encoder"]), info.get("label_fraction", 1.0)
     if encoder is None:
         raise RelsarError(
@@ -203,7 +197,6 @@ def run_linear(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
     from relsar_core.train.protocols import linear_probe
-    from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)
@@ -224,11 +217,10 @@ def run_finetune(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
     from relsar_core.train.protocols import finetune
-    from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
-        args.freeze_stem = json.loads((run_dir / "run.json").read_text()).get("freeze_stem", False)
+        args.freeze_stem = read_run(run_dir).get("freeze_stem", False)
     splits = load_data(config, data_args)
     report = finetune(
         encoder,
@@ -247,7 +239,6 @@ def run_finetune(args: argparse.Namespace) -> int:
 def run_knn(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from relsar_core.train.protocols import knn_eval
-    from training.train_cli import load_data
 
     config, data_args, run_dir, _, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)
