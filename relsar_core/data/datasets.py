@@ -13,7 +13,7 @@ import numpy as np
 
 from relsar_core.errors import ClipError, DataError
 from relsar_core.skeleton.clip import load_clip
-from relsar_core.skeleton.features import WINDOW, clip_features, to_model_fps, window_features
+from relsar_core.skeleton.features import WINDOW, clip_features, window_features
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
 
 
@@ -106,9 +106,8 @@ def load_clip_folder(
     index = {n: i for i, n in enumerate(names)}
     per_clip = []
     for path, _ in pairs:
-        clip = load_clip(path).to_body15()
         per_clip.append(
-            _windows_of(to_model_fps(clip.keypoints, clip.fps), window, stride, str(path))
+            _windows_of(load_clip(path).body15_at_model_rate(), window, stride, str(path))
         )
     return _assemble(per_clip, [index[c] for _, c in pairs], [str(p) for p, _ in pairs], names)
 

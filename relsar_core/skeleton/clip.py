@@ -28,6 +28,13 @@ class Clip:
     def num_frames(self) -> int:
         return int(self.keypoints.shape[0])
 
+    def body15_at_model_rate(self) -> np.ndarray:
+        """body15 keypoints resampled from the clip's fps to the model's rate: what training,
+        teaching and pre-training cut windows from."""
+        from relsar_core.skeleton.features import to_model_fps
+
+        return to_model_fps(to_body15(self.keypoints, self.layout), self.fps)
+
     def to_body15(self) -> Clip:
         return Clip(
             to_body15(self.keypoints, self.layout), "body15", self.fps, self.image_size, self.label

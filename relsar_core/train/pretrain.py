@@ -48,7 +48,7 @@ def load_pretraining_windows(
             paths = sorted(root.rglob("*.npz"))
             if not paths:
                 raise DataError(f"{root}: no .npz clips found (searched sub-folders too)")
-            clips = [load_clip(p).to_body15().keypoints for p in paths]
+            clips = [load_clip(p).body15_at_model_rate() for p in paths]
             usable = [clip_features(kp, window, stride) for kp in clips if len(kp) >= window]
             if not usable:
                 raise ClipError(f"{root}: every clip is shorter than one window of {window} frames")
