@@ -22,6 +22,8 @@ to raw features on unseen actions and is blind to laterality; the descriptors fi
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +35,7 @@ BASE_SHARPNESS = 40.0  # per unit of cosine distance: a 0.05 margin to a base ce
 CHOICE_TEMPERATURE = 0.02  # cosine distance: softmax over the taught actions' nearest distances
 RADIUS_FACTOR = 1.5
 RADIUS_QUANTILE = 0.9
-MIN_RADIUS = 0.02
+MIN_RADIUS = 0.05  # cosine distance: very tight examples still accept small variations
 MAX_RADIUS = 1.0  # orthogonal: a larger radius would accept windows unlike the examples at all
 OUTLIER_MADS = 4.0
 CENTROIDS_PER_CLASS = 4
@@ -52,7 +54,7 @@ def head_vectors(embeddings: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
 
 def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
     """Up to CENTROIDS_PER_CLASS k-means centres per base class of head-space vectors of
-    training windows: the sidecar's `base_centroids` (lists, so it is plain JSON)."""
+    training windows: the sidecar's `base_centroids` (float16, base64: one short JSON line)."""
     from sklearn.cluster import KMeans
 
     vectors, labels = unit(vectors), np.asarray(labels)
@@ -65,10 +67,12 @@ def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[st
         km = KMeans(k, n_init=3, random_state=0).fit(own)
         centres.append(unit(km.cluster_centers_))
         names += [name] * k
+    vectors = np.concatenate(centres).astype("<f2")
     return {
         "space": HEAD_SPACE,
         "labels": names,
-        "vectors": np.round(np.concatenate(centres), 5).tolist(),
+        "shape": list(vectors.shape),
+        "float16_base64": base64.b64encode(vectors.tobytes()).decode("ascii"),
     }
 
 
@@ -78,9 +82,10 @@ def read_base_centroids(metadata: dict, dim: int) -> tuple[np.ndarray, list[str]
     if not isinstance(data, dict) or data.get("space") != HEAD_SPACE:
         return None
     try:
-        vectors = unit(np.asarray(data["vectors"], np.float32))
+        raw = np.frombuffer(base64.b64decode(data["float16_base64"]), "<f2")
+        vectors = unit(raw.reshape([int(n) for n in data["shape"]]).astype(np.float32))
         labels = [str(v) for v in data["labels"]]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, binascii.Error):
         return None
     if vectors.ndim != 2 or vectors.shape[1] != dim or len(labels) != len(vectors):
         return None
@@ -139,7 +144,7 @@ class FewShotHead:
                 med = np.median(loco[ok])
                 mad = np.median(np.abs(loco[ok] - med)) + 1e-3
                 ok &= loco <= med + OUTLIER_MADS * mad
-            keep[rows] = ok | ~np.isnan(loco).all()
+            keep[rows] = ok if ok.any() else True
             spread = loco[ok] if ok.any() else np.array([MIN_RADIUS])
             radius = float(
                 np.clip(
