@@ -165,3 +165,22 @@ def test_relsar_teach_names_a_broken_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as done:
         teach_main([str(bad), "--list"])
     assert done.value.code == 2 and "m.json" in capsys.readouterr().err
+
+
+def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras():
+    from relsar_core.bench.teach_data import NOVEL_ACTIONS, TWINS, make_teach_clips
+    from relsar_core.data.mocap.classes import CLASSES
+
+    trained = {m for cls in CLASSES for m in cls.motions}
+    assert not trained & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
+    clips = make_teach_clips(2, 1, 1)
+    assert set(clips["teach"]) == set(NOVEL_ACTIONS) and len(clips["teach"]["spin"]) == 2
+    for a, b in TWINS:  # a twin is the other side's motion, not the same clip
+        assert not np.array_equal(clips["teach"][a][0].keypoints, clips["teach"][b][0].keypoints)
+    teach_sizes = {c.image_size for v in clips["teach"].values() for c in v}
+    assert clips["teach"]["crawl"][0].keypoints.shape != clips["score"]["crawl"][
+        0
+    ].keypoints.shape or not np.allclose(
+        clips["teach"]["crawl"][0].keypoints[:5], clips["score"]["crawl"][0].keypoints[:5]
+    )
+    assert teach_sizes and set(clips["base"]) == {c.name for c in CLASSES}

@@ -70,7 +70,9 @@ def make_teach_clips(
     teach_clips: int, score_clips: int, base_clips: int, seed: int = 0
 ) -> dict[str, dict[str, list[Clip]]]:
     """{"teach": {novel action: clips}, "score": {novel action: clips},
-    "base": {base class: clips}}, deterministic from `seed`."""
+    "base": {base class: clips}, "base_train": {base class: clips}}, deterministic from `seed`.
+    `base_train` stands in for the model's training windows (train-side cameras, phases and
+    still poses) where the bench needs base-class centroids of a space the sidecar lacks."""
     from relsar_core.data.mocap.classes import CLASS_NAMES
     from relsar_core.data.mocap.generate import GeneratorConfig, longest_clip_seconds, make_clip
     from relsar_core.data.mocap.kinematics import HumanoidKinematics
@@ -79,7 +81,7 @@ def make_teach_clips(
     config = replace(GeneratorConfig(seed=seed), mirror=0.0)
     rigs = {"teach": _rigs(TEACH_SECTORS, 12, seed), "score": _rigs(SCORE_SECTORS, 8, seed)}
     span = longest_clip_seconds(config)
-    out: dict[str, dict[str, list[Clip]]] = {"teach": {}, "score": {}, "base": {}}
+    out: dict[str, dict[str, list[Clip]]] = {"teach": {}, "score": {}, "base": {}, "base_train": {}}
     with HumanoidKinematics() as kin:
         novel = novel_sources(kin, span)
         for s, (side, count) in enumerate((("teach", teach_clips), ("score", score_clips))):
@@ -91,13 +93,15 @@ def make_teach_clips(
                     rig = rigs[side][int(rng.integers(len(rigs[side])))]
                     clips.append(make_clip(src, rig, rng, phase_side, config, name)[0])
                 out[side][name] = clips
-        base = load_sources(kin, "test", span)
-        for c, name in enumerate(CLASS_NAMES):
-            clips = []
-            for i in range(base_clips):
-                rng = np.random.default_rng([seed, 152, c, i])
-                src = base[name][i % len(base[name])]
-                rig = rigs["score"][int(rng.integers(len(rigs["score"])))]
-                clips.append(make_clip(src, rig, rng, "test", config, name)[0])
-            out["base"][name] = clips
+        for s, (key, side) in enumerate((("base", "test"), ("base_train", "train"))):
+            base = load_sources(kin, side, span)
+            pool = rigs["score"] if side == "test" else rigs["teach"]
+            for c, name in enumerate(CLASS_NAMES):
+                clips = []
+                for i in range(base_clips):
+                    rng = np.random.default_rng([seed, 152 + s, c, i])
+                    src = base[name][i % len(base[name])]
+                    rig = pool[int(rng.integers(len(pool)))]
+                    clips.append(make_clip(src, rig, rng, side, config, name)[0])
+                out[key][name] = clips
     return out

@@ -103,6 +103,20 @@ class TaughtClassifier:
         ex = self.examples
         return loco_separability(ex.vectors(), ex.labels, ex.clips)
 
+    def describe(self) -> str:
+        """One line for the user: examples per action, the separability score, warnings."""
+        parts = [f"{s.name} ({s.clips} clip{'s' * (s.clips != 1)})" for s in self.summaries()]
+        text = "Taught actions: " + ", ".join(parts)
+        score = self.separability()
+        if score is not None:
+            text += f"; they separate {score:.0%} leave-one-clip-out"
+        looks = [f"“{s.name}” looks like {s.looks_like}" for s in self.summaries() if s.looks_like]
+        if looks:
+            text += "; " + ", ".join(looks) + " (its windows stay that class)"
+        if not self.has_base_gate:
+            text += "; the model has no base-class centroids (re-convert it)"
+        return text
+
     def _combine(self, base_probs, embeddings, features) -> np.ndarray:
         gate, taught = self.head.predict(head_vectors(embeddings, pose_descriptors(features)))
         probs = np.zeros((len(base_probs), len(self.class_names)), np.float32)
