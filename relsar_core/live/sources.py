@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import RelsarError
+from relsar_core.files import visible
 from relsar_core.pose.base import Skeleton
 from relsar_core.skeleton.clip import Clip, load_clip
 from relsar_core.skeleton.features import MODEL_FPS
@@ -146,7 +147,7 @@ class ReplaySource(FrameSource):
 
 def _clip_paths(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(path.rglob("*.npz"))
+        return visible(path.rglob("*.npz"))  # never a killed writer's temp file
     if path.suffix.lower() != ".npz":
         raise SourceError(f"{path}: a skeleton replay needs a .npz clip or a folder of them")
     if not path.is_file():

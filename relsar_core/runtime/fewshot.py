@@ -252,6 +252,14 @@ def with_taught(base, model_path: str | os.PathLike):
     taught = load_taught(model_path)
     if taught is None or not len(taught.labels):
         return base
+    dim = getattr(base, "embedding_dim", None)
+    path = taught_path(model_path)
+    if dim is not None and taught.embeddings.shape[1] != dim:
+        raise ModelFileError(
+            f"{path}: embeddings have {taught.embeddings.shape[1]} values, the model makes {dim}; teach again"
+        )
+    if not (np.isfinite(taught.embeddings).all() and np.isfinite(taught.descriptors).all()):
+        raise ModelFileError(f"{path}: embeddings contain NaN or infinite values; teach again")
     return TaughtClassifier(base, taught)
 
 

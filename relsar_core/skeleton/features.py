@@ -22,10 +22,25 @@ NUM_JOINTS = 15
 CHANNELS = 4
 FEATURE_DIM = NUM_JOINTS * CHANNELS
 MIN_CONFIDENCE = 0.2
+# Beyond this many pixels a coordinate is a broken estimate, not a pose: treated as missing.
+MAX_ABS_COORDINATE = 1e6
 # Bump whenever window_features computes something different: converted models record it in
 # their sidecar JSON and the runtime refuses a model made for another version.
 FEATURES_VERSION = 1
 _EPS = np.float32(1e-6)
+
+
+def drop_absurd(keypoints: np.ndarray) -> np.ndarray:
+    """(..., J, 3) with every joint whose value is non-finite or beyond MAX_ABS_COORDINATE made a
+    missing joint (0, 0, confidence 0), so NaN or 3e38 never reaches the features."""
+    kp = np.asarray(keypoints, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(kp).all(axis=-1) & (np.abs(kp[..., :2]) <= MAX_ABS_COORDINATE).all(
+            axis=-1
+        )
+    if good.all():
+        return kp
+    return np.where(good[..., None], kp, np.float32(0.0))
 
 
 def fill_missing(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENCE):
@@ -57,6 +72,7 @@ def window_features(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENC
         )
     if kp.size == 0:  # no windows (a clip shorter than one window)
         return np.zeros((*kp.shape[:-2], FEATURE_DIM), np.float32)
+    kp = drop_absurd(kp)
     pos, valid, seen = fill_missing(kp, min_confidence)
     xy = kp[..., :2]
 

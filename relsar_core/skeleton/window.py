@@ -12,7 +12,14 @@ from collections import deque
 
 import numpy as np
 
-from relsar_core.skeleton.features import MIN_CONFIDENCE, MODEL_FPS, NUM_JOINTS, WINDOW, resample_at
+from relsar_core.skeleton.features import (
+    MIN_CONFIDENCE,
+    MODEL_FPS,
+    NUM_JOINTS,
+    WINDOW,
+    drop_absurd,
+    resample_at,
+)
 
 
 class SkeletonWindow:
@@ -45,7 +52,8 @@ class SkeletonWindow:
         if keypoints is None:
             kp, person = np.zeros((self.joints, 3), np.float32), False
         else:
-            kp = np.asarray(keypoints, np.float32)
+            # NaN or absurd coordinates are a missing joint, never a confident point.
+            kp = drop_absurd(keypoints)
             person = bool((kp[:, 2] >= MIN_CONFIDENCE).any())
         if self._frames and timestamp == self._frames[-1][0]:
             self._frames.pop()  # the same instant twice: keep the newer skeleton
