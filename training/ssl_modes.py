@@ -11,9 +11,10 @@ from relsar_core.cli import console
 from relsar_core.train.tf_setup import quiet_tensorflow
 from training.run_args import (
     add_data_arguments,
+    add_overwrite_argument,
     add_run_arguments,
     load_data,
-    read_run,
+    read_run_info,
     resolve_run,
     train_overrides,
 )
@@ -54,15 +55,21 @@ def _byol_config(args: argparse.Namespace, source):
 def run_byol(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from relsar_core.errors import RelsarError
+    from relsar_core.files import prepare_new_run
+    from relsar_core.train.model import resolve_size
 
     if args.resume:
-        info = read_run(args.resume, "BYOL run")
+        info = read_run_info(args.resume)
+        if not isinstance(info.get("data_args"), dict) or "dirs" not in info["data_args"]:
+            raise RelsarError(f"{args.resume / 'run.json'}: not a BYOL run (no data_args.dirs)")
         config = _byol_config(args, args.resume / "config.yaml")
         data_args, run_dir = info["data_args"], args.resume
     else:
         if not args.data or args.out is None:
             raise RelsarError("--data and --out are required (or --resume RUN_DIR)")
         config = _byol_config(args, args.config)
+        resolve_size(config.model)  # a model that cannot be built fails before any work
+        prepare_new_run(args.out, args.overwrite)
         data_args = {"dirs": [str(d.resolve()) for d in args.data], "unlabeled": args.unlabeled}
         run_dir = args.out
     strategy = _strategy(args.strategy or config.byol.strategy)
@@ -134,6 +141,7 @@ def add_byol(sub) -> None:
         help="continue an interrupted run from its last checkpoint (data and config are read from it; "
         "--epochs may extend it)",
     )
+    add_overwrite_argument(p)
     _add_strategy_argument(p, None)
     o = p.add_argument_group("overrides of the config")
     o.add_argument(
@@ -176,7 +184,7 @@ def _protocol_setup(args: argparse.Namespace):
     config, data_args, run_dir, resuming = resolve_run(args)
     encoder = args.encoder
     if resuming:
-        info = read_run(run_dir)
+        info = read_run_info(run_dir)
         encoder, args.label_fraction = Path(info["encoder"]), info.get("label_fraction", 1.0)
     if encoder is None:
         raise RelsarError(
@@ -220,7 +228,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
-        args.freeze_stem = read_run(run_dir).get("freeze_stem", False)
+        args.freeze_stem = read_run_info(run_dir).get("freeze_stem", False)
     splits = load_data(config, data_args)
     report = finetune(
         encoder,

@@ -14,7 +14,7 @@ from training.run_args import (
     add_data_arguments,
     add_run_arguments,
     load_data,
-    read_run,
+    read_run_info,
     resolve_run,
 )
 from training.ssl_modes import SSL_MODES
@@ -26,7 +26,7 @@ def run_supervised(args: argparse.Namespace) -> int:
     from relsar_core.train.supervised import cross_validate, train_supervised
 
     config, data_args, run_dir, resuming = resolve_run(args)
-    folds = read_run(run_dir).get("folds", 0) if resuming else args.folds
+    folds = read_run_info(run_dir).get("folds", 0) if resuming else args.folds
     if not folds:
         splits = load_data(config, data_args)
         report = train_supervised(
