@@ -21,6 +21,8 @@ from relsar_core.skeleton.clip import Clip, save_clip
 from relsar_core.skeleton.layouts import get_layout
 
 _ACTION_NAME = re.compile(r"^[\w][\w .+-]*$")
+# A folder name, and a clip file name with a date stamp, both under the file system's 255 bytes.
+MAX_ACTION_NAME = 64
 MIN_FRAMES = 2
 
 
@@ -31,6 +33,10 @@ def check_action_name(name: str) -> str:
         raise DataError(
             f"action name {name!r}: use letters, digits, spaces, '_', '-', '.', '+' "
             "(it becomes a folder name)"
+        )
+    if len(name.encode()) > MAX_ACTION_NAME:
+        raise DataError(
+            f"action name {name[:20]!r}…: {len(name.encode())} bytes long, at most {MAX_ACTION_NAME}"
         )
     return name
 
