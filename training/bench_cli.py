@@ -68,7 +68,11 @@ def _main(argv: list[str] | None) -> int:
     quiet_tensorflow(load=args.part != "pose")  # the pose bench runs without TensorFlow
     from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
+    from relsar_core.files import check_output_file
 
+    for path, flag in ((args.out, "--out"), (args.markdown, "--markdown")):
+        if path:
+            check_output_file(path, flag)  # before minutes of measuring, not after
     parts = PARTS if args.part == "all" else (args.part,)
     measurements, seconds = [], {}
     for part in parts:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.panels.widgets import ElidedLabel, group, guard_wheel, hbox
 from relsar_core.data.recording import MAX_ACTION_NAME
+from relsar_core.files import visible
 
 
 class RecordTeachPanel(QObject):
@@ -113,4 +114,4 @@ class RecordTeachPanel(QObject):
 
 def takes_of(root: str, action: str) -> list[Path]:
     """The recorded clips of an action (a killed writer's hidden temp file never counts)."""
-    return sorted(p for p in (Path(root) / action).glob("*.npz") if not p.name.startswith("."))
+    return visible((Path(root) / action).glob("*.npz"))

@@ -136,7 +136,7 @@ def taught_path(model_path: str | os.PathLike) -> Path:
 def clip_embeddings(classifier, clip: Clip, stride: int = 5) -> np.ndarray:
     """Embeddings (N, E) of all windows of a clip; a clip shorter than the window is padded at
     the start with its first frame (as if the person had stood still before it)."""
-    kp = clip.to_body15().keypoints
+    kp = clip.body15_at_model_rate()  # a 15 fps recording must not look twice as fast
     window = classifier.window
     if len(kp) < window:
         kp = np.concatenate([np.repeat(kp[:1], window - len(kp), axis=0), kp])
@@ -192,6 +192,19 @@ def with_taught(base, model_path: str | os.PathLike):
     taught = load_taught(model_path)
     if taught is None:
         return base
+    emb, labels = taught
+    dim = getattr(base, "embedding_dim", None)
+    path = taught_path(model_path)
+    if emb.ndim != 2 or len(emb) != len(labels) or len(emb) == 0:
+        raise ModelFileError(
+            f"{path}: embeddings of shape {emb.shape} do not match its {len(labels)} labels"
+        )
+    if dim is not None and emb.shape[1] != dim:
+        raise ModelFileError(
+            f"{path}: embeddings have {emb.shape[1]} values, the model makes {dim}; teach again"
+        )
+    if not np.isfinite(emb).all():
+        raise ModelFileError(f"{path}: embeddings contain NaN or infinite values; teach again")
     return TaughtClassifier(base, FewShotHead().fit(*taught))
 
 
