@@ -158,7 +158,6 @@ class ReplaySource(FrameSource):
         skeleton = Skeleton(kp, clip.layout) if kp[:, 2].max() > 0 else None
         return None, skeleton
 
-
     def _apply_seek(self, frame: int) -> None:
         for i, clip in enumerate(self.clips):
             if frame < clip.num_frames:
