@@ -292,7 +292,9 @@ def teach(window, action: str | None = None):
         window._classes_changed()
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
         window.show_message(
-            f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model.", "info"
+            f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model. "
+            f"{classifier.describe()}.",
+            "info",
         )
 
     return window._run(
@@ -314,16 +316,8 @@ def forget(window, action: str) -> None:
     if answer != QMessageBox.StandardButton.Yes:
         return
     model = window.settings.model
-    taught = fewshot.load_taught(model)
-    if taught is None:
+    if not fewshot.forget_taught(model, action):
         return
-    embeddings, labels = taught
-    keep = labels != action
-    if keep.any():
-        fewshot.save_taught(model, embeddings[keep], labels[keep])
-        window.classifier = fewshot.with_taught(window.base_classifier, model)
-    else:
-        fewshot.forget_taught(model)
-        window.classifier = window.base_classifier
+    window.classifier = fewshot.with_taught(window.base_classifier, model)
     window._classes_changed()
     window.show_message(f"Forgot the taught action “{action}”.", "info")
