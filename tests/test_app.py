@@ -54,7 +54,13 @@ def wait_idle(qtbot, window: MainWindow) -> None:
 
 
 def wait_label(qtbot, window: MainWindow, label: str) -> None:
-    qtbot.waitUntil(lambda: window.results.action_label.text() == label, timeout=WAIT_MS)
+    def shown() -> None:
+        now = window.results.action_label.full_text()
+        assert now == label, (
+            f"{now} {window.results.confidence_label.full_text()} {window.banner.text}"
+        )
+
+    qtbot.waitUntil(shown, timeout=WAIT_MS)
 
 
 def toy_clip(toy_data: Path, cls: str, i: int = 0) -> Path:
@@ -71,7 +77,7 @@ def test_replay_shows_predictions_and_switches_source_and_model(
     assert (
         bars.class_names[int(np.argmax(bars.probabilities))] == "squat" and bars.current == "squat"
     )
-    assert window.results.confidence_label.text().endswith("%")
+    assert window.results.confidence_label.full_text().endswith("%")
     assert (
         "FPS" in window.results.stats_label.full_text()
         and "latency" in window.results.stats_label.full_text()
@@ -261,7 +267,7 @@ def test_video_source_runs_the_pose_backend(make_window, qtbot, model_copy, tmp_
     assert window.video._image is not None and window.video._image.width() == 320
     assert "pose" in window.results.stats_label.full_text()
     qtbot.waitUntil(lambda: window.bridge.predictions > 0, timeout=WAIT_MS)
-    assert window.results.action_label.text() == "—"  # nobody in an empty room
+    assert window.results.action_label.full_text() == "—"  # nobody in an empty room
 
 
 def test_lost_camera_shows_a_message_and_lets_the_user_choose_again(
