@@ -22,9 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=["all", "classifier", "pose", "pipeline", "train", "scaling"],
+        choices=["all", "classifier", "pose", "pipeline", "train", "scaling", "tracking"],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
-        "cost vs window length, BYOL batch size and video resolution (not part of all)",
+        "cost vs window length, BYOL batch size and video resolution (not part of all); "
+        "tracking = identity switches on synthetic crossings",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
