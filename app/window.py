@@ -642,7 +642,7 @@ class MainWindow(QMainWindow):
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
         self.show_message(
             f"Taught “{action}” from {len(clips)} clip(s) in {took:.2f} s{note}; "
-            "saved beside the model.",
+            f"saved beside the model. {classifier.describe()}.",
             "info",
         )
         return True
