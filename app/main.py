@@ -129,6 +129,7 @@ def has_display() -> bool:
 
 def _headless(args: argparse.Namespace) -> int:
     from relsar_core.errors import ConfigError
+    from relsar_core.files import check_output_file
     from relsar_core.live.headless import run_headless
     from relsar_core.live.pipeline import DEFAULT_MODEL, LivePipeline, open_classifier, open_pose
     from relsar_core.live.sources import open_source
@@ -137,10 +138,19 @@ def _headless(args: argparse.Namespace) -> int:
         raise ConfigError(
             "--headless needs --source (a video, a .npz clip or folder, a URL or camera:N)"
         )
+    to_file = args.out not in (None, Path("-"))
+    if to_file:
+        check_output_file(args.out)  # before any work, not after the whole source
     classifier, warning = open_classifier(args.model or DEFAULT_MODEL)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}")
     source = open_source(args.source, loop=bool(args.loop), realtime=False)
+    if args.loop and to_file and not source.live:
+        source.close()
+        raise ConfigError(
+            f"--loop with --out {args.out}: a looped file never ends, so its results would "
+            "never be written; drop --loop (or write to stdout with --out -)"
+        )
     try:
         pose = (
             None
@@ -252,6 +262,8 @@ def _finish(window, args: argparse.Namespace) -> None:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     _check_values(args)
+    # FFmpeg's own lines about a damaged file would mix with ours; the error says it in one line.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     return _headless(args) if args.headless else _window(args)
 
 

@@ -35,6 +35,7 @@ from app.settings import AppSettings
 from app.video_view import VideoView
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
+from relsar_core.files import visible
 from relsar_core.live.pipeline import (
     DEFAULT_MODEL,
     POSE_BACKENDS,
@@ -550,7 +551,7 @@ class MainWindow(QMainWindow):
         self.root_label.setText(f"Saves to {self.settings.data_root}")
 
     def _examples(self, action: str) -> list[Path]:
-        return sorted((Path(self.settings.data_root) / action).glob("*.npz"))
+        return visible((Path(self.settings.data_root) / action).glob("*.npz"))
 
     def _update_examples(self) -> None:
         name = self.action_edit.text().strip()
@@ -641,7 +642,7 @@ class MainWindow(QMainWindow):
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
         self.show_message(
             f"Taught “{action}” from {len(clips)} clip(s) in {took:.2f} s{note}; "
-            "saved beside the model.",
+            f"saved beside the model. {classifier.describe()}.",
             "info",
         )
         return True

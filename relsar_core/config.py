@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from relsar_core.errors import ConfigError
 
@@ -37,6 +37,15 @@ class DataConfig(Strict):
     val_fraction: float = Field(0.15, ge=0, lt=1)
     test_fraction: float = Field(0.15, ge=0, lt=1)
     seed: int = 42
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_clips(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction {self.val_fraction} + test_fraction {self.test_fraction} must be "
+                "below 1 (training needs clips too)"
+            )
+        return self
 
 
 class AugmentConfig(Strict):
@@ -125,6 +134,8 @@ def _format_error(path: Path, err: ValidationError) -> str:
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"{path}: unknown key '{where}'"
+    if first["type"] == "value_error":  # a check across fields: the input is the whole section
+        return f"{path}: '{where}': {first['msg'].removeprefix('Value error, ')}"
     return f"{path}: '{where}': {first['msg']} (got {first.get('input')!r})"
 
 
@@ -137,7 +148,11 @@ def load_config(
     if name_or_path is not None:
         path = resolve_config_path(name_or_path)
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a UTF-8 text file (a YAML config is text)") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
         if not isinstance(data, dict):

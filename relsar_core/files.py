@@ -1,12 +1,24 @@
-"""Writing and checking files: atomic replacement and SHA-256 digests."""
+"""Writing and checking files: atomic replacement, temp-file hygiene and SHA-256 digests.
+
+A temp file is named `.NAME.<host>-<pid>.<random>.tmp` beside its target: hidden (readers skip
+dotfiles) and ending in `.tmp`, so no `*.npz` / `*.jsonl` glob picks up a half-written file
+left by a kill. Writers that need the real suffix (Keras saves only to `*.keras`) pass
+`keep_suffix=True` and get `….tmp.keras`; readers still skip it as a dotfile."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
+
+TEMP_MARK = ".tmp"
+# A temp file of another machine (shards writing one shared folder) is only removed this old.
+FOREIGN_TEMP_AGE_S = 3600.0
 
 
 def _file_mode() -> int:
@@ -17,13 +29,31 @@ def _file_mode() -> int:
 
 
 _FILE_MODE = _file_mode()
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+_TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[^.]+\.tmp(\.[^.]+)?$")
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
+def is_hidden(path: str | os.PathLike) -> bool:
+    """A dotfile (temp files, editor and OS litter): never data."""
+    return Path(path).name.startswith(".")
+
+
+def visible(paths) -> list[Path]:
+    """`paths` without hidden files or anything inside a hidden folder, sorted."""
+    return sorted(
+        p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-8:])
+    )
+
+
+def atomic_write(path: str | os.PathLike, write, keep_suffix: bool = False) -> None:
     """Call `write(tmp_path)` then rename into place, so readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{_HOST}-{os.getpid()}.",
+        suffix=TEMP_MARK + (path.suffix if keep_suffix else ""),
+        dir=path.parent,
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -33,6 +63,37 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = True) -> int:
+    """Delete temp files left by killed writers under `folder`: this machine's whose process is
+    gone, another machine's when older than an hour. Returns how many were removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.rglob(".*") if recursive else folder.glob(".*"):
+        match = _TEMP.match(path.name)
+        if not match or not path.is_file():
+            continue
+        if match["host"] == _HOST:
+            stale = not _pid_alive(int(match["pid"]))
+        else:
+            stale = time.time() - path.stat().st_mtime > FOREIGN_TEMP_AGE_S
+        if stale:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -50,3 +111,76 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
     write_text(path, json.dumps(data, indent=indent))
+
+
+def _writable_parent(path: Path, what: str) -> None:
+    """The nearest existing ancestor of `path` must be a folder we may write into."""
+    from relsar_core.errors import RelsarError
+
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RelsarError(f"{what} {path}: cannot write there, {parent} is a file, not a folder")
+    _probe_write(parent, path, what)
+
+
+def _probe_write(folder: Path, path: Path, what: str) -> None:
+    """Create and remove a file in `folder`: permission bits alone lie for root and for
+    read-only or virtual file systems."""
+    from relsar_core.errors import RelsarError
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".relsar-write-test.", suffix=TEMP_MARK, dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RelsarError(f"{what} {path}: cannot write in {folder} ({reason})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Before any work: `path` can be written as a file (not a folder, under a writable folder)."""
+    from relsar_core.errors import RelsarError
+
+    path = Path(path)
+    if path.is_dir():
+        raise RelsarError(f"{what} {path}: is a folder; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RelsarError(f"{what} {path}: no permission to replace this file")
+    _writable_parent(path, what)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Before any work: `path` is (or can be created as) a folder we may write into."""
+    from relsar_core.errors import RelsarError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RelsarError(f"{what} {path}: exists and is not a folder")
+    if path.is_dir():
+        _probe_write(path, path, what)
+    else:
+        _writable_parent(path, what)
+    return path
+
+
+def prepare_new_run(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """A folder for a new training run: refused when it already holds files (a run's history is
+    never mixed or overwritten silently); with `overwrite` an old run folder is emptied first."""
+    import shutil
+
+    from relsar_core.errors import RelsarError
+
+    path = check_output_dir(path)
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise RelsarError(
+                f"--out {path}: already holds a run or other files; use --resume {path} to "
+                "continue it or --overwrite to replace it"
+            )
+        if not (path / "run.json").is_file() and not (path / "config.yaml").is_file():
+            raise RelsarError(f"--out {path}: not a run folder; not deleting it for --overwrite")
+        shutil.rmtree(path)
+    return path

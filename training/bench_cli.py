@@ -22,9 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=["all", "classifier", "pose", "pipeline", "train", "scaling"],
+        choices=["all", "classifier", "pose", "pipeline", "train", "scaling", "teach"],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
-        "cost vs window length, BYOL batch size and video resolution (not part of all)",
+        "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
+        "few-shot teaching of motions the shipped model never saw (not part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
@@ -65,10 +66,14 @@ def markdown_table(measurements) -> str:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    quiet_tensorflow(load=args.part != "pose")  # the pose bench runs without TensorFlow
+    quiet_tensorflow(load=args.part not in ("pose", "teach"))  # these run without TensorFlow
     from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
+    from relsar_core.files import check_output_file
 
+    for path, flag in ((args.out, "--out"), (args.markdown, "--markdown")):
+        if path:
+            check_output_file(path, flag)  # before minutes of measuring, not after
     parts = PARTS if args.part == "all" else (args.part,)
     measurements, seconds = [], {}
     for part in parts:

@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--clips", type=int, default=12, help="clips per class (default 12)")
     t.add_argument("--frames", type=int, default=60, help="frames per clip (default 60)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the clips of an existing toy data set in OUT (default: refuse)",
+    )
     return p
 
 
@@ -123,8 +128,10 @@ def _mocap(args: argparse.Namespace) -> int:
     from relsar_core.data.mocap.classes import CLASS_NAMES
     from relsar_core.data.mocap.generate import GeneratorConfig, generate_dataset
     from relsar_core.errors import DataError
+    from relsar_core.files import check_output_dir
 
     _check(args)
+    check_output_dir(args.out)
     config = GeneratorConfig(
         seed=args.seed,
         cameras=args.cameras,
@@ -166,10 +173,20 @@ def _main(argv: list[str] | None = None) -> int:
 
 def _toy(args: argparse.Namespace) -> int:
     from relsar_core.errors import DataError
+    from relsar_core.files import check_output_dir
     from relsar_core.skeleton.synthetic import TOY_CLASSES, make_toy_dataset
 
     if args.clips < 1 or args.frames < 30:
         raise DataError(f"{args.out}: need --clips >= 1 and --frames >= 30 (one model window)")
+    out = check_output_dir(args.out)
+    if out.is_dir() and any(out.iterdir()):
+        if not args.overwrite:
+            raise DataError(
+                f"{out}: folder is not empty; old clips would mix with the new set "
+                "(pass --overwrite to replace the toy classes' clips)"
+            )
+        for stale in (c for cls in TOY_CLASSES for c in (out / cls).glob("*.npz")):
+            stale.unlink()
     make_toy_dataset(args.out, clips_per_class=args.clips, frames=args.frames, seed=args.seed)
     console.print(
         f"wrote {args.clips * len(TOY_CLASSES)} clips of {', '.join(TOY_CLASSES)} to {args.out}"

@@ -88,8 +88,10 @@ def _main(argv: list[str] | None) -> int:
         raise ConfigError(f"--threads {args.threads}: must be at least 1")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames {args.max_frames}: must be at least 1")
-    if args.out.exists() and not args.out.is_dir():
-        raise ConfigError(f"--out {args.out}: exists and is not a folder")
+    from relsar_core.files import check_output_dir, remove_stale_temps
+
+    check_output_dir(args.out)  # unwritable or a file: say so before any video is read
+    remove_stale_temps(args.out)  # half-written clips of a killed run
     if args.overlay_dir and args.overlay_dir.resolve().is_relative_to(args.out.resolve()):
         # Its sub-folders would look like classes without clips to the data-set reader.
         raise ConfigError(f"--overlay-dir {args.overlay_dir}: must be outside --out {args.out}")
@@ -135,6 +137,10 @@ def _main(argv: list[str] | None) -> int:
             if result.status == "failed":
                 progress.console.print(
                     f"[red]failed[/] {result.video}: {result.message}", highlight=False
+                )
+            elif result.status == "done" and result.message:
+                progress.console.print(
+                    f"[yellow]{result.video}[/]: {result.message}", highlight=False
                 )
 
         try:

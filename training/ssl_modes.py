@@ -5,10 +5,9 @@ training/train_cli.py's MODES; they share its data and run arguments."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from training.cli_common import console, quiet_tensorflow
+from training.cli_common import add_overwrite_argument, console, quiet_tensorflow, read_run_info
 
 
 def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -54,18 +53,21 @@ def _byol_config(args: argparse.Namespace, source):
 def run_byol(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from relsar_core.errors import RelsarError
+    from relsar_core.files import prepare_new_run
+    from relsar_core.train.model import resolve_size
 
     if args.resume:
-        run_json = args.resume / "run.json"
-        if not run_json.is_file():
-            raise RelsarError(f"{args.resume}: not a BYOL run folder to resume (no run.json)")
-        info = json.loads(run_json.read_text())
+        info = read_run_info(args.resume)
+        if not isinstance(info.get("data_args"), dict) or "dirs" not in info["data_args"]:
+            raise RelsarError(f"{args.resume / 'run.json'}: not a BYOL run (no data_args.dirs)")
         config = _byol_config(args, args.resume / "config.yaml")
         data_args, run_dir = info["data_args"], args.resume
     else:
         if not args.data or args.out is None:
             raise RelsarError("--data and --out are required (or --resume RUN_DIR)")
         config = _byol_config(args, args.config)
+        resolve_size(config.model)  # a model that cannot be built fails before any work
+        prepare_new_run(args.out, args.overwrite)
         data_args = {
             "dirs": [str(d.resolve()) for d in args.data],
             "unlabeled": args.unlabeled,
@@ -159,6 +161,7 @@ def add_byol(sub) -> None:
         help="continue an interrupted run from its last checkpoint (data and config are read from it; "
         "--epochs may extend it)",
     )
+    add_overwrite_argument(p)
     _add_strategy_argument(p, None)
     o = p.add_argument_group("overrides of the config")
     o.add_argument(
@@ -204,7 +207,7 @@ def _protocol_setup(args: argparse.Namespace):
     config, data_args, run_dir, resuming = resolve_run(args)
     encoder = args.encoder
     if resuming:
-        info = json.loads((run_dir / "run.json").read_text())
+        info = read_run_info(run_dir)
         encoder, args.label_fraction = Path(info["encoder"]), info.get("label_fraction", 1.0)
     if encoder is None:
         raise RelsarError(
@@ -250,7 +253,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
-        args.freeze_stem = json.loads((run_dir / "run.json").read_text()).get("freeze_stem", False)
+        args.freeze_stem = read_run_info(run_dir).get("freeze_stem", False)
     splits = load_data(config, data_args)
     report = finetune(
         encoder,

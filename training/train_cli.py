@@ -6,11 +6,16 @@ Each mode is added by an `add_<mode>(subparsers)` function listed in MODES; it s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from training.cli_common import console, quiet_tensorflow, run_cli
+from training.cli_common import (
+    add_overwrite_argument,
+    console,
+    quiet_tensorflow,
+    read_run_info,
+    run_cli,
+)
 from training.ssl_modes import SSL_MODES
 
 
@@ -61,6 +66,7 @@ def add_run_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted run from its last finished epoch (other options are read from the run)",
     )
+    add_overwrite_argument(p)
     o = p.add_argument_group("overrides of the config's train section")
     o.add_argument("--epochs", type=int)
     o.add_argument("--batch-size", type=int)
@@ -86,17 +92,20 @@ def resolve_run(args: argparse.Namespace):
     """(config, data arguments, run folder, resuming?) from fresh arguments or from a run to resume."""
     from relsar_core.config import load_config
     from relsar_core.errors import RelsarError
+    from relsar_core.files import prepare_new_run
+    from relsar_core.train.model import resolve_size
 
     if args.resume:
-        run_json = args.resume / "run.json"
-        if not run_json.is_file():
-            raise RelsarError(f"{args.resume}: not a run folder to resume (no run.json)")
-        info = json.loads(run_json.read_text())
+        info = read_run_info(args.resume)
         config = load_config(args.resume / "config.yaml", train=train_overrides(args))
         return config, info.get("data_args", {}), args.resume, True
     if args.data is None or args.out is None:
         raise RelsarError("--data and --out are required (or --resume RUN_DIR)")
     config = load_config(args.config, train=train_overrides(args))
+    resolve_size(config.model)  # a model that cannot be built fails now, not after loading data
+    if getattr(args, "folds", 0) and args.folds < 2:
+        raise RelsarError(f"--folds {args.folds}: use 0 (one split) or at least 2 folds")
+    prepare_new_run(args.out, args.overwrite)
     data_args = {
         "data": str(args.data.resolve()),
         "data_format": args.format,
@@ -118,6 +127,13 @@ def load_data(config, data_args: dict):
             seed=config.data.seed,
             **data_args,
         )
+    if splits.train.num_classes < 2:
+        from relsar_core.errors import DataError
+
+        raise DataError(
+            f"{data_args['data']}: only one class ({splits.train.class_names[0]}); "
+            "a classifier needs at least two class folders"
+        )
     sizes = {k: (len(v) if v is not None else 0) for k, v in vars(splits).items()}
     console.print(
         f"{len(splits.train.class_names)} classes {splits.train.class_names}; windows: {sizes}"
@@ -131,9 +147,7 @@ def run_supervised(args: argparse.Namespace) -> int:
     from relsar_core.train.supervised import cross_validate, train_supervised
 
     config, data_args, run_dir, resuming = resolve_run(args)
-    folds = (
-        json.loads((run_dir / "run.json").read_text()).get("folds", 0) if resuming else args.folds
-    )
+    folds = read_run_info(run_dir).get("folds", 0) if resuming else args.folds
     if not folds:
         splits = load_data(config, data_args)
         report = train_supervised(

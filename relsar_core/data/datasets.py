@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ClipError, DataError
+from relsar_core.files import visible
 from relsar_core.skeleton.clip import load_clip
-from relsar_core.skeleton.features import WINDOW, clip_features, to_model_fps, window_features
+from relsar_core.skeleton.features import (
+    MIN_CONFIDENCE,
+    WINDOW,
+    clip_features,
+    window_features,
+)
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
 
 
@@ -66,7 +72,7 @@ def find_clips(
         )
     pairs = []
     for name in found:
-        clips = sorted((root / name).glob("*.npz"))
+        clips = visible((root / name).glob("*.npz"))  # no temp file of a killed writer
         if not clips:
             raise DataError(f"{root / name}: class folder has no .npz clips")
         pairs += [(p, name) for p in clips]
@@ -111,8 +117,13 @@ def folder_clips(root: str | os.PathLike, class_names: list[str] | None = None) 
     index = {n: i for i, n in enumerate(names)}
     keypoints = []
     for path, _ in pairs:
-        clip = load_clip(path).to_body15()
-        keypoints.append(to_model_fps(clip.keypoints, clip.fps))
+        kp = load_clip(path).body15_at_model_rate()
+        if not (kp[..., 2] >= MIN_CONFIDENCE).any():
+            raise ClipError(
+                f"{path}: no joint reaches confidence {MIN_CONFIDENCE} in any frame "
+                "(nobody in view?); remove the clip"
+            )
+        keypoints.append(kp)
     labels = np.asarray([index[c] for _, c in pairs], np.int32)
     return LabelledClips(keypoints, labels, [str(p) for p, _ in pairs], names)
 
@@ -161,7 +172,7 @@ def upstream_clips(root: str | os.PathLike, layout: str | None = None) -> Labell
     that class's videos back to back, split into videos (video_starts): one clip per video.
     Two channels mean x, y with full confidence; the layout is guessed from the joint count."""
     root = Path(root)
-    files = sorted(root.glob("*.npy")) if root.is_dir() else []
+    files = visible(root.glob("*.npy")) if root.is_dir() else []
     if not files:
         raise DataError(f"{root}: no per-class .npy files found")
     by_joints = {

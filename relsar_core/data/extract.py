@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
 import time
 import zlib
 from collections import Counter
@@ -20,6 +22,7 @@ import cv2
 import numpy as np
 
 from relsar_core.errors import ClipError, DataError
+from relsar_core.files import visible
 from relsar_core.pose.base import PoseEstimator
 from relsar_core.skeleton.clip import Clip, load_clip, save_clip
 from relsar_core.skeleton.layouts import BODY15_BONES, to_body15
@@ -68,11 +71,12 @@ def find_videos(inputs: list[Path]) -> list[tuple[Path, Path]]:
     """(video, the input root it was found under) for files and folders (searched recursively)."""
     found: list[tuple[Path, Path]] = []
     for item in inputs:
-        item = Path(item)
+        # Resolved, so `videos/../x.mp4` has a real parent folder as its class, never "..".
+        item = Path(item).resolve()
         if item.is_dir():
             found += [
                 (p, item)
-                for p in sorted(item.rglob("*"))
+                for p in visible(item.rglob("*"))
                 if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
             ]
         elif item.is_file():
@@ -87,7 +91,9 @@ def find_videos(inputs: list[Path]) -> list[tuple[Path, Path]]:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "clip"
+    """A file or folder name of letters, digits, '.', '_', '-' that never starts with a dot
+    (no hidden clip, no '..' that would climb out of --out)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "clip"
 
 
 def plan_jobs(
@@ -152,6 +158,7 @@ def extract_video(
             return ExtractResult(
                 str(job.video), "failed", message="unreadable video (cannot decode a frame)"
             )
+        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = float(fps) if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
         h, w = frame.shape[:2]
@@ -186,7 +193,12 @@ def extract_video(
         if overlay is not None:
             overlay.finish()
             overlay = None
-        return ExtractResult(str(job.video), "done", len(rows), seen, time.perf_counter() - start)
+        note = ""
+        if max_frames is None and declared > 0 and len(rows) < 0.95 * declared:
+            note = f"warning: read {len(rows)} of {declared} frames (a truncated or damaged video?)"
+        return ExtractResult(
+            str(job.video), "done", len(rows), seen, time.perf_counter() - start, note
+        )
     finally:
         cap.release()
         if overlay is not None:
@@ -263,14 +275,53 @@ def _safe_extract(
 _worker_estimator: PoseEstimator | None = None
 
 
-def _init_worker(spec: EstimatorSpec) -> None:
+def _watch_parent(parent: int) -> None:
+    """A worker whose parent died (SIGKILL, a crash) stops within 0.2 s instead of writing on."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+class _Terminated(BaseException):
+    """Raised in a worker by SIGTERM while it extracts: unwinds through atomic_write (which
+    removes its temp file), then `_work` ends the process."""
+
+
+_busy = False
+
+
+def _exit_on_term(signum, frame) -> None:
+    if not _busy:
+        os._exit(128 + signum)  # idle (waiting for a job): nothing to clean up
+    raise _Terminated
+
+
+def _init_worker(spec: EstimatorSpec, parent: int) -> None:
     global _worker_estimator
+    # Ctrl-C reaches the whole process group: the parent decides and terminates the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _worker_estimator = spec.create()
 
 
 def _work(job: ExtractJob, max_frames: int | None) -> ExtractResult:
+    global _busy
     assert _worker_estimator is not None
-    return _safe_extract(job, _worker_estimator, max_frames)
+    _busy = True
+    try:
+        return _safe_extract(job, _worker_estimator, max_frames)
+    except _Terminated:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _busy = False
+
+
+def _terminate(pool) -> None:
+    """SIGTERM every worker of `pool` (each removes its half-written temp file and exits)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def extract_all(
@@ -324,7 +375,7 @@ def extract_all(
     # spawn: workers start clean (no inherited interpreter threads or progress-bar thread).
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(per_worker,)
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(per_worker, os.getpid())
     ) as pool:
         futures = [pool.submit(_work, job, max_frames) for job in todo]
         try:
@@ -336,7 +387,8 @@ def extract_all(
                 f"a worker process died (its estimator could not start, or it ran out of memory); "
                 f"try --workers 1 to see why ({spec.backend} pose)"
             ) from None
-        except BaseException:
+        except BaseException:  # Ctrl-C: stop now, not after every running video
+            _terminate(pool)  # before shutdown, which forgets the processes
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return summary

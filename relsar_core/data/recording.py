@@ -18,9 +18,12 @@ import numpy as np
 from relsar_core.errors import DataError
 from relsar_core.pose.base import Skeleton
 from relsar_core.skeleton.clip import Clip, save_clip
+from relsar_core.skeleton.features import resample_at
 from relsar_core.skeleton.layouts import get_layout
 
 _ACTION_NAME = re.compile(r"^[\w][\w .+-]*$")
+# A folder name, and a clip file name with a date stamp, both under the file system's 255 bytes.
+MAX_ACTION_NAME = 64
 MIN_FRAMES = 2
 
 
@@ -31,6 +34,10 @@ def check_action_name(name: str) -> str:
         raise DataError(
             f"action name {name!r}: use letters, digits, spaces, '_', '-', '.', '+' "
             "(it becomes a folder name)"
+        )
+    if len(name.encode()) > MAX_ACTION_NAME:
+        raise DataError(
+            f"action name {name[:20]!r}…: {len(name.encode())} bytes long, at most {MAX_ACTION_NAME}"
         )
     return name
 
@@ -68,6 +75,7 @@ class ClipRecorder:
         self.image_size = tuple(int(v) for v in image_size)
         self.record_video = record_video
         self._frames: list[np.ndarray] = []
+        self._times: list[float] = []  # capture timestamps (s), when the caller gives them
         self._writer = None
         self._video_tmp: Path | None = None
         self.video_path: Path | None = None
@@ -76,8 +84,14 @@ class ClipRecorder:
     def num_frames(self) -> int:
         return len(self._frames)
 
-    def add(self, skeleton: Skeleton | None, image: np.ndarray | None = None) -> None:
-        """One frame; nobody in view is stored as all-zero confidence (a missing person)."""
+    def add(
+        self,
+        skeleton: Skeleton | None,
+        image: np.ndarray | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """One frame; nobody in view is stored as all-zero confidence (a missing person).
+        With timestamps the clip stores the measured frame rate, not the camera's claim."""
         kp = np.zeros((self.num_joints, 3), np.float32)
         if skeleton is not None:
             if skeleton.layout != self.layout:
@@ -86,6 +100,8 @@ class ClipRecorder:
                 )
             kp = np.asarray(skeleton.keypoints, np.float32)
         self._frames.append(kp)
+        if timestamp is not None:
+            self._times.append(float(timestamp))
         if self.record_video and image is not None:
             self._write_video_frame(image)
 
@@ -116,8 +132,19 @@ class ClipRecorder:
             os.replace(self._video_tmp, self.video_path)
         keypoints = np.stack(self._frames)
         keypoints[..., 2] = np.clip(keypoints[..., 2], 0.0, 1.0)
-        save_clip(self.path, Clip(keypoints, self.layout, self.fps, self.image_size, self.action))
+        keypoints, fps = self._evenly_timed(keypoints)
+        save_clip(self.path, Clip(keypoints, self.layout, fps, self.image_size, self.action))
         return self.path
+
+    def _evenly_timed(self, keypoints: np.ndarray) -> tuple[np.ndarray, float]:
+        """With a timestamp per frame: the measured mean rate, and the frames resampled onto an
+        even grid at it (uneven gaps, e.g. dropped frames, no longer speed motion up)."""
+        times = np.asarray(self._times)
+        if len(times) != len(keypoints) or np.any(np.diff(times) <= 0):
+            return keypoints, self.fps
+        fps = (len(times) - 1) / float(times[-1] - times[0])
+        grid = times[0] + np.arange(len(times)) / fps
+        return resample_at(times, keypoints, grid), fps
 
     def discard(self) -> None:
         """Abandon the clip (and its partial video)."""

@@ -23,13 +23,8 @@ from relsar_core.errors import ModelFileError
 from relsar_core.live.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.pose.base import PoseEstimator, Skeleton
-from relsar_core.skeleton.features import (
-    MIN_CONFIDENCE,
-    MODEL_FPS,
-    NUM_JOINTS,
-    resample_frames,
-    window_features,
-)
+from relsar_core.skeleton.features import window_features
+from relsar_core.skeleton.window import SkeletonWindow
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
 POSE_BACKENDS = ("blazepose", "vitpose", "auto")
@@ -117,48 +112,6 @@ class FrameResult:
     dropped: int = 0  # frames the capture thread dropped so far because inference was busy
 
 
-class SkeletonWindow:
-    """The body15 skeletons of the last `span` frames, oldest first (frames with nobody are
-    all-zero); `array()` gives them as `window` frames at the model's rate. `span` is the window
-    in source frames: 30 at 30 FPS, 10 at 10 FPS, 60 at 60 FPS."""
-
-    def __init__(self, window: int, span: int | None = None) -> None:
-        self.window = int(window)
-        self.span = int(span or window)
-        self._buf = np.zeros((self.span, NUM_JOINTS, 3), np.float32)
-        self._person = np.zeros(self.span, bool)
-        self._pos = 0
-        self.count = 0
-        self.missing_run = 0  # consecutive newest frames with nobody in them
-
-    def push(self, body15: np.ndarray | None) -> None:
-        if body15 is None:
-            self._buf[self._pos] = 0.0
-            self._person[self._pos] = False
-        else:
-            self._buf[self._pos] = body15
-            self._person[self._pos] = bool((body15[:, 2] >= MIN_CONFIDENCE).any())
-        self.missing_run = 0 if self._person[self._pos] else self.missing_run + 1
-        self._pos = (self._pos + 1) % self.span
-        self.count += 1
-
-    @property
-    def full(self) -> bool:
-        return self.count >= self.span
-
-    @property
-    def person_frames(self) -> int:
-        return int(self._person.sum())
-
-    def array(self) -> np.ndarray:
-        """(window, 15, 3) in time order at the model's frame rate (a copy)."""
-        frames = np.concatenate([self._buf[self._pos :], self._buf[: self._pos]])
-        return resample_frames(frames, self.window)
-
-    def clear(self) -> None:
-        self.__init__(self.window, self.span)
-
-
 class LivePipeline:
     """One step per frame. Settings may be changed from another thread between steps."""
 
@@ -177,7 +130,6 @@ class LivePipeline:
         self.stride = max(1, int(stride))
         self._smoothing = dict(alpha=alpha, threshold=threshold, margin=margin, hold=hold)
         self.recorder = None  # a relsar_core.data.recording.ClipRecorder while recording
-        self._source_fps = 0.0  # 0: frames arrive at the model's rate
         self.set_classifier(classifier)
         if pose is not None:
             pose.reset()  # a new pipeline is a new source: don't track the last one's person
@@ -186,21 +138,11 @@ class LivePipeline:
     def set_classifier(self, classifier: ClassifierLike) -> None:
         with self._lock:
             self.classifier = classifier
-            # The model's window in source frames, e.g. 60 frames of a 60 FPS camera for 30 at 30 FPS.
-            span = (
-                max(2, round(classifier.window * self._source_fps / MODEL_FPS))
-                if self._source_fps
-                else None
-            )
-            self.window = SkeletonWindow(classifier.window, span)
+            # The model's window in seconds of real time, whatever rate the frames come at.
+            self.window = SkeletonWindow(classifier.window)
+            self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
             self._latest: Prediction | None = None
-
-    def set_source_fps(self, fps: float) -> None:
-        """Frames will come at `fps`: the window then spans the same time as in training."""
-        with self._lock:
-            self._source_fps = float(fps)
-            self.set_classifier(self.classifier)
 
     def configure(self, stride: int | None = None, **smoothing) -> None:
         """Change the stride and/or smoothing (alpha, threshold, margin, hold) on the fly."""
@@ -222,6 +164,7 @@ class LivePipeline:
         """Forget the window, the smoothing and the tracked person (a new source starts)."""
         with self._lock:
             self.window.clear()
+            self._full_steps = 0
             self.smoother.reset()
             self._latest = None
             if self.pose is not None:
@@ -237,12 +180,13 @@ class LivePipeline:
             pose_ms = (time.perf_counter() - start) * 1e3
         with self._lock:
             body15 = skeleton.to_body15() if skeleton is not None else None
-            self.window.push(body15)
+            self.window.push(body15, frame.timestamp)
             if self.recorder is not None:
-                self.recorder.add(skeleton, frame.image)
+                self.recorder.add(skeleton, frame.image, frame.timestamp)
             prediction = None
-            steps = self.window.count - self.window.span
-            if steps >= 0 and steps % self.stride == 0:
+            if self.window.full:
+                self._full_steps += 1
+            if self._full_steps and (self._full_steps - 1) % self.stride == 0:
                 prediction = self._classify(frame)
                 self._latest = prediction
             return FrameResult(frame, skeleton, pose_ms, prediction, self._latest)
@@ -252,10 +196,7 @@ class LivePipeline:
         start = time.perf_counter()
         # Fewer than half the window with a person in it, or nobody for the last third of a
         # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
-        if (
-            self.window.person_frames * 2 < self.window.span
-            or self.window.missing_run >= NOBODY_FRAMES
-        ):
+        if self.window.person_fraction < 0.5 or self.window.missing_run >= NOBODY_FRAMES:
             smoothed = self.smoother.nobody()
             return Prediction(
                 frame.index,
@@ -348,7 +289,6 @@ class PipelineRunner:
         drop_frames: bool | None = None,
     ) -> None:
         self.source, self.pipeline = source, pipeline
-        pipeline.set_source_fps(source.fps)
         self.on_result, self.on_error, self.on_end = on_result, on_error, on_end
         # Live and paced sources must never fall behind; a file read flat out must not skip frames.
         drop = source.live or source.realtime if drop_frames is None else drop_frames

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import RelsarError
+from relsar_core.files import visible
 from relsar_core.pose.base import Skeleton
 from relsar_core.skeleton.clip import Clip, load_clip
+from relsar_core.skeleton.features import MODEL_FPS
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -38,6 +40,14 @@ class Frame:
     image: np.ndarray | None  # (H, W, 3) uint8 BGR; None for a skeleton replay
     image_size: tuple[int, int]  # (width, height) in pixels
     skeleton: Skeleton | None = None  # given by a replay source; otherwise pose estimates it
+    # Seconds on the source's own clock: measured capture time for a camera or stream (whatever
+    # fps it claims), media time (index / fps) for files and replays. Windows are timed by it;
+    # without one, frames are taken to come at the model's rate.
+    timestamp: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.timestamp is None:
+            self.timestamp = self.index / MODEL_FPS
 
 
 class FrameSource(ABC):
@@ -66,7 +76,9 @@ class FrameSource(ABC):
         if got is None:
             return None
         image, skeleton = got
-        frame = Frame(self._index, time.perf_counter(), image, self.image_size, skeleton)
+        now = time.perf_counter()
+        stamp = now if self.live else self._index / self.fps
+        frame = Frame(self._index, now, image, self.image_size, skeleton, stamp)
         self._index += 1
         return frame
 
@@ -135,7 +147,7 @@ class ReplaySource(FrameSource):
 
 def _clip_paths(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(path.rglob("*.npz"))
+        return visible(path.rglob("*.npz"))  # never a killed writer's temp file
     if path.suffix.lower() != ".npz":
         raise SourceError(f"{path}: a skeleton replay needs a .npz clip or a folder of them")
     if not path.is_file():

@@ -10,9 +10,11 @@ made for the feature function this library has.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,47 @@ def sidecar_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
+def pending_sidecar_path(model_path: str | os.PathLike) -> Path:
+    """`.<name>.json.pending`: the new JSON, written before its `.tflite` replaces the old one."""
+    path = Path(model_path)
+    return path.with_name(f".{path.stem}.json.pending")
+
+
+def finish_pending_pair(model_path: str | os.PathLike, json_path: str | os.PathLike) -> None:
+    """relsar-convert writes a pair as: pending JSON, then the `.tflite`, then JSON renamed into
+    place. After a kill between the last two steps the pending JSON describes the `.tflite` on
+    disk: rename it now (roll forward). A pending JSON that does not match was left by a kill
+    before the `.tflite` moved, so the old pair is intact and the leftover is removed."""
+    pending = pending_sidecar_path(model_path)
+    if not pending.is_file() or not Path(model_path).is_file():
+        return
+    try:
+        recorded = json.loads(pending.read_text()).get("tflite_sha256")
+        digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+        if recorded == digest:
+            os.replace(pending, json_path)
+        else:
+            pending.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass  # read-only folder or a broken leftover: the normal checks below decide
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """C++ libraries (the TFLite interpreter, the converter) print INFO lines straight to file
+    descriptor 2; keep them off the user's terminal. Errors still arrive as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def default_num_threads() -> int:
     return max(1, min((os.cpu_count() or 1) // 2, MAX_DEFAULT_THREADS))
 
@@ -91,9 +134,10 @@ class TfliteRunner:
 
         self.source = source
         try:
-            self.interpreter = Interpreter(
-                model_content=model_content, num_threads=num_threads or default_num_threads()
-            )
+            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = Interpreter(
+                    model_content=model_content, num_threads=num_threads or default_num_threads()
+                )
             signatures = self.interpreter.get_signature_list()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(
@@ -124,7 +168,13 @@ class TfliteRunner:
         self._output_index = {name: int(outs[name]["index"]) for name in OUTPUT_NAMES}
         self._batch = self.input_shape[0]
         del runner, inp, outs  # the runner pins interpreter memory; allocate_tensors refuses that
-        self.interpreter.allocate_tensors()
+        try:
+            with native_stderr_silenced():  # the XNNPACK delegate is applied here
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:  # a graph the flatbuffer parser let through
+            raise ModelFileError(
+                f"{source}: the TFLite interpreter cannot prepare its graph ({_first_line(exc)})"
+            ) from None
 
     def _resize(self, batch: int) -> None:
         if batch != self._batch:
@@ -300,6 +350,8 @@ class TfliteClassifier:
         if not self.model_path.is_file():
             raise ModelFileError(f"{self.model_path}: no such model file")
         self.json_path = Path(json_path) if json_path is not None else sidecar_path(self.model_path)
+        if json_path is None:
+            finish_pending_pair(self.model_path, self.json_path)
         self.metadata = read_sidecar(self.json_path, self.model_path.name)
         content = _check_file(self.model_path, self.metadata, self.json_path)
         self._runner = TfliteRunner(content, num_threads, source=str(self.model_path))
@@ -320,6 +372,8 @@ class TfliteClassifier:
         if x.shape[int(batched) :] != want or x.ndim != 2 + int(batched):
             lead = "(N, " if batched else "("
             raise ValueError(f"expected features {lead}{want[0]}, {want[1]}), got {x.shape}")
+        if not np.isfinite(x).all():  # NaN in, a confident label out: refuse instead
+            raise ValueError("features contain NaN or infinite values (a broken skeleton?)")
         return x
 
     def predict(self, features: np.ndarray) -> ClassifierOutput:

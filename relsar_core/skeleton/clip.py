@@ -13,7 +13,15 @@ import numpy as np
 
 from relsar_core.errors import ClipError
 from relsar_core.files import atomic_write
+from relsar_core.skeleton.features import MAX_ABS_COORDINATE, MIN_CONFIDENCE
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
+
+# Frame rates a clip may declare: outside this, resampling to the model's rate is a mistake
+# (fps 0.001 would turn 60 frames into 1.8 million).
+MIN_FPS, MAX_FPS = 1.0, 1000.0
+# A confident joint may lie this many image widths/heights outside the frame (a limb cut off by
+# the border), no further: 3e38 is a broken estimator or file, not a pose.
+IMAGE_MARGIN = 2.0
 
 
 @dataclass
@@ -28,14 +36,27 @@ class Clip:
     def num_frames(self) -> int:
         return int(self.keypoints.shape[0])
 
+    def body15_at_model_rate(self) -> np.ndarray:
+        """body15 keypoints resampled from the clip's fps to the model's rate: what training,
+        teaching and pre-training cut windows from."""
+        from relsar_core.skeleton.features import to_model_fps
+
+        return to_model_fps(to_body15(self.keypoints, self.layout), self.fps)
+
     def to_body15(self) -> Clip:
         return Clip(
             to_body15(self.keypoints, self.layout), "body15", self.fps, self.image_size, self.label
         )
 
 
-def validate_keypoints(keypoints: np.ndarray, layout: str, source: str) -> np.ndarray:
-    """Check shape, layout, finiteness and confidence range; return float32 keypoints."""
+def validate_keypoints(
+    keypoints: np.ndarray,
+    layout: str,
+    source: str,
+    image_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Check shape, layout, finiteness, coordinate bounds (by `image_size` with a margin, when
+    given) and confidence range; return float32 keypoints."""
     if layout not in LAYOUTS:
         raise ClipError(
             f"{source}: unknown layout {layout!r} (known: {', '.join(sorted(LAYOUTS))})"
@@ -58,7 +79,47 @@ def validate_keypoints(keypoints: np.ndarray, layout: str, source: str) -> np.nd
         raise ClipError(
             f"{source}: confidences must lie in [0, 1], found [{conf.min():.3g}, {conf.max():.3g}]"
         )
+    biggest = float(np.abs(kp[..., :2]).max())
+    if biggest > MAX_ABS_COORDINATE:
+        raise ClipError(
+            f"{source}: a coordinate of {biggest:.3g} pixels is absurd (at most {MAX_ABS_COORDINATE:.0e})"
+        )
+    if image_size is not None:
+        size = np.asarray(image_size, np.float32)
+        xy = kp[..., :2][conf >= MIN_CONFIDENCE]
+        outside = (xy < -IMAGE_MARGIN * size) | (xy > (1 + IMAGE_MARGIN) * size)
+        if outside.any():
+            bad = xy[outside.any(axis=-1)][0]
+            raise ClipError(
+                f"{source}: a confident joint at ({bad[0]:.4g}, {bad[1]:.4g}) lies far outside "
+                f"the {image_size[0]}x{image_size[1]} image (keypoints must be in pixels)"
+            )
     return kp
+
+
+def check_fps(fps: float, source: str) -> float:
+    """A clip's or source's frame rate within [MIN_FPS, MAX_FPS]; ClipError otherwise."""
+    if not np.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
+        raise ClipError(
+            f"{source}: fps {fps:g} is outside the plausible range {MIN_FPS:g}–{MAX_FPS:g}"
+        )
+    return float(fps)
+
+
+def check_image_size(size: tuple, source: str) -> tuple[int, int]:
+    if len(size) != 2:
+        raise ClipError(f"{source}: image_size must be (width, height), got {size}")
+    if min(size) <= 0:
+        raise ClipError(f"{source}: image_size must be positive (width, height), got {size}")
+    return (int(size[0]), int(size[1]))
+
+
+def npz_problem(exc: BaseException) -> str:
+    """numpy's reason in one line, without its advice to load the file unsafely."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "allow_pickle" in text:
+        return "it holds pickled Python objects, which are never loaded (they could run code)"
+    return text
 
 
 def load_clip(path: str | os.PathLike) -> Clip:
@@ -84,16 +145,17 @@ def load_clip(path: str | os.PathLike) -> Clip:
     except ClipError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, TypeError) as exc:
-        raise ClipError(f"{path}: not a readable .npz clip ({exc})") from None
-    if len(size) != 2:
-        raise ClipError(f"{path}: image_size must be (width, height), got {size}")
-    if not np.isfinite(fps) or fps <= 0:
-        raise ClipError(f"{path}: fps must be a positive number, got {fps}")
-    return Clip(validate_keypoints(keypoints, layout, str(path)), layout, fps, size, label or None)
+        raise ClipError(f"{path}: not a readable .npz clip ({npz_problem(exc)})") from None
+    size = check_image_size(size, str(path))
+    fps = check_fps(fps, str(path))
+    kp = validate_keypoints(keypoints, layout, str(path), size)
+    return Clip(kp, layout, fps, size, label or None)
 
 
 def save_clip(path: str | os.PathLike, clip: Clip) -> None:
-    kp = validate_keypoints(clip.keypoints, clip.layout, str(path))
+    size = check_image_size(tuple(clip.image_size), str(path))
+    check_fps(float(clip.fps), str(path))
+    kp = validate_keypoints(clip.keypoints, clip.layout, str(path), size)
     arrays = dict(
         keypoints=kp,
         layout=np.str_(clip.layout),

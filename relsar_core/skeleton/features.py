@@ -22,10 +22,25 @@ NUM_JOINTS = 15
 CHANNELS = 4
 FEATURE_DIM = NUM_JOINTS * CHANNELS
 MIN_CONFIDENCE = 0.2
+# Beyond this many pixels a coordinate is a broken estimate, not a pose: treated as missing.
+MAX_ABS_COORDINATE = 1e6
 # Bump whenever window_features computes something different: converted models record it in
 # their sidecar JSON and the runtime refuses a model made for another version.
 FEATURES_VERSION = 1
 _EPS = np.float32(1e-6)
+
+
+def drop_absurd(keypoints: np.ndarray) -> np.ndarray:
+    """(..., J, 3) with every joint whose value is non-finite or beyond MAX_ABS_COORDINATE made a
+    missing joint (0, 0, confidence 0), so NaN or 3e38 never reaches the features."""
+    kp = np.asarray(keypoints, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(kp).all(axis=-1) & (np.abs(kp[..., :2]) <= MAX_ABS_COORDINATE).all(
+            axis=-1
+        )
+    if good.all():
+        return kp
+    return np.where(good[..., None], kp, np.float32(0.0))
 
 
 def fill_missing(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENCE):
@@ -57,6 +72,7 @@ def window_features(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENC
         )
     if kp.size == 0:  # no windows (a clip shorter than one window)
         return np.zeros((*kp.shape[:-2], FEATURE_DIM), np.float32)
+    kp = drop_absurd(kp)
     pos, valid, seen = fill_missing(kp, min_confidence)
     xy = kp[..., :2]
 
@@ -87,20 +103,31 @@ def window_features(keypoints: np.ndarray, min_confidence: float = MIN_CONFIDENC
     return feats.reshape(*feats.shape[:-2], FEATURE_DIM).astype(np.float32, copy=False)
 
 
-def resample_frames(keypoints: np.ndarray, num_frames: int) -> np.ndarray:
-    """(F, J, 3) → (num_frames, J, 3) evenly over the same span (first and last frame kept).
-    Joints are interpolated linearly where both neighbouring frames see them, otherwise taken
-    from the nearer frame, so a missing joint never becomes a confident point between two."""
+def resample_at(times: np.ndarray, keypoints: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Keypoints (F, J, 3) seen at increasing `times` (F,) → (len(query), J, 3) at `query` times
+    (clamped to the first and last frame). Joints are interpolated linearly where both
+    neighbouring frames see them, otherwise taken from the nearer frame, so a missing joint
+    never becomes a confident point between two. The one resampler of clips and live windows."""
     kp = np.asarray(keypoints, dtype=np.float32)
-    if len(kp) == num_frames:
-        return kp
-    t = np.linspace(0.0, len(kp) - 1, num_frames)
-    lo = np.floor(t).astype(np.int64)
-    hi = np.minimum(lo + 1, len(kp) - 1)
-    w = (t - lo).astype(np.float32)[:, None, None]
+    t = np.asarray(times, dtype=np.float64)
+    q = np.clip(np.asarray(query, dtype=np.float64), t[0], t[-1])
+    if len(t) == 1:
+        return np.repeat(kp[:1], len(q), axis=0)
+    hi = np.clip(np.searchsorted(t, q, side="right"), 1, len(t) - 1)
+    lo = hi - 1
+    w = np.clip((q - t[lo]) / np.maximum(t[hi] - t[lo], 1e-12), 0.0, 1.0)
+    w = w.astype(np.float32)[:, None, None]
     a, b = kp[lo], kp[hi]
     both = (a[..., 2:] >= MIN_CONFIDENCE) & (b[..., 2:] >= MIN_CONFIDENCE)
     return np.where(both, a + (b - a) * w, np.where(w >= 0.5, b, a)).astype(np.float32)
+
+
+def resample_frames(keypoints: np.ndarray, num_frames: int) -> np.ndarray:
+    """(F, J, 3) → (num_frames, J, 3) evenly over the same span (first and last frame kept)."""
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if len(kp) == num_frames:
+        return kp
+    return resample_at(np.arange(len(kp)), kp, np.linspace(0.0, len(kp) - 1, num_frames))
 
 
 def to_model_fps(keypoints: np.ndarray, fps: float) -> np.ndarray:

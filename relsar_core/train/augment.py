@@ -100,7 +100,8 @@ def augment(features: tf.Tensor, cfg: AugmentConfig, out_steps: int | None = Non
     than out_steps (see source_window) let the speed augmentation speed motion up as well."""
     batch, steps = tf.shape(features)[0], tf.shape(features)[1]
     pos = tf.reshape(features, [batch, steps, NUM_JOINTS, CHANNELS])[..., :2]
-    if cfg.speed or cfg.crop or out_steps is not None:
+    longer = out_steps is not None and features.shape[1] != out_steps  # unknown length: resample
+    if cfg.speed or cfg.crop or longer:
         pos = temporal_resample(pos, cfg.speed, cfg.crop, out_steps)
     if cfg.flip:
         pos = flip(pos, cfg.flip)

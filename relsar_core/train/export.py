@@ -10,10 +10,8 @@ This module imports TensorFlow; the runtime side (relsar_core.runtime.tflite) do
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,7 +24,7 @@ from pydantic import ValidationError
 from relsar_core import __version__
 from relsar_core.config import DataConfig
 from relsar_core.errors import DataError, ModelFileError, RelsarError
-from relsar_core.files import atomic_write, write_text
+from relsar_core.files import atomic_write, check_output_file, write_text
 from relsar_core.runtime.tflite import (
     INPUT_NAME,
     QUANTIZATIONS,
@@ -34,6 +32,8 @@ from relsar_core.runtime.tflite import (
     SIGNATURE_KEY,
     TfliteRunner,
     feature_spec,
+    native_stderr_silenced,
+    pending_sidecar_path,
     sidecar_path,
 )
 from relsar_core.skeleton.features import FEATURE_DIM
@@ -92,13 +92,13 @@ def _load_keras(path: Path):
     import keras
 
     import relsar_core.train.model  # noqa: F401  registers the custom layer before loading
+    from relsar_core.train.supervised import keras_problem
 
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad archive; all mean "unusable file"
-        text = str(exc).strip().splitlines()
         raise ModelFileError(
-            f"{path}: not a loadable .keras model ({text[0] if text else type(exc).__name__})"
+            f"{path}: not a loadable .keras model ({keras_problem(exc)})"
         ) from None
 
 
@@ -188,6 +188,7 @@ class ParityData:
     validation: np.ndarray  # (M, T, 60): validation-split windows, where parity is judged
     labels: np.ndarray  # (M,) class index of each validation window
     source: str  # where they came from, for the report
+    calibration_labels: np.ndarray | None = None  # (N,) class index: base centroids for teaching
 
 
 def _sample(windows: np.ndarray, labels: np.ndarray, limit: int, seed: int = 0):
@@ -247,30 +248,15 @@ def parity_data(
     ):  # a folder too small to split: judge on the training windows rather than none
         held_out = splits.train
     calib = splits.train if len(splits.train) else held_out
-    cal_windows, _ = _sample(calib.windows, calib.labels, max_calibration)
+    cal_windows, cal_labels = _sample(calib.windows, calib.labels, max_calibration)
     val_windows, val_labels = _sample(held_out.windows, held_out.labels, max_validation)
     return ParityData(
         cal_windows,
         val_windows,
         val_labels,
         f"{where} ({len(val_windows)} validation, {len(cal_windows)} calibration windows)",
+        cal_labels,
     )
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """The converter's C++ side prints progress lines (e.g. 'fully_quantize: 0, …') straight to
-    file descriptor 2; keep them out of the CLI's table. Errors still arrive as exceptions."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as sink:
-            os.dup2(sink.fileno(), 2)
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class SavedModelExport:
@@ -325,7 +311,7 @@ class SavedModelExport:
             converter.representative_dataset = lambda: ([w[None]] for w in reps)
             # Int8 kernels inside; the float32 interface stays so every variant is a drop-in.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             return converter.convert()
 
 
@@ -418,6 +404,17 @@ def median_latency_ms(runner: TfliteRunner, windows: np.ndarray, repeats: int = 
     return p50_p95_ms(time_calls(call, repeats, warmup=5))[0]
 
 
+def sidecar_base_centroids(runner, windows: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    """Base-class centroids in the few-shot head's space from the converted model's own
+    embeddings of training windows (relsar_core.runtime.fewshot_head)."""
+    from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
+    from relsar_core.skeleton.descriptors import pose_descriptors
+
+    embeddings = runner.run_batch(windows)[1]
+    vectors = head_vectors(embeddings, pose_descriptors(windows))
+    return base_centroids(vectors, labels, list(class_names))
+
+
 def build_sidecar(
     source: SourceModel, quantization: str, content: bytes, parity: ParityReport, data_source: str
 ) -> dict:
@@ -501,7 +498,7 @@ def export_variant(
         raise ModelFileError(
             f"{source.checkpoint}: {quantization} conversion produced non-builtin ops {foreign}"
         )
-    with _native_stderr_silenced():  # the interpreter's "Created XNNPACK delegate" INFO line
+    with native_stderr_silenced():  # the interpreter's "Created XNNPACK delegate" INFO line
         runner = TfliteRunner(content, num_threads, source=f"{tflite_path} ({quantization})")
     parity = check_parity(runner, reference, data, quantization)
     json_path = sidecar_path(tflite_path)
@@ -517,8 +514,16 @@ def export_variant(
         )
     latency = median_latency_ms(runner, data.validation)
     meta = build_sidecar(source, quantization, content, parity, data.source)
+    if data.calibration_labels is not None:  # the taught-action gate against the base classes
+        meta["base_centroids"] = sidecar_base_centroids(
+            runner, data.calibration, data.calibration_labels, source.class_names
+        )
+    # The pair is one commit: the pending JSON first, then the model, then the JSON renamed last;
+    # a kill at any point leaves the old pair or the new one (runtime.finish_pending_pair).
+    pending = pending_sidecar_path(tflite_path)
+    write_text(pending, json.dumps(meta, indent=2) + "\n")
     atomic_write(tflite_path, lambda tmp: Path(tmp).write_bytes(content))
-    write_text(json_path, json.dumps(meta, indent=2) + "\n")
+    os.replace(pending, json_path)
     return ExportResult(
         quantization,
         tflite_path,
@@ -549,6 +554,10 @@ def convert_run(
         raise ValueError(f"quantizations must be among {QUANTIZATIONS}, got {list(quantizations)}")
     if Path(out).is_dir():
         raise ModelFileError(f"{out}: is a folder; --out takes a name, e.g. {Path(out) / 'model'}")
+    for q in quantizations:  # an unwritable place fails now, not after converting
+        path = variant_path(out, q, several=len(quantizations) > 1)
+        check_output_file(path)
+        check_output_file(sidecar_path(path))
     source = load_source(source_path, classes)
     data = parity_data(source, calibration)
     reference = keras_outputs(source.model, data.validation)

@@ -17,6 +17,7 @@ import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random
 from keras import layers, ops
 
 from relsar_core.config import ModelConfig
+from relsar_core.errors import ConfigError
 from relsar_core.skeleton.features import FEATURE_DIM
 
 
@@ -40,8 +41,16 @@ PRESETS = {
 
 
 def resolve_size(config: ModelConfig) -> ModelSize:
+    """The preset of `config.size` with the config's own fields over it; ConfigError when the
+    result cannot be built (attention splits d_model evenly over the heads)."""
     overrides = {k: v for k, v in config.model_dump().items() if k != "size" and v is not None}
-    return ModelSize(**{**PRESETS[config.size].__dict__, **overrides})
+    size = ModelSize(**{**PRESETS[config.size].__dict__, **overrides})
+    if size.d_model % size.num_heads:
+        raise ConfigError(
+            f"model: d_model {size.d_model} is not divisible by num_heads {size.num_heads} "
+            f"(size {config.size!r} and the config's overrides)"
+        )
+    return size
 
 
 @keras.saving.register_keras_serializable(package="relsar")
@@ -123,8 +132,6 @@ def build_encoder(
     "mixed_bfloat16" runs those products in bfloat16 while weights, GELU, dropout, LayerNorm and
     BatchNorm stay float32 (bfloat16 element-wise kernels are slow on CPUs)."""
     size = resolve_size(config)
-    if size.d_model % size.num_heads:
-        raise ValueError(f"d_model {size.d_model} is not divisible by num_heads {size.num_heads}")
     inputs = keras.Input((window, FEATURE_DIM), name="skeleton")
     x = inputs
     for i in (1, 2):  # the Conv1D stem: "conv1"/"conv2" are what fine-tuning may freeze

@@ -22,8 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
 from relsar_core.data.datasets import clip_key, folder_clips, split_indices, upstream_clips
-from relsar_core.errors import ClipError, DataError
-from relsar_core.files import atomic_write, write_json, write_text
+from relsar_core.errors import ClipError, DataError, ModelFileError
+from relsar_core.files import atomic_write, remove_stale_temps, visible, write_json, write_text
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 from relsar_core.train.byol import BYOL
@@ -69,10 +69,10 @@ def load_pretraining_windows(
         if not root.is_dir():
             raise DataError(f"{root}: data folder does not exist")
         if unlabeled:
-            paths = sorted(root.rglob("*.npz"))
+            paths = visible(root.rglob("*.npz"))
             if not paths:
                 raise DataError(f"{root}: no .npz clips found (searched sub-folders too)")
-            clips = [(p, load_clip(p).to_body15().keypoints) for p in paths]
+            clips = [(p, load_clip(p).body15_at_model_rate()) for p in paths]
             usable = [(p, kp) for p, kp in clips if len(kp) >= window]
             if not usable:
                 raise ClipError(f"{root}: every clip is shorter than one window of {window} frames")
@@ -82,7 +82,7 @@ def load_pretraining_windows(
                 {"data": str(root), "clips": len(usable), "skipped_short": len(clips) - len(usable)}
             )
             continue
-        clips = upstream_clips(root) if any(root.glob("*.npy")) else folder_clips(root)
+        clips = upstream_clips(root) if visible(root.glob("*.npy")) else folder_clips(root)
         for kp, path in zip(clips.keypoints, clips.clip_paths, strict=True):
             if len(kp) < window:
                 raise ClipError(f"{path}: {len(kp)} frames is too short for one window of {window}")
@@ -175,7 +175,7 @@ def save_encoder(byol: BYOL, path: Path, clean_windows: np.ndarray | None = None
     """The online encoder as a plain float32 .keras model, its BatchNorm statistics
     re-estimated on `clean_windows` (un-augmented training windows) when given."""
     encoder = byol.export_encoder(clean_windows)
-    atomic_write(path, lambda tmp: encoder.save(tmp))
+    atomic_write(path, lambda tmp: encoder.save(tmp), keep_suffix=True)
 
 
 def pretrain_byol(
@@ -199,6 +199,11 @@ def pretrain_byol(
             f"only {len(windows)} windows: fewer than one batch of {cfg.batch_size}; lower byol.batch_size"
         )
     chief = is_chief(strategy)
+    ckpt_dir = worker_dir(run_dir, strategy) / "ckpt"
+    if resume and tf.train.latest_checkpoint(str(ckpt_dir)) is None:
+        # Interrupted in its first epoch: nothing was trained yet, so start that epoch again.
+        console.print(f"{run_dir}: no finished epoch to resume from; starting at epoch 1")
+        resume = False
     if not resume:
         keras.utils.set_random_seed(cfg.seed)
     window = config.data.window
@@ -220,14 +225,17 @@ def pretrain_byol(
     if byol.predictor is not None:
         nets["predictor"] = byol.predictor
     checkpoint = tf.train.Checkpoint(optimizer=byol.optimizer, epoch=epoch_var, **nets)
-    manager = tf.train.CheckpointManager(
-        checkpoint, str(worker_dir(run_dir, strategy) / "ckpt"), max_to_keep=2
-    )
+    manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=2)
     records: list[dict] = []
     if resume:
-        if manager.latest_checkpoint is None:
-            raise DataError(f"{run_dir}: no checkpoint to resume from (ckpt/ is empty)")
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except Exception as exc:  # TF raises OpError, IndexError, ValueError… for a bad file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ModelFileError(
+                f"{manager.latest_checkpoint}: BYOL checkpoint is damaged, cannot resume ({first})"
+            ) from None
+        remove_stale_temps(run_dir)
         records = [
             r
             for r in _read_lines(run_dir / "metrics.jsonl")
@@ -285,6 +293,13 @@ def pretrain_byol(
             losses, spreads = [], []
             for batch in dataset:
                 loss, spread = byol.train_step(batch)
+                if not math.isfinite(float(loss)):
+                    # Stop before anything of this epoch is saved: the last checkpoint stays good.
+                    raise DataError(
+                        f"{run_dir}: BYOL diverged (loss {float(loss)} at epoch {epoch}); the learning "
+                        f"rate ({cfg.learning_rate:g}) is probably too high, or the data holds extreme "
+                        f"values. Epochs up to {epoch - 1} are kept"
+                    )
                 losses.append(float(loss))
                 spreads.append(float(spread))
                 step = int(byol.optimizer.iterations.numpy())
@@ -313,14 +328,16 @@ def pretrain_byol(
                 "seconds": seconds,
                 "windows_per_s": len(losses) * cfg.batch_size / seconds,
             }
-            collapsing = summary["embedding_spread"] < cfg.collapse_threshold
+            # Written so that NaN counts as collapsed (NaN < threshold is False).
+            collapsing = not summary["embedding_spread"] >= cfg.collapse_threshold
             summary["collapse_warning"] = bool(collapsing)
             records.append(summary)
-            manager.save(
-                checkpoint_number=epoch
-            )  # every worker takes part; only the chief's is kept
+            # metrics.jsonl first, then the checkpoint as the commit point: a kill between them
+            # leaves a metrics line past the checkpoint's epoch, which a resume drops.
             if chief:
                 _write_lines(run_dir / "metrics.jsonl", records)
+            manager.save(checkpoint_number=epoch)  # every worker takes part; the chief's is kept
+            if chief:
                 _plot_curves(records, run_dir / "loss.png", cfg.collapse_threshold)
                 save_encoder(byol, run_dir / "encoder.keras", clean)
                 line = (

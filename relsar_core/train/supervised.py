@@ -22,7 +22,7 @@ from relsar_core.config import RunConfig, TrainConfig, dump_config
 from relsar_core.data.datasets import Splits, WindowSet, class_weights
 from relsar_core.data.report import write_report
 from relsar_core.errors import ModelFileError, RelsarError
-from relsar_core.files import atomic_write, write_json
+from relsar_core.files import atomic_write, remove_stale_temps, write_json, write_text
 from relsar_core.train.model import build_classifier, classifier_from_logits_model, logits_model
 from relsar_core.train.tfdata import labelled_dataset
 
@@ -81,7 +81,7 @@ def compile_for_training(model: keras.Model, cfg: TrainConfig, steps_per_epoch: 
 
 
 def save_model(model: keras.Model, path: Path) -> None:
-    atomic_write(path, lambda tmp: model.save(tmp))
+    atomic_write(path, lambda tmp: model.save(tmp), keep_suffix=True)
 
 
 def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
@@ -95,12 +95,48 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
         return keras.models.load_model(path, compile=compile)
     except Exception as exc:  # Keras raises many types for a bad file; the user needs one line
         raise ModelFileError(
-            f"{path}: not a loadable .keras model ({type(exc).__name__}: {exc})"
+            f"{path}: not a loadable .keras model ({keras_problem(exc)})"
         ) from None
 
 
+def keras_problem(exc: BaseException) -> str:
+    """Keras' reason in one line; its "File not found" for a file that exists but is not a
+    .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
+    import zipfile
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
+        return "the file is corrupt or truncated: not a .keras zip archive"
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """A run's JSON file ({} when absent); a corrupt one is one clear error."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RelsarError(f"{path}: corrupt run file, cannot resume ({exc})") from None
+    if not isinstance(data, dict):
+        raise RelsarError(f"{path}: corrupt run file, cannot resume (not a JSON object)")
+    return data
+
+
+def trim_metrics(path: Path, epoch: int) -> None:
+    """Drop metrics.jsonl lines past `epoch` (written by an epoch a kill kept from committing)
+    and any half-written last line."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("epoch", 0) <= epoch:
+            kept.append(line + "\n")
+    write_text(path, "".join(kept))
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -116,9 +152,23 @@ class RunCheckpoint(keras.callbacks.Callback):
             state,
         )
 
+    diverged: str | None = None  # why training stopped on a non-finite loss (nothing was saved)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = f"loss {float(loss)} at step {batch + 1}"
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         monitor = logs.get("val_loss", logs.get("loss"))
+        bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(float(v))]
+        if self.diverged or bad:
+            # Nothing of this epoch is kept: a NaN never becomes "best" or a resumable state.
+            self.diverged = f"epoch {epoch + 1}: " + (self.diverged or f"{bad[0]} {logs[bad[0]]}")
+            self.model.stop_training = True
+            return
         improved = self.state.get("best") is None or monitor < self.state["best"]
         if improved:
             save_model(self.classifier, self.run_dir / "best.keras")
@@ -126,8 +176,6 @@ class RunCheckpoint(keras.callbacks.Callback):
         else:
             self.state["wait"] = self.state.get("wait", 0) + 1
         save_model(self.model, self.run_dir / "last.keras")
-        self.state["epoch"] = epoch + 1
-        write_json(self.run_dir / "state.json", self.state)
         lr = self.model.optimizer.learning_rate
         entry = {
             "epoch": epoch + 1,
@@ -137,6 +185,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         }
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(entry) + "\n")
+        # state.json is the commit point: written last, so a kill before it leaves at most a
+        # metrics line past the recorded epoch, which a resume drops (trim_metrics).
+        self.state["epoch"] = epoch + 1
+        write_json(self.run_dir / "state.json", self.state)
         if self.patience and self.state["wait"] >= self.patience:
             self.model.stop_training = True
 
@@ -207,6 +259,8 @@ def fit_classifier(
     steps = math.ceil(len(train) / cfg.batch_size)
     state = _read_json(run_dir / "state.json") if resume else {}
     if resume and (run_dir / "last.keras").is_file():
+        remove_stale_temps(run_dir)
+        trim_metrics(run_dir / "metrics.jsonl", int(state.get("epoch", 0)))
         model = load_model(run_dir / "last.keras", compile=True)
         classifier = classifier_from_logits_model(model)
     else:
@@ -266,6 +320,12 @@ def fit_classifier(
                 *callbacks,
             ],
         )
+        if checkpoint.diverged:
+            raise RelsarError(
+                f"{run_dir}: training diverged ({checkpoint.diverged}); the learning rate "
+                f"({cfg.learning_rate:g}) is probably too high, or the data holds extreme values. "
+                f"Epochs up to {state['epoch']} are kept"
+            )
         state["stopped_early"] = state["epoch"] < cfg.epochs
         write_json(run_dir / "state.json", state)
     best = load_model(run_dir / "best.keras")
@@ -288,6 +348,11 @@ def train_supervised(
     run_info: dict | None = None,
 ) -> dict:
     """Supervised training from scratch (a fresh classifier) or resumed from run_dir."""
+    if splits.train.num_classes < 2:
+        raise RelsarError(
+            f"only one class ({', '.join(splits.train.class_names)}): a classifier needs at "
+            "least two class folders"
+        )
     if len(splits.train) == 0:
         raise RelsarError(
             "no training windows: every clip went to validation/test; add clips or lower the fractions"

@@ -71,7 +71,7 @@ def export_onnx(model, path: str | os.PathLike) -> Path:
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
 
-    atomic_write(path, write)
+    atomic_write(path, write, keep_suffix=True)
     return Path(path)
 
 
@@ -97,7 +97,7 @@ def quantize_int8(float_path: str | os.PathLike, int8_path: str | os.PathLike) -
             extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
         )
 
-    atomic_write(int8_path, write)
+    atomic_write(int8_path, write, keep_suffix=True)
     return Path(int8_path)
 
 
