@@ -70,9 +70,15 @@ def run_byol(args: argparse.Namespace) -> int:
         config = _byol_config(args, args.config)
         resolve_size(config.model)  # a model that cannot be built fails before any work
         prepare_new_run(args.out, args.overwrite)
-        data_args = {"dirs": [str(d.resolve()) for d in args.data], "unlabeled": args.unlabeled}
+        data_args = {
+            "dirs": [str(d.resolve()) for d in args.data],
+            "unlabeled": args.unlabeled,
+            "protocol": args.protocol,
+            "test_data": str(args.test_data.resolve()) if args.test_data else None,
+        }
         run_dir = args.out
     strategy = _strategy(args.strategy or config.byol.strategy)
+    from relsar_core.train.augment import source_window
     from relsar_core.train.byol import resolve_precision
     from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 
@@ -83,6 +89,9 @@ def run_byol(args: argparse.Namespace) -> int:
             config.data.stride,
             data_args["unlabeled"],
             config.data,
+            protocol=data_args.get("protocol", "random"),
+            test_data=data_args.get("test_data"),
+            source_frames=source_window(config.data.window, config.augment.speed),
         )
     console.print(
         f"{data_info['windows']} windows from {len(data_info['sources'])} folder(s); "
@@ -112,8 +121,9 @@ def add_byol(sub) -> None:
         "(τ 0.996 → 1, every step), symmetric loss, two on-graph augmented views. Progress bar, a "
         "checkpoint every epoch, --resume after an interruption, metrics.jsonl (loss and the collapse "
         "monitor: std of normalized embeddings × √E per step), loss.png, and RUN_DIR/encoder.keras for "
-        "`relsar-train linear|finetune|knn --encoder RUN_DIR`. Labelled folders keep their test clips "
-        "out of pre-training (data.test_fraction, data.seed).",
+        "`relsar-train linear|finetune|knn --encoder RUN_DIR`. Labelled folders keep the test clips of "
+        "--protocol/--test-data out of pre-training (the split the evaluation modes use; run.json lists "
+        "the clips), and the evaluation modes refuse an encoder that saw their test clips.",
     )
     p.add_argument(
         "--data",
@@ -127,6 +137,18 @@ def add_byol(sub) -> None:
         "--unlabeled",
         action="store_true",
         help="use every .npz under each folder, ignoring labels and class folders (nothing held out)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=["random", "nwucla-cross-view"],
+        default="random",
+        help="which clips of a labelled folder are the test side, left out of pre-training: as in "
+        "`relsar-train linear|finetune|knn --protocol` (random: data.seed/test_fraction split)",
+    )
+    p.add_argument(
+        "--test-data",
+        type=Path,
+        help="the separate test folder the evaluation will use: none of its clips may be in --data",
     )
     p.add_argument(
         "--config",
