@@ -33,12 +33,11 @@ def _timed(step, count: int) -> tuple[float, float]:
 
 
 def run(quick: bool, size: str = "base") -> list[Measurement]:
-    import keras
-    import tensorflow as tf
-
     from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
     from relsar_core.train.augment import source_window
     from relsar_core.train.byol import BYOL, resolve_precision
+    from relsar_core.train.tf_setup import seed_everything, thread_pools
+    from relsar_core.train.tfdata import unlabelled_dataset
     from relsar_core.train.upstream_byol import UpstreamBYOL
 
     rounds, steps = (2, 2) if quick else (5, 3)
@@ -50,19 +49,13 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
     model = ModelConfig(size=size)
     loops = {}
     for precision in ("float32", "mixed_bfloat16"):
-        keras.utils.set_random_seed(0)
+        seed_everything(0)
         byol_cfg = ours_cfg.byol.model_copy(update={"precision": precision})
         byol = BYOL(
             model, byol_cfg, ours_cfg.augment, WINDOW, steps_per_epoch=len(sources) // BATCH
         )
-        batches = iter(
-            tf.data.Dataset.from_tensor_slices(sources)
-            .cache()
-            .shuffle(len(sources), seed=0)
-            .repeat()
-            .batch(BATCH, drop_remainder=True)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        # Our input pipeline as relsar-train byol builds it; the upstream slices numpy arrays.
+        batches = iter(unlabelled_dataset(sources, BATCH, seed=0, repeat=True))
 
         def ours_step(byol=byol, batches=batches):
             loss, _ = byol.train_step(next(batches))
@@ -99,10 +92,7 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
         "step_ms": {k: (v * 1e3).round(1).tolist() for k, v in wall.items()},
         "cpu_time_ratio": {p: round(ratio(cpu, p), 3) for p in ("float32", "mixed_bfloat16")},
         "bfloat16_native": resolve_precision("auto") == "mixed_bfloat16",
-        "threads": {
-            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-        },
+        "threads": thread_pools(),
         "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations "
         "on 36-frame source windows",
         "upstream": "eager GradientTape loop, numpy noise+flip views, one direction, no predictor",
