@@ -10,8 +10,9 @@ from pathlib import Path
 
 from rich.table import Table
 
+from relsar_core.cli import console, run_cli
 from relsar_core.files import write_json, write_text
-from training.cli_common import console, quiet_tensorflow, run_cli
+from relsar_core.train.tf_setup import quiet_tensorflow
 
 
 def _parser() -> argparse.ArgumentParser:

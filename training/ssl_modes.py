@@ -1,13 +1,23 @@
 """relsar-train modes for self-supervised learning: `byol` (pre-training) and the evaluation
 protocols `linear`, `finetune` and `knn` on a pre-trained encoder. Registered in
-training/train_cli.py's MODES; they share its data and run arguments."""
+training/train_cli.py's MODES; they share the data and run arguments of training/run_args.py."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from training.cli_common import add_overwrite_argument, console, quiet_tensorflow, read_run_info
+from relsar_core.cli import console
+from relsar_core.train.tf_setup import quiet_tensorflow
+from training.run_args import (
+    add_data_arguments,
+    add_overwrite_argument,
+    add_run_arguments,
+    load_data,
+    read_run_info,
+    resolve_run,
+    train_overrides,
+)
 
 
 def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -37,15 +47,7 @@ def _strategy(name: str):
 def _byol_config(args: argparse.Namespace, source):
     from relsar_core.config import BYOLRunConfig, load_config
 
-    names = {
-        "epochs": "epochs",
-        "batch_size": "batch_size",
-        "learning_rate": "learning_rate",
-        "seed": "seed",
-    }
-    byol = {
-        key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr) is not None
-    }
+    byol = train_overrides(args)
     model = {"size": args.size} if args.size else {}
     return load_config(source, BYOLRunConfig, byol=byol, model=model)
 
@@ -180,8 +182,6 @@ def add_byol(sub) -> None:
 
 
 def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
-    from training.train_cli import add_data_arguments, add_run_arguments
-
     add_data_arguments(p)
     add_run_arguments(p, default_config)
     p.add_argument(
@@ -202,7 +202,6 @@ def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
 
 def _protocol_setup(args: argparse.Namespace):
     from relsar_core.errors import RelsarError
-    from training.train_cli import resolve_run
 
     config, data_args, run_dir, resuming = resolve_run(args)
     encoder = args.encoder
@@ -228,7 +227,6 @@ def run_linear(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
     from relsar_core.train.protocols import linear_probe
-    from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)
@@ -249,7 +247,6 @@ def run_finetune(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
     from relsar_core.train.protocols import finetune
-    from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
@@ -272,7 +269,6 @@ def run_finetune(args: argparse.Namespace) -> int:
 def run_knn(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from relsar_core.train.protocols import knn_eval
-    from training.train_cli import load_data
 
     config, data_args, run_dir, _, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)

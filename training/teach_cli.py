@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from training.cli_common import console, run_cli
+from relsar_core.cli import console, run_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,8 +72,9 @@ def _show(model: Path) -> None:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    from relsar_core.data import teaching
     from relsar_core.errors import DataError
-    from relsar_core.runtime import fewshot, teaching
+    from relsar_core.runtime import fewshot
 
     if args.stride < 1:
         raise DataError(f"--stride must be at least 1, got {args.stride}")

@@ -6,11 +6,13 @@ models, decoding; frames with nobody and frames that lose the person count too."
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.bench.common import Measurement
+from relsar_core.timing import p50_p95_ms, time_calls
 
 THREADS = 2  # the design's reference machine has 2 cores
 FRAME_SIZE = (640, 480)
@@ -204,8 +206,8 @@ def run(quick: bool) -> list[Measurement]:
         m.value for m in measurements if m.name.startswith("blazepose tracking ms/frame mean")
     )
     measurements += _mediapipe_speed(frames, ours_ms) + _agreement()
-    try:
-        from relsar_core.pose.vitpose.estimator import benchmark_vitpose
-    except ImportError:  # ViTPose not installed or not exposing its benchmark
+    if importlib.util.find_spec("torch") is None:  # the vitpose extra is not installed
         return measurements
-    return measurements + list(benchmark_vitpose(quick))
+    from relsar_core.bench.vitpose import benchmark_vitpose
+
+    return measurements + benchmark_vitpose(quick)

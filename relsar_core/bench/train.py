@@ -31,30 +31,22 @@ def _timed(step, count: int) -> tuple[float, float]:
 
 
 def run(quick: bool, size: str = "base") -> list[Measurement]:
-    import keras
-    import tensorflow as tf
-
     from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
     from relsar_core.train.byol import BYOL
+    from relsar_core.train.tf_setup import seed_everything, thread_pools
+    from relsar_core.train.tfdata import unlabelled_dataset
     from relsar_core.train.upstream_byol import UpstreamBYOL
 
     rounds, steps = (2, 2) if quick else (5, 3)
     windows = toy_windows(8 * BATCH, window=WINDOW)
     model = ModelConfig(size=size)
     ours_cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": BATCH})
-    keras.utils.set_random_seed(0)
+    seed_everything(0)
     ours = BYOL(
         model, ours_cfg.byol, ours_cfg.augment, WINDOW, steps_per_epoch=len(windows) // BATCH
     )
     # Our input pipeline as relsar-train byol builds it; the upstream slices numpy arrays.
-    batches = iter(
-        tf.data.Dataset.from_tensor_slices(windows)
-        .cache()
-        .shuffle(len(windows), seed=0)
-        .repeat()
-        .batch(BATCH, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    batches = iter(unlabelled_dataset(windows, BATCH, seed=0, repeat=True))
     upstream = UpstreamBYOL(model, WINDOW)
     rng = np.random.default_rng(0)
 
@@ -87,10 +79,7 @@ def run(quick: bool, size: str = "base") -> list[Measurement]:
         "ours_step_ms": (ours_wall * 1e3).round(1).tolist(),
         "upstream_step_ms": (up_wall * 1e3).round(1).tolist(),
         "cpu_time_ratio": round(cpu_ratio, 3),
-        "threads": {
-            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-        },
+        "threads": thread_pools(),
         "ours": "symmetric BYOL + predictor + EMA every step, tf.function, byol.yaml augmentations and precision",
         "upstream": "eager GradientTape loop, numpy noise+flip views, one direction, no predictor",
     }

@@ -33,11 +33,11 @@ DESCRIPTOR_WEIGHT = 2.0
 GATE_SHARPNESS = 6.0
 BASE_SHARPNESS = 40.0  # per unit of cosine distance: a 0.05 margin to a base centroid ≈ 88 %
 CHOICE_TEMPERATURE = 0.02  # cosine distance: softmax over the taught actions' nearest distances
-RADIUS_FACTOR = 1.5
+RADIUS_FACTOR = 3.0
 RADIUS_QUANTILE = 0.9
 MIN_RADIUS = 0.05  # cosine distance: very tight examples still accept small variations
 MAX_RADIUS = 1.0  # orthogonal: a larger radius would accept windows unlike the examples at all
-OUTLIER_MADS = 4.0
+OUTLIER_MADS = 8.0  # lenient: real examples are diverse (docs/teach.md)
 CENTROIDS_PER_CLASS = 4
 
 

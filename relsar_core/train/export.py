@@ -392,7 +392,7 @@ def tflite_ops(content: bytes) -> list[str]:
 
 def median_latency_ms(runner: TfliteRunner, windows: np.ndarray, repeats: int = 50) -> float:
     """p50 of single-window calls: the number the app cares about (a rough one; relsar-bench for real)."""
-    from relsar_core.bench.common import p50_p95_ms, time_calls
+    from relsar_core.timing import p50_p95_ms, time_calls
 
     x = windows[: max(1, min(len(windows), repeats))]
     state = {"i": 0}

@@ -28,6 +28,7 @@ from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 from relsar_core.train.byol import BYOL
 from relsar_core.train.distribute import is_chief, replica_batch, worker_dir
+from relsar_core.train.tfdata import unlabelled_dataset
 
 console = Console(stderr=True)
 
@@ -259,9 +260,7 @@ def pretrain_byol(
         write_json(run_dir / "run.json", info)
     start_epoch = int(epoch_var.numpy())
 
-    dataset = tf.data.Dataset.from_tensor_slices(windows.astype(np.float32)).cache()
-    dataset = dataset.shuffle(len(windows), seed=cfg.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = unlabelled_dataset(windows, cfg.batch_size, seed=cfg.seed)
     dataset = (
         strategy.experimental_distribute_dataset(dataset)
         if strategy.num_replicas_in_sync > 1

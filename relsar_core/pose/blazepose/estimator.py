@@ -36,6 +36,14 @@ ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 FORGET_AFTER_FRAMES = 30
 
 
+def tracking_roi(roi_filter: OneEuroFilter, alignment: np.ndarray) -> Roi:
+    """The next frame's ROI from this frame's two alignment points, smoothed as MediaPipe does:
+    speed in units of the body (2 × the alignment radius of this frame)."""
+    body_size = 2.0 * float(np.hypot(*(alignment[1] - alignment[0])))
+    smooth = roi_filter(alignment, value_scale=1.0 / max(body_size, 1e-6))
+    return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
+
+
 @dataclass
 class PersonDetection:
     """One person found by the detector, in image pixels."""
@@ -206,9 +214,7 @@ class BlazePoseEstimator(PoseEstimator):
     def _next_roi(self, alignment: np.ndarray) -> Roi:
         if not self.tracking:
             return roi_from_alignment(alignment[0], alignment[1], ROI_SCALE)
-        body_size = 2.0 * float(np.hypot(*(alignment[1] - alignment[0])))
-        smooth = self._roi_filter(alignment, value_scale=1.0 / max(body_size, 1e-6))
-        return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
+        return tracking_roi(self._roi_filter, alignment)
 
     def _landmarks(self, frame_bgr: np.ndarray, roi: Roi) -> LandmarkResult | None:
         if roi.size < 8:  # a degenerate ROI cannot hold a person

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from relsar_core.data.datasets import load_clip_folder
+from relsar_core.data.recording import check_action_name
 from relsar_core.errors import DataError, ModelFileError
 from relsar_core.files import write_json
 from relsar_core.runtime import fewshot
@@ -19,8 +21,6 @@ from relsar_core.skeleton.descriptors import pose_descriptors
 
 def example_folders(data: str | os.PathLike) -> dict[str, list[Path]]:
     """{action: clip paths} of a `<data>/<action>/*.npz` folder; DataError naming the problem."""
-    from relsar_core.data.recording import check_action_name
-
     root = Path(data)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (expected {root}/<action>/<clip>.npz)")
@@ -48,8 +48,6 @@ def add_base_centroids(
     """Write `base_centroids` into the model's sidecar from the windows of `data` (a
     `<class>/*.npz` folder of the model's own classes, e.g. its training data); returns the
     number of windows used. The .tflite and so its SHA-256 are unchanged."""
-    from relsar_core.data.datasets import load_clip_folder
-
     base = TfliteClassifier(model_path)
     windows = load_clip_folder(data, base.window, stride, base.class_names)
     if len(windows.windows) == 0:
