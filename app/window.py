@@ -309,8 +309,8 @@ class MainWindow(QMainWindow):
 
     def _on_result(self) -> None:
         result = self.bridge.take()
-        if result is None or self.state == "stopped":
-            return
+        if result is None or self.state != "running":
+            return  # paused or stopped: a frame still in flight must not look live
         if self.first_frame_time is None:
             self.first_frame_time = time.perf_counter()
         self.video.show_frame(result.frame.image, result.frame.image_size, result.skeleton)

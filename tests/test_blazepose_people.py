@@ -54,3 +54,12 @@ def test_max_people_one_keeps_one(two_people):
     assert counts == [1] * 5
     assert est.detector_runs == 1  # full: no room for anyone new, so no detector
     est.close()
+
+
+def test_people_bench_path_runs_on_real_frames():
+    from relsar_core.bench.people import _run
+    from relsar_core.pose.sample_media import walker_frames
+
+    r = _run(walker_frames(25, start=15), fps=10.0, max_people=4)
+    assert len(r["times"]) == 25 and r["counts"].max() >= 1  # the walker is found
+    assert all(len(v) >= 10 for v in r["spans"].values())  # and keeps an id

@@ -23,11 +23,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=["all", "classifier", "pose", "pipeline", "train", "scaling", "teach", "tracking"],
+        choices=[
+            "all",
+            "classifier",
+            "pose",
+            "pipeline",
+            "train",
+            "scaling",
+            "teach",
+            "tracking",
+            "people",
+        ],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
         "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
-        "identity switches on synthetic crossings (not part of all)",
+        "identity switches on synthetic crossings; people = several people on the sample video "
+        "(neither part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
