@@ -12,7 +12,8 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from training.cli_common import console, run_cli  # noqa: E402
+from relsar_core.cli import console, run_cli  # noqa: E402
+from relsar_core.pose.factory import POSE_BACKENDS  # noqa: E402
 
 HEADLESS_HINT = (
     "run without a window: relsar-app --headless --source FILE --out results.jsonl "
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pose",
-        choices=["blazepose", "vitpose", "auto"],
+        choices=POSE_BACKENDS,
         help="pose backend for cameras "
         "and videos (default blazepose, after `relsar-models fetch default`)",
     )
@@ -234,7 +235,7 @@ def _finish(window, args: argparse.Namespace) -> None:
     if args.screenshot:
         window.grab().save(str(args.screenshot))
     if args.report:
-        from relsar_core.bench.common import rss_mb
+        from relsar_core.timing import rss_mb
 
         lat = window.bridge.latency_p50_p95()
         runner = window.bridge.runner

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from relsar_core.live.pipeline import DEFAULT_MODEL, DEFAULT_POSE_BACKEND
+from relsar_core.live.pipeline import DEFAULT_MODEL
+from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 
 ORGANISATION, APPLICATION = "relsar", "relsar-live"
 
@@ -28,6 +29,7 @@ class AppSettings:
     threshold: float = 0.5
     data_root: str = str(Path.home() / "relsar-recordings")
     record_video: bool = False
+    recent: str = ""  # recently opened sources, newest first, one a line
 
     @classmethod
     def load(cls, store: QSettings) -> AppSettings:

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from relsar_core.cli import console, run_cli
 from relsar_core.data.mocap.shipping import comparison_table, confusion_table
 from relsar_core.data.mocap.webcam import UPPER_BODY_CLASSES
 from relsar_core.files import write_json, write_text
-from training.cli_common import console, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"

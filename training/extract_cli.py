@@ -11,7 +11,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from training.cli_common import console, run_cli
+from relsar_core.cli import console, run_cli
+from relsar_core.pose.factory import POSE_BACKENDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pose",
         default="auto",
-        choices=["auto", "blazepose", "vitpose"],
+        choices=POSE_BACKENDS,
         help="pose backend; auto = ViTPose when a checkpoint is given or in the models "
         "folder, else BlazePose (default: auto)",
     )

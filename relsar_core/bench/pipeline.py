@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms
+from relsar_core.bench.common import Measurement
+from relsar_core.timing import p50_p95_ms
 
 FPS = 30.0
 
@@ -99,7 +100,8 @@ def _source_setup(folder: Path, frames: int) -> tuple[str, object, str]:
 
     try:
         from relsar_core.bench.pose import load_sample_frames
-        from relsar_core.live.pipeline import DEFAULT_POSE_BACKEND, open_pose
+        from relsar_core.live.pipeline import open_pose
+        from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 
         pose = open_pose(DEFAULT_POSE_BACKEND)
         images, desc = load_sample_frames(frames)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.bench.common import Measurement
+from relsar_core.timing import p50_p95_ms, time_calls
 
 PCK_THRESHOLD = 0.05  # of the person box's longer side
 INT8_TARGET_MS = 70.0
@@ -189,7 +190,7 @@ def _with_detector(est, name: str, count: int) -> list[Measurement]:
     from relsar_core.errors import ModelFileError
     from relsar_core.pose.blazepose.estimator import BlazePoseDetector
     from relsar_core.pose.sample_media import walker_frames
-    from relsar_core.pose.vitpose.onnx_export import default_threads
+    from relsar_core.threads import default_threads
 
     try:
         frames = walker_frames(count)

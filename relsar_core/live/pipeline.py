@@ -23,12 +23,11 @@ from relsar_core.errors import ModelFileError
 from relsar_core.live.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.pose.base import PoseEstimator, Skeleton
+from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
-POSE_BACKENDS = ("blazepose", "vitpose", "auto")
-DEFAULT_POSE_BACKEND = "blazepose"
 # One window is little work: a second interpreter thread only adds synchronisation while pose,
 # capture and drawing already keep the cores busy (measured on the shared 2-core machine:
 # features + classify p50 1.4 ms with 1 thread, 7.3 ms with 2).
@@ -294,6 +293,7 @@ class PipelineRunner:
         drop = source.live or source.realtime if drop_frames is None else drop_frames
         self.slot = FrameSlot(drop=drop)
         self._stop = threading.Event()
+        self.paused = threading.Event()  # set: the capture thread holds (files and replays)
         self._times: deque[float] = deque(maxlen=240)
         self.frames_read = 0
         self.frames_processed = 0
@@ -331,6 +331,9 @@ class PipelineRunner:
     def _capture_loop(self) -> None:
         try:
             while not self._stop.is_set():
+                if self.paused.is_set():
+                    self._stop.wait(0.02)  # paced sources restart their clock after a hold
+                    continue
                 frame = self.source.read()
                 if frame is None:
                     break

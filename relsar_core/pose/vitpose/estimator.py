@@ -16,8 +16,8 @@ from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.roi import Box, box_from_keypoints, box_iou
 from relsar_core.pose.vitpose.config import LAYOUT_BY_JOINTS
 from relsar_core.pose.vitpose.heatmaps import decode_heatmaps
-from relsar_core.pose.vitpose.onnx_export import default_threads
 from relsar_core.pose.vitpose.topdown import PADDING, crop_box, heatmap_to_image, preprocess
+from relsar_core.threads import default_threads
 
 RUNTIMES = ("torch", "onnx")
 MIN_CONFIDENCE = 0.3  # a joint counts as seen above this heatmap peak
@@ -152,11 +152,3 @@ def _onnx_runner(path: Path, quantize: bool, threads: int) -> tuple[Runner, int,
     session = OnnxViTPose(onnx_path, threads)
     rows, cols = session.input_size
     return session, session.num_joints, (rows // 4, cols // 4)
-
-
-def benchmark_vitpose(quick: bool, weights: str | None = None) -> list:
-    """ms/frame for PyTorch, ONNX float and ONNX int8 and int8-vs-float PCK@0.05 (see
-    relsar_core.bench.vitpose); returns relsar_core.bench.common.Measurement objects."""
-    from relsar_core.bench.vitpose import benchmark_vitpose as run
-
-    return run(quick, weights)
