@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from training.cli_common import run_cli
+from relsar_core.cli import run_cli
 from training.eval_cli import _main
 
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.cli_common import console, run_cli
+from relsar_core.cli import console, run_cli
 
 
 def _parser() -> argparse.ArgumentParser:
