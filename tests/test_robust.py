@@ -529,3 +529,54 @@ def test_extract_stops_within_a_second_of_ctrl_c(tmp_path):
     err = proc.stderr.read().decode()
     assert "Traceback" not in err and "interrupted" in err
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]
+
+
+# --- 14, 15: truncated videos are noted; FFmpeg stays quiet ----------------------------------
+
+
+def _write_avi(path: Path, frames: int) -> Path:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), 40 + 4 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_truncated_video_is_extracted_with_a_note(tmp_path):
+    from relsar_core.data.extract import ExtractJob, extract_video
+    from relsar_core.pose.base import PoseEstimator, Skeleton
+
+    class Centre(PoseEstimator):
+        layout = "body15"
+
+        def estimate(self, frame):
+            kp = np.tile(np.array([[32.0, 24.0, 0.9]], np.float32), (15, 1))
+            return Skeleton(kp, "body15")
+
+    video = _write_avi(tmp_path / "wave" / "v.avi", 40)
+    whole = extract_video(ExtractJob(video, "wave", tmp_path / "out" / "a.npz"), Centre())
+    assert whole.status == "done" and whole.frames == 40 and whole.message == ""
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])  # a copy that stopped half-way
+    cut = extract_video(ExtractJob(video, "wave", tmp_path / "out" / "b.npz"), Centre())
+    assert cut.status == "done" and cut.frames < 40
+    assert f"read {cut.frames} of 40 frames" in cut.message
+
+
+def test_headless_on_a_broken_video_is_one_line_without_ffmpeg_noise(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video" * 20)
+    done = subprocess.run(
+        [sys.executable, "-c", "from app.main import main; main()", "--headless"]
+        + ["--source", str(broken), "--out", str(tmp_path / "r.jsonl")],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "moov" not in done.stderr and "Traceback" not in done.stderr
