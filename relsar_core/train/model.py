@@ -181,3 +181,14 @@ def classifier_from_logits_model(model: keras.Model) -> keras.Model:
 def stem_layers(encoder: keras.Model) -> list[keras.layers.Layer]:
     """The Conv1D stem (conv + BatchNorm), which the paper studies freezing during fine-tuning."""
     return [layer for layer in encoder.layers if layer.name.startswith(("conv1", "conv2"))]
+
+
+def keras_problem(exc: BaseException) -> str:
+    """Keras' reason in one line; its "File not found" for a file that exists but is not a
+    .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
+    import zipfile
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
+        return "the file is corrupt or truncated: not a .keras zip archive"
+    return f"{type(exc).__name__}: {text[:200]}"
