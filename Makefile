@@ -26,7 +26,8 @@ models: $(STAMP)
 app: setup
 	$(BIN)/relsar-app
 
-test: setup
+# CI runs this (.ci/run): the lint (style and the import contracts) first, then every test.
+test: setup lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 # Rebuild the shipped default model from motion capture (data, training, conversion, held-out
@@ -34,8 +35,12 @@ test: setup
 default-model: $(STAMP)
 	$(BIN)/python -m training.default_model --ship
 
+# ruff (style and format) and import-linter (the layers and the TensorFlow/torch boundaries:
+# the contracts are in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check relsar_core training app tests
+	$(BIN)/ruff format --check relsar_core training app tests
+	$(BIN)/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

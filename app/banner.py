@@ -3,7 +3,7 @@ dialog, so the app keeps running (and tests can read them)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 _STYLES = {
     "info": "background:#1f3b57; color:#e8f1fb;",
@@ -18,6 +18,9 @@ class MessageBanner(QFrame):
         self.level = "info"
         self.label = QLabel()
         self.label.setWordWrap(True)
+        # A long message wraps or is cut, it never widens the window.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(100)
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)

@@ -14,6 +14,7 @@ from collections import deque
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from app.worker import user_message
 from relsar_core.live.pipeline import FrameResult, LivePipeline, PipelineRunner
 from relsar_core.live.sources import FrameSource
 
@@ -31,6 +32,7 @@ class PipelineBridge(QObject):
         self._pending = False
         self.latencies: deque[float] = deque(maxlen=300)
         self.predictions = 0
+        self._stopping: list[threading.Thread] = []
 
     def start(self, source: FrameSource, pipeline: LivePipeline) -> None:
         self.stop()
@@ -38,15 +40,37 @@ class PipelineBridge(QObject):
             self._latest, self._pending = None, False
         self.latencies.clear()
         self.predictions = 0
-        self.runner = PipelineRunner(
-            source, pipeline, self._on_result, self._on_error, self._on_end
+        runner = PipelineRunner(
+            source,
+            pipeline,
+            lambda r: self._on_result(runner, r),
+            lambda e: self._on_error(runner, e),
+            lambda: self._on_end(runner),
         )
-        self.runner.start()
+        self.runner = runner
+        runner.start()
 
     def stop(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
-            self.runner = None
+        """Stop at once without waiting: the old threads finish (and close their source) in a
+        helper thread, so a source stuck in a read never blocks the UI."""
+        runner, self.runner = self.runner, None
+        if runner is None:
+            return
+        runner._stop.set()
+        runner.slot.close()
+        stopper = threading.Thread(target=runner.stop, args=(10.0,), daemon=True)
+        stopper.start()
+        with self._lock:
+            self._stopping = [t for t in self._stopping if t.is_alive()] + [stopper]
+            self._latest, self._pending = None, False
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """Wait until stopped sources are closed (a worker, before it reuses the pose model)."""
+        with self._lock:
+            stopping = list(self._stopping)
+        for thread in stopping:
+            thread.join(timeout)
+        return not any(t.is_alive() for t in stopping)
 
     @property
     def running(self) -> bool:
@@ -65,7 +89,9 @@ class PipelineBridge(QObject):
         return float(np.percentile(lat, 50)), float(np.percentile(lat, 95))
 
     # -- called in the inference thread --
-    def _on_result(self, result: FrameResult) -> None:
+    def _on_result(self, runner: PipelineRunner, result: FrameResult) -> None:
+        if runner is not self.runner:
+            return  # a stopped source's last frame
         if result.prediction is not None:
             self.latencies.append(result.prediction.latency_ms)
             self.predictions += 1
@@ -76,11 +102,10 @@ class PipelineBridge(QObject):
             self._pending = True
         self.result_ready.emit()
 
-    def _on_error(self, exc: BaseException) -> None:
-        from relsar_core.errors import RelsarError
+    def _on_error(self, runner: PipelineRunner, exc: BaseException) -> None:
+        if runner is self.runner:
+            self.failed.emit(user_message(exc))
 
-        text = str(exc) if isinstance(exc, RelsarError) else f"{type(exc).__name__}: {exc}"
-        self.failed.emit(text)
-
-    def _on_end(self) -> None:
-        self.ended.emit()
+    def _on_end(self, runner: PipelineRunner) -> None:
+        if runner is self.runner:
+            self.ended.emit()

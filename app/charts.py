@@ -90,24 +90,38 @@ class ProbabilityBars(QWidget):
 class TimelineStrip(QWidget):
     """The actions of the last `span_s` seconds as coloured segments, newest on the right."""
 
+    CAPTION_H = 14  # the "last 30 s" caption has its own row: it never covers a segment's label
+
     def __init__(self, span_s: float = 30.0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.span_s = span_s
         self.entries: deque[tuple[float, str]] = deque(maxlen=5000)
-        self.setFixedHeight(38)
+        self.frozen_at: float | None = None  # stopped: time stands still, the last run ends
+        self.setFixedHeight(38 + self.CAPTION_H)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def add(self, label: str, when: float | None = None) -> None:
+        self.frozen_at = None
         self.entries.append((time.monotonic() if when is None else when, label))
         self.update()
 
     def clear(self) -> None:
         self.entries.clear()
+        self.frozen_at = None
         self.update()
+
+    def freeze(self) -> None:
+        """The source stopped: the strip no longer scrolls nor extends the last label."""
+        if self.frozen_at is None:
+            self.frozen_at = time.monotonic()
+        self.update()
+
+    def now(self) -> float:
+        return time.monotonic() if self.frozen_at is None else self.frozen_at
 
     def segments(self, now: float | None = None) -> list[tuple[float, float, str]]:
         """(start, end, label) runs of one label within the visible span."""
-        now = time.monotonic() if now is None else now
+        now = self.now() if now is None else now
         runs: list[tuple[float, float, str]] = []
         items = list(self.entries)
         for i, (t, label) in enumerate(items):
@@ -123,8 +137,8 @@ class TimelineStrip(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(30, 30, 36))
-        now = time.monotonic()
-        w, h = self.width(), self.height()
+        now = self.now()
+        w, h = self.width(), self.height() - self.CAPTION_H
         for start, end, label in self.segments(now):
             x0 = w * (1 - (now - start) / self.span_s)
             x1 = w * (1 - (now - end) / self.span_s)
@@ -140,4 +154,9 @@ class TimelineStrip(QWidget):
                     ),
                 )
         p.setPen(QColor(150, 150, 160))
-        p.drawText(QRectF(4, 0, 120, h), Qt.AlignmentFlag.AlignVCenter, f"last {self.span_s:.0f} s")
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.8))
+        p.setFont(small)
+        caption = f"last {self.span_s:.0f} s" + (" · stopped" if self.frozen_at else "")
+        p.drawText(QRectF(4, h, w - 8, self.CAPTION_H), Qt.AlignmentFlag.AlignVCenter, caption)
+        p.drawText(QRectF(4, h, w - 8, self.CAPTION_H), Qt.AlignmentFlag.AlignRight, "now")

@@ -12,7 +12,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from training.cli_common import console, run_cli  # noqa: E402
+from relsar_core.cli import console, run_cli  # noqa: E402
 
 HEADLESS_HINT = (
     "run without a window: relsar-app --headless --source FILE --out results.jsonl "
@@ -234,7 +234,7 @@ def _finish(window, args: argparse.Namespace) -> None:
     if args.screenshot:
         window.grab().save(str(args.screenshot))
     if args.report:
-        from relsar_core.bench.common import rss_mb
+        from relsar_core.timing import rss_mb
 
         lat = window.bridge.latency_p50_p95()
         runner = window.bridge.runner

@@ -28,6 +28,7 @@ class AppSettings:
     threshold: float = 0.5
     data_root: str = str(Path.home() / "relsar-recordings")
     record_video: bool = False
+    recent: str = ""  # recently opened sources, newest first, one a line
 
     @classmethod
     def load(cls, store: QSettings) -> AppSettings:

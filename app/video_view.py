@@ -23,6 +23,7 @@ class VideoView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(320, 240)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video leaves a text field
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
         self._image_size = (640, 480)

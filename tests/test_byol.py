@@ -104,9 +104,14 @@ def test_byol_cli_pretrains_resumes_and_warns_on_collapse(toy_data, tmp_path, ca
     epochs = [r for r in records if r.get("type") == "epoch"]
     steps = [r for r in records if "step" in r]
     assert [r["epoch"] for r in epochs] == [1, 2] and all(r["collapse_warning"] for r in epochs)
-    # 350 windows (test clips held out) → 5 steps of 64 per epoch; the resume continued the count.
-    assert [r["step"] for r in steps] == list(range(1, 11))
-    assert json.loads((run / "run.json").read_text())["data_args"]["unlabeled"] is False
+    # 50 clips (test clips held out) × 5 source windows of 36 frames (speed 0.2 → 30 + 6) = 250
+    # windows → 3 steps of 64 per epoch; the resume continued the count.
+    assert [r["step"] for r in steps] == list(range(1, 7))
+    info = json.loads((run / "run.json").read_text())
+    assert info["data_args"]["unlabeled"] is False and info["data_args"]["protocol"] == "random"
+    assert info["window"] == 30 and info["source_frames"] == 36
+    used, held_out = info["data_info"]["pretraining_clips"], info["data_info"]["held_out_clips"]
+    assert len(used) == 50 and len(held_out) == 10 and not set(used) & set(held_out)
 
 
 def test_byol_cli_errors_are_one_line(tmp_path, capsys):
@@ -143,10 +148,13 @@ def test_train_benchmark_runs_and_reports_the_ratio():
     from relsar_core.bench import train
 
     measurements = train.run(quick=True, size="tiny")  # the speed itself is relsar-bench's job
-    assert [m.unit for m in measurements] == ["windows/s", "windows/s", "x", "x"]
+    assert [m.unit for m in measurements] == ["windows/s"] * 3 + ["x"] * 3
     assert all(m.value > 0 for m in measurements)
-    assert measurements[2].target == ">= 2.5" and measurements[3].target is None
-    assert measurements[2].detail["batch"] == 64 and measurements[2].detail["model"] == "tiny"
+    headline, bf16 = measurements[3], measurements[4]
+    assert "float32 vs float32" in headline.name and headline.target == ">= 2.5"
+    assert "bfloat16 vs float32" in bf16.name and bf16.target == ">= 3"
+    assert headline.detail["batch"] == 64 and headline.detail["model"] == "tiny"
+    assert set(headline.detail["step_ms"]) == {"float32", "mixed_bfloat16", "upstream"}
 
 
 @pytest.mark.parametrize("size", ["tiny", "micro"])
@@ -179,3 +187,42 @@ def test_mixed_bfloat16_trains_and_exports_a_float32_encoder(tmp_path):
     assert exported.get_layer("project").dtype_policy.name == "float32"
     for a, b in zip(exported.get_weights(), byol.encoder.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_saved_encoder_batchnorm_statistics_come_from_clean_windows(toy_data, tmp_path):
+    import keras
+
+    from relsar_core.train.augment import source_window
+    from relsar_core.train.pretrain import centre_windows, load_pretraining_windows, pretrain_byol
+
+    cfg = load_config(
+        "byol",
+        BYOLRunConfig,
+        model={"size": "tiny"},
+        byol={**SMALL_HEADS, "epochs": 1, "batch_size": 32, "warmup_epochs": 0},
+        augment={"joint_mask": 0.3, "frame_mask": 0.3},  # views far from the clean windows
+    )
+    source = source_window(30, cfg.augment.speed)
+    windows, info = load_pretraining_windows(
+        [toy_data], 30, 5, False, cfg.data, source_frames=source
+    )
+    pretrain_byol(windows, cfg, tmp_path / "run", show_progress=False, run_info={"data_info": info})
+    encoder = keras.models.load_model(tmp_path / "run" / "encoder.keras")
+    clean = centre_windows(windows, 30)
+    for name in ("conv1_bn", "conv2_bn"):
+        bn = encoder.get_layer(name)
+        inputs = keras.Model(encoder.input, bn.input)(clean).numpy().reshape(-1, bn.input.shape[-1])
+        # The statistics of the layer's real inputs on clean training windows (the sample the
+        # calibration drew covers every window here: fewer than CALIBRATION_WINDOWS).
+        np.testing.assert_allclose(bn.moving_mean.numpy(), inputs.mean(0), rtol=0.05, atol=0.02)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), inputs.var(0), rtol=0.1, atol=0.02)
+
+
+def test_centre_windows_recompute_the_first_velocity():
+    from relsar_core.train.pretrain import centre_windows
+
+    x = np.random.default_rng(0).normal(size=(3, 36, 60)).astype(np.float32)
+    clean = centre_windows(x, 30).reshape(3, 30, 15, 4)
+    np.testing.assert_array_equal(clean[..., :2], x.reshape(3, 36, 15, 4)[:, 3:33, :, :2])
+    np.testing.assert_array_equal(clean[:, 0, :, 2:], 0.0)
+    np.testing.assert_allclose(clean[:, 1:, :, 2:], np.diff(clean[..., :2], axis=1), atol=1e-6)

@@ -99,6 +99,26 @@ def test_upstream_npy_blocks(tmp_path):
     )
 
 
+def test_upstream_npy_blocks_of_one_video_stay_in_one_clip_and_one_fold(tmp_path):
+    rng = np.random.default_rng(1)
+    for cls, motion in (("jump", "jump"), ("wave", "wave")):
+        videos = []
+        for v in range(6):  # 6 videos of 90 frames (3 blocks each), far apart in the image
+            clip = toy_clip(motion, 90, rng)
+            clip[..., 0] += 150.0 * (v % 3)
+            clip[..., 1] += 120.0 * (v // 3)
+            videos.append(clip)
+        np.save(tmp_path / f"{cls}.npy", np.concatenate(videos))
+    data = load_upstream_npy(tmp_path)
+    assert data.windows.shape == (36, 30, 60)
+    assert len(data.clip_paths) == 12  # one clip per video, not one per 30-frame block
+    np.testing.assert_array_equal(np.bincount(data.clip_ids), [3] * 12)
+    train, val, test = split_clips(data.clip_labels, 0.2, 0.2, seed=0)
+    parts = [np.isin(data.clip_ids, ids) for ids in (train, val, test)]
+    for block in range(0, 36, 3):  # a video's three consecutive blocks share one split
+        assert sum(part[block : block + 3].all() for part in parts) == 1
+
+
 def test_nwucla_cross_view(tmp_path):
     rng = np.random.default_rng(0)
     for cls in ("carry", "throw"):
@@ -137,3 +157,26 @@ def test_augmented_velocities_match_positions():
     assert y.shape == (x.shape[0], 30, 15, 4) and np.isfinite(y).all()
     np.testing.assert_allclose(y[:, 1:, :, 2:], np.diff(y[:, :, :, :2], axis=1), atol=1e-5)
     assert np.abs(y[..., :2] - x.reshape(y.shape)[..., :2]).mean() > 0.01
+
+
+def test_speed_augmentation_speeds_up_from_longer_source_windows():
+    from relsar_core.train.augment import source_window
+
+    window, speed = 30, 0.5
+    source = source_window(window, speed)
+    assert source == 45  # 29 × 1.5 = 43.5 → 44 more frames of source, plus the first
+    # x of every joint = the source frame index: a view's x range is the source span it plays.
+    ramp = np.zeros((256, source, 15, 4), np.float32)
+    ramp[..., 0] = np.arange(source, dtype=np.float32)[None, :, None]
+    features = tf.constant(ramp.reshape(256, source, 60))
+    only_speed = AugmentConfig(
+        flip=0, rotation=0, scale=0, shear=0, noise=0, speed=speed, crop=0, joint_mask=0
+    )
+    views = augment(features, only_speed, out_steps=window).numpy().reshape(256, window, 15, 4)
+    assert views.shape[1] == window
+    spans = views[:, -1, 0, 0] - views[:, 0, 0, 0]  # source frames covered by each view
+    rates = spans / (window - 1)
+    assert rates.min() >= 1 - speed - 1e-4 and rates.max() <= 1 + speed + 1e-4
+    assert (rates > 1.2).mean() > 0.2  # speed-ups happen (clamped to 1 without a longer source)
+    assert (rates < 0.8).mean() > 0.2
+    np.testing.assert_allclose(views[:, 2, 0, 2], views[:, 2, 0, 0] - views[:, 1, 0, 0], atol=1e-4)

@@ -207,7 +207,7 @@ def test_generator_is_deterministic_from_its_seed(tiny_mocap, tmp_path):
 
 
 def test_cli_one_line_errors(tmp_path, capsys):
-    from training.cli_common import run_cli
+    from relsar_core.cli import run_cli
     from training.data_cli import _main
 
     assert run_cli(_main, ["mocap", "--out", str(tmp_path), "--min-frames", "10"]) == 2

@@ -227,7 +227,7 @@ def test_a_broken_taught_file_is_a_warning_not_a_crash(tiny_tflite_model, tmp_pa
     import shutil
 
     from relsar_core.live.pipeline import open_classifier
-    from relsar_core.runtime.fewshot import save_taught
+    from relsar_core.runtime.fewshot import TaughtExamples, save_taught
 
     model = tmp_path / "m.tflite"
     shutil.copy(tiny_tflite_model, model)
@@ -236,7 +236,8 @@ def test_a_broken_taught_file_is_a_warning_not_a_crash(tiny_tflite_model, tmp_pa
     emb = np.ones((2, dim + 3 if problem == "size" else dim), np.float32)
     if problem == "nan":
         emb[1, 0] = np.nan
-    save_taught(model, emb, np.array(["clap", "clap"]))
+    desc = np.ones((2, 189), np.float32)
+    save_taught(model, TaughtExamples(emb, desc, np.array(["clap", "clap"]), np.array([0, 1])))
     classifier, warning = open_classifier(model)
     assert warning and "teach again" in warning and "\n" not in warning
     assert classifier.predict(np.zeros((classifier.window, 60), np.float32)).probabilities.size

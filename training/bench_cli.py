@@ -10,8 +10,9 @@ from pathlib import Path
 
 from rich.table import Table
 
+from relsar_core.cli import console, run_cli
 from relsar_core.files import write_json, write_text
-from training.cli_common import console, quiet_tensorflow, run_cli
+from relsar_core.train.tf_setup import quiet_tensorflow
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,9 +23,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=["all", "classifier", "pose", "pipeline", "train", "scaling"],
+        choices=[
+            "all",
+            "classifier",
+            "pose",
+            "pipeline",
+            "train",
+            "scaling",
+            "teach",
+            "tracking",
+            "people",
+        ],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
-        "cost vs window length, BYOL batch size and video resolution (not part of all)",
+        "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
+        "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
+        "identity switches on synthetic crossings; people = several people on the sample video "
+        "(neither part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
@@ -65,7 +79,7 @@ def markdown_table(measurements) -> str:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    quiet_tensorflow(load=args.part != "pose")  # the pose bench runs without TensorFlow
+    quiet_tensorflow(load=args.part not in ("pose", "teach"))  # these run without TensorFlow
     from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
     from relsar_core.files import check_output_file

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from training.cli_common import console, quiet_tensorflow, run_cli
+from relsar_core.cli import console, run_cli
+from relsar_core.train.tf_setup import quiet_tensorflow
 
 QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 

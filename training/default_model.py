@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from training.cli_common import console, run_cli
+from relsar_core.cli import console, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"

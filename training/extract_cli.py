@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from training.cli_common import console, run_cli
+from relsar_core.cli import console, run_cli
 
 
 def _parser() -> argparse.ArgumentParser:

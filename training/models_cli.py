@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from training.cli_common import console, run_cli
+from relsar_core.cli import console, run_cli
 
 VITPOSE_SIZES = ("s", "b", "l", "h")
 # `default` is what `make app` / `make test` fetch: only PyPI, so it works wherever pip does.

@@ -1,13 +1,23 @@
 """relsar-train modes for self-supervised learning: `byol` (pre-training) and the evaluation
 protocols `linear`, `finetune` and `knn` on a pre-trained encoder. Registered in
-training/train_cli.py's MODES; they share its data and run arguments."""
+training/train_cli.py's MODES; they share the data and run arguments of training/run_args.py."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from training.cli_common import add_overwrite_argument, console, quiet_tensorflow, read_run_info
+from relsar_core.cli import console
+from relsar_core.train.tf_setup import quiet_tensorflow
+from training.run_args import (
+    add_data_arguments,
+    add_overwrite_argument,
+    add_run_arguments,
+    load_data,
+    read_run_info,
+    resolve_run,
+    train_overrides,
+)
 
 
 def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -37,15 +47,7 @@ def _strategy(name: str):
 def _byol_config(args: argparse.Namespace, source):
     from relsar_core.config import BYOLRunConfig, load_config
 
-    names = {
-        "epochs": "epochs",
-        "batch_size": "batch_size",
-        "learning_rate": "learning_rate",
-        "seed": "seed",
-    }
-    byol = {
-        key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr) is not None
-    }
+    byol = train_overrides(args)
     model = {"size": args.size} if args.size else {}
     return load_config(source, BYOLRunConfig, byol=byol, model=model)
 
@@ -68,9 +70,15 @@ def run_byol(args: argparse.Namespace) -> int:
         config = _byol_config(args, args.config)
         resolve_size(config.model)  # a model that cannot be built fails before any work
         prepare_new_run(args.out, args.overwrite)
-        data_args = {"dirs": [str(d.resolve()) for d in args.data], "unlabeled": args.unlabeled}
+        data_args = {
+            "dirs": [str(d.resolve()) for d in args.data],
+            "unlabeled": args.unlabeled,
+            "protocol": args.protocol,
+            "test_data": str(args.test_data.resolve()) if args.test_data else None,
+        }
         run_dir = args.out
     strategy = _strategy(args.strategy or config.byol.strategy)
+    from relsar_core.train.augment import source_window
     from relsar_core.train.byol import resolve_precision
     from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 
@@ -81,6 +89,9 @@ def run_byol(args: argparse.Namespace) -> int:
             config.data.stride,
             data_args["unlabeled"],
             config.data,
+            protocol=data_args.get("protocol", "random"),
+            test_data=data_args.get("test_data"),
+            source_frames=source_window(config.data.window, config.augment.speed),
         )
     console.print(
         f"{data_info['windows']} windows from {len(data_info['sources'])} folder(s); "
@@ -110,8 +121,9 @@ def add_byol(sub) -> None:
         "(τ 0.996 → 1, every step), symmetric loss, two on-graph augmented views. Progress bar, a "
         "checkpoint every epoch, --resume after an interruption, metrics.jsonl (loss and the collapse "
         "monitor: std of normalized embeddings × √E per step), loss.png, and RUN_DIR/encoder.keras for "
-        "`relsar-train linear|finetune|knn --encoder RUN_DIR`. Labelled folders keep their test clips "
-        "out of pre-training (data.test_fraction, data.seed).",
+        "`relsar-train linear|finetune|knn --encoder RUN_DIR`. Labelled folders keep the test clips of "
+        "--protocol/--test-data out of pre-training (the split the evaluation modes use; run.json lists "
+        "the clips), and the evaluation modes refuse an encoder that saw their test clips.",
     )
     p.add_argument(
         "--data",
@@ -125,6 +137,18 @@ def add_byol(sub) -> None:
         "--unlabeled",
         action="store_true",
         help="use every .npz under each folder, ignoring labels and class folders (nothing held out)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=["random", "nwucla-cross-view"],
+        default="random",
+        help="which clips of a labelled folder are the test side, left out of pre-training: as in "
+        "`relsar-train linear|finetune|knn --protocol` (random: data.seed/test_fraction split)",
+    )
+    p.add_argument(
+        "--test-data",
+        type=Path,
+        help="the separate test folder the evaluation will use: none of its clips may be in --data",
     )
     p.add_argument(
         "--config",
@@ -158,8 +182,6 @@ def add_byol(sub) -> None:
 
 
 def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
-    from training.train_cli import add_data_arguments, add_run_arguments
-
     add_data_arguments(p)
     add_run_arguments(p, default_config)
     p.add_argument(
@@ -180,7 +202,6 @@ def _protocol_args(p: argparse.ArgumentParser, default_config: str) -> None:
 
 def _protocol_setup(args: argparse.Namespace):
     from relsar_core.errors import RelsarError
-    from training.train_cli import resolve_run
 
     config, data_args, run_dir, resuming = resolve_run(args)
     encoder = args.encoder
@@ -206,7 +227,6 @@ def run_linear(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
     from relsar_core.train.protocols import linear_probe
-    from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)
@@ -227,7 +247,6 @@ def run_finetune(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     strategy = _strategy(args.strategy)
     from relsar_core.train.protocols import finetune
-    from training.train_cli import load_data
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
@@ -250,7 +269,6 @@ def run_finetune(args: argparse.Namespace) -> int:
 def run_knn(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from relsar_core.train.protocols import knn_eval
-    from training.train_cli import load_data
 
     config, data_args, run_dir, _, encoder = _protocol_setup(args)
     splits = load_data(config, data_args)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.bench.common import Measurement
 from relsar_core.skeleton.synthetic import toy_windows
+from relsar_core.timing import p50_p95_ms, time_calls
 
 THREADS = 2  # the design's reference machine has 2 cores: Keras gets both
 NUM_CLASSES = 10
@@ -172,19 +173,17 @@ def _run_tflite_timings(
 
 
 def run(quick: bool) -> list[Measurement]:
-    import keras
-    import tensorflow as tf
-
     from relsar_core.config import ModelConfig
     from relsar_core.train.export import VARIANT_NAMES
     from relsar_core.train.model import build_classifier
+    from relsar_core.train.tf_setup import compiled_forward, seed_everything, set_intra_op_threads
 
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+        set_intra_op_threads(THREADS)
     except RuntimeError:  # TF already started by an earlier part of `relsar-bench all`
         pass
     rounds = 100 if quick else 1000
-    keras.utils.set_random_seed(0)
+    seed_everything(0)
     model = build_classifier(ModelConfig(size="base"), NUM_CLASSES, WINDOW)
     windows = toy_windows(256, window=WINDOW)
     out: list[Measurement] = []
@@ -205,7 +204,7 @@ def run(quick: bool) -> list[Measurement]:
     def ratio(name: str, value: float, target: str | None = None) -> None:
         out.append(Measurement("classifier", name, value, "x", target, detail))
 
-    graph = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    graph = compiled_forward(model)
     keras_calls = {
         "keras model.predict": lambda x: model.predict(x, verbose=0),
         "keras tf.function": graph,

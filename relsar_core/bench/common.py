@@ -1,15 +1,11 @@
-"""Shared benchmark pieces: timing with warm-up, percentiles, targets, machine info."""
+"""Shared benchmark pieces: measurements against targets, machine info (timing: relsar_core.timing)."""
 
 from __future__ import annotations
 
 import operator
 import os
 import platform
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-
-import numpy as np
 
 _OPS = {"<=": operator.le, ">=": operator.ge}
 
@@ -32,31 +28,6 @@ class Measurement:
 
     def to_json(self) -> dict:
         return {**asdict(self), "passed": self.passed}
-
-
-def time_calls(fn: Callable[[], object], repeats: int, warmup: int = 3) -> np.ndarray:
-    """Seconds per call of `fn`, after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    samples = np.empty(repeats)
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples[i] = time.perf_counter() - start
-    return samples
-
-
-def p50_p95_ms(samples_s: np.ndarray) -> tuple[float, float]:
-    return float(np.percentile(samples_s, 50) * 1e3), float(np.percentile(samples_s, 95) * 1e3)
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB (Linux)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def machine_info() -> dict:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms
+from relsar_core.bench.common import Measurement
+from relsar_core.timing import p50_p95_ms
 
 FPS = 30.0
 

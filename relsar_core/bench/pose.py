@@ -6,11 +6,13 @@ models, decoding; frames with nobody and frames that lose the person count too."
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.bench.common import Measurement
+from relsar_core.timing import p50_p95_ms, time_calls
 
 THREADS = 2  # the design's reference machine has 2 cores
 FRAME_SIZE = (640, 480)
@@ -130,11 +132,82 @@ def _model_only(est, repeats: int) -> tuple[float, float]:
     )[0]
 
 
+def _agreement() -> list[Measurement]:
+    """Agreement with MediaPipe 0.10.14 on the golden file (tests/fixtures), when it and the
+    sample video are here."""
+    from relsar_core.bench import pose_reference as ref
+    from relsar_core.errors import ModelFileError
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
+
+    if not ref.FIXTURE.is_file():
+        return []
+    try:
+        golden = ref.load_reference()
+    except (ModelFileError, ref.FramesChanged) as err:
+        print(f"pose agreement skipped: {err}")
+        return []
+    est = BlazePoseEstimator(num_threads=THREADS)
+    lm = ref.landmarks_given_roi(golden, est.landmarker)
+    e2e = ref.end_to_end(golden, est)
+    det = ref.detector_agreement(golden, est.detector)
+    est.close()
+    vs = "vs MediaPipe 0.10.14"
+    return [
+        Measurement(
+            "pose",
+            f"landmarks given its ROI, median error {vs}",
+            lm["median_px"],
+            "px",
+            "<= 0.2",
+            lm,
+        ),
+        Measurement("pose", f"landmarks given its ROI, PCK@0.05 {vs}", lm["pck05"], "", ">= 0.99"),
+        Measurement(
+            "pose",
+            f"detections reproduced {vs}",
+            det["matched"] / det["reference"],
+            "",
+            ">= 1.0",
+            det,
+        ),
+        Measurement(
+            "pose", f"end to end, same person {vs}", e2e["same_person"] * 100, "%", ">= 95", e2e
+        ),
+        Measurement("pose", f"end to end, PCK@0.05 {vs}", e2e["pck05"], "", ">= 0.95"),
+    ]
+
+
+def _mediapipe_speed(frames: list[np.ndarray], ours_ms: float) -> list[Measurement]:
+    """MediaPipe's own pipeline (solutions.pose, tracking) on the same frames, in this run, when
+    its throw-away venv exists (`python -m training.make_blazepose_reference` makes it)."""
+    from relsar_core.bench import pose_reference as ref
+
+    if not ref.MEDIAPIPE_PYTHON.exists():
+        return []
+    ms = ref.run_mediapipe(ref.MEDIAPIPE_PYTHON, frames, {})["video_ms"][3:]  # skip warm-up
+    mp_ms = float(ms.mean())
+    return [
+        Measurement("pose", "mediapipe 0.10.14 solutions.pose ms/frame mean", mp_ms, "ms"),
+        Measurement(
+            "pose",
+            "blazepose speed-up over mediapipe (mean ms/frame)",
+            mp_ms / ours_ms,
+            "x",
+            ">= 1",
+            {"ours_ms": round(ours_ms, 2), "mediapipe_ms": round(mp_ms, 2)},
+        ),
+    ]
+
+
 def run(quick: bool) -> list[Measurement]:
     frames, video = load_sample_frames(80 if quick else 400, start=0)
     measurements = _blazepose(frames, video, quick)
-    try:
-        from relsar_core.pose.vitpose.estimator import benchmark_vitpose
-    except ImportError:  # ViTPose not installed or not exposing its benchmark
+    ours_ms = next(
+        m.value for m in measurements if m.name.startswith("blazepose tracking ms/frame mean")
+    )
+    measurements += _mediapipe_speed(frames, ours_ms) + _agreement()
+    if importlib.util.find_spec("torch") is None:  # the vitpose extra is not installed
         return measurements
-    return measurements + list(benchmark_vitpose(quick))
+    from relsar_core.bench.vitpose import benchmark_vitpose
+
+    return measurements + benchmark_vitpose(quick)

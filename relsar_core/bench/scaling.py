@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.bench.common import Measurement
 from relsar_core.skeleton.synthetic import toy_windows
+from relsar_core.timing import p50_p95_ms, time_calls
 
 WINDOWS = (30, 60, 120)
 BATCHES = (16, 32, 64, 128)
@@ -24,16 +25,15 @@ RESOLUTIONS = {"480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 
 
 def classifier_vs_window(quick: bool) -> list[Measurement]:
-    import keras
-
     from relsar_core.config import ModelConfig
     from relsar_core.runtime.tflite import TfliteRunner
     from relsar_core.train.export import SavedModelExport
     from relsar_core.train.model import build_classifier
+    from relsar_core.train.tf_setup import seed_everything
 
     out = []
     for window in WINDOWS:
-        keras.utils.set_random_seed(0)
+        seed_everything(0)
         model = build_classifier(ModelConfig(size="base"), 10, window)
         with SavedModelExport(model, window) as exported:
             runner = TfliteRunner(exported.convert("none"), num_threads=1)
@@ -54,17 +54,16 @@ def classifier_vs_window(quick: bool) -> list[Measurement]:
 
 
 def byol_vs_batch(quick: bool) -> list[Measurement]:
-    import keras
-    import tensorflow as tf
-
     from relsar_core.config import BYOLRunConfig, ModelConfig, load_config
     from relsar_core.train.byol import BYOL
+    from relsar_core.train.tf_setup import seed_everything
+    from relsar_core.train.tfdata import unlabelled_dataset
 
     out = []
     windows = toy_windows(4 * max(BATCHES))
     for batch in BATCHES:
         cfg = load_config("byol", BYOLRunConfig, byol={"batch_size": batch})
-        keras.utils.set_random_seed(0)
+        seed_everything(0)
         byol = BYOL(
             ModelConfig(size="base"),
             cfg.byol,
@@ -72,9 +71,7 @@ def byol_vs_batch(quick: bool) -> list[Measurement]:
             30,
             steps_per_epoch=len(windows) // batch,
         )
-        data = iter(
-            tf.data.Dataset.from_tensor_slices(windows).repeat().batch(batch, drop_remainder=True)
-        )
+        data = iter(unlabelled_dataset(windows, batch, seed=0, repeat=True))
         seconds = time_calls(
             lambda b=byol, d=data: float(b.train_step(next(d))[0]), 2 if quick else 6, warmup=2
         )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement, p50_p95_ms, time_calls
+from relsar_core.bench.common import Measurement
+from relsar_core.timing import p50_p95_ms, time_calls
 
 PCK_THRESHOLD = 0.05  # of the person box's longer side
 INT8_TARGET_MS = 70.0

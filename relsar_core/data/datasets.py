@@ -101,6 +101,33 @@ def _assemble(
     )
 
 
+@dataclass
+class LabelledClips:
+    """Whole labelled clips before windowing: body15 keypoints at the model's frame rate."""
+
+    keypoints: list[np.ndarray]  # (F, 15, 3) per clip
+    clip_labels: np.ndarray  # (C,) int32
+    clip_paths: list[str]  # the same names as a WindowSet's, so splits treat both alike
+    class_names: list[str]
+
+
+def folder_clips(root: str | os.PathLike, class_names: list[str] | None = None) -> LabelledClips:
+    """The clips of a `<root>/<class>/<clip>.npz` folder, body15 at the model's frame rate."""
+    pairs, names = find_clips(root, class_names)
+    index = {n: i for i, n in enumerate(names)}
+    keypoints = []
+    for path, _ in pairs:
+        kp = load_clip(path).body15_at_model_rate()
+        if not (kp[..., 2] >= MIN_CONFIDENCE).any():
+            raise ClipError(
+                f"{path}: no joint reaches confidence {MIN_CONFIDENCE} in any frame "
+                "(nobody in view?); remove the clip"
+            )
+        keypoints.append(kp)
+    labels = np.asarray([index[c] for _, c in pairs], np.int32)
+    return LabelledClips(keypoints, labels, [str(p) for p, _ in pairs], names)
+
+
 def load_clip_folder(
     root: str | os.PathLike,
     window: int = WINDOW,
@@ -108,25 +135,41 @@ def load_clip_folder(
     class_names: list[str] | None = None,
 ) -> WindowSet:
     """Every clip of a `<root>/<class>/<clip>.npz` folder, cut into windows every `stride` frames."""
-    pairs, names = find_clips(root, class_names)
-    index = {n: i for i, n in enumerate(names)}
-    per_clip = []
-    for path, _ in pairs:
-        keypoints = load_clip(path).body15_at_model_rate()
-        if not (keypoints[..., 2] >= MIN_CONFIDENCE).any():
-            raise ClipError(
-                f"{path}: no joint reaches confidence {MIN_CONFIDENCE} in any frame "
-                "(nobody in view?); remove the clip"
-            )
-        per_clip.append(_windows_of(keypoints, window, stride, str(path)))
-    return _assemble(per_clip, [index[c] for _, c in pairs], [str(p) for p, _ in pairs], names)
+    clips = folder_clips(root, class_names)
+    per_clip = [
+        _windows_of(kp, window, stride, path)
+        for kp, path in zip(clips.keypoints, clips.clip_paths, strict=True)
+    ]
+    return _assemble(per_clip, list(clips.clip_labels), clips.clip_paths, clips.class_names)
 
 
-def load_upstream_npy(
-    root: str | os.PathLike, layout: str | None = None, window: int = WINDOW
-) -> WindowSet:
+# A frame-to-frame move of the median joint by more than this many body heights, and by more
+# than VIDEO_JUMP_RATIO × the file's median move, is a cut between two videos.
+VIDEO_JUMP_HEIGHTS = 0.1
+VIDEO_JUMP_RATIO = 10.0
+
+
+def video_starts(body15: np.ndarray) -> np.ndarray:
+    """Frame indices where a new video starts in frames of several videos back to back
+    (the upstream .npy files carry no boundaries): 0 and every jump of the pose. When unsure
+    it merges, which only makes later splits by video more conservative."""
+    xy, seen = body15[..., :2], body15[..., 2] > 0
+    step = np.linalg.norm(np.diff(xy, axis=0), axis=-1)  # (F-1, J)
+    both = seen[1:] & seen[:-1]
+    move = np.array([np.median(s[b]) if b.any() else 0.0 for s, b in zip(step, both, strict=True)])
+    ys = np.where(seen, xy[..., 1], np.nan)
+    with np.errstate(all="ignore"):
+        height = np.nan_to_num(np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1), nan=0.0)
+    typical = np.median(move) if len(move) else 0.0
+    jump = (move > VIDEO_JUMP_HEIGHTS * np.maximum(height[1:], 1e-6)) & (
+        move > VIDEO_JUMP_RATIO * typical
+    )
+    return np.concatenate([[0], np.flatnonzero(jump) + 1])
+
+
+def upstream_clips(root: str | os.PathLike, layout: str | None = None) -> LabelledClips:
     """The upstream per-class files `<root>/<class>.npy`, each (frames, joints, channels) of all
-    that class's videos back to back, cut into consecutive `window`-frame blocks (one clip each).
+    that class's videos back to back, split into videos (video_starts): one clip per video.
     Two channels mean x, y with full confidence; the layout is guessed from the joint count."""
     root = Path(root)
     files = visible(root.glob("*.npy")) if root.is_dir() else []
@@ -135,7 +178,7 @@ def load_upstream_npy(
     by_joints = {
         lay.num_joints: name for name, lay in reversed(LAYOUTS.items())
     }  # 25 → body25 ≠ coco25
-    per_clip, labels, paths = [], [], []
+    keypoints, labels, paths = [], [], []
     for label, path in enumerate(files):
         try:
             arr = np.load(path, allow_pickle=False)
@@ -152,18 +195,41 @@ def load_upstream_npy(
             raise DataError(
                 f"{path}: cannot tell the layout of {arr.shape[1]} joints; pass the layout"
             )
-        blocks = len(arr) // window
-        if blocks == 0:
+        body15 = to_body15(arr.astype(np.float32), name)
+        bounds = [*video_starts(body15), len(body15)]
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            keypoints.append(body15[a:b])
+            labels.append(label)
+            paths.append(f"{path}#video{i}")
+    return LabelledClips(keypoints, np.asarray(labels, np.int32), paths, [p.stem for p in files])
+
+
+def load_upstream_npy(
+    root: str | os.PathLike, layout: str | None = None, window: int = WINDOW
+) -> WindowSet:
+    """The upstream per-class .npy files (upstream_clips), each video cut into consecutive
+    `window`-frame blocks, the upstream protocol; a video's blocks form one clip, so they never
+    land in different splits or folds. Videos shorter than one block are dropped."""
+    clips = upstream_clips(root, layout)
+    per_clip, labels, paths = [], [], []
+    for kp, label, path in zip(clips.keypoints, clips.clip_labels, clips.clip_paths, strict=True):
+        blocks = len(kp) // window
+        if blocks:
+            per_clip.append(window_features(kp[: blocks * window].reshape(blocks, window, 15, 3)))
+            labels.append(int(label))
+            paths.append(path)
+    for label, name in enumerate(clips.class_names):
+        if label not in labels:
             raise DataError(
-                f"{path}: {len(arr)} frames is too short for one window of {window} frames"
+                f"{Path(root) / name}.npy: no video of {window} frames or more (too short for one window)"
             )
-        kp = to_body15(arr[: blocks * window].astype(np.float32), name).reshape(
-            blocks, window, 15, 3
-        )
-        per_clip += list(window_features(kp)[:, None])
-        labels += [label] * blocks
-        paths += [f"{path}#{i}" for i in range(blocks)]
-    return _assemble(per_clip, labels, paths, [p.stem for p in files])
+    return _assemble(per_clip, labels, paths, clips.class_names)
+
+
+def clip_key(path: str | os.PathLike) -> str:
+    """A clip's identity across runs: its real path (and the #video suffix of an upstream file)."""
+    file, sep, part = str(path).partition("#")
+    return os.path.realpath(file) + sep + part
 
 
 _VIEW = re.compile(r"_v0*(\d+)(?:\D|$)")
@@ -178,7 +244,7 @@ def nwucla_view(path: str | os.PathLike) -> int:
 
 
 def cross_view_split(
-    data: WindowSet, train_views=(1, 2), test_views=(3,)
+    data: WindowSet | LabelledClips, train_views=(1, 2), test_views=(3,)
 ) -> tuple[np.ndarray, np.ndarray]:
     """NW-UCLA cross-view protocol: clip indices of views 1, 2 (train) and view 3 (test)."""
     views = np.array([nwucla_view(p) for p in data.clip_paths])
@@ -232,6 +298,32 @@ class Splits:
         return {"train": part(self.train), "val": part(self.val), "test": part(self.test)}
 
 
+def split_indices(
+    full: WindowSet | LabelledClips,
+    protocol: str,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    separate_test: bool = False,
+    source: str | os.PathLike = "",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) clip indices of a protocol; the one rule shared by the evaluation modes
+    and by BYOL pre-training (which must leave exactly these test clips out). `separate_test`:
+    the test set is another folder, so nothing here is held out for it."""
+    clip_labels = full.clip_labels
+    if protocol == "nwucla-cross-view":
+        pool, test_idx = cross_view_split(full)
+        if len(pool) == 0 or len(test_idx) == 0:
+            raise DataError(
+                f"{source}: the cross-view protocol needs clips of views 1/2 and of view 3"
+            )
+        sub_train, sub_val, _ = split_clips(clip_labels[pool], val_fraction, 0.0, seed)
+        return pool[sub_train], pool[sub_val], test_idx
+    if protocol == "random":
+        return split_clips(clip_labels, val_fraction, 0.0 if separate_test else test_fraction, seed)
+    raise DataError(f"unknown protocol {protocol!r} (random, nwucla-cross-view)")
+
+
 def load_splits(
     data: str | os.PathLike,
     window: int,
@@ -254,20 +346,9 @@ def load_splits(
         full = load_upstream_npy(data, window=window)
     else:
         raise DataError(f"unknown data format {data_format!r} (folder, upstream-npy)")
-    if protocol == "nwucla-cross-view":
-        pool, test_idx = cross_view_split(full)
-        if len(pool) == 0 or len(test_idx) == 0:
-            raise DataError(
-                f"{data}: the cross-view protocol needs clips of views 1/2 and of view 3"
-            )
-        sub_train, sub_val, _ = split_clips(full.clip_labels[pool], val_fraction, 0.0, seed)
-        train_idx, val_idx = pool[sub_train], pool[sub_val]
-    elif protocol == "random":
-        train_idx, val_idx, test_idx = split_clips(
-            full.clip_labels, val_fraction, 0.0 if test_data else test_fraction, seed
-        )
-    else:
-        raise DataError(f"unknown protocol {protocol!r} (random, nwucla-cross-view)")
+    train_idx, val_idx, test_idx = split_indices(
+        full, protocol, val_fraction, test_fraction, seed, test_data is not None, data
+    )
     test = full.subset(test_idx) if len(test_idx) else None
     if test_data is not None:
         test = load_clip_folder(test_data, window, stride, class_names=full.class_names)

@@ -294,6 +294,7 @@ class PipelineRunner:
         drop = source.live or source.realtime if drop_frames is None else drop_frames
         self.slot = FrameSlot(drop=drop)
         self._stop = threading.Event()
+        self.paused = threading.Event()  # set: the capture thread holds (files and replays)
         self._times: deque[float] = deque(maxlen=240)
         self.frames_read = 0
         self.frames_processed = 0
@@ -331,6 +332,9 @@ class PipelineRunner:
     def _capture_loop(self) -> None:
         try:
             while not self._stop.is_set():
+                if self.paused.is_set():
+                    self._stop.wait(0.02)  # paced sources restart their clock after a hold
+                    continue
                 frame = self.source.read()
                 if frame is None:
                     break

@@ -64,12 +64,25 @@ class FrameSource(ABC):
         self.realtime = realtime
         self._index = 0
         self._next_due: float | None = None
+        self.position = 0  # frame number within the file or replay (files and replays)
+        self._seek_to: int | None = None
+
+    def seek(self, frame: int) -> None:
+        """Ask for a jump to `frame` (any thread): the capture thread does it on its next read."""
+        if self.num_frames:
+            self._seek_to = max(0, min(int(frame), self.num_frames - 1))
+
+    def _apply_seek(self, frame: int) -> None:  # noqa: B027 - files and replays override it
+        """Jump to `frame` (capture thread)."""
 
     @abstractmethod
     def _read(self) -> tuple[np.ndarray | None, Skeleton | None] | None:
         """(image, skeleton) of the next frame, or None at the end."""
 
     def read(self) -> Frame | None:
+        if self._seek_to is not None:
+            target, self._seek_to = self._seek_to, None
+            self._apply_seek(target)
         if self.realtime and not self.live:
             self._pace()
         got = self._read()
@@ -139,10 +152,19 @@ class ReplaySource(FrameSource):
             self.image_size = tuple(self.current_clip.image_size)
         clip = self.current_clip
         kp = clip.keypoints[self._frame]
+        self.position = sum(c.num_frames for c in self.clips[: self.clip_index]) + self._frame
         self._frame += 1
         # A frame where no joint was seen is "nobody in view", as a pose estimator would say.
         skeleton = Skeleton(kp, clip.layout) if kp[:, 2].max() > 0 else None
         return None, skeleton
+
+    def _apply_seek(self, frame: int) -> None:
+        for i, clip in enumerate(self.clips):
+            if frame < clip.num_frames:
+                self.clip_index, self._frame = i, frame
+                self.image_size = tuple(clip.image_size)
+                return
+            frame -= clip.num_frames
 
 
 def _clip_paths(path: Path) -> list[Path]:
@@ -155,6 +177,11 @@ def _clip_paths(path: Path) -> list[Path]:
     return [path]
 
 
+# A stream server that accepts and never answers must not hold the opener for OpenCV's default
+# 30 s; the app opens in a worker with Cancel, this bounds how long that worker stays busy.
+STREAM_TIMEOUT_MS = 8000
+
+
 class _CaptureSource(FrameSource):
     """Anything OpenCV's VideoCapture opens: files, cameras, stream URLs."""
 
@@ -164,7 +191,7 @@ class _CaptureSource(FrameSource):
         super().__init__(realtime)
         self.name = name
         self._cv2 = cv2
-        self._cap = cv2.VideoCapture(target)
+        self._cap = self._open(target)
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(self._open_error())
@@ -178,6 +205,9 @@ class _CaptureSource(FrameSource):
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.num_frames = count if count > 0 else None
         self.image_size = (int(first.shape[1]), int(first.shape[0]))
+
+    def _open(self, target):
+        return self._cv2.VideoCapture(target)
 
     def _open_error(self) -> str:
         return f"{self.name}: cannot be opened"
@@ -207,12 +237,21 @@ class VideoFileSource(_CaptureSource):
     def _open_error(self) -> str:
         return f"{self.path}: not a readable video (OpenCV cannot decode it)"
 
+    def _apply_seek(self, frame: int) -> None:
+        self._pending = None
+        self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, frame)
+        self.position = frame
+
     def _read(self):
         frame = self._grab()
         if frame is None and self.loop and self._index > 0:
             self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
+            self.position = 0
             frame = self._grab()
-        return None if frame is None else (frame, None)
+        if frame is None:
+            return None
+        self.position += 1
+        return frame, None
 
 
 class CameraSource(_CaptureSource):
@@ -258,6 +297,16 @@ class StreamSource(_CaptureSource):
         super().__init__(url, url, realtime=False)
         self.num_frames = None
 
+    def _open(self, target):
+        cv2 = self._cv2
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            STREAM_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            STREAM_TIMEOUT_MS,
+        ]
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+
     def _open_error(self) -> str:
         return (
             f"{self.url}: stream cannot be opened (wrong address, or the server is not answering)"
@@ -267,7 +316,7 @@ class StreamSource(_CaptureSource):
         frame = self._grab()
         if frame is None:
             self._cap.release()
-            self._cap = self._cv2.VideoCapture(self.url)
+            self._cap = self._open(self.url)
             frame = self._grab() if self._cap.isOpened() else None
             if frame is None:
                 raise SourceError(f"{self.url}: stream lost")

@@ -1,9 +1,10 @@
 """Regions of interest around a person: axis-aligned boxes from keypoints, and rotated square
 crops (the BlazePose convention) with the maths to map points back to the image.
 
-Coordinates are continuous pixels with the "corner" convention: pixel k spans [k, k + 1], so a
-point at x = 0.5 is the centre of the first column. OpenCV's warp functions use pixel centres;
-`crop_roi` does the half-pixel shift so callers never have to.
+Coordinates are continuous pixels as MediaPipe has them (normalized × image size), which is
+OpenCV's convention: x = 0 is the centre of the first column. `crop_roi` samples exactly where
+MediaPipe's ImageToTensorCalculator does (the ROI's corners map onto the crop's corners 0 and N,
+no half-pixel shift), so the same ROI gives the landmark model the same input tensor.
 """
 
 from __future__ import annotations
@@ -96,29 +97,25 @@ def _normalize_radians(angle: float) -> float:
     return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
 
 
-def crop_roi(frame: np.ndarray, roi: Roi, out_size: int, border_value: int = 0) -> np.ndarray:
-    """The ROI resampled to an (out_size, out_size) upright crop (bilinear, constant border)."""
-    return cv2.warpAffine(
-        frame,
-        _crop_to_image_matrix(roi, out_size),
-        (out_size, out_size),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(border_value, border_value, border_value),
+def crop_roi(frame: np.ndarray, roi: Roi, out_size: int, border: str = "replicate") -> np.ndarray:
+    """The ROI resampled to an (out_size, out_size) upright crop, bilinear.
+    `border`: "replicate" repeats the edge pixels (MediaPipe's landmark crop), "zero" pads black
+    (its detector input).
+
+    Done as MediaPipe's ImageToTensorCalculator on the CPU: the ROI's box points mapped onto the
+    crop's corners by a perspective transform (the same geometry as an affine warp), on the
+    uint8 image. (Sampling in float32 instead agrees less with MediaPipe 0.10.14, measured.)"""
+    mode = {"replicate": cv2.BORDER_REPLICATE, "zero": cv2.BORDER_CONSTANT}[border]
+    corners = cv2.boxPoints(((roi.cx, roi.cy), (roi.size, roi.size), math.degrees(roi.rotation)))
+    n = float(out_size)
+    crop_corners = np.float32([[0, n], [0, 0], [n, 0], [n, n]])
+    matrix = cv2.getPerspectiveTransform(corners, crop_corners)
+    return cv2.warpPerspective(
+        frame, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=mode
     )
 
 
 def project_from_crop(points: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:
-    """(..., 2) points in crop pixels (corner convention) -> image pixels."""
+    """(..., 2) points in crop pixels -> image pixels (the inverse of `crop_roi`'s sampling)."""
     pts = np.asarray(points, dtype=np.float32)
     return roi._to_image((pts - out_size / 2.0) * (roi.size / out_size))
-
-
-def _crop_to_image_matrix(roi: Roi, out_size: int) -> np.ndarray:
-    """2×3 affine taking crop pixel centres to image pixel centres (OpenCV's convention)."""
-    s = roi.size / out_size
-    cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
-    linear = np.array([[s * cos, -s * sin], [s * sin, s * cos]], np.float64)
-    # image_corner = c + L (crop_corner - N/2); corner = centre + 0.5 on both sides.
-    offset = np.array([roi.cx, roi.cy]) - 0.5 + linear @ (np.array([0.5, 0.5]) - out_size / 2.0)
-    return np.hstack([linear, offset[:, None]])

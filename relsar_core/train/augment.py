@@ -24,16 +24,26 @@ def _uniform(batch, low, high):
     return tf.random.uniform([batch], low, high)
 
 
-def temporal_resample(pos: tf.Tensor, speed: float, crop: float) -> tf.Tensor:
-    """Play each window at a random speed and/or from a random sub-segment, resized back to T
-    frames by linear interpolation. pos: (B, T, J, 2)."""
+def source_window(window: int, speed: float) -> int:
+    """Frames of source a `window`-frame view needs so that playing it at up to 1 + speed × is
+    a real speed-up: the data pipeline cuts windows this long for augment(..., out_steps=window)."""
+    return window + math.ceil((window - 1) * speed - 1e-9)
+
+
+def temporal_resample(pos: tf.Tensor, speed: float, crop: float, out_steps=None) -> tf.Tensor:
+    """Play each window at a random speed in [1 − speed, 1 + speed] and/or from a random
+    sub-segment, resampled to `out_steps` frames (default: the input's T) by linear
+    interpolation. pos: (B, S, J, 2). A view of T frames at rate r covers r·(T − 1) source
+    frames; with S ≥ source_window(T, speed) a speed-up is never clamped (with S = T it is)."""
     batch, steps = tf.shape(pos)[0], tf.shape(pos)[1]
+    out_steps = steps if out_steps is None else out_steps
     last = tf.cast(steps - 1, tf.float32)
+    out_last = tf.cast(out_steps - 1, tf.float32)
     rate = _uniform(batch, 1.0 - speed, 1.0 + speed) if speed else tf.ones([batch])
     keep = _uniform(batch, 1.0 - crop, 1.0) if crop else tf.ones([batch])
-    span = tf.minimum(rate * keep, 1.0) * last  # frames of source covered, clamped to the window
+    span = tf.minimum(rate * keep * out_last, last)  # source frames covered, within the source
     start = tf.random.uniform([batch]) * (last - span)
-    t = start[:, None] + tf.linspace(0.0, 1.0, steps)[None, :] * span[:, None]  # (B, T)
+    t = start[:, None] + tf.linspace(0.0, 1.0, out_steps)[None, :] * span[:, None]  # (B, T)
     lo = tf.clip_by_value(tf.floor(t), 0.0, last)
     frac = (t - lo)[:, :, None, None]
     lo_i = tf.cast(lo, tf.int32)
@@ -85,12 +95,14 @@ def mask(features: tf.Tensor, joint_mask: float, frame_mask: float) -> tf.Tensor
     return tf.reshape(joints, tf.shape(features))
 
 
-def augment(features: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
-    """Augment a batch of features (B, T, 60); returns the same shape."""
+def augment(features: tf.Tensor, cfg: AugmentConfig, out_steps: int | None = None) -> tf.Tensor:
+    """Augment a batch of features (B, S, 60) → (B, out_steps or S, 60). Source windows longer
+    than out_steps (see source_window) let the speed augmentation speed motion up as well."""
     batch, steps = tf.shape(features)[0], tf.shape(features)[1]
     pos = tf.reshape(features, [batch, steps, NUM_JOINTS, CHANNELS])[..., :2]
-    if cfg.speed or cfg.crop:
-        pos = temporal_resample(pos, cfg.speed, cfg.crop)
+    longer = out_steps is not None and features.shape[1] != out_steps  # unknown length: resample
+    if cfg.speed or cfg.crop or longer:
+        pos = temporal_resample(pos, cfg.speed, cfg.crop, out_steps)
     if cfg.flip:
         pos = flip(pos, cfg.flip)
     if cfg.rotation or cfg.shear or cfg.scale:

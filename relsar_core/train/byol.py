@@ -172,10 +172,18 @@ class BYOL:
             self.optimizer = byol_optimizer(cfg, steps_per_epoch)
             self.optimizer.build(self.online_variables)
 
-    def export_encoder(self) -> keras.Model:
-        """A plain float32 copy of the online encoder (local BatchNorm): what gets saved."""
+    def export_encoder(self, clean_windows=None) -> keras.Model:
+        """A plain float32 copy of the online encoder (local BatchNorm): what gets saved. The
+        moving statistics the step learnt come from masked, strongly augmented views; with
+        `clean_windows` (N, T, 60) they are re-estimated on those, the inputs a probe sees."""
         encoder = build_encoder(self.model_cfg, self.window)
         encoder.set_weights(self.encoder.get_weights())
+        if clean_windows is not None and len(clean_windows):
+            # A dropout-free twin: dropout noise would bias the statistics of later layers.
+            twin = build_encoder(self.model_cfg.model_copy(update={"dropout": 0.0}), self.window)
+            twin.set_weights(encoder.get_weights())
+            recalibrate_batchnorm(twin, clean_windows)
+            encoder.set_weights(twin.get_weights())
         return encoder
 
     def networks(self) -> list[keras.Model]:
@@ -231,7 +239,8 @@ class BYOL:
     def views(self, windows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Two independent augmentations of each window, made by one augment call."""
         batch = tf.shape(windows)[0]
-        both = augment(tf.concat([windows, windows], 0), self.augment_cfg)
+        # Source windows may be longer than the model's: speed-ups then play real extra frames.
+        both = augment(tf.concat([windows, windows], 0), self.augment_cfg, out_steps=self.window)
         return both[:batch], both[batch:]
 
     def replica_step(self, windows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -274,6 +283,29 @@ class BYOL:
         """The upstream recipe's once-per-epoch target update (`ema_every: epoch`)."""
         if self.cfg.ema_every == "epoch":
             self._epoch_ema()
+
+
+def recalibrate_batchnorm(model: keras.Model, windows, batch_size: int = 256) -> None:
+    """Replace every BatchNorm layer's moving mean and variance by their average over `windows`
+    (equal batches, a cumulative mean: momentum k/(k+1) at batch k), passed in training mode
+    so each layer sees the statistics of its real inputs. Weights other than those stay."""
+    layers = [
+        lr
+        for lr in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(lr, keras.layers.BatchNormalization)
+    ]
+    if not layers:
+        return
+    momenta = [lr.momentum for lr in layers]
+    batch_size = min(batch_size, len(windows))
+    try:
+        for k, begin in enumerate(range(0, len(windows) - batch_size + 1, batch_size)):
+            for lr in layers:
+                lr.momentum = k / (k + 1)  # read at call time (eager calls)
+            model(tf.constant(windows[begin : begin + batch_size]), training=True)
+    finally:
+        for lr, momentum in zip(layers, momenta, strict=True):
+            lr.momentum = momentum
 
 
 def embedding_spread(embedding: tf.Tensor) -> tf.Tensor:

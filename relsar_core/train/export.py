@@ -188,6 +188,7 @@ class ParityData:
     validation: np.ndarray  # (M, T, 60): validation-split windows, where parity is judged
     labels: np.ndarray  # (M,) class index of each validation window
     source: str  # where they came from, for the report
+    calibration_labels: np.ndarray | None = None  # (N,) class index: base centroids for teaching
 
 
 def _sample(windows: np.ndarray, labels: np.ndarray, limit: int, seed: int = 0):
@@ -247,13 +248,14 @@ def parity_data(
     ):  # a folder too small to split: judge on the training windows rather than none
         held_out = splits.train
     calib = splits.train if len(splits.train) else held_out
-    cal_windows, _ = _sample(calib.windows, calib.labels, max_calibration)
+    cal_windows, cal_labels = _sample(calib.windows, calib.labels, max_calibration)
     val_windows, val_labels = _sample(held_out.windows, held_out.labels, max_validation)
     return ParityData(
         cal_windows,
         val_windows,
         val_labels,
         f"{where} ({len(val_windows)} validation, {len(cal_windows)} calibration windows)",
+        cal_labels,
     )
 
 
@@ -390,7 +392,7 @@ def tflite_ops(content: bytes) -> list[str]:
 
 def median_latency_ms(runner: TfliteRunner, windows: np.ndarray, repeats: int = 50) -> float:
     """p50 of single-window calls: the number the app cares about (a rough one; relsar-bench for real)."""
-    from relsar_core.bench.common import p50_p95_ms, time_calls
+    from relsar_core.timing import p50_p95_ms, time_calls
 
     x = windows[: max(1, min(len(windows), repeats))]
     state = {"i": 0}
@@ -400,6 +402,17 @@ def median_latency_ms(runner: TfliteRunner, windows: np.ndarray, repeats: int = 
         state["i"] += 1
 
     return p50_p95_ms(time_calls(call, repeats, warmup=5))[0]
+
+
+def sidecar_base_centroids(runner, windows: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    """Base-class centroids in the few-shot head's space from the converted model's own
+    embeddings of training windows (relsar_core.runtime.fewshot_head)."""
+    from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
+    from relsar_core.skeleton.descriptors import pose_descriptors
+
+    embeddings = runner.run_batch(windows)[1]
+    vectors = head_vectors(embeddings, pose_descriptors(windows))
+    return base_centroids(vectors, labels, list(class_names))
 
 
 def build_sidecar(
@@ -501,6 +514,10 @@ def export_variant(
         )
     latency = median_latency_ms(runner, data.validation)
     meta = build_sidecar(source, quantization, content, parity, data.source)
+    if data.calibration_labels is not None:  # the taught-action gate against the base classes
+        meta["base_centroids"] = sidecar_base_centroids(
+            runner, data.calibration, data.calibration_labels, source.class_names
+        )
     # The pair is one commit: the pending JSON first, then the model, then the JSON renamed last;
     # a kill at any point leaves the old pair or the new one (runtime.finish_pending_pair).
     pending = pending_sidecar_path(tflite_path)

@@ -2,7 +2,8 @@
 
 RUN_DIR holds config.yaml, run.json, ckpt/ (networks + optimizer, every epoch), metrics.jsonl
 (one line per step: loss and embedding spread; one `"type": "epoch"` line per epoch), loss.png,
-and encoder.keras (the online encoder, refreshed every epoch) for the evaluation protocols.
+and encoder.keras (the online encoder, refreshed every epoch, its BatchNorm statistics
+re-estimated on clean training windows) for the evaluation protocols.
 """
 
 from __future__ import annotations
@@ -20,27 +21,51 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
-from relsar_core.data.datasets import load_clip_folder, load_upstream_npy, split_clips
+from relsar_core.data.datasets import clip_key, folder_clips, split_indices, upstream_clips
 from relsar_core.errors import ClipError, DataError, ModelFileError
 from relsar_core.files import atomic_write, remove_stale_temps, visible, write_json, write_text
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 from relsar_core.train.byol import BYOL
 from relsar_core.train.distribute import is_chief, replica_batch, worker_dir
+from relsar_core.train.tfdata import unlabelled_dataset
 
 console = Console(stderr=True)
 
 
+def padded_windows(keypoints: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """clip_features of a body15 clip, a clip shorter than `window` first padded by repeating
+    its last frame (pre-training source windows are longer than the model's window)."""
+    if len(keypoints) < window:
+        pad = np.repeat(keypoints[-1:], window - len(keypoints), axis=0)
+        keypoints = np.concatenate([keypoints, pad])
+    return clip_features(keypoints, window, stride)
+
+
 def load_pretraining_windows(
-    dirs: list[str | os.PathLike], window: int, stride: int, unlabeled: bool, data: DataConfig
+    dirs: list[str | os.PathLike],
+    window: int,
+    stride: int,
+    unlabeled: bool,
+    data: DataConfig,
+    protocol: str = "random",
+    test_data: str | os.PathLike | None = None,
+    source_frames: int | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """Windows from one or more folders → (windows (N, T, 60), what was used).
+    """Source windows of `source_frames` (default `window`) frames from one or more folders →
+    (windows (N, source_frames, 60), what was used). Source windows longer than the model's
+    window let the speed augmentation speed motion up (augment.source_window).
 
     A labelled folder (`<root>/<class>/<clip>.npz`, or upstream per-class .npy files) keeps its
-    test clips out (the same stratified split by clip, seed and fraction the supervised and
-    evaluation modes use), so later test reports stay honest. With `unlabeled`, every .npz under
-    each folder is used, labels or not; clips shorter than one window are skipped and counted."""
-    parts, info = [], []
+    test clips out: the split of `protocol` (seed and fractions of `data`), exactly the one the
+    evaluation modes use, so their test reports stay honest; with `test_data` (a separate test
+    folder) nothing of the folder is held out, and no test clip may be among the pre-training
+    clips. With `unlabeled`, every .npz under each folder is used, labels or not. The returned
+    info lists every pre-training clip and every held-out clip (run.json keeps them, and
+    linear/finetune/knn refuse an encoder that saw their test clips). Clips shorter than one
+    window are skipped (unlabeled) or are an error (labelled); shorter than the source, padded."""
+    source_frames = source_frames or window
+    parts, info, used, held_out = [], [], [], []
     for root in map(Path, dirs):
         if not root.is_dir():
             raise DataError(f"{root}: data folder does not exist")
@@ -48,30 +73,63 @@ def load_pretraining_windows(
             paths = visible(root.rglob("*.npz"))
             if not paths:
                 raise DataError(f"{root}: no .npz clips found (searched sub-folders too)")
-            clips = [load_clip(p).body15_at_model_rate() for p in paths]
-            usable = [clip_features(kp, window, stride) for kp in clips if len(kp) >= window]
+            clips = [(p, load_clip(p).body15_at_model_rate()) for p in paths]
+            usable = [(p, kp) for p, kp in clips if len(kp) >= window]
             if not usable:
                 raise ClipError(f"{root}: every clip is shorter than one window of {window} frames")
-            parts += usable
+            parts += [padded_windows(kp, source_frames, stride) for _, kp in usable]
+            used += [str(p) for p, _ in usable]
             info.append(
                 {"data": str(root), "clips": len(usable), "skipped_short": len(clips) - len(usable)}
             )
             continue
-        data_set = (
-            load_upstream_npy(root, window=window)
-            if visible(root.glob("*.npy"))
-            else load_clip_folder(root, window, stride)
+        clips = upstream_clips(root) if visible(root.glob("*.npy")) else folder_clips(root)
+        for kp, path in zip(clips.keypoints, clips.clip_paths, strict=True):
+            if len(kp) < window:
+                raise ClipError(f"{path}: {len(kp)} frames is too short for one window of {window}")
+        train, val, test = split_indices(
+            clips,
+            protocol,
+            data.val_fraction,
+            data.test_fraction,
+            data.seed,
+            separate_test=test_data is not None,
+            source=root,
         )
-        train, val, test = split_clips(
-            data_set.clip_labels, data.val_fraction, data.test_fraction, data.seed
-        )
-        kept = data_set.subset(np.concatenate([train, val]))
-        parts.append(kept.windows)
-        info.append(
-            {"data": str(root), "clips": len(train) + len(val), "held_out_test_clips": len(test)}
-        )
+        kept = np.sort(np.concatenate([train, val]))
+        parts += [padded_windows(clips.keypoints[i], source_frames, stride) for i in kept]
+        used += [clips.clip_paths[i] for i in kept]
+        held_out += [clips.clip_paths[i] for i in test]
+        info.append({"data": str(root), "clips": len(kept), "held_out_test_clips": len(test)})
+    if test_data is not None:
+        test_clips = folder_clips(test_data).clip_paths
+        seen = set(map(clip_key, used)) & set(map(clip_key, test_clips))
+        if seen:
+            raise DataError(
+                f"{test_data}: {len(seen)} test clip(s) are also pre-training clips, e.g. "
+                f"{sorted(seen)[0]}; keep the test folder out of --data"
+            )
+        held_out += test_clips
     windows = np.concatenate(parts).astype(np.float32, copy=False)
-    return windows, {"sources": info, "windows": len(windows)}
+    return windows, {
+        "sources": info,
+        "windows": len(windows),
+        "source_frames": source_frames,
+        "protocol": protocol,
+        "test_data": str(test_data) if test_data is not None else None,
+        "pretraining_clips": used,
+        "held_out_clips": held_out,
+    }
+
+
+def centre_windows(windows: np.ndarray, window: int) -> np.ndarray:
+    """The middle `window` frames of longer source windows as clean model inputs: positions
+    kept, velocities recomputed so the first frame's is 0 (as window_features makes it)."""
+    start = (windows.shape[1] - window) // 2
+    joints = windows[:, start : start + window].reshape(len(windows), window, -1, 4).copy()
+    joints[:, 1:, :, 2:] = joints[:, 1:, :, :2] - joints[:, :-1, :, :2]
+    joints[:, 0, :, 2:] = 0.0
+    return joints.reshape(len(windows), window, -1)
 
 
 def _plot_curves(records: list[dict], path: Path, threshold: float) -> None:
@@ -110,9 +168,14 @@ def _read_lines(path: Path) -> list[dict]:
     )
 
 
-def save_encoder(byol: BYOL, path: Path) -> None:
-    """The online encoder as a plain float32 .keras model."""
-    encoder = byol.export_encoder()
+# Clean windows that re-estimate the saved encoder's BatchNorm statistics (a random sample).
+CALIBRATION_WINDOWS = 2048
+
+
+def save_encoder(byol: BYOL, path: Path, clean_windows: np.ndarray | None = None) -> None:
+    """The online encoder as a plain float32 .keras model, its BatchNorm statistics
+    re-estimated on `clean_windows` (un-augmented training windows) when given."""
+    encoder = byol.export_encoder(clean_windows)
     atomic_write(path, lambda tmp: encoder.save(tmp), keep_suffix=True)
 
 
@@ -144,7 +207,14 @@ def pretrain_byol(
         resume = False
     if not resume:
         keras.utils.set_random_seed(cfg.seed)
-    byol = BYOL(config.model, cfg, config.augment, windows.shape[1], steps_per_epoch, strategy)
+    window = config.data.window
+    if windows.shape[1] < window:
+        raise DataError(
+            f"windows of {windows.shape[1]} frames are shorter than data.window {window}"
+        )
+    byol = BYOL(config.model, cfg, config.augment, window, steps_per_epoch, strategy)
+    sample = np.random.default_rng(cfg.seed).permutation(len(windows))[:CALIBRATION_WINDOWS]
+    clean = centre_windows(windows[np.sort(sample)], window)
     with strategy.scope():
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     nets = {
@@ -178,7 +248,8 @@ def pretrain_byol(
         info = {
             "mode": "byol",
             "layout": "body15",
-            "window": int(windows.shape[1]),
+            "window": window,
+            "source_frames": int(windows.shape[1]),
             "stride": config.data.stride,
             "windows": int(len(windows)),
             "replicas": strategy.num_replicas_in_sync,
@@ -189,9 +260,7 @@ def pretrain_byol(
         write_json(run_dir / "run.json", info)
     start_epoch = int(epoch_var.numpy())
 
-    dataset = tf.data.Dataset.from_tensor_slices(windows.astype(np.float32)).cache()
-    dataset = dataset.shuffle(len(windows), seed=cfg.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = unlabelled_dataset(windows, cfg.batch_size, seed=cfg.seed)
     dataset = (
         strategy.experimental_distribute_dataset(dataset)
         if strategy.num_replicas_in_sync > 1
@@ -269,7 +338,7 @@ def pretrain_byol(
             manager.save(checkpoint_number=epoch)  # every worker takes part; the chief's is kept
             if chief:
                 _plot_curves(records, run_dir / "loss.png", cfg.collapse_threshold)
-                save_encoder(byol, run_dir / "encoder.keras")
+                save_encoder(byol, run_dir / "encoder.keras", clean)
                 line = (
                     f"epoch {epoch}/{cfg.epochs}  loss {summary['loss']:.4f}  spread "
                     f"{summary['embedding_spread']:.3f}  tau {summary['tau']:.5f}  "

@@ -10,6 +10,7 @@ embeddings, so the app can load any of the four.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from relsar_core.config import RunConfig, dump_config
-from relsar_core.data.datasets import Splits, WindowSet
+from relsar_core.data.datasets import Splits, WindowSet, clip_key
 from relsar_core.data.report import write_report
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.files import write_json
@@ -40,6 +41,35 @@ def load_encoder(path: str | os.PathLike) -> keras.Model:
     if len(encoder.outputs) != 1 or len(encoder.output_shape) != 2:
         raise ModelFileError(f"{path}: not a ReL-SAR encoder (expected one (batch, E) output)")
     return encoder
+
+
+def pretraining_leak_check(encoder_path: str | os.PathLike, splits: Splits) -> bool:
+    """Refuse (ConfigError) an encoder whose BYOL pre-training saw clips this evaluation tests on
+    (its run.json lists the pre-training clips). True when checked, False when the encoder has
+    no such record (not a `relsar-train byol` run, or an older one)."""
+    path = Path(encoder_path)
+    run_json = path / "run.json" if path.is_dir() else path.parent / "run.json"
+    try:
+        info = json.loads(run_json.read_text()) if run_json.is_file() else {}
+    except (OSError, ValueError):
+        info = {}
+    clips = (
+        info.get("data_info", {}).get("pretraining_clips") if info.get("mode") == "byol" else None
+    )
+    if clips is None:
+        return False
+    evaluated = splits.test if splits.test is not None else splits.val
+    if evaluated is None:
+        return True
+    tested = {clip_key(evaluated.clip_paths[i]) for i in np.unique(evaluated.clip_ids)}
+    seen = sorted(tested & {clip_key(c) for c in clips})
+    if seen:
+        raise ConfigError(
+            f"{encoder_path}: its BYOL pre-training saw {len(seen)} of the {len(tested)} test "
+            f"clips (e.g. {seen[0]}); pre-train with the same --protocol/--test-data "
+            f"(relsar-train byol --protocol {info['data_info'].get('protocol', 'random')} …)"
+        )
+    return True
 
 
 def label_fraction_subset(data: WindowSet, fraction: float, seed: int) -> WindowSet:
@@ -70,7 +100,14 @@ def disable_dropout(encoder: keras.Model) -> None:
 
 
 def _with_fraction(splits: Splits, fraction: float, seed: int) -> Splits:
-    return Splits(label_fraction_subset(splits.train, fraction, seed), splits.val, splits.test)
+    """The semi-supervised splits: the same fraction of labels for training AND validation (a
+    "1 %" run must not early-stop and pick its checkpoint on every validation label)."""
+    val = label_fraction_subset(splits.val, fraction, seed + 1) if splits.val is not None else None
+    return Splits(label_fraction_subset(splits.train, fraction, seed), val, splits.test)
+
+
+def _clip_count(data: WindowSet | None) -> int:
+    return 0 if data is None else int(len(np.unique(data.clip_ids)))
 
 
 def _check_window(encoder: keras.Model, splits: Splits, source: str) -> None:
@@ -86,6 +123,7 @@ def _train_head(
     encoder_path, splits, config, run_dir, resume, label_fraction, strategy, mode, prepare, run_info
 ) -> dict:
     strategy = strategy or tf.distribute.get_strategy()
+    checked = pretraining_leak_check(encoder_path, splits)
     splits = _with_fraction(splits, label_fraction, config.data.seed)
     keras.utils.set_random_seed(config.train.seed)  # the head's initial weights are part of the run
     with strategy.scope():
@@ -100,6 +138,8 @@ def _train_head(
             "encoder": str(encoder_path),
             "label_fraction": label_fraction,
             "labelled_clips": int(len(np.unique(splits.train.clip_ids))),
+            "labelled_val_clips": _clip_count(splits.val),
+            "pretraining_leak_checked": checked,
             **extra,
             **(run_info or {}),
         }
@@ -195,6 +235,7 @@ def knn_eval(
     if k < 1:
         raise ConfigError(f"--k must be at least 1, got {k}")
     run_dir = Path(run_dir)
+    checked = pretraining_leak_check(encoder_path, splits)
     splits = _with_fraction(splits, label_fraction, config.data.seed)
     encoder = load_encoder(encoder_path)
     _check_window(encoder, splits, str(encoder_path))
@@ -233,6 +274,7 @@ def knn_eval(
             "layout": "body15",
             "stride": config.data.stride,
             "labelled_windows": int(len(bank)),
+            "pretraining_leak_checked": checked,
             **(run_info or {}),
             "config": config.model_dump(mode="json"),
         },

@@ -34,8 +34,13 @@ def labelled_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def unlabelled_dataset(windows: np.ndarray, batch_size: int, seed: int = 0) -> tf.data.Dataset:
-    """Shuffled full batches of windows for self-supervised training (augmented by the caller)."""
+def unlabelled_dataset(
+    windows: np.ndarray, batch_size: int, seed: int = 0, repeat: bool = False
+) -> tf.data.Dataset:
+    """Shuffled full batches of windows for self-supervised training (augmented by the caller);
+    `repeat`: endless, for step-by-step use (the benches) instead of one pass per epoch."""
     ds = tf.data.Dataset.from_tensor_slices(windows.astype(np.float32)).cache()
     ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -23,19 +23,25 @@ from relsar_core.pose.blazepose.ssd_decode import decode_ssd, weighted_nms
 from relsar_core.pose.litert import open_interpreter
 from relsar_core.pose.model_store import BLAZEPOSE, require_file
 from relsar_core.pose.one_euro import OneEuroFilter
-from relsar_core.pose.roi import Box, Roi, box_iou, roi_from_alignment
+from relsar_core.pose.roi import Box, Roi, box_iou, crop_roi, roi_from_alignment
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
 ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracking ROIs
-# One Euro smoothing of the two points that place the next ROI, in body sizes (scale-free), one
-# frame = 1/30 s. Cut-offs as MediaPipe's auxiliary-landmark filter; beta 10 instead of its 1,
-# chosen on the sample video (walker found in 329/400 frames with 82 detector runs, against
-# 259 and 154 with beta 1; still-image jitter 2.9 px against 5.4 px). Landmarks themselves are
-# not smoothed: they are measured afresh in every crop.
+# One Euro smoothing of the two points that place the next ROI, exactly as MediaPipe 0.10.14's
+# pose_landmark_filtering graph (its compiled options: min_cutoff 0.01, beta 10, d_cutoff 1),
+# speed in body sizes (2 × the alignment radius of each frame), one frame = 1/30 s.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 # After this many frames without anyone, where the last person stood no longer matters.
 FORGET_AFTER_FRAMES = 30
+
+
+def tracking_roi(roi_filter: OneEuroFilter, alignment: np.ndarray) -> Roi:
+    """The next frame's ROI from this frame's two alignment points, smoothed as MediaPipe does:
+    speed in units of the body (2 × the alignment radius of this frame)."""
+    body_size = 2.0 * float(np.hypot(*(alignment[1] - alignment[0])))
+    smooth = roi_filter(alignment, value_scale=1.0 / max(body_size, 1e-6))
+    return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
 
 
 @dataclass
@@ -101,14 +107,10 @@ class BlazePoseDetector:
     def detect(self, frame_bgr: np.ndarray) -> list[PersonDetection]:
         h, w = frame_bgr.shape[:2]
         n = self.input_size
-        # Letterbox: keep the aspect ratio, pad the short side (black, as MediaPipe's BORDER_ZERO).
-        scale = n / max(w, h)
-        rw, rh = max(1, round(w * scale)), max(1, round(h * scale))
-        pad_x, pad_y = (n - rw) // 2, (n - rh) // 2
-        canvas = np.zeros((n, n, 3), np.uint8)
-        canvas[pad_y : pad_y + rh, pad_x : pad_x + rw] = cv2.resize(
-            frame_bgr, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        )
+        # Letterbox as MediaPipe: the whole frame warped bilinearly (no area averaging) into the
+        # n×n square that holds its long side, the short side padded black (BORDER_ZERO).
+        side = float(max(w, h))
+        canvas = crop_roi(frame_bgr, Roi(w / 2, h / 2, side), n, border="zero")
         tensor = (
             cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).astype(np.float32) * np.float32(2 / 255) - 1
         )
@@ -124,10 +126,10 @@ class BlazePoseDetector:
         )
         dets = weighted_nms(raw, self.iou_threshold)
         # Normalized letterbox coordinates -> image pixels.
-        sx, sy = rw / w, rh / h
+        pad = np.array([(side - w) / 2, (side - h) / 2], np.float32)
 
         def to_image(pts: np.ndarray) -> np.ndarray:
-            return np.stack([(pts[..., 0] * n - pad_x) / sx, (pts[..., 1] * n - pad_y) / sy], -1)
+            return pts * np.float32(side) - pad
 
         people = []
         for box, kps, score in zip(dets.boxes, dets.keypoints, dets.scores, strict=True):
@@ -177,7 +179,6 @@ class BlazePoseEstimator(PoseEstimator):
         self._roi: Roi | None = None
         self._last_box: Box | None = None
         self._roi_filter = OneEuroFilter(**ROI_FILTER)
-        self._track_scale = 1.0
         self._frames_unseen = 0
         self.detector_runs = 0
         self.frames = 0
@@ -211,14 +212,9 @@ class BlazePoseEstimator(PoseEstimator):
         return Skeleton(result.keypoints, self.layout)
 
     def _next_roi(self, alignment: np.ndarray) -> Roi:
-        raw = roi_from_alignment(alignment[0], alignment[1], ROI_SCALE)
         if not self.tracking:
-            return raw
-        if self._roi_filter.is_fresh:
-            # Filter in units of the body's size at the track's start: scale-free smoothing.
-            self._track_scale = max(raw.size, 1.0)
-        smooth = self._roi_filter(alignment / self._track_scale) * self._track_scale
-        return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
+            return roi_from_alignment(alignment[0], alignment[1], ROI_SCALE)
+        return tracking_roi(self._roi_filter, alignment)
 
     def _landmarks(self, frame_bgr: np.ndarray, roi: Roi) -> LandmarkResult | None:
         if roi.size < 8:  # a degenerate ROI cannot hold a person

@@ -3,7 +3,7 @@
 
 Decoding follows MediaPipe's pose_landmark graph: 39 landmarks × (x, y, z, visibility,
 presence) in 256-pixel crop units, visibility and presence through a sigmoid, positions refined
-on the 64×64 heatmap (7×7 window, when its peak is confident), then projected back through the
+on the 64×64 heatmap (9×9 window, when its peak is confident), then projected back through the
 ROI's rotation and scale. A joint's confidence is min(visibility, presence): a joint outside the
 frame is absent, one hidden behind the body is present but not visible, and both count as
 unreliable for action features."""
@@ -21,7 +21,7 @@ from relsar_core.pose.roi import Roi, crop_roi, project_from_crop
 INPUT_SIZE = 256
 NUM_BODY = 33
 NUM_ALL = 39  # 33 body + 2 ROI alignment points + 4 unused auxiliary points
-HEATMAP_KERNEL = 7
+HEATMAP_KERNEL = 9  # MediaPipe 0.10.14's RefineLandmarksFromHeatmap default
 MIN_HEATMAP_CONFIDENCE = 0.5
 
 

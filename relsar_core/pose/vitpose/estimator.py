@@ -152,11 +152,3 @@ def _onnx_runner(path: Path, quantize: bool, threads: int) -> tuple[Runner, int,
     session = OnnxViTPose(onnx_path, threads)
     rows, cols = session.input_size
     return session, session.num_joints, (rows // 4, cols // 4)
-
-
-def benchmark_vitpose(quick: bool, weights: str | None = None) -> list:
-    """ms/frame for PyTorch, ONNX float and ONNX int8 and int8-vs-float PCK@0.05 (see
-    relsar_core.bench.vitpose); returns relsar_core.bench.common.Measurement objects."""
-    from relsar_core.bench.vitpose import benchmark_vitpose as run
-
-    return run(quick, weights)

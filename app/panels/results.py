@@ -1,0 +1,87 @@
+"""What the model says: the headline (action, confidence, FPS and latency, recording), the
+per-class bars and the timeline. Stopped or stale results are shown greyed, never as live."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+
+from app.charts import ProbabilityBars, TimelineStrip, class_colour
+from app.panels.widgets import ElidedLabel
+from relsar_core.live.smoothing import NO_ACTION
+
+STALE_COLOUR = "#888"
+IDLE_STATS = "FPS – · latency –"
+
+
+class ResultsPanel:
+    """Owns three widgets the window places: `headline` (above the video), `actions_box`
+    (top of the side panel) and `timeline` (below the video)."""
+
+    def __init__(self, font: QFont) -> None:
+        self.action_label = ElidedLabel(NO_ACTION)
+        big = QFont(font)
+        big.setPointSize(30)
+        big.setBold(True)
+        self.action_label.setFont(big)
+        self.action_label.setMinimumWidth(120)
+        self.confidence_label = ElidedLabel("")
+        mid = QFont(font)
+        mid.setPointSize(15)
+        self.confidence_label.setFont(mid)
+        self.stats_label = ElidedLabel(IDLE_STATS)
+        self.stats_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.recording_label = ElidedLabel("")
+        self.recording_label.setStyleSheet("color:#ff5555; font-weight:bold;")
+        self.headline = QWidget()
+        row = QHBoxLayout(self.headline)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.action_label, 3)
+        row.addWidget(self.confidence_label, 3, Qt.AlignmentFlag.AlignBottom)
+        right = QVBoxLayout()
+        right.addWidget(self.recording_label)
+        right.addWidget(self.stats_label)
+        row.addLayout(right, 4)
+        self.headline.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+        self.bars = ProbabilityBars()
+        self.actions_box = QGroupBox("Actions")
+        QVBoxLayout(self.actions_box).addWidget(self.bars)
+        self.timeline = TimelineStrip()
+        self.live = False
+
+    def set_classes(self, names: list[str]) -> None:
+        """A new model: the bars start at 0 and the headline says nothing until it predicts."""
+        self.bars.set_classes(names)
+        self.show_label(NO_ACTION, "", live=self.live)
+
+    def show_label(self, label: str, confidence: str, live: bool = True) -> None:
+        self.action_label.setText(label)
+        colour = class_colour(label).name() if label != NO_ACTION and live else STALE_COLOUR
+        self.action_label.setStyleSheet(f"color:{colour};")
+        self.confidence_label.setText(confidence)
+        self.confidence_label.setStyleSheet("" if live else f"color:{STALE_COLOUR};")
+
+    def show_prediction(self, pred, confidence: str) -> None:
+        self.live = True
+        label = pred.smoothed.label
+        self.show_label(label, confidence)
+        self.bars.set_probabilities(pred.smoothed.probabilities, label)
+
+    def show_stats(self, text: str) -> None:
+        self.stats_label.setText(text)
+
+    def show_stopped(self, why: str = "stopped") -> None:
+        """Nothing runs: the timeline stops moving, the headline greys, the FPS says so."""
+        self.live = False
+        self.timeline.freeze()
+        self.show_label(self.action_label.full_text(), self.confidence_label.full_text(), False)
+        self.stats_label.setText(f"{why} · {IDLE_STATS}")
+        self.recording_label.setText("")
+
+    def start(self) -> None:
+        self.timeline.clear()
+        self.live = True
+        self.show_label(NO_ACTION, "")
+        self.stats_label.setText("starting…")

@@ -1,0 +1,323 @@
+"""The window's slow work, each run in a worker (app/worker.py): opening a source and its pose
+model, loading a classifier, scanning cameras, teaching; plus the small jobs around them."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
+
+from app import texts
+from app.panels.record_teach import takes_of
+from relsar_core.data.recording import ClipRecorder, check_action_name
+from relsar_core.errors import RelsarError
+from relsar_core.live.pipeline import DEFAULT_MODEL, open_classifier, open_pose
+from relsar_core.live.sources import list_cameras, open_source
+from relsar_core.runtime import fewshot
+
+NO_DEFAULT_MODEL = (
+    "No default model is shipped in this install ({path} is missing). Choose a model with "
+    "File ▸ Open model… (a .tflite with its .json beside it)."
+)
+GONE_MODEL = "The model used last time, {path}, is gone: using the shipped model instead."
+GONE_SOURCE = "The video used last time, {path}, is gone: playing the demo instead."
+
+
+class PoseCache:
+    """Pose estimators by (backend, weights), created in workers, reused across sources."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], object] = {}
+
+    def get(self, backend: str, weights: str):
+        # The weights file is ViTPose's; a path left in the field must not reach BlazePose.
+        weights = weights if backend in ("vitpose", "auto") else ""
+        with self._lock:
+            if (backend, weights) not in self._cache:
+                self._cache[(backend, weights)] = open_pose(backend, weights or None)
+            return self._cache[(backend, weights)]
+
+    def close(self) -> None:
+        with self._lock:
+            for estimator in self._cache.values():
+                estimator.close()
+            self._cache.clear()
+
+
+def pose_name(pose) -> str:
+    """The backend in use, e.g. what "auto" picked."""
+    if pose is None:
+        return "(replay: no pose)"
+    name = type(pose).__name__.removesuffix("Estimator").lower()
+    return f"using {name}"
+
+
+def fit_to_screen(window) -> None:
+    """Never larger than the screen's free area (a geometry saved on a bigger screen)."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    free = screen.availableGeometry()
+    width, height = min(window.width(), free.width()), min(window.height(), free.height())
+    if (width, height) != (window.width(), window.height()):
+        window.resize(width, height)
+
+
+# ------------------------------------------------------------------ model
+def load_model(window, path: Path, then=None, fallback: bool = False):
+    saved = path
+
+    def work(task):
+        target = saved
+        note = None
+        if (
+            fallback
+            and not target.is_file()
+            and target != DEFAULT_MODEL
+            and DEFAULT_MODEL.is_file()
+        ):
+            target, note = DEFAULT_MODEL, GONE_MODEL.format(path=saved)
+        task.report(f"Loading model {target.name}…")
+        classifier, warning = open_classifier(target)
+        return classifier, target, note, warning
+
+    def done(result) -> None:
+        classifier, target, note, warning = result
+        window.use_classifier(classifier, target)
+        for text in (note, warning):
+            if text:
+                window.show_message(text, "warning", append=True)
+        if then is not None:
+            then()
+
+    def failed(message: str) -> None:
+        if saved == DEFAULT_MODEL and not saved.exists():
+            window.show_message(NO_DEFAULT_MODEL.format(path=saved), "warning")
+        else:
+            window.show_message(f"Model not loaded: {message}", "error")
+        if window.classifier is None:
+            window.model_panel.show_model(None)
+        if then is not None:
+            then()
+
+    return window._run("model", f"Loading model {saved.name}…", work, done, failed)
+
+
+# ------------------------------------------------------------------ cameras and the first source
+def rescan_cameras(window, then=None):
+    def done(cameras: list[int]) -> None:
+        window.source_panel.set_cameras(cameras)
+        if then is not None:
+            then(cameras)
+
+    return window._run("cameras", "Looking for cameras…", lambda task: list_cameras(), done)
+
+
+def first_start(window, source: str | None, autostart: bool) -> None:
+    """The source given, else the saved one (a gone video falls back to the demo), else the
+    first camera, else the demo; started once the cameras are known."""
+
+    def decide(cameras: list[int]) -> None:
+        spec = source or window.settings.source
+        wants_camera = spec == "" or spec.startswith(("camera", "webcam"))
+        if wants_camera and not cameras and not source:
+            window.show_message(
+                "No camera found on this machine — playing the demo source. "
+                "Open a video with File ▸ Open video, or plug in a camera.",
+                "warning",
+                append=True,
+            )
+            spec = "demo"
+        elif spec == "":
+            spec = f"camera:{cameras[0]}"
+        elif not source and _gone_file(spec):
+            window.show_message(GONE_SOURCE.format(path=spec), "warning", append=True)
+            spec = "demo"
+        window.source_spec = spec
+        window.source_panel.source_edit.setText(spec)
+        if autostart and window.classifier is not None:
+            window.start()
+
+    rescan_cameras(window, decide)
+
+
+def _gone_file(spec: str) -> bool:
+    if spec == "demo" or "://" in spec.removeprefix("file://") or spec.startswith("camera"):
+        return False
+    return not Path(spec.removeprefix("file://")).expanduser().exists()
+
+
+# ------------------------------------------------------------------ start a source
+def start(window):
+    window.stop()
+    if window.classifier is None:
+        window.show_message("No model loaded: choose one with File ▸ Open model…", "warning")
+        return None
+    spec, settings = window.source_spec, window.settings
+    width, _, height = settings.camera_size.partition("x")
+    size = (int(width), int(height)) if width.isdigit() and height.isdigit() else (None, None)
+    backend, weights = settings.pose_backend, settings.pose_weights
+    window.video.clear(f"Opening {spec}…")
+    bridge = window.bridge
+
+    def work(task):
+        bridge.wait_stopped(10.0)  # the last source's threads let go of the pose model first
+        task.report(f"Opening {spec}…")
+        source = open_source(spec, loop=settings.loop, realtime=True, width=size[0], height=size[1])
+        if task.cancelled or source.provides_skeletons:
+            return source, None
+        task.report(f"Loading the {backend} pose model…")
+        try:
+            return source, window.poses.get(backend, weights)
+        except RelsarError as err:
+            source.close()
+            raise RelsarError(texts.pose_problem(str(err))) from None
+        except BaseException:
+            source.close()
+            raise
+
+    def failed(message: str) -> None:
+        window.video.clear(f"Not playing: {message}")
+        if message.startswith("Pose model"):
+            window.show_message(message, "error")
+        else:
+            window.show_message(f"{message}. Choose another source.", "error")
+
+    return window._run(
+        "source",
+        f"Opening {spec}…",
+        work,
+        lambda result: window.source_opened(*result),
+        failed,
+        discard=lambda result: result[0].close(),
+    )
+
+
+# ------------------------------------------------------------------ record and teach
+def toggle_recording(window) -> Path | None:
+    if window._recorder is not None:
+        recorder, window._recorder = window._recorder, None
+        if window.pipeline is not None:
+            window.pipeline.swap_recorder(None)
+        window.record_panel.set_recording(False)
+        window.results.recording_label.setText("")
+        try:
+            path = recorder.stop()
+        except (RelsarError, OSError) as err:
+            window.show_message(f"Recording not saved: {err}", "error")
+            return None
+        window.statusBar().showMessage(f"Saved {path} ({recorder.num_frames} frames)", 10000)
+        window._update_examples()
+        return path
+    window.record_panel.set_recording(False)
+    if window.state != "running" or window.pipeline is None or window.source is None:
+        window.show_message("Start a source first (Space), then record.", "warning")
+        return None
+    try:
+        action = check_action_name(window.record_panel.action_edit.text())
+    except RelsarError:
+        window.show_message(texts.name_problem(window.record_panel.action_edit.text()), "warning")
+        window.record_panel.action_edit.setFocus()
+        return None
+    window._recorder = new_recorder(window, action)
+    window.pipeline.swap_recorder(window._recorder)
+    window.record_panel.set_recording(True)
+    window.results.recording_label.setText(texts.recording_text(window._recorder))
+    return None
+
+
+def new_recorder(window, action: str) -> ClipRecorder:
+    source, pipeline = window.source, window.pipeline
+    layout = (
+        source.current_clip.layout
+        if source.provides_skeletons
+        else getattr(pipeline.pose, "layout", "body15")
+    )
+    return ClipRecorder(
+        window.settings.data_root,
+        action,
+        layout,
+        source.fps,
+        source.image_size,
+        window.record_panel.video_check.isChecked(),
+        min_frames=window.classifier.window,
+    )
+
+
+def delete_take(window, path: Path) -> None:
+    """A take and the video beside it, after asking; the action's folder goes when empty."""
+    answer = QMessageBox.question(window, "Delete take", f"Delete the take {path.name}?")
+    if answer != QMessageBox.StandardButton.Yes:
+        return
+    for item in (path, path.with_suffix(".mp4")):
+        item.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass  # other takes remain
+    window._update_examples()
+    window.statusBar().showMessage(f"Deleted {path.name}", 10000)
+
+
+def teach(window, action: str | None = None):
+    if window.classifier is None:
+        window.show_message("Load a model before teaching an action.", "warning")
+        return None
+    text = action if action is not None else window.record_panel.action_edit.text()
+    try:
+        action = check_action_name(text)
+    except RelsarError:
+        window.show_message(texts.name_problem(text), "warning")
+        return None
+    clips = takes_of(window.settings.data_root, action)
+    if not clips:
+        window.show_message(f"No examples of “{action}” yet: record a few (R) first.", "warning")
+        return None
+    model, base = window.settings.model, window.base_classifier
+    stride = max(1, window.model_panel.stride_spin.value())
+
+    def work(task):
+        from relsar_core.runtime.tflite import TfliteClassifier
+
+        task.report(f"Teaching “{action}” from {len(clips)} take(s)…")
+        # A second interpreter for the examples: the pipeline's own is busy in its thread.
+        embedder = TfliteClassifier(model)
+        return fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+
+    def done(classifier) -> None:
+        window.classifier = classifier
+        window._classes_changed()
+        note = " (3–10 examples work best)" if len(clips) < 3 else ""
+        window.show_message(
+            f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model. "
+            f"{classifier.describe()}.",
+            "info",
+        )
+
+    return window._run(
+        "teach",
+        f"Teaching “{action}”…",
+        work,
+        done,
+        lambda m: window.show_message(f"Could not teach “{action}”: {m}", "error"),
+    )
+
+
+def forget(window, action: str) -> None:
+    """Forget one taught action (the others stay), after asking."""
+    if not action or window.classifier is None:
+        return
+    answer = QMessageBox.question(
+        window, "Forget a taught action", f"Forget the taught action “{action}”?"
+    )
+    if answer != QMessageBox.StandardButton.Yes:
+        return
+    model = window.settings.model
+    if not fewshot.forget_taught(model, action):
+        return
+    window.classifier = fewshot.with_taught(window.base_classifier, model)
+    window._classes_changed()
+    window.show_message(f"Forgot the taught action “{action}”.", "info")

@@ -1,0 +1,74 @@
+"""What the window says: user-facing texts built from pipeline results (not CLI messages)."""
+
+from __future__ import annotations
+
+from relsar_core.data.recording import MAX_ACTION_NAME
+from relsar_core.live.smoothing import NO_ACTION
+
+# What a pose backend knows about an empty result, in words a person can act on.
+NOBODY_HINTS = {
+    "small": "nobody found: people too small? try ViTPose or a closer camera",
+    "none": "nobody in view",
+}
+
+
+def confidence_text(pred, pipeline=None) -> str:
+    """The confidence, or why there is no action: nobody in view (and why, when the pose
+    backend can tell), or no class sure enough."""
+    smoothed = pred.smoothed
+    if smoothed.label != NO_ACTION:
+        return f"{smoothed.confidence:.0%}"
+    if pred.probabilities is None:
+        return nobody_text(getattr(pipeline, "pose", None))
+    top = int(smoothed.probabilities.argmax())
+    return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"
+
+
+def nobody_text(pose) -> str:
+    """BlazePose misses people much smaller than its input; say so when the backend reports it."""
+    reason = getattr(pose, "miss_reason", None)
+    if callable(reason):
+        reason = reason()
+    return NOBODY_HINTS.get(reason or "none", NOBODY_HINTS["none"])
+
+
+def stats_text(result, latency: tuple[float, float] | None) -> str:
+    lat = f"latency {latency[0]:.0f}/{latency[1]:.0f} ms" if latency else "latency –"
+    pose = f" · pose {result.pose_ms:.0f} ms" if result.pose_ms else ""
+    return f"{result.fps:4.1f} FPS · {lat}{pose} · dropped {result.dropped}"
+
+
+def recording_text(recorder) -> str:
+    """● REC and the frames still needed before the take can be saved."""
+    n, need = recorder.num_frames, recorder.min_frames
+    left = f" · {need - n} more frames needed" if n < need else " · long enough"
+    return f"● REC {recorder.action}: {n} frames{left}"
+
+
+def name_problem(name: str) -> str:
+    """Why an action name cannot be used, in the window's words."""
+    name = (name or "").strip()
+    if not name:
+        return "Type a name for the action first (e.g. clap), then record."
+    if len(name.encode()) > MAX_ACTION_NAME:
+        return f"That action name is too long: at most {MAX_ACTION_NAME} characters."
+    return (
+        f"“{name[:30]}” cannot be an action name: use letters, digits, spaces and _ - . + "
+        "(it becomes a folder name)."
+    )
+
+
+POSE_HINTS = {
+    "--pose-weights": "choose a ViTPose .pth file under Weights",
+    "relsar-models fetch": "fetch it with the relsar-models command",
+}
+
+
+def pose_problem(message: str) -> str:
+    """A pose backend's error, without command-line advice ("pass --pose-weights")."""
+    text = message
+    if "ViTPose needs a checkpoint" in text:
+        return "Pose model: ViTPose needs a weights file: choose a .pth under Weights, or pick blazepose."
+    if "--pose" in text or "--" in text:
+        text = text.split(";")[0].split(": pass")[0]
+    return f"Pose model: {text}"

@@ -1,0 +1,191 @@
+"""`relsar-bench teach`: teaching actions the shipped model never saw (relsar_core.bench.
+teach_data), k = 1, 3, 5, 10 example clips per action, with the app's head (fewshot_head) on
+three spaces: the head space (embedding + pose descriptors), the embedding alone, and raw
+window features (the baseline). Reported per space and k, all windows of held-out clips:
+- accuracy: taught-action windows named right by the whole classifier (base + taught);
+- retention: of the base-class windows the base model names right, the share still right;
+- false accepts: windows of novel motions that were *not* taught, named as a taught action;
+- twin confusion: the worst share of a left/right twin's windows named as its twin;
+- fit ms: fitting the head.
+Plus a closed-set comparison of head candidates (prototypes, k-NN, logistic regression) at
+k = 5 on each space, which is how the head was chosen.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.bench.common import Measurement
+from relsar_core.bench.teach_data import TWINS, make_teach_clips
+from relsar_core.runtime.fewshot import clip_windows
+from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
+from relsar_core.skeleton.descriptors import pose_descriptors
+
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
+TAUGHT = ("cartwheel", "cartwheel_l", "spin", "spin_l", "crawl", "roll", "getup_faceup")
+UNTAUGHT = ("getup_facedown", "backflip")  # novel motions never taught: open-set probes
+KS = (1, 3, 5, 10)
+SPACES = ("embedding+descriptors", "embedding", "raw features")
+
+
+def _space(name: str, emb: np.ndarray, feats: np.ndarray) -> np.ndarray:
+    if name == "embedding+descriptors":
+        return head_vectors(emb, pose_descriptors(feats))
+    if name == "embedding":
+        return unit(emb)
+    return unit(feats.reshape(len(feats), -1))
+
+
+def _encode(classifier, clips_by_class: dict) -> dict:
+    """{class: [(base probabilities, embeddings, features) per clip]}."""
+    out = {}
+    for name, clips in clips_by_class.items():
+        out[name] = []
+        for clip in clips:
+            feats = clip_windows(clip, classifier.window, 5)
+            res = classifier.predict_batch(feats)
+            out[name].append((res.probabilities, res.embedding, feats))
+    return out
+
+
+def _stack(encoded: dict, names, space: str, k: int | None = None):
+    vecs, probs, labels, clips = [], [], [], []
+    for name in names:
+        for i, (p, e, f) in enumerate(encoded[name][:k]):
+            vecs.append(_space(space, e, f))
+            probs.append(p)
+            labels += [name] * len(p)
+            clips += [i] * len(p)
+    return np.concatenate(vecs), np.concatenate(probs), np.array(labels), np.array(clips)
+
+
+def _named(head: FewShotHead, base_names: list[str], vecs, base_probs) -> np.ndarray:
+    gate, taught = head.predict(vecs)
+    combined = np.concatenate([(1 - gate)[:, None] * base_probs, gate[:, None] * taught], axis=1)
+    names = np.array(base_names + list(head.classes))
+    return names[combined.argmax(1)]
+
+
+def _scores(head, base_names, data, space) -> dict:
+    tv, tp, tl, _ = data["score"][space]
+    named = _named(head, base_names, tv, tp)
+    bv, bp, bl, _ = data["base"][space]
+    right_before = np.array(base_names)[bp.argmax(1)] == bl
+    after = _named(head, base_names, bv, bp)
+    uv, up, _, _ = data["untaught"][space]
+    twin = max(float((named[tl == a] == b).mean()) for x in TWINS for a, b in (x, x[::-1]))
+    return {
+        "accuracy": float((named == tl).mean()),
+        "retention": float((after == bl)[right_before].mean()),
+        "false_accepts": float(np.isin(_named(head, base_names, uv, up), TAUGHT).mean()),
+        "twin_confusion": twin,
+    }
+
+
+def _candidates(data, space: str, k: int = 5) -> dict:
+    """Closed-set accuracy among the taught actions of each head candidate."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    xv, _, xl, _ = data["teach_all"][space]
+    xc = data["teach_clip"][space]
+    keep = xc < k
+    x, y = xv[keep], xl[keep]
+    sv, _, sl, _ = data["score"][space]
+    classes = sorted(set(y.tolist()))
+    protos = unit(np.stack([x[y == c].mean(0) for c in classes]))
+    preds = {
+        "prototypes": np.array(classes)[(sv @ protos.T).argmax(1)],
+        "1-NN": KNeighborsClassifier(1, metric="cosine").fit(x, y).predict(sv),
+        "5-NN": KNeighborsClassifier(5, metric="cosine").fit(x, y).predict(sv),
+        "logistic regression": LogisticRegression(C=10, max_iter=1000).fit(x, y).predict(sv),
+    }
+    return {name: float((p == sl).mean()) for name, p in preds.items()}
+
+
+def measure(model_path=SHIPPED, quick: bool = False, seed: int = 0) -> tuple[list, dict]:
+    from relsar_core.runtime.tflite import TfliteClassifier
+
+    classifier = TfliteClassifier(model_path)
+    clips = make_teach_clips(10, 4 if quick else 8, 4 if quick else 8, seed)
+    base_names = list(classifier.class_names)
+    enc = {side: _encode(classifier, clips[side]) for side in clips}
+    data: dict = {key: {} for key in ("score", "base", "untaught", "teach_all", "teach_clip")}
+    centroids = {}
+    for space in SPACES:
+        data["score"][space] = _stack(enc["score"], TAUGHT, space)
+        data["base"][space] = _stack(enc["base"], base_names, space)
+        data["untaught"][space] = _stack(enc["score"], UNTAUGHT, space)
+        data["teach_all"][space] = _stack(enc["teach"], TAUGHT, space)
+        data["teach_clip"][space] = data["teach_all"][space][3]
+        bv, _, bl, _ = _stack(enc["base_train"], base_names, space)
+        c = base_centroids(bv, np.array([base_names.index(n) for n in bl]), base_names)
+        raw = np.frombuffer(__import__("base64").b64decode(c["float16_base64"]), "<f2")
+        centroids[space] = (unit(raw.reshape(c["shape"]).astype(np.float32)), c["labels"])
+    results: dict = {"model": str(model_path), "spaces": {}, "candidates": {}}
+    ms = []
+    for space in SPACES:
+        results["spaces"][space] = {}
+        tv, _, tl, tc = data["teach_all"][space]
+        for k in KS:
+            keep = tc < k
+            start = time.perf_counter()
+            head = FewShotHead().fit(tv[keep], tl[keep], tc[keep], centroids[space])
+            fit_ms = (time.perf_counter() - start) * 1e3
+            scores = {**_scores(head, base_names, data, space), "fit_ms": fit_ms}
+            results["spaces"][space][k] = scores
+        results["candidates"][space] = _candidates(data, space)
+    chosen, raw = results["spaces"]["embedding+descriptors"], results["spaces"]["raw features"]
+    for space in SPACES:
+        for k in KS:
+            s = results["spaces"][space][k]
+            main = space == "embedding+descriptors" and k == 5
+            ms.append(
+                Measurement(
+                    "teach",
+                    f"{space} k={k} accuracy",
+                    s["accuracy"],
+                    "",
+                    ">= 0.9" if main else None,
+                )
+            )
+            ms.append(
+                Measurement(
+                    "teach",
+                    f"{space} k={k} retention",
+                    s["retention"],
+                    "",
+                    ">= 0.95" if main else None,
+                )
+            )
+            ms.append(Measurement("teach", f"{space} k={k} false accepts", s["false_accepts"], ""))
+            ms.append(
+                Measurement(
+                    "teach",
+                    f"{space} k={k} twin confusion",
+                    s["twin_confusion"],
+                    "",
+                    "<= 0.1" if main else None,
+                )
+            )
+    ms.append(
+        Measurement(
+            "teach",
+            "k=5 accuracy gain over raw features",
+            chosen[5]["accuracy"] - raw[5]["accuracy"],
+            "",
+            ">= 0.05",
+        )
+    )
+    ms.append(Measurement("teach", "head fit k=10", chosen[10]["fit_ms"], "ms", "<= 1000"))
+    for space, cands in results["candidates"].items():
+        for name, acc in cands.items():
+            ms.append(Measurement("teach", f"k=5 closed-set {name} on {space}", acc, ""))
+    return ms, results
+
+
+def run(quick: bool = False) -> list[Measurement]:
+    return measure(quick=quick)[0]

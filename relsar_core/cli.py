@@ -1,0 +1,24 @@
+"""What every command-line entry point shares (the training tools and `relsar-app`): one stderr
+console, one-line errors with exit code 2, a clean Ctrl-C."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+
+from relsar_core.errors import RelsarError
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Run `main`; a user error (RelsarError) becomes one red line and exit code 2."""
+    try:
+        return int(main(argv) or 0)
+    except RelsarError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130

@@ -1,0 +1,67 @@
+"""Teaching from folders, as `relsar-teach` does it: every class folder of a data set taught
+to a model through fewshot.teach (the app's Teach path), and the base-class centroids of a
+model converted before the sidecar held them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.data.datasets import load_clip_folder
+from relsar_core.data.recording import check_action_name
+from relsar_core.errors import DataError, ModelFileError
+from relsar_core.files import write_json
+from relsar_core.runtime import fewshot
+from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
+from relsar_core.runtime.tflite import TfliteClassifier, sidecar_path
+from relsar_core.skeleton.descriptors import pose_descriptors
+
+
+def example_folders(data: str | os.PathLike) -> dict[str, list[Path]]:
+    """{action: clip paths} of a `<data>/<action>/*.npz` folder; DataError naming the problem."""
+    root = Path(data)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder (expected {root}/<action>/<clip>.npz)")
+    found = {}
+    for folder in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        clips = sorted(folder.glob("*.npz"))
+        if clips:
+            found[check_action_name(folder.name)] = clips
+    if not found:
+        raise DataError(f"{root}: no <action>/<clip>.npz folders with clips in it")
+    return found
+
+
+def teach_folder(
+    model_path: str | os.PathLike, data: str | os.PathLike, stride: int = 5
+) -> fewshot.TaughtClassifier:
+    """Teach every action folder of `data` to the model (replacing those actions' examples)."""
+    base = TfliteClassifier(model_path)
+    return fewshot.teach(base, model_path, example_folders(data), stride=stride)
+
+
+def add_base_centroids(
+    model_path: str | os.PathLike, data: str | os.PathLike, stride: int = 5
+) -> int:
+    """Write `base_centroids` into the model's sidecar from the windows of `data` (a
+    `<class>/*.npz` folder of the model's own classes, e.g. its training data); returns the
+    number of windows used. The .tflite and so its SHA-256 are unchanged."""
+    base = TfliteClassifier(model_path)
+    windows = load_clip_folder(data, base.window, stride, base.class_names)
+    if len(windows.windows) == 0:
+        raise DataError(f"{data}: no windows of {base.window} frames in its clips")
+    missing = sorted(set(range(len(base.class_names))) - set(np.unique(windows.labels).tolist()))
+    if missing:
+        names = [base.class_names[i] for i in missing]
+        raise DataError(f"{data}: no clips of the model's classes {names}")
+    embeddings = base.predict_batch(windows.windows).embedding
+    vectors = head_vectors(embeddings, pose_descriptors(windows.windows))
+    meta = dict(base.metadata)
+    meta["base_centroids"] = base_centroids(vectors, windows.labels, base.class_names)
+    try:
+        write_json(sidecar_path(model_path), meta)
+    except OSError as exc:
+        raise ModelFileError(f"{sidecar_path(model_path)}: cannot write ({exc.strerror})") from None
+    return len(windows.windows)

@@ -1,0 +1,123 @@
+"""BlazePose for several people: every detection after non-maximum suppression (up to
+`max_people`) becomes a person with their own ROI tracking, so steady frames run only the
+landmark model once per person. The detector runs on the first frame, then every
+`detect_every` frames while there is room for another person (someone may have come in), and
+at once when everyone is lost. Identities across frames are not kept here: that is
+relsar_core.live.tracking's job (the order of the returned skeletons is not an identity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.pose.base import Skeleton
+from relsar_core.pose.blazepose.estimator import (
+    LANDMARK_FILE,
+    ROI_FILTER,
+    BlazePoseDetector,
+    _model_path,
+    tracking_roi,
+)
+from relsar_core.pose.blazepose.landmarks import BlazePoseLandmarker
+from relsar_core.pose.one_euro import OneEuroFilter
+from relsar_core.pose.roi import Roi, box_iou
+
+MAX_PEOPLE = 4
+DETECT_EVERY = 10  # frames: a newcomer waits at most a third of a second at 30 fps
+SAME_PERSON_IOU = 0.4  # a detection overlapping a tracked ROI this much is that person
+
+
+@dataclass
+class _Person:
+    roi: Roi
+    roi_filter: OneEuroFilter = field(default_factory=lambda: OneEuroFilter(**ROI_FILTER))
+    presence: float = 1.0
+
+
+class MultiPersonBlazePose:
+    """`estimate_people(frame) -> list[Skeleton]` (blazepose33), at most `max_people`."""
+
+    layout = "blazepose33"
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        num_threads: int | None = None,
+        max_people: int = MAX_PEOPLE,
+        detect_every: int = DETECT_EVERY,
+        min_presence: float = 0.5,
+        detector: BlazePoseDetector | None = None,
+    ) -> None:
+        self.detector = detector or BlazePoseDetector(model_dir, num_threads)
+        self.landmarker = BlazePoseLandmarker(
+            str(_model_path(model_dir, LANDMARK_FILE)), num_threads
+        )
+        self.max_people = max_people
+        self.detect_every = detect_every
+        self.min_presence = min_presence
+        self._people: list[_Person] = []
+        self._since_detect = 0
+        self.detector_runs = 0
+        self.landmark_runs = 0
+
+    def reset(self) -> None:
+        self._people = []
+        self._since_detect = 0
+
+    def estimate_people(self, frame_bgr: np.ndarray) -> list[Skeleton]:
+        skeletons, kept = [], []
+        for person in self._people:  # tracked people: their ROI from the previous frame
+            sk = self._track(frame_bgr, person)
+            if sk is not None:
+                skeletons.append(sk)
+                kept.append(person)
+        self._people = kept
+        self._since_detect += 1
+        room = len(self._people) < self.max_people
+        if not self._people or (room and self._since_detect >= self.detect_every):
+            skeletons += self._detect_newcomers(frame_bgr)
+        return skeletons
+
+    def _detect_newcomers(self, frame_bgr: np.ndarray) -> list[Skeleton]:
+        self.detector_runs += 1
+        self._since_detect = 0
+        found = []
+        tracked = [p.roi.bounding_box() for p in self._people]
+        for det in self.detector.detect(frame_bgr):
+            if len(self._people) >= self.max_people:
+                break
+            box = det.roi().bounding_box()
+            if any(box_iou(box, t) > SAME_PERSON_IOU for t in tracked):
+                continue  # already followed
+            person = _Person(det.roi())
+            sk = self._track(frame_bgr, person)
+            if sk is not None:
+                self._people.append(person)
+                tracked.append(person.roi.bounding_box())
+                found.append(sk)
+        return found
+
+    def _track(self, frame_bgr: np.ndarray, person: _Person) -> Skeleton | None:
+        """Landmarks in the person's ROI; moves the ROI on for the next frame. None: lost."""
+        if person.roi.size < 8:
+            return None
+        self.landmark_runs += 1
+        result = self.landmarker.run(frame_bgr, person.roi)
+        if result.presence < self.min_presence:
+            return None
+        person.presence = result.presence
+        person.roi = tracking_roi(person.roi_filter, result.alignment)
+        # Two ROIs that drifted onto one body: the later (newer) one goes next frame.
+        for other in self._people:
+            if (
+                other is not person
+                and box_iou(other.roi.bounding_box(), person.roi.bounding_box()) > 0.6
+            ):
+                person.roi = Roi(person.roi.cx, person.roi.cy, 0.0)  # size 0: dropped next frame
+        return Skeleton(result.keypoints, self.layout)
+
+    def close(self) -> None:
+        self.detector.close()
+        self.landmarker = None  # type: ignore[assignment]

@@ -1,0 +1,225 @@
+"""The few-shot head of taught actions: numpy only, fitted in milliseconds.
+
+Space: a window is the L2-normalised concatenation of the model's `embedding` and its pose
+descriptors (relsar_core.skeleton.descriptors, weight DESCRIPTOR_WEIGHT), compared by cosine
+distance. Chosen by `relsar-bench teach` (docs/teach.md): the supervised embedding alone loses
+to raw features on unseen actions and is blind to laterality; the descriptors fix both.
+
+- Which taught action: the nearest example window (1-NN; it beat prototypes and logistic
+  regression on unseen actions), softened over the per-action nearest distances.
+- Open-set gate, two parts multiplied:
+  1. the nearest example must lie within the action's radius. Radii come from leave-one-clip-out:
+     each example window's distance to the nearest window of the *other* clips of its action
+     (the two halves of a single clip stand in for two clips), so overlapping windows of one
+     clip never make the spread look small; RADIUS_FACTOR × their 90th percentile, at most
+     MAX_RADIUS. Example windows far from every other clip (a jump between two clips, walking
+     to the keyboard) are outliers: they are left out of the examples and of the radius.
+  2. the window must be nearer to the taught example than to every base-class centroid (the
+     model's sidecar holds them, computed from training windows at conversion), so a taught
+     action near a base class does not take that class's windows.
+- Combined probabilities = (1 − g) · base probabilities ⊕ g · taught probabilities.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+import numpy as np
+
+HEAD_SPACE = "embedding+pose_descriptors/1"  # bump when head_vectors changes
+DESCRIPTOR_WEIGHT = 2.0
+GATE_SHARPNESS = 6.0
+BASE_SHARPNESS = 40.0  # per unit of cosine distance: a 0.05 margin to a base centroid ≈ 88 %
+CHOICE_TEMPERATURE = 0.02  # cosine distance: softmax over the taught actions' nearest distances
+RADIUS_FACTOR = 3.0
+RADIUS_QUANTILE = 0.9
+MIN_RADIUS = 0.05  # cosine distance: very tight examples still accept small variations
+MAX_RADIUS = 1.0  # orthogonal: a larger radius would accept windows unlike the examples at all
+OUTLIER_MADS = 8.0  # lenient: real examples are diverse (docs/teach.md)
+CENTROIDS_PER_CLASS = 4
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+
+def head_vectors(embeddings: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
+    """(N, E) embeddings + (N, D) pose descriptors → (N, E + D) unit vectors of the head space."""
+    both = np.concatenate([unit(embeddings), DESCRIPTOR_WEIGHT * unit(descriptors)], axis=-1)
+    return unit(both)
+
+
+def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
+    """Up to CENTROIDS_PER_CLASS k-means centres per base class of head-space vectors of
+    training windows: the sidecar's `base_centroids` (float16, base64: one short JSON line)."""
+    from sklearn.cluster import KMeans
+
+    vectors, labels = unit(vectors), np.asarray(labels)
+    centres, names = [], []
+    for index, name in enumerate(class_names):
+        own = vectors[labels == index]
+        if len(own) == 0:
+            continue
+        k = min(CENTROIDS_PER_CLASS, len(own))
+        km = KMeans(k, n_init=3, random_state=0).fit(own)
+        centres.append(unit(km.cluster_centers_))
+        names += [name] * k
+    vectors = np.concatenate(centres).astype("<f2")
+    return {
+        "space": HEAD_SPACE,
+        "labels": names,
+        "shape": list(vectors.shape),
+        "float16_base64": base64.b64encode(vectors.tobytes()).decode("ascii"),
+    }
+
+
+def read_base_centroids(metadata: dict, dim: int) -> tuple[np.ndarray, list[str]] | None:
+    """The sidecar's centroids when they are of this head space and size, else None."""
+    data = metadata.get("base_centroids") if isinstance(metadata, dict) else None
+    if not isinstance(data, dict) or data.get("space") != HEAD_SPACE:
+        return None
+    try:
+        raw = np.frombuffer(base64.b64decode(data["float16_base64"]), "<f2")
+        vectors = unit(raw.reshape([int(n) for n in data["shape"]]).astype(np.float32))
+        labels = [str(v) for v in data["labels"]]
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return None
+    if vectors.ndim != 2 or vectors.shape[1] != dim or len(labels) != len(vectors):
+        return None
+    return vectors, labels
+
+
+def _loco_distances(x: np.ndarray, clips: np.ndarray) -> np.ndarray:
+    """Each row's cosine distance to the nearest row of another clip (NaN when there is none)."""
+    dist = 1.0 - x @ x.T
+    dist[clips[:, None] == clips[None, :]] = np.inf
+    out = dist.min(axis=1)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _pseudo_clips(clips: np.ndarray) -> np.ndarray:
+    """A single clip split into its first and second half, so leave-one-out has two parts."""
+    if len(np.unique(clips)) > 1 or len(clips) < 2:
+        return clips
+    return (np.arange(len(clips)) >= len(clips) / 2).astype(clips.dtype)
+
+
+@dataclass
+class ActionSummary:
+    name: str
+    clips: int
+    windows: int
+    outliers: int  # example windows left out
+    radius: float
+    looks_like: str | None  # the base class most of its examples are nearer to, if any
+
+
+class FewShotHead:
+    """See the module docstring. fit(vectors, labels, clips[, base]) then predict(vectors)."""
+
+    def fit(
+        self,
+        vectors: np.ndarray,
+        labels,
+        clips,
+        base: tuple[np.ndarray, list[str]] | None = None,
+    ) -> FewShotHead:
+        x, labels, clips = unit(vectors), np.asarray(labels).astype(str), np.asarray(clips)
+        if len(x) == 0 or not len(x) == len(labels) == len(clips):
+            raise ValueError(
+                f"need matching vectors, labels and clips, got {len(x)}, {len(labels)}, {len(clips)}"
+            )
+        self.classes = sorted(set(labels.tolist()))
+        self.base = base
+        keep = np.ones(len(x), bool)
+        radii, self.summaries = [], []
+        for cls in self.classes:
+            rows = np.flatnonzero(labels == cls)
+            loco = _loco_distances(x[rows], _pseudo_clips(clips[rows]))
+            ok = ~np.isnan(loco)
+            if ok.sum() >= 3:
+                med = np.median(loco[ok])
+                mad = np.median(np.abs(loco[ok] - med)) + 1e-3
+                ok &= loco <= med + OUTLIER_MADS * mad
+            keep[rows] = ok if ok.any() else True
+            spread = loco[ok] if ok.any() else np.array([MIN_RADIUS])
+            radius = float(
+                np.clip(
+                    RADIUS_FACTOR * np.quantile(spread, RADIUS_QUANTILE), MIN_RADIUS, MAX_RADIUS
+                )
+            )
+            radii.append(radius)
+            looks = self._looks_like(x[rows[ok]], loco[ok]) if base is not None else None
+            self.summaries.append(
+                ActionSummary(
+                    cls,
+                    len(np.unique(clips[rows])),
+                    len(rows),
+                    int(len(rows) - keep[rows].sum()),
+                    radius,
+                    looks,
+                )
+            )
+        self.examples = x[keep]
+        self.example_class = np.array([self.classes.index(c) for c in labels[keep]])
+        self.radii = np.asarray(radii, np.float32)
+        return self
+
+    def _looks_like(self, own: np.ndarray, loco: np.ndarray) -> str | None:
+        """The base class whose centroid is nearer than the action's other clips for most of
+        its example windows, else None."""
+        centres, names = self.base
+        d = 1.0 - own @ centres.T
+        nearer = d.min(axis=1) < loco
+        if len(own) == 0 or nearer.mean() <= 0.5:
+            return None
+        votes = [names[i] for i in d.argmin(axis=1)[nearer]]
+        return max(set(votes), key=votes.count)
+
+    def class_distances(self, vectors: np.ndarray) -> np.ndarray:
+        """(N, C) cosine distance of each window to the nearest example of each taught action."""
+        dist = 1.0 - unit(vectors) @ self.examples.T
+        out = np.full((len(dist), len(self.classes)), np.inf, np.float32)
+        for c in range(len(self.classes)):
+            cols = self.example_class == c
+            if cols.any():
+                out[:, c] = dist[:, cols].min(axis=1)
+        return out
+
+    def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """vectors (N, D) → (gate (N,), taught-action probabilities (N, C))."""
+        x = unit(vectors)
+        d = self.class_distances(x)
+        nearest = d.argmin(axis=1)
+        d_near = d[np.arange(len(d)), nearest]
+        gate = _sigmoid(GATE_SHARPNESS * (1.0 - d_near / self.radii[nearest]))
+        if self.base is not None:
+            d_base = (1.0 - x @ self.base[0].T).min(axis=1)
+            gate = gate * _sigmoid(BASE_SHARPNESS * (d_base - d_near))
+        z = np.exp(-(d - d_near[:, None]) / CHOICE_TEMPERATURE)
+        probs = z / z.sum(axis=1, keepdims=True)
+        return gate.astype(np.float32), probs.astype(np.float32)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+
+def loco_separability(vectors: np.ndarray, labels, clips) -> float | None:
+    """Leave-one-clip-out accuracy of the 1-NN choice among the taught actions: each clip's
+    windows named from the other clips only (None with fewer than two actions)."""
+    x, labels, clips = unit(vectors), np.asarray(labels).astype(str), np.asarray(clips)
+    if len(set(labels.tolist())) < 2:
+        return None
+    dist = 1.0 - x @ x.T
+    # Clips of different actions are distinct even if their ids coincide.
+    same_clip = (clips[:, None] == clips[None, :]) & (labels[:, None] == labels[None, :])
+    dist[same_clip] = np.inf
+    nearest = dist.argmin(axis=1)
+    usable = np.isfinite(dist.min(axis=1))
+    if not usable.any():
+        return None
+    return float((labels[nearest] == labels)[usable].mean())

@@ -1,0 +1,66 @@
+"""Pose descriptors of model input windows, for the few-shot head beside the embedding.
+
+A window's features (T, 60) are already centred on the hip and scaled by the torso, so these
+are cheap summaries of them that keep what a supervised embedding tends to discard: which side
+of the body moves (laterality), the posture, and the order of the movement in time. Blocks:
+mean position per joint, its spread over time, mean speed per joint, eight joint angles
+(elbows, shoulders, knees, hips: mean cos/sin and spread), and the positions in each third of
+the window relative to the window's mean (direction of movement). Each block is L2-normalised,
+so no block outweighs the others because of its units or size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from relsar_core.skeleton.features import features_as_joints
+
+# (a, b, c): the angle at joint b between b→a and b→c, body15 indices.
+ANGLES = (
+    (2, 3, 4),  # right elbow
+    (5, 6, 7),  # left elbow
+    (1, 2, 3),  # right shoulder
+    (1, 5, 6),  # left shoulder
+    (9, 10, 11),  # right knee
+    (12, 13, 14),  # left knee
+    (8, 9, 10),  # right hip
+    (8, 12, 13),  # left hip
+)
+BLOCKS = ("posture", "spread", "speed", "angles", "thirds")
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-6)
+
+
+def _angles(pos: np.ndarray) -> np.ndarray:
+    """pos (..., T, 15, 2) → (..., 24): mean cos, mean sin and spread of each joint angle."""
+    out = []
+    for a, b, c in ANGLES:
+        u, v = pos[..., a, :] - pos[..., b, :], pos[..., c, :] - pos[..., b, :]
+        ang = np.arctan2(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0], (u * v).sum(-1))
+        cos, sin = np.cos(ang).mean(-1), np.sin(ang).mean(-1)
+        out += [cos, sin, np.sqrt(np.maximum(0.0, 1.0 - cos**2 - sin**2))]
+    return np.stack(out, axis=-1)
+
+
+def pose_descriptors(features: np.ndarray) -> np.ndarray:
+    """Feature windows (..., T, 60) → descriptors (..., 189) float32 (see the module docstring)."""
+    joints = features_as_joints(np.asarray(features, np.float32))
+    pos, vel = joints[..., :2], joints[..., 2:]
+    mean = pos.mean(axis=-3)
+    thirds = np.array_split(np.arange(pos.shape[-3]), 3)
+    blocks = [
+        mean.reshape(*mean.shape[:-2], -1),
+        pos.std(axis=-3).reshape(*mean.shape[:-2], -1),
+        np.linalg.norm(vel, axis=-1).mean(axis=-2),
+        _angles(pos),
+        np.concatenate(
+            [
+                (pos[..., t, :, :].mean(axis=-3) - mean).reshape(*mean.shape[:-2], -1)
+                for t in thirds
+            ],
+            axis=-1,
+        ),
+    ]
+    return np.concatenate([_unit(b) for b in blocks], axis=-1).astype(np.float32)

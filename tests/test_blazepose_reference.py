@@ -1,0 +1,96 @@
+"""Our BlazePose against MediaPipe 0.10.14's own pipeline, stage by stage, on the golden file
+tests/fixtures/blazepose_mediapipe_0.10.14.npz (made by `python -m training.make_blazepose_reference`
+from the real sample video and photographs; see relsar_core/bench/pose_reference.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relsar_core.pose.model_store import BLAZEPOSE, SAMPLE_VIDEO, missing_files
+
+pytestmark = pytest.mark.skipif(
+    bool(
+        missing_files(BLAZEPOSE, check_hash=False) or missing_files(SAMPLE_VIDEO, check_hash=False)
+    ),
+    reason="BlazePose models or sample video not fetched: run `make models`",
+)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    from relsar_core.bench.pose_reference import load_reference
+
+    return load_reference()  # raises FramesChanged if the frames decode differently here
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
+
+    est = BlazePoseEstimator(num_threads=2)
+    yield est
+    est.close()
+
+
+def test_fixture_records_its_versions(reference):
+    assert str(reference.data["mediapipe_version"]) == "0.10.14"
+    assert len(reference.video) == len(reference.data["video_roi"])
+
+
+def test_landmarks_given_the_reference_roi(reference, estimator):
+    from relsar_core.bench.pose_reference import landmarks_given_roi
+
+    got = landmarks_given_roi(reference, estimator.landmarker)
+    assert got["frames"] >= 100
+    assert got["median_px"] <= 0.2, got
+    assert got["pck05"] >= 0.99, got
+
+
+def test_every_reference_detection_and_no_extra(reference, estimator):
+    from relsar_core.bench.pose_reference import detector_agreement
+
+    got = detector_agreement(reference, estimator.detector)
+    assert got["reference"] >= 10
+    assert got["missed"] == 0 and got["extra"] == 0, got
+    assert got["max_score_diff"] <= 0.02, got
+    assert got["max_hip_px"] <= 3.0, got
+    # The scale points of one near-threshold detection (candidates at 0.498-0.509 straddle
+    # the 0.5 bar and enter the weighted NMS mean or not) differ more: bounded, not exact.
+    assert got["max_keypoint_px"] <= 10.0, got
+
+
+def test_tracking_roi_filter_is_mediapipes(reference):
+    from relsar_core.bench.pose_reference import tracking_roi_agreement
+
+    got = tracking_roi_agreement(reference)
+    assert got["frames"] >= 100
+    assert got["max_centre_px"] < 0.01 and got["max_size_px"] < 0.01, got
+
+
+def test_roi_from_each_reference_detection(reference):
+    from relsar_core.pose.roi import roi_from_alignment
+
+    checked = 0
+    for name in reference.stills:
+        dets, roi = reference.data[f"still_{name}_det"], reference.data[f"still_{name}_roi"]
+        if len(dets) == 0:
+            continue
+        kps = dets[0, 5:].reshape(4, 2)
+        ours = roi_from_alignment(kps[0], kps[1], 1.25)
+        np.testing.assert_allclose([ours.cx, ours.cy, ours.size], roi[[0, 1, 2]], atol=0.05)
+        assert abs(ours.rotation - roi[4]) < 1e-4
+        checked += 1
+    assert checked >= 10
+
+
+def test_end_to_end_on_the_sample_video(reference, estimator):
+    from relsar_core.bench.pose_reference import end_to_end
+
+    got = end_to_end(reference, estimator)
+    assert got["both_frames"] >= 0.9 * got["reference_frames"], got
+    assert got["same_person"] >= 0.95, got
+    # Target 0.95 (issue #20) not reached: threshold decisions (presence 0.5 on a person
+    # leaving the frame, near-threshold detections) make the two trackers part for a while;
+    # measured 0.87-0.90. The bound keeps it from getting worse.
+    assert got["pck05"] >= 0.85, got

@@ -1,0 +1,186 @@
+"""Teaching new actions: the head's gate (base classes, leave-one-clip-out radii, outliers),
+the swallowing bug of issue #15 reproduced headless, resampling, and `relsar-teach`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relsar_core.runtime import fewshot
+from relsar_core.runtime.fewshot_head import MAX_RADIUS, FewShotHead, unit
+from relsar_core.runtime.tflite import TfliteClassifier
+from relsar_core.skeleton.clip import Clip, load_clip, save_clip
+from relsar_core.skeleton.features import clip_features
+from training.teach_cli import main as teach_main
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+@pytest.fixture
+def default_copy(tmp_path):
+    """A private copy of the shipped model: teaching writes beside it."""
+    model = tmp_path / "default.tflite"
+    shutil.copy(ASSETS / "models" / "default.tflite", model)
+    shutil.copy(ASSETS / "models" / "default.json", model.with_suffix(".json"))
+    return model
+
+
+def _majority(classifier, keypoints) -> tuple[str, float]:
+    out = classifier.predict_batch(clip_features(keypoints, 30, 5))
+    names = [classifier.class_names[j] for j in out.probabilities.argmax(1)]
+    top = max(set(names), key=names.count)
+    return top, names.count(top) / len(names)
+
+
+def _spliced_recordings(toy_data, count=3):
+    """Recordings of about 2.5 s made while the toy `wave` folder plays: each spans the jump
+    from one clip to the next (a different position and size), as in the issue's steps."""
+    waves = sorted((toy_data / "wave").glob("*.npz"))
+    out = []
+    for i in range(count):
+        a, b = load_clip(waves[2 * i]).keypoints, load_clip(waves[2 * i + 1]).keypoints
+        out.append(Clip(np.concatenate([a[-40:], b[:35]])))
+    return out
+
+
+def test_a_taught_wave_does_not_swallow_the_demo_actions(default_copy, toy_data):
+    """Issue #15's reproduction: teach wave2 from three recordings with outlier windows;
+    every demo clip and toy clip keeps the label the base model gave it."""
+    base = TfliteClassifier(default_copy)
+    taught = fewshot.teach(base, default_copy, {"wave2": _spliced_recordings(toy_data)})
+    assert taught.has_base_gate  # the shipped sidecar holds base-class centroids
+    (summary,) = taught.summaries()
+    # Leave-one-clip-out spread of the other recordings, far below the cosine maximum.
+    assert summary.radius <= 0.5
+    demos = sorted((ASSETS / "demo").glob("*.npz"))
+    assert len(demos) >= 8
+    for path in demos:
+        kp = load_clip(path).keypoints
+        before, _ = _majority(base, kp)
+        after, share = _majority(taught, kp)
+        assert after == before, f"{path.stem}: {before} became {after} ({share:.0%})"
+    for cls in ("still", "arms_up", "squat", "jump"):
+        kp = load_clip(sorted((toy_data / cls).glob("*.npz"))[11]).keypoints
+        assert _majority(taught, kp)[0] == _majority(base, kp)[0], cls
+    # ... and the taught action is still recognised on a wave clip it was not taught from.
+    kp = load_clip(sorted((toy_data / "wave").glob("*.npz"))[11]).keypoints
+    assert _majority(taught, kp) == ("wave2", 1.0)
+
+
+def _cluster(rng, centre, n, spread=0.05):
+    return unit(centre + spread * rng.normal(size=(n, len(centre))))
+
+
+def test_gate_rejects_windows_nearer_a_base_class_and_radius_is_bounded():
+    rng = np.random.default_rng(0)
+    dim = 16
+    taught_c, base_c = unit(rng.normal(size=dim)), unit(rng.normal(size=dim))
+    mixed = unit(taught_c + 0.9 * base_c)  # between the two, a bit nearer the taught action
+    x = _cluster(rng, taught_c, 30)
+    clips = np.repeat(np.arange(3), 10)
+    # Outliers: a few windows pointing anywhere (a jump between recordings).
+    x[[5, 15]] = unit(rng.normal(size=(2, dim)))
+    base = (base_c[None], ["walk"])
+    head = FewShotHead().fit(x, ["hop"] * 30, clips, base)
+    assert head.radii[0] <= MAX_RADIUS and head.summaries[0].outliers >= 2
+    near_base = _cluster(rng, base_c, 20, 0.02)
+    assert head.predict(near_base)[0].max() < 0.2  # base windows stay base
+    assert head.predict(_cluster(rng, taught_c, 20, 0.02))[0].min() > 0.8
+    # Without the base centroids the same head would accept windows that lean to a base class.
+    alone = FewShotHead().fit(_cluster(rng, taught_c, 30, 0.3), ["hop"] * 30, clips)
+    gated = FewShotHead().fit(
+        _cluster(rng, taught_c, 30, 0.3),
+        ["hop"] * 30,
+        clips,
+        (unit(mixed + 0.3 * base_c)[None], ["walk"]),
+    )
+    probe = _cluster(rng, unit(mixed + 0.3 * base_c), 20, 0.01)
+    assert gated.predict(probe)[0].mean() < alone.predict(probe)[0].mean()
+
+
+def test_examples_that_look_like_a_base_class_are_flagged():
+    rng = np.random.default_rng(1)
+    centre = unit(rng.normal(size=16))
+    x = _cluster(rng, centre, 20, 0.2)
+    head = FewShotHead().fit(x, ["wave2"] * 20, np.repeat([0, 1], 10), (centre[None], ["wave"]))
+    assert head.summaries[0].looks_like == "wave"
+    other = FewShotHead().fit(x, ["wave2"] * 20, np.repeat([0, 1], 10), (-centre[None], ["wave"]))
+    assert other.summaries[0].looks_like is None
+
+
+def test_teach_path_resamples_clips_to_the_model_rate(default_copy, toy_data):
+    base = TfliteClassifier(default_copy)
+    clip = load_clip(sorted((toy_data / "wave").glob("*.npz"))[0])
+    half = Clip(clip.keypoints[::2], fps=clip.fps / 2)  # the same motion recorded at 15 fps
+    full, slow = fewshot.clip_embeddings(base, clip), fewshot.clip_embeddings(base, half)
+    assert len(slow) == len(full)  # the same seconds → the same windows, not half as many
+    cos = (unit(full) * unit(slow)).sum(1)
+    assert cos.mean() > 0.95
+    # Read as if it were 30 fps, it moves twice as fast and is another motion to the model.
+    fast = fewshot.clip_embeddings(base, Clip(clip.keypoints[::2], fps=clip.fps))
+    assert len(fast) < len(full)
+
+
+def test_relsar_teach_teaches_lists_and_forgets(default_copy, toy_data, tmp_path, capsys):
+    data = tmp_path / "examples"
+    for action, source in (("hop", "jump"), ("wave2", "wave")):
+        for i, path in enumerate(sorted((toy_data / source).glob("*.npz"))[:4]):
+            save_clip(data / action / f"{i}.npz", load_clip(path))
+    with pytest.raises(SystemExit) as done:
+        teach_main([str(default_copy), "--data", str(data)])
+    assert done.value.code == 0
+    ex = fewshot.load_taught(default_copy)
+    assert ex.counts() == {"hop": 4, "wave2": 4}
+    # The same code as the app's Teach: the model with its taught actions names a new clip.
+    clf, _ = __import__("relsar_core.live.pipeline", fromlist=["x"]).open_classifier(default_copy)
+    kp = load_clip(sorted((toy_data / "wave").glob("*.npz"))[10]).keypoints
+    assert _majority(clf, kp)[0] == "wave2"
+    with pytest.raises(SystemExit) as done:
+        teach_main([str(default_copy), "--forget", "hop", "--list"])
+    assert done.value.code == 0 and fewshot.load_taught(default_copy).counts() == {"wave2": 4}
+    assert "wave2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--forget", "nothing"], "no taught action"),
+        (["--data", "missing-folder"], "not a folder"),
+        ([], "nothing to do"),
+    ],
+)
+def test_relsar_teach_errors_are_one_line(default_copy, args, message, capsys):
+    with pytest.raises(SystemExit) as done:
+        teach_main([str(default_copy), *args])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_relsar_teach_names_a_broken_model(tmp_path, capsys):
+    bad = tmp_path / "m.tflite"
+    bad.write_bytes(b"nope")
+    with pytest.raises(SystemExit) as done:
+        teach_main([str(bad), "--list"])
+    assert done.value.code == 2 and "m.json" in capsys.readouterr().err
+
+
+def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras():
+    from relsar_core.bench.teach_data import NOVEL_ACTIONS, TWINS, make_teach_clips
+    from relsar_core.data.mocap.classes import CLASSES
+
+    trained = {m for cls in CLASSES for m in cls.motions}
+    assert not trained & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
+    clips = make_teach_clips(2, 1, 1)
+    assert set(clips["teach"]) == set(NOVEL_ACTIONS) and len(clips["teach"]["spin"]) == 2
+    for a, b in TWINS:  # a twin is the other side's motion, not the same clip
+        assert not np.array_equal(clips["teach"][a][0].keypoints, clips["teach"][b][0].keypoints)
+    teach_sizes = {c.image_size for v in clips["teach"].values() for c in v}
+    assert clips["teach"]["crawl"][0].keypoints.shape != clips["score"]["crawl"][
+        0
+    ].keypoints.shape or not np.allclose(
+        clips["teach"]["crawl"][0].keypoints[:5], clips["score"]["crawl"][0].keypoints[:5]
+    )
+    assert teach_sizes and set(clips["base"]) == {c.name for c in CLASSES}
