@@ -165,6 +165,10 @@ CASES = [
     ("data-toy-existing", "relsar-data", lambda b: ["toy", "--out", str(b.toy)], "not empty"),
     ("data-toy-under-file", "relsar-data", lambda b: ["toy", "--out", str(b.under_a_file)], "is a file"),
     ("data-mocap-under-file", "relsar-data", lambda b: ["mocap", "--out", str(b.under_a_file)], "is a file"),
+    # relsar-teach
+    ("teach-stride", "relsar-teach", lambda b: [str(b.path("m.tflite")), "--list", "--stride", "0"], "--stride"),
+    ("teach-nothing", "relsar-teach", lambda b: [str(b.path("m.tflite"))], "nothing to do"),
+    ("teach-missing-model", "relsar-teach", lambda b: [str(b.path("m.tflite")), "--list"], "no such model file"),
     # relsar-app --headless
     ("app-out-under-file", "relsar-app", lambda b: ["--headless", "--source", str(b.replay), "--out", str(b.under_a_file)], "is a file"),
     ("app-out-folder", "relsar-app", lambda b: ["--headless", "--source", str(b.replay), "--out", str(b.tmp)], "is a folder"),
