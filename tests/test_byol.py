@@ -148,10 +148,13 @@ def test_train_benchmark_runs_and_reports_the_ratio():
     from relsar_core.bench import train
 
     measurements = train.run(quick=True, size="tiny")  # the speed itself is relsar-bench's job
-    assert [m.unit for m in measurements] == ["windows/s", "windows/s", "x", "x"]
+    assert [m.unit for m in measurements] == ["windows/s"] * 3 + ["x"] * 3
     assert all(m.value > 0 for m in measurements)
-    assert measurements[2].target == ">= 2.5" and measurements[3].target is None
-    assert measurements[2].detail["batch"] == 64 and measurements[2].detail["model"] == "tiny"
+    headline, bf16 = measurements[3], measurements[4]
+    assert "float32 vs float32" in headline.name and headline.target == ">= 2.5"
+    assert "bfloat16 vs float32" in bf16.name and bf16.target == ">= 3"
+    assert headline.detail["batch"] == 64 and headline.detail["model"] == "tiny"
+    assert set(headline.detail["step_ms"]) == {"float32", "mixed_bfloat16", "upstream"}
 
 
 @pytest.mark.parametrize("size", ["tiny", "micro"])

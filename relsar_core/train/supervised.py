@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from relsar_core.config import RunConfig, TrainConfig, dump_config
 from relsar_core.data.datasets import Splits, WindowSet, class_weights
 from relsar_core.data.report import write_report
-from relsar_core.errors import ModelFileError, RelsarError
+from relsar_core.errors import ModelFileError, RelsarError, first_line
 from relsar_core.files import atomic_write, remove_stale_temps, write_json, write_text
 from relsar_core.train.model import build_classifier, classifier_from_logits_model, logits_model
 from relsar_core.train.tfdata import labelled_dataset
@@ -104,7 +104,7 @@ def keras_problem(exc: BaseException) -> str:
     .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
     import zipfile
 
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = first_line(exc)
     if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
         return "the file is corrupt or truncated: not a .keras zip archive"
     return f"{type(exc).__name__}: {text[:200]}"
