@@ -13,6 +13,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from relsar_core.cli import console, run_cli  # noqa: E402
+from relsar_core.pose.factory import POSE_BACKENDS  # noqa: E402
 
 HEADLESS_HINT = (
     "run without a window: relsar-app --headless --source FILE --out results.jsonl "
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pose",
-        choices=["blazepose", "vitpose", "auto"],
+        choices=POSE_BACKENDS,
         help="pose backend for cameras "
         "and videos (default blazepose, after `relsar-models fetch default`)",
     )

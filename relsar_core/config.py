@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from relsar_core.errors import ConfigError
+from relsar_core.errors import ConfigError, first_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "training" / "configs"
 
@@ -18,10 +18,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ModelSizeName = Literal["base", "small", "micro", "tiny"]
+MODEL_SIZES: tuple[str, ...] = get_args(ModelSizeName)  # presets: relsar_core.train.model.PRESETS
+
+
 class ModelConfig(Strict):
     """The ReL-SAR encoder. `size` picks a preset; any field given here overrides it."""
 
-    size: Literal["base", "small", "micro", "tiny"] = "base"
+    size: ModelSizeName = "base"
     conv_filters: int | None = Field(None, gt=0)
     d_model: int | None = Field(None, gt=0)
     num_heads: int | None = Field(None, gt=0)
@@ -154,7 +158,7 @@ def load_config(
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            raise ConfigError(f"{path}: not valid YAML ({first_line(exc)})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for section, values in overrides.items():

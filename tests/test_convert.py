@@ -9,18 +9,10 @@ import pytest
 
 from relsar_core.data.datasets import load_clip_folder
 from relsar_core.errors import DataError, ModelFileError
-from relsar_core.runtime.tflite import TfliteClassifier, feature_spec
-from relsar_core.train.export import (
-    QUANTIZATIONS,
-    TOLERANCES,
-    VARIANT_NAMES,
-    ParityError,
-    Tolerance,
-    convert_run,
-    load_source,
-    tflite_ops,
-    variant_path,
-)
+from relsar_core.runtime.tflite import QUANTIZATIONS, TfliteClassifier, feature_spec
+from relsar_core.train.export import VARIANT_NAMES, convert_run, tflite_ops, variant_path
+from relsar_core.train.export_source import load_source
+from relsar_core.train.parity import TOLERANCES, ParityError, Tolerance
 from training.convert_cli import main as convert_main
 
 
@@ -195,7 +187,7 @@ def test_parity_windows_follow_the_runs_own_split(tiny_run_dir, toy_data, tmp_pa
     """relsar-train's run.json ({"data_args": …}) and the plain {"data": DIR} give the same
     windows: calibration from training clips, parity on validation clips, never both."""
     from relsar_core.data.datasets import load_splits
-    from relsar_core.train.export import parity_data
+    from relsar_core.train.parity import parity_data
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run_dir)

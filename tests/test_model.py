@@ -74,3 +74,10 @@ def test_bfloat16_matmuls_keep_element_wise_work_in_float32():
     assert not np.array_equal(reference, approximate)  # it did compute in bfloat16 …
     error = np.linalg.norm(approximate - reference) / np.linalg.norm(reference)
     assert error < 0.03, error  # … to bfloat16's ~3 significant digits
+
+
+def test_every_model_size_choice_has_a_preset():
+    from relsar_core.config import MODEL_SIZES
+    from relsar_core.train.model import PRESETS
+
+    assert MODEL_SIZES == tuple(PRESETS) == ("base", "small", "micro", "tiny")

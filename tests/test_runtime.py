@@ -106,3 +106,18 @@ def test_bench_times_tflite_in_a_process_without_tensorflow(tiny_tflite_model, t
         p50, p95 = timed[name]
         assert 0 < p50 <= p95 < 1000
     assert timed["batch none"] > 0 and timed["threads"] >= 1
+
+
+def test_one_thread_rule_for_every_inference_engine(monkeypatch):
+    import os
+
+    from relsar_core import threads
+    from relsar_core.runtime.tflite import default_num_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert threads.default_threads() == threads.MAX_DEFAULT_THREADS == 4
+    assert default_num_threads() == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert threads.default_threads() == 2 and default_num_threads() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert threads.default_threads(share=0.5) == 1

@@ -10,24 +10,23 @@ from pathlib import Path
 from rich.table import Table
 
 from relsar_core.cli import console, run_cli
+from relsar_core.runtime.tflite import QUANTIZATIONS
 from relsar_core.train.tf_setup import quiet_tensorflow
-
-QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
 
 def _quantizations(text: str) -> list[str]:
     """'int8', 'none,fp16' or 'all' → the variants to write, in a fixed order."""
     wanted = (
-        QUANTIZE_CHOICES
+        QUANTIZATIONS
         if text.strip() == "all"
         else [q.strip() for q in text.split(",") if q.strip()]
     )
-    bad = [q for q in wanted if q not in QUANTIZE_CHOICES]
+    bad = [q for q in wanted if q not in QUANTIZATIONS]
     if bad or not wanted:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use one or more of {', '.join(QUANTIZE_CHOICES)} or 'all'"
+            f"{text!r}: use one or more of {', '.join(QUANTIZATIONS)} or 'all'"
         )
-    return [q for q in QUANTIZE_CHOICES if q in wanted]
+    return [q for q in QUANTIZATIONS if q in wanted]
 
 
 def _classes(text: str) -> list[str]:
@@ -126,7 +125,8 @@ def _main(argv: list[str] | None) -> int:
     quiet_tensorflow()
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from relsar_core.train.export import VARIANT_NAMES, ParityError, convert_run
+    from relsar_core.train.export import VARIANT_NAMES, convert_run
+    from relsar_core.train.parity import ParityError
 
     results = []
     with Progress(

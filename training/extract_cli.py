@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from relsar_core.cli import console, run_cli
+from relsar_core.pose.factory import POSE_BACKENDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pose",
         default="auto",
-        choices=["auto", "blazepose", "vitpose"],
+        choices=POSE_BACKENDS,
         help="pose backend; auto = ViTPose when a checkpoint is given or in the models "
         "folder, else BlazePose (default: auto)",
     )

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from relsar_core.cli import console
+from relsar_core.config import MODEL_SIZES
 from relsar_core.train.tf_setup import quiet_tensorflow
 from training.run_args import (
     add_data_arguments,
@@ -166,9 +167,7 @@ def add_byol(sub) -> None:
     add_overwrite_argument(p)
     _add_strategy_argument(p, None)
     o = p.add_argument_group("overrides of the config")
-    o.add_argument(
-        "--size", choices=["base", "small", "micro", "tiny"], help="model size preset (model.size)"
-    )
+    o.add_argument("--size", choices=MODEL_SIZES, help="model size preset (model.size)")
     o.add_argument("--epochs", type=int, help="byol.epochs")
     o.add_argument(
         "--batch-size", type=int, help="byol.batch_size: the global batch over all replicas"

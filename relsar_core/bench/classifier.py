@@ -85,16 +85,11 @@ def _convert_variants(model, windows: np.ndarray, folder: Path, quick: bool) -> 
     """Every variant (+ a batch-resizable float32) written with a sidecar, parity recorded but not
     gated: with random weights the logits are near-ties, so agreement says little here."""
     from relsar_core.config import DataConfig
-    from relsar_core.runtime.tflite import TfliteRunner, sidecar_path
-    from relsar_core.train.export import (
-        QUANTIZATIONS,
-        ParityData,
-        SavedModelExport,
-        SourceModel,
-        check_parity,
-        keras_outputs,
-    )
+    from relsar_core.runtime.tflite import QUANTIZATIONS, TfliteRunner, sidecar_path
+    from relsar_core.train.export import SavedModelExport
     from relsar_core.train.export import build_sidecar as sidecar
+    from relsar_core.train.export_source import SourceModel
+    from relsar_core.train.parity import ParityData, check_parity, keras_outputs
 
     source = SourceModel(
         model,

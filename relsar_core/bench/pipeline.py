@@ -100,7 +100,8 @@ def _source_setup(folder: Path, frames: int) -> tuple[str, object, str]:
 
     try:
         from relsar_core.bench.pose import load_sample_frames
-        from relsar_core.live.pipeline import DEFAULT_POSE_BACKEND, open_pose
+        from relsar_core.live.pipeline import open_pose
+        from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 
         pose = open_pose(DEFAULT_POSE_BACKEND)
         images, desc = load_sample_frames(frames)

@@ -190,7 +190,7 @@ def _with_detector(est, name: str, count: int) -> list[Measurement]:
     from relsar_core.errors import ModelFileError
     from relsar_core.pose.blazepose.estimator import BlazePoseDetector
     from relsar_core.pose.sample_media import walker_frames
-    from relsar_core.pose.vitpose.onnx_export import default_threads
+    from relsar_core.threads import default_threads
 
     try:
         frames = walker_frames(count)

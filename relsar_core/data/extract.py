@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from relsar_core.errors import ClipError, DataError
+from relsar_core.errors import ClipError, DataError, first_line
 from relsar_core.files import visible
 from relsar_core.pose.base import PoseEstimator
 from relsar_core.skeleton.clip import Clip, load_clip, save_clip
@@ -268,7 +268,7 @@ def _safe_extract(
     try:
         return extract_video(job, estimator, max_frames, on_frame)
     except Exception as err:  # one broken video (decoder crash, disk full) never stops the batch
-        first = (str(err).strip().splitlines() or [""])[0][:200]
+        first = first_line(err, 200, default="")
         return ExtractResult(str(job.video), "failed", message=f"{type(err).__name__}: {first}")
 
 
@@ -368,7 +368,9 @@ def extract_all(
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    cores = os.cpu_count() or 1
+    from relsar_core.threads import usable_cores
+
+    cores = usable_cores()
     per_worker = EstimatorSpec(
         spec.backend, spec.weights, spec.runtime, spec.num_threads or max(1, cores // workers)
     )

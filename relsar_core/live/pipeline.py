@@ -23,12 +23,11 @@ from relsar_core.errors import ModelFileError
 from relsar_core.live.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.pose.base import PoseEstimator, Skeleton
+from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
-POSE_BACKENDS = ("blazepose", "vitpose", "auto")
-DEFAULT_POSE_BACKEND = "blazepose"
 # One window is little work: a second interpreter thread only adds synchronisation while pose,
 # capture and drawing already keep the cores busy (measured on the shared 2-core machine:
 # features + classify p50 1.4 ms with 1 thread, 7.3 ms with 2).

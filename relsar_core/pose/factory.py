@@ -11,7 +11,12 @@ from pathlib import Path
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.pose.base import PoseEstimator
 
-BACKENDS = ("auto", "blazepose", "vitpose")
+POSE_BACKENDS = (
+    "blazepose",
+    "vitpose",
+    "auto",
+)  # the app, relsar-app and relsar-extract offer these
+DEFAULT_POSE_BACKEND = "blazepose"
 RUNTIMES = ("torch", "onnx")
 
 
@@ -30,8 +35,10 @@ def find_vitpose_weights() -> Path | None:
 
 def resolve_backend(backend: str, weights: str | None = None) -> str:
     """The concrete backend "auto" stands for; other names are checked and returned."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown pose backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if backend not in POSE_BACKENDS:
+        raise ConfigError(
+            f"unknown pose backend {backend!r} (choose from {', '.join(POSE_BACKENDS)})"
+        )
     if backend != "auto":
         return backend
     if weights is not None and Path(weights).suffix in (".pth", ".onnx"):

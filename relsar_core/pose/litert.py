@@ -5,13 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from relsar_core.errors import ModelFileError
-
-
-def default_threads() -> int:
-    """Interpreter threads: the machine's cores, at most 4 (more only adds sync overhead for
-    models this small)."""
-    return max(1, min(4, os.cpu_count() or 1))
+from relsar_core.errors import ModelFileError, first_line
+from relsar_core.threads import default_threads
 
 
 def open_interpreter(path: str | os.PathLike, num_threads: int | None = None):
@@ -27,6 +22,6 @@ def open_interpreter(path: str | os.PathLike, num_threads: int | None = None):
         )
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ModelFileError(f"{path}: not a usable .tflite model ({first[:160]})") from None
+        first = first_line(err, 160)
+        raise ModelFileError(f"{path}: not a usable .tflite model ({first})") from None
     return interpreter

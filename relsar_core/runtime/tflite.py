@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.errors import ModelFileError
+from relsar_core.errors import ModelFileError, first_line
 from relsar_core.skeleton.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
+from relsar_core.threads import default_threads
 
 SIDECAR_FORMAT = 1
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
@@ -33,7 +34,6 @@ TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .
 # into waiting when the cores are busy (pose, capture, UI). Measured on the 2-core box under
 # load, base float32: 1 thread 1.1 ms p50, 2 threads 2.9 ms (docs/convert.md). So half the
 # cores, at most 4.
-MAX_DEFAULT_THREADS = 4
 _REQUIRED_KEYS = (
     "format",
     "class_names",
@@ -107,7 +107,8 @@ def native_stderr_silenced():
 
 
 def default_num_threads() -> int:
-    return max(1, min((os.cpu_count() or 1) // 2, MAX_DEFAULT_THREADS))
+    """Half the cores: measured faster than all of them when pose runs beside the classifier."""
+    return default_threads(share=0.5)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -141,7 +142,7 @@ class TfliteRunner:
             signatures = self.interpreter.get_signature_list()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(
-                f"{source}: the TFLite interpreter cannot load it ({_first_line(exc)})"
+                f"{source}: the TFLite interpreter cannot load it ({first_line(exc)})"
             ) from None
         if SIGNATURE_KEY not in signatures:
             raise ModelFileError(
@@ -173,7 +174,7 @@ class TfliteRunner:
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:  # a graph the flatbuffer parser let through
             raise ModelFileError(
-                f"{source}: the TFLite interpreter cannot prepare its graph ({_first_line(exc)})"
+                f"{source}: the TFLite interpreter cannot prepare its graph ({first_line(exc)})"
             ) from None
 
     def _resize(self, batch: int) -> None:
@@ -221,11 +222,6 @@ class TfliteRunner:
         return logits, embedding
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
     """Parse and shape-check the sidecar JSON; ModelFileError on any problem."""
     if not json_path.is_file():
@@ -235,7 +231,7 @@ def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
     try:
         meta = json.loads(json_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{json_path}: not valid JSON ({_first_line(exc)})") from None
+        raise ModelFileError(f"{json_path}: not valid JSON ({first_line(exc)})") from None
     if not isinstance(meta, dict):
         raise ModelFileError(f"{json_path}: expected a JSON object")
     missing = [k for k in _REQUIRED_KEYS if k not in meta]

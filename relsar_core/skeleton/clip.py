@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.errors import ClipError
+from relsar_core.errors import ClipError, first_line
 from relsar_core.files import atomic_write
 from relsar_core.skeleton.features import MAX_ABS_COORDINATE, MIN_CONFIDENCE
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
@@ -116,7 +116,7 @@ def check_image_size(size: tuple, source: str) -> tuple[int, int]:
 
 def npz_problem(exc: BaseException) -> str:
     """numpy's reason in one line, without its advice to load the file unsafely."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = first_line(exc)
     if "allow_pickle" in text:
         return "it holds pickled Python objects, which are never loaded (they could run code)"
     return text

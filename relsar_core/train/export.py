@@ -14,15 +14,13 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
 
 from relsar_core import __version__
-from relsar_core.config import DataConfig
 from relsar_core.errors import DataError, ModelFileError, RelsarError
 from relsar_core.files import atomic_write, check_output_file, write_text
 from relsar_core.runtime.tflite import (
@@ -37,6 +35,15 @@ from relsar_core.runtime.tflite import (
     sidecar_path,
 )
 from relsar_core.skeleton.features import FEATURE_DIM
+from relsar_core.train.export_source import SourceModel, load_source
+from relsar_core.train.parity import (
+    ParityData,
+    ParityError,
+    ParityReport,
+    check_parity,
+    keras_outputs,
+    parity_data,
+)
 
 VARIANT_NAMES = {
     "none": "float32",
@@ -44,219 +51,6 @@ VARIANT_NAMES = {
     "dynamic": "dynamic-int8",
     "int8": "full-int8",
 }
-
-
-class ParityError(RelsarError):
-    """A converted variant disagrees with its Keras model beyond the variant's tolerance."""
-
-    def __init__(self, message: str, report: ParityReport):
-        super().__init__(message)
-        self.report = report
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    max_logit: float  # max |Δlogit| relative to max(1, max |logit| of the Keras model)
-    max_embedding: float  # max |Δembedding| relative to max(1, max |embedding|)
-    min_top1: float  # top-1 agreement with the Keras model on the validation windows
-
-
-# float32 differs from Keras only by op order (measured < 1e-6 relative). fp16 rounds weights to
-# 11 bits and dynamic-range int8 to 8 (measured ~1.5e-3 and ~2.5e-2 relative): their bounds are
-# about 5x that. Full int8 also quantizes every activation of the post-LN transformer; it moves
-# logits by up to about half their range while keeping the top-1 class, so there the top-1 gate
-# is what counts and the numeric bound only catches a broken model. Measurements: docs/convert.md.
-TOLERANCES = {
-    "none": Tolerance(1e-5, 1e-5, 1.0),
-    "fp16": Tolerance(1e-2, 1e-2, 0.99),
-    "dynamic": Tolerance(0.15, 0.15, 0.99),
-    "int8": Tolerance(1.0, 1.0, 0.97),
-}
-
-
-@dataclass
-class SourceModel:
-    """A trained two-output classifier and what the sidecar needs to know about it."""
-
-    model: object  # keras.Model with outputs {"logits", "embedding"}
-    checkpoint: Path
-    class_names: list[str]
-    window: int
-    layout: str
-    embedding_dim: int
-    data_args: dict | None  # how run.json says the training data was loaded (load_splits arguments)
-    data_config: DataConfig  # split settings, so validation windows are the run's own
-
-
-def _load_keras(path: Path):
-    import keras
-
-    import relsar_core.train.model  # noqa: F401  registers the custom layer before loading
-    from relsar_core.train.model import keras_problem
-
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for a bad archive; all mean "unusable file"
-        raise ModelFileError(
-            f"{path}: not a loadable .keras model ({keras_problem(exc)})"
-        ) from None
-
-
-def _read_run_json(path: Path) -> dict:
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(run, dict):
-        raise ModelFileError(f"{path}: expected a JSON object")
-    return run
-
-
-def _run_data_args(run: dict) -> dict | None:
-    """relsar-train records {"data_args": {"data", "data_format", "protocol", "test_data"}};
-    a plain {"data": DIR} (a folder of clips) is accepted too."""
-    args = run.get("data_args") or ({"data": run["data"]} if run.get("data") else None)
-    if not args or not args.get("data"):
-        return None
-    return {
-        k: args.get(k)
-        for k in ("data", "data_format", "protocol", "test_data")
-        if args.get(k) is not None
-    }
-
-
-def load_source(path: str | os.PathLike, classes: list[str] | None = None) -> SourceModel:
-    """A RUN_DIR (best.keras + run.json) or a bare .keras file (class names from a run.json beside
-    it, else `classes`, else class_0 … class_{K-1})."""
-    path = Path(path)
-    if path.is_dir():
-        checkpoint = path / "best.keras"
-        if not checkpoint.is_file():
-            raise ModelFileError(f"{path}: run folder has no best.keras")
-    elif path.is_file():
-        if path.suffix != ".keras":
-            raise ModelFileError(f"{path}: expected a run folder or a .keras file")
-        checkpoint = path
-    else:
-        raise ModelFileError(f"{path}: no such run folder or .keras file")
-    run_json = checkpoint.parent / "run.json"
-    run = _read_run_json(run_json) if run_json.is_file() else {}
-    model = _load_keras(checkpoint)
-    x = np.zeros((1, *model.input_shape[1:]), np.float32)
-    out = model(x, training=False)
-    if not isinstance(out, dict) or set(out) != {"logits", "embedding"}:
-        raise ModelFileError(
-            f"{checkpoint}: model must output {{'logits', 'embedding'}}, not {type(out).__name__}"
-        )
-    window, dim = model.input_shape[1], model.input_shape[2]
-    if dim != FEATURE_DIM or window is None:
-        raise ModelFileError(
-            f"{checkpoint}: model input {model.input_shape}, expected (None, T, {FEATURE_DIM})"
-        )
-    k, e = int(out["logits"].shape[-1]), int(out["embedding"].shape[-1])
-    names = run.get("class_names") or classes or [f"class_{i}" for i in range(k)]
-    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise ModelFileError(f"{run_json}: 'class_names' must be a list of names")
-    if len(names) != k:
-        where = run_json if run.get("class_names") else "--classes"
-        raise ModelFileError(f"{where}: {len(names)} class names for a model with {k} outputs")
-    if run.get("window") not in (None, window):
-        raise ModelFileError(
-            f"{run_json}: window {run['window']} but the model takes {window} frames"
-        )
-    try:
-        data_config = DataConfig(**((run.get("config") or {}).get("data") or {}))
-    except (ValidationError, TypeError, AttributeError) as exc:
-        raise ModelFileError(
-            f"{run_json}: unusable 'config.data' ({str(exc).splitlines()[0]})"
-        ) from None
-    return SourceModel(
-        model=model,
-        checkpoint=checkpoint,
-        class_names=[str(n) for n in names],
-        window=int(window),
-        layout=str(run.get("layout", "body15")),
-        embedding_dim=e,
-        data_args=_run_data_args(run),
-        data_config=data_config,
-    )
-
-
-@dataclass
-class ParityData:
-    calibration: np.ndarray  # (N, T, 60): training-split windows, the int8 representative set
-    validation: np.ndarray  # (M, T, 60): validation-split windows, where parity is judged
-    labels: np.ndarray  # (M,) class index of each validation window
-    source: str  # where they came from, for the report
-    calibration_labels: np.ndarray | None = None  # (N,) class index: base centroids for teaching
-
-
-def _sample(windows: np.ndarray, labels: np.ndarray, limit: int, seed: int = 0):
-    keep = np.sort(np.random.default_rng(seed).permutation(len(windows))[:limit])
-    return windows[keep], labels[keep]
-
-
-def parity_data(
-    source: SourceModel,
-    calibration: str | os.PathLike | None = None,
-    max_calibration: int = 300,
-    max_validation: int = 2000,
-) -> ParityData:
-    """Real windows, split by clip as training did: training clips calibrate int8, validation
-    clips (else test clips) judge parity. From `calibration` (a `<root>/<class>/*.npz` folder)
-    when given, else the run's own data loaded exactly as relsar-train loaded it."""
-    from relsar_core.data.datasets import Splits, load_clip_folder, load_splits, split_clips
-
-    cfg = source.data_config
-    if calibration is not None:
-        where = str(calibration)
-        data = load_clip_folder(calibration, source.window, cfg.stride, source.class_names)
-        train, val, test = split_clips(
-            data.clip_labels, cfg.val_fraction, cfg.test_fraction, cfg.seed
-        )
-        splits = Splits(
-            data.subset(train),
-            data.subset(val) if len(val) else None,
-            data.subset(test) if len(test) else None,
-        )
-    elif source.data_args is not None:
-        where = str(source.data_args["data"])
-        try:
-            splits = load_splits(
-                window=source.window,
-                stride=cfg.stride,
-                val_fraction=cfg.val_fraction,
-                test_fraction=cfg.test_fraction,
-                seed=cfg.seed,
-                **source.data_args,
-            )
-        except DataError as err:  # e.g. the training data moved since: say where the path came from
-            raise DataError(
-                f"{err} (the data recorded in run.json; --calibration DATA_DIR picks another)"
-            ) from None
-        if splits.train.class_names != source.class_names:
-            raise DataError(
-                f"{where}: classes {splits.train.class_names} differ from the model's {source.class_names}"
-            )
-    else:
-        raise DataError(
-            f"{source.checkpoint}: no data for the parity check (run.json records none); pass --calibration DATA_DIR"
-        )
-    held_out = next((ws for ws in (splits.val, splits.test) if ws is not None and len(ws)), None)
-    if (
-        held_out is None
-    ):  # a folder too small to split: judge on the training windows rather than none
-        held_out = splits.train
-    calib = splits.train if len(splits.train) else held_out
-    cal_windows, cal_labels = _sample(calib.windows, calib.labels, max_calibration)
-    val_windows, val_labels = _sample(held_out.windows, held_out.labels, max_validation)
-    return ParityData(
-        cal_windows,
-        val_windows,
-        val_labels,
-        f"{where} ({len(val_windows)} validation, {len(cal_windows)} calibration windows)",
-        cal_labels,
-    )
 
 
 class SavedModelExport:
@@ -313,67 +107,6 @@ class SavedModelExport:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         with native_stderr_silenced():
             return converter.convert()
-
-
-@dataclass
-class ParityReport:
-    quantization: str
-    windows: int
-    max_logit_diff: float
-    max_embedding_diff: float
-    logit_scale: float  # max(1, max |logit|): tolerances are relative to it
-    embedding_scale: float
-    top1_agreement: float
-    keras_accuracy: float
-    tflite_accuracy: float
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-
-def keras_outputs(model, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    out = model.predict(windows, batch_size=256, verbose=0)
-    return np.asarray(out["logits"]), np.asarray(out["embedding"])
-
-
-def check_parity(
-    runner: TfliteRunner,
-    reference: tuple[np.ndarray, np.ndarray],
-    data: ParityData,
-    quantization: str,
-) -> ParityReport:
-    """Compare a converted variant with the Keras outputs on the validation windows."""
-    ref_logits, ref_emb = reference
-    logits, emb = runner.run_batch(data.validation)
-    tol = TOLERANCES[quantization]
-    logit_scale = max(1.0, float(np.abs(ref_logits).max()))
-    emb_scale = max(1.0, float(np.abs(ref_emb).max()))
-    report = ParityReport(
-        quantization=quantization,
-        windows=len(logits),
-        max_logit_diff=float(np.abs(logits - ref_logits).max()),
-        max_embedding_diff=float(np.abs(emb - ref_emb).max()),
-        logit_scale=logit_scale,
-        embedding_scale=emb_scale,
-        top1_agreement=float(np.mean(logits.argmax(1) == ref_logits.argmax(1))),
-        keras_accuracy=float(np.mean(ref_logits.argmax(1) == data.labels)),
-        tflite_accuracy=float(np.mean(logits.argmax(1) == data.labels)),
-    )
-    if not np.isfinite(logits).all() or not np.isfinite(emb).all():
-        report.problems.append("non-finite outputs")
-    if report.max_logit_diff > tol.max_logit * logit_scale:
-        report.problems.append(
-            f"max |Δlogit| {report.max_logit_diff:.3g} > {tol.max_logit * logit_scale:.3g}"
-        )
-    if report.max_embedding_diff > tol.max_embedding * emb_scale:
-        report.problems.append(
-            f"max |Δembedding| {report.max_embedding_diff:.3g} > {tol.max_embedding * emb_scale:.3g}"
-        )
-    if report.top1_agreement < tol.min_top1:
-        report.problems.append(f"top-1 agreement {report.top1_agreement:.2%} < {tol.min_top1:.0%}")
-    return report
 
 
 def tflite_ops(content: bytes) -> list[str]:

@@ -17,7 +17,7 @@ import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random
 from keras import layers, ops
 
 from relsar_core.config import ModelConfig
-from relsar_core.errors import ConfigError
+from relsar_core.errors import ConfigError, first_line
 from relsar_core.skeleton.features import FEATURE_DIM
 
 
@@ -188,7 +188,7 @@ def keras_problem(exc: BaseException) -> str:
     .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
     import zipfile
 
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = first_line(exc)
     if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
         return "the file is corrupt or truncated: not a .keras zip archive"
     return f"{type(exc).__name__}: {text[:200]}"

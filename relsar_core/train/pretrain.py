@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
 from relsar_core.data.datasets import clip_key, folder_clips, split_indices, upstream_clips
-from relsar_core.errors import ClipError, DataError, ModelFileError
+from relsar_core.errors import ClipError, DataError, ModelFileError, first_line
 from relsar_core.files import atomic_write, remove_stale_temps, visible, write_json, write_text
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
@@ -232,7 +232,7 @@ def pretrain_byol(
         try:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         except Exception as exc:  # TF raises OpError, IndexError, ValueError… for a bad file
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            first = first_line(exc, 200)
             raise ModelFileError(
                 f"{manager.latest_checkpoint}: BYOL checkpoint is damaged, cannot resume ({first})"
             ) from None

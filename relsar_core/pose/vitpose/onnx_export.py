@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.errors import ModelFileError
+from relsar_core.errors import ModelFileError, first_line
 from relsar_core.files import atomic_write
+from relsar_core.threads import default_threads
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "heatmaps"
@@ -27,14 +28,6 @@ OPSET = 17
 # Part of cached file names: bump when the exported graph or the quantization changes, so
 # files cached by an older version are not reused.
 EXPORT_VERSION = 2
-
-
-def default_threads() -> int:
-    """Threads for one inference: every core this process may use (2 on the reference box)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def export_form(model):
@@ -170,9 +163,7 @@ class OnnxViTPose:
                 str(self.path), options, providers=["CPUExecutionProvider"]
             )
         except Exception as err:
-            first = (
-                str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-            )
+            first = first_line(err, 160)
             raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it ({first})") from None
         inputs = self.session.get_inputs()
         outputs = self.session.get_outputs()

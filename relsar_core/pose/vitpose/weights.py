@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from relsar_core.errors import ModelFileError
+from relsar_core.errors import ModelFileError, first_line
 from relsar_core.pose.model_store import models_dir
 from relsar_core.pose.vitpose.config import LAYOUT_BY_JOINTS, SIZES, ViTPoseConfig
 
@@ -61,8 +61,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated download, a zip that is no checkpoint, pickled code
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"{path}: not a readable PyTorch checkpoint ({first[:160]})") from None
+        first = first_line(err, 160)
+        raise ModelFileError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         ckpt = ckpt["state_dict"]
     if not isinstance(ckpt, dict) or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
