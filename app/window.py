@@ -121,7 +121,9 @@ class MainWindow(QMainWindow):
         self.side_scroll.setWidget(panel)
         self.side_scroll.setWidgetResizable(True)
         self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.side_scroll.setFixedWidth(SIDE_WIDTH)
+        # Fixed: wide enough for the panels' buttons and fields (labels elide), never for text.
+        bar = self.side_scroll.verticalScrollBar().sizeHint().width()
+        self.side_scroll.setFixedWidth(max(SIDE_WIDTH, panel.minimumSizeHint().width() + bar + 6))
         central = QWidget()
         row = QHBoxLayout(central)
         row.addLayout(left, 1)

@@ -105,6 +105,39 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def read_run_file(path: str | os.PathLike) -> dict:
+    """A run folder's JSON object ({} when absent); a corrupt one is one clear RelsarError."""
+    from relsar_core.errors import RelsarError
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RelsarError(f"{path}: corrupt run file, cannot resume ({exc})") from None
+    if not isinstance(data, dict):
+        raise RelsarError(f"{path}: corrupt run file, cannot resume (not a JSON object)")
+    return data
+
+
+def trim_jsonl(path: str | os.PathLike, epoch: int) -> None:
+    """Drop JSON lines whose "epoch" is past `epoch` (written by an epoch a kill kept from
+    committing) and any half-written line; rewritten atomically."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("epoch", 0) <= epoch:
+            kept.append(line + "\n")
+    write_text(path, "".join(kept))
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 

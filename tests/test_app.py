@@ -332,5 +332,6 @@ def test_pose_backend_without_weights_says_so(
     window = make_window(str(video), model_copy, pose_backend="vitpose", pose_weights="")
     qtbot.waitUntil(lambda: "Pose model" in window.banner.text, timeout=WAIT_MS)
     assert "ViTPose" in window.banner.text and window.banner.level == "error" and not window.running
+    assert "--pose" not in window.banner.text and "Weights" in window.banner.text  # not CLI advice
     window.model_panel.pose_combo.setCurrentText("blazepose")  # choosing again is all it takes
     assert window.settings.pose_backend == "blazepose"

@@ -251,23 +251,6 @@ def test_gone_saved_model_and_source_fall_back(
     qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
 
 
-def test_pose_messages_are_not_command_line_advice(
-    make_window, qtbot, model_copy, tmp_path, monkeypatch
-):
-    import cv2
-    import numpy as np
-
-    monkeypatch.setattr("relsar_core.pose.factory.find_vitpose_weights", lambda: None)
-    video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
-    for _ in range(5):
-        writer.write(np.zeros((120, 160, 3), np.uint8))
-    writer.release()
-    window = make_window(str(video), model_copy, pose_backend="vitpose", pose_weights="")
-    qtbot.waitUntil(lambda: "Pose model" in window.banner.text, timeout=WAIT_MS)
-    assert "--pose" not in window.banner.text and "Weights" in window.banner.text
-
-
 def test_export_results_and_help(make_window, qtbot, model_copy, toy_data, tmp_path):
     import json
 

@@ -108,3 +108,17 @@ def test_documented_flags_exist(where, command):
         assert flag in text, (
             f"{where}: `{command}` uses {flag}, which `{' '.join(head)} --help` does not know"
         )
+
+
+def test_readme_layout_names_every_package_of_the_library():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    layout = text[text.index("## Layout") :].split("\n## ", 1)[0]
+    named = set(re.findall(r"^\s{6}(\w+)/", layout, re.M))
+    packages = {p.parent.name for p in (root / "relsar_core").glob("*/__init__.py")}
+    assert named == packages
+    for module in re.findall(r"\b(\w+)\.py\b", layout):
+        assert (root / "relsar_core" / f"{module}.py").is_file(), module

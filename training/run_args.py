@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from relsar_core.cli import console
@@ -20,24 +19,12 @@ def add_overwrite_argument(p: argparse.ArgumentParser) -> None:
 def read_run_info(run_dir: Path) -> dict:
     """RUN_DIR/run.json of a run to resume; a missing or corrupt one is one clear error."""
     from relsar_core.errors import RelsarError
+    from relsar_core.files import read_run_file
 
-    run_json = run_dir / "run.json"
-    if not run_json.is_file():
+    if not (run_dir / "run.json").is_file():
         raise RelsarError(f"{run_dir}: not a run folder to resume (no run.json)")
-    try:
-        info = json.loads(run_json.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RelsarError(f"{run_json}: corrupt run file, cannot resume ({exc})") from None
-    if not isinstance(info, dict):
-        raise RelsarError(f"{run_json}: corrupt run file, cannot resume (not a JSON object)")
-    state = run_dir / "state.json"
-    if state.is_file():  # checked now, not after the data is loaded
-        try:
-            if not isinstance(json.loads(state.read_text()), dict):
-                raise ValueError("not a JSON object")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise RelsarError(f"{state}: corrupt run file, cannot resume ({exc})") from None
-    return info
+    read_run_file(run_dir / "state.json")  # checked now, not after the data is loaded
+    return read_run_file(run_dir / "run.json")
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:

@@ -34,7 +34,7 @@ def _load_keras(path: Path):
     import keras
 
     import relsar_core.train.model  # noqa: F401  registers the custom layer before loading
-    from relsar_core.train.supervised import keras_problem
+    from relsar_core.train.model import keras_problem
 
     try:
         return keras.models.load_model(path, compile=False)

@@ -17,7 +17,7 @@ import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random
 from keras import layers, ops
 
 from relsar_core.config import ModelConfig
-from relsar_core.errors import ConfigError
+from relsar_core.errors import ConfigError, first_line
 from relsar_core.skeleton.features import FEATURE_DIM
 
 
@@ -181,3 +181,14 @@ def classifier_from_logits_model(model: keras.Model) -> keras.Model:
 def stem_layers(encoder: keras.Model) -> list[keras.layers.Layer]:
     """The Conv1D stem (conv + BatchNorm), which the paper studies freezing during fine-tuning."""
     return [layer for layer in encoder.layers if layer.name.startswith(("conv1", "conv2"))]
+
+
+def keras_problem(exc: BaseException) -> str:
+    """Keras' reason in one line; its "File not found" for a file that exists but is not a
+    .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
+    import zipfile
+
+    text = first_line(exc)
+    if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
+        return "the file is corrupt or truncated: not a .keras zip archive"
+    return f"{type(exc).__name__}: {text[:200]}"

@@ -21,9 +21,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from relsar_core.config import RunConfig, TrainConfig, dump_config
 from relsar_core.data.datasets import Splits, WindowSet, class_weights
 from relsar_core.data.report import write_report
-from relsar_core.errors import ModelFileError, RelsarError, first_line
-from relsar_core.files import atomic_write, remove_stale_temps, write_json, write_text
-from relsar_core.train.model import build_classifier, classifier_from_logits_model, logits_model
+from relsar_core.errors import ModelFileError, RelsarError
+from relsar_core.files import (
+    atomic_write,
+    read_run_file,
+    remove_stale_temps,
+    trim_jsonl,
+    write_json,
+)
+from relsar_core.train.model import (
+    build_classifier,
+    classifier_from_logits_model,
+    keras_problem,
+    logits_model,
+)
 from relsar_core.train.tfdata import labelled_dataset
 
 
@@ -99,46 +110,6 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
         ) from None
 
 
-def keras_problem(exc: BaseException) -> str:
-    """Keras' reason in one line; its "File not found" for a file that exists but is not a
-    .keras zip archive (corrupt, truncated) would send the user looking for the wrong thing."""
-    import zipfile
-
-    text = first_line(exc)
-    if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
-        return "the file is corrupt or truncated: not a .keras zip archive"
-    return f"{type(exc).__name__}: {text[:200]}"
-
-
-def _read_json(path: Path) -> dict:
-    """A run's JSON file ({} when absent); a corrupt one is one clear error."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RelsarError(f"{path}: corrupt run file, cannot resume ({exc})") from None
-    if not isinstance(data, dict):
-        raise RelsarError(f"{path}: corrupt run file, cannot resume (not a JSON object)")
-    return data
-
-
-def trim_metrics(path: Path, epoch: int) -> None:
-    """Drop metrics.jsonl lines past `epoch` (written by an epoch a kill kept from committing)
-    and any half-written last line."""
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("epoch", 0) <= epoch:
-            kept.append(line + "\n")
-    write_text(path, "".join(kept))
-
-
 class RunCheckpoint(keras.callbacks.Callback):
     """After every epoch: last.keras + state.json; best.keras when validation loss improves;
     metrics.jsonl; early stopping whose counter survives a resume."""
@@ -186,7 +157,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(entry) + "\n")
         # state.json is the commit point: written last, so a kill before it leaves at most a
-        # metrics line past the recorded epoch, which a resume drops (trim_metrics).
+        # metrics line past the recorded epoch, which a resume drops (files.trim_jsonl).
         self.state["epoch"] = epoch + 1
         write_json(self.run_dir / "state.json", self.state)
         if self.patience and self.state["wait"] >= self.patience:
@@ -257,10 +228,10 @@ def fit_classifier(
     run_dir.mkdir(parents=True, exist_ok=True)
     train, val = splits.train, splits.val
     steps = math.ceil(len(train) / cfg.batch_size)
-    state = _read_json(run_dir / "state.json") if resume else {}
+    state = read_run_file(run_dir / "state.json") if resume else {}
     if resume and (run_dir / "last.keras").is_file():
         remove_stale_temps(run_dir)
-        trim_metrics(run_dir / "metrics.jsonl", int(state.get("epoch", 0)))
+        trim_jsonl(run_dir / "metrics.jsonl", int(state.get("epoch", 0)))
         model = load_model(run_dir / "last.keras", compile=True)
         classifier = classifier_from_logits_model(model)
     else:
@@ -396,7 +367,7 @@ def cross_validate(
         kfold.split(np.zeros(len(data.clip_labels)), data.clip_labels)
     ):
         fold_dir = run_dir / f"fold_{k + 1}"
-        done = _read_json(fold_dir / "report" / "report.json")
+        done = read_run_file(fold_dir / "report" / "report.json")
         if resume and done.get("epochs_run") is not None:
             reports.append(done)
             continue
