@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from relsar_core.live.smoothing import NO_ACTION
+from relsar_core.runtime.smoothing import NO_ACTION
 
 _PALETTE: dict[str, QColor] = {}
 _GOLDEN = 0.618033988749895  # successive hues this far apart never sit next to each other

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relsar_core.data.recording import MAX_ACTION_NAME
-from relsar_core.live.smoothing import NO_ACTION
+from relsar_core.runtime.smoothing import NO_ACTION
 
 # What a pose backend knows about an empty result, in words a person can act on.
 NOBODY_HINTS = {

@@ -20,9 +20,9 @@ from relsar_core.live.pipeline import (
     PipelineRunner,
     open_classifier,
 )
-from relsar_core.live.smoothing import NO_ACTION, LabelSmoother
 from relsar_core.live.sources import Frame, ReplaySource, SourceError, VideoFileSource, open_source
 from relsar_core.pose.base import Skeleton
+from relsar_core.runtime.smoothing import NO_ACTION, LabelSmoother
 from relsar_core.skeleton.clip import Clip, load_clip
 from relsar_core.skeleton.features import clip_features
 from relsar_core.skeleton.layouts import to_body15

@@ -6,8 +6,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QPushButton, QSpinBox
 
 from app.panels.widgets import ElidedLabel, group, guard_wheel, hbox
-from relsar_core.live.smoothing import NO_ACTION
 from relsar_core.pose.factory import POSE_BACKENDS
+from relsar_core.runtime.smoothing import NO_ACTION
 
 
 class ModelPanel(QObject):

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSizePolicy, QVBoxLayout, 
 
 from app.charts import ProbabilityBars, TimelineStrip, class_colour
 from app.panels.widgets import ElidedLabel
-from relsar_core.live.smoothing import NO_ACTION
+from relsar_core.runtime.smoothing import NO_ACTION
 
 STALE_COLOUR = "#888"
 IDLE_STATS = "FPS – · latency –"

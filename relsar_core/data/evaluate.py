@@ -13,7 +13,7 @@ import numpy as np
 
 from relsar_core.data.datasets import find_clips, load_clip_folder
 from relsar_core.data.report import clip_probabilities, write_report
-from relsar_core.live.smoothing import NO_ACTION, LabelSmoother
+from relsar_core.runtime.smoothing import NO_ACTION, LabelSmoother
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 

@@ -20,10 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from relsar_core.errors import ModelFileError
-from relsar_core.live.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
+from relsar_core.runtime.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
 

@@ -262,6 +262,16 @@ def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
             )
     if not isinstance(meta["tflite_sha256"], str) or not isinstance(meta["outputs"], list):
         raise ModelFileError(f"{json_path}: 'tflite_sha256' must be a string and 'outputs' a list")
+    # Optional (written at conversion for the taught-action gate), but never silently corrupt.
+    if "base_centroids" in meta:
+        centroids = meta["base_centroids"]
+        fields = (("space", str), ("labels", list), ("shape", list), ("float16_base64", str))
+        if not isinstance(centroids, dict) or not all(
+            isinstance(centroids.get(k), t) for k, t in fields
+        ):
+            raise ModelFileError(
+                f"{json_path}: 'base_centroids' is damaged (re-run relsar-convert)"
+            )
     return meta
 
 
