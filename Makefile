@@ -31,7 +31,7 @@ test: setup lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 # Rebuild the shipped default model from motion capture (data, training, conversion, held-out
-# scores) and copy it into assets/; see assets/models/MODEL_CARD.md.
+# scores) and copy it into relsar_core/assets/; see relsar_core/assets/models/MODEL_CARD.md.
 default-model: $(STAMP)
 	$(BIN)/python -m training.default_model --ship
 

@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         help="classifier .tflite (its .json beside it); default: "
-        "the last one used, else assets/models/default.tflite",
+        "the last one used, else relsar_core/assets/models/default.tflite",
     )
     p.add_argument(
         "--pose",
@@ -129,10 +129,11 @@ def has_display() -> bool:
 
 
 def _headless(args: argparse.Namespace) -> int:
+    from relsar_core.assets import DEFAULT_MODEL
     from relsar_core.errors import ConfigError
     from relsar_core.files import check_output_file
     from relsar_core.live.headless import run_headless
-    from relsar_core.live.pipeline import DEFAULT_MODEL, LivePipeline, open_classifier, open_pose
+    from relsar_core.live.pipeline import LivePipeline, open_classifier, open_pose
     from relsar_core.live.sources import open_source
 
     if not args.source:

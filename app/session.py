@@ -11,9 +11,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from app import texts
 from app.panels.record_teach import takes_of
+from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
-from relsar_core.live.pipeline import DEFAULT_MODEL, open_classifier, open_pose
+from relsar_core.live.pipeline import open_classifier, open_pose
 from relsar_core.live.sources import list_cameras, open_source
 from relsar_core.runtime import fewshot
 

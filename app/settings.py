@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from relsar_core.live.pipeline import DEFAULT_MODEL
+from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 
 ORGANISATION, APPLICATION = "relsar", "relsar-live"

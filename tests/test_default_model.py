@@ -4,16 +4,16 @@ plus the scoring and demo-picking helpers of its reproduction (training.default_
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from relsar_core.assets import ASSETS_DIR
 from relsar_core.data.mocap.webcam import WEBCAM_CLASSES as CLASS_NAMES
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = ASSETS_DIR
 MODEL = ASSETS / "models" / "default.tflite"
 
 

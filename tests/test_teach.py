@@ -4,11 +4,11 @@ the swallowing bug of issue #15 reproduced headless, resampling, and `relsar-tea
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from relsar_core.assets import ASSETS_DIR
 from relsar_core.runtime import fewshot
 from relsar_core.runtime.fewshot_head import MAX_RADIUS, FewShotHead, unit
 from relsar_core.runtime.tflite import TfliteClassifier
@@ -16,7 +16,7 @@ from relsar_core.skeleton.clip import Clip, load_clip, save_clip
 from relsar_core.skeleton.features import clip_features
 from training.teach_cli import main as teach_main
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = ASSETS_DIR
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ Steps, each a project command so every one can also be run by hand:
   4. score every variant with the TFLite runtime the app uses: held-out test (all, whole body,
      upper body only), out-of-set motions shown as a class with the app's default smoothing,
      and the mirror-leak check (nearest training window or its mirror image)
-  5. with --ship: copy the chosen model to assets/models/default.{tflite,json}, the demo clips to
-     assets/demo/, and the results to assets/models/default_results.json
+  5. with --ship: copy the chosen model to relsar_core/assets/models/default.{tflite,json}, the demo clips to
+     relsar_core/assets/demo/, and the results to relsar_core/assets/models/default_results.json
 Prints and writes WORK/results.md and WORK/results.json.
 """
 
@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from relsar_core.assets import ASSETS_DIR
 from relsar_core.cli import console, run_cli
 from relsar_core.data.mocap.shipping import comparison_table, confusion_table
 from relsar_core.data.mocap.webcam import UPPER_BODY_CLASSES
 from relsar_core.files import write_json, write_text
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSETS = ROOT / "assets"
+ASSETS = ASSETS_DIR
 # full-int8 is left out: it fails relsar-convert's parity check on this transformer (top-1 agreement ~31 %).
 VARIANTS = ("float32", "float16", "dynamic-int8")
 
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m training.default_model",
         description="Rebuild the shipped default model from motion capture: data, training, conversion, "
-        "held-out scores; --ship copies the result into assets/.",
+        "held-out scores; --ship copies the result into relsar_core/assets/.",
     )
     p.add_argument(
         "--work",
@@ -84,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         help="relsar-train supervised config name (default: webcam_model)",
     )
     p.add_argument(
-        "--ship", action="store_true", help="copy the model, demo clips and results into assets/"
+        "--ship",
+        action="store_true",
+        help="copy the model, demo clips and results into relsar_core/assets/",
     )
     p.add_argument(
         "--resume",

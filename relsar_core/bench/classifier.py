@@ -6,7 +6,7 @@ ways; and the memory of a fresh process that only runs TfliteClassifier.
 The network is the `base` ReL-SAR classifier with 10 classes and random weights: speed does not
 depend on the weights, and the bench must not train. Inputs are real feature windows of
 synthetic toy clips (relsar_core.skeleton.synthetic), which also calibrate full int8. When a shipped
-model exists (assets/models/default.tflite), it is timed too.
+model exists (relsar_core/assets/models/default.tflite), it is timed too.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench.common import Measurement
 from relsar_core.skeleton.synthetic import toy_windows
 from relsar_core.timing import p50_p95_ms, time_calls
@@ -26,7 +27,6 @@ from relsar_core.timing import p50_p95_ms, time_calls
 THREADS = 2  # the design's reference machine has 2 cores: Keras gets both
 NUM_CLASSES = 10
 WINDOW = 30
-SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
 _MEMORY_PROBE = """
 import sys, numpy as np
 from relsar_core.runtime.tflite import TfliteClassifier
@@ -254,10 +254,13 @@ def run(quick: bool) -> list[Measurement]:
         )
         out.append(Measurement("classifier", "tflite-only process RSS", rss, "MB", None, mem))
         if (
-            SHIPPED.is_file()
+            DEFAULT_MODEL.is_file()
         ):  # the shipped model keeps the contract's window, so the same inputs fit
             shipped = _run_tflite_timings(
-                {"none": SHIPPED, "none-dynamic-batch": SHIPPED}, windows, rounds // 2, 1
+                {"none": DEFAULT_MODEL, "none-dynamic-batch": DEFAULT_MODEL},
+                windows,
+                rounds // 2,
+                1,
             )
-            add("shipped default.tflite", shipped["none"], model=str(SHIPPED))
+            add("shipped default.tflite", shipped["none"], model=str(DEFAULT_MODEL))
     return out

@@ -16,8 +16,9 @@ THREADS = 2
 
 
 def _run(frames: list[np.ndarray], fps: float, max_people: int) -> dict:
+    from relsar_core.assets import DEFAULT_MODEL
     from relsar_core.live.people import PeopleRecognizer
-    from relsar_core.live.pipeline import DEFAULT_MODEL, LIVE_CLASSIFIER_THREADS
+    from relsar_core.live.pipeline import LIVE_CLASSIFIER_THREADS
     from relsar_core.live.tracking import PersonTracker
     from relsar_core.pose.blazepose.people import MultiPersonBlazePose
     from relsar_core.runtime.tflite import TfliteClassifier

@@ -64,7 +64,7 @@ def write_sample_video(path: str | os.PathLike, frames: int = 300) -> str:
 
 def _model(folder: Path) -> tuple[Path, str]:
     """The default model, or a random-weight base model of the same architecture."""
-    from relsar_core.live.pipeline import DEFAULT_MODEL
+    from relsar_core.assets import DEFAULT_MODEL
 
     if DEFAULT_MODEL.is_file():
         return DEFAULT_MODEL, f"default model {DEFAULT_MODEL.name}"

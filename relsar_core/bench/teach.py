@@ -14,17 +14,16 @@ k = 5 on each space, which is how the head was chosen.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
+from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench.common import Measurement
 from relsar_core.bench.teach_data import TWINS, make_teach_clips
 from relsar_core.runtime.fewshot import clip_windows
 from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
 from relsar_core.skeleton.descriptors import pose_descriptors
 
-SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
 TAUGHT = ("cartwheel", "cartwheel_l", "spin", "spin_l", "crawl", "roll", "getup_faceup")
 UNTAUGHT = ("getup_facedown", "backflip")  # novel motions never taught: open-set probes
 KS = (1, 3, 5, 10)
@@ -106,7 +105,7 @@ def _candidates(data, space: str, k: int = 5) -> dict:
     return {name: float((p == sl).mean()) for name, p in preds.items()}
 
 
-def measure(model_path=SHIPPED, quick: bool = False, seed: int = 0) -> tuple[list, dict]:
+def measure(model_path=DEFAULT_MODEL, quick: bool = False, seed: int = 0) -> tuple[list, dict]:
     from relsar_core.runtime.tflite import TfliteClassifier
 
     classifier = TfliteClassifier(model_path)

@@ -27,7 +27,6 @@ from relsar_core.runtime.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.tflite"
 # One window is little work: a second interpreter thread only adds synchronisation while pose,
 # capture and drawing already keep the cores busy (measured on the shared 2-core machine:
 # features + classify p50 1.4 ms with 1 thread, 7.3 ms with 2).

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from relsar_core.assets import DEMO_DIR
 from relsar_core.errors import RelsarError
 from relsar_core.files import visible
 from relsar_core.pose.base import Skeleton
 from relsar_core.skeleton.clip import Clip, load_clip
 from relsar_core.skeleton.features import MODEL_FPS
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
@@ -354,7 +354,7 @@ def list_cameras(max_devices: int = 10) -> list[int]:
 
 
 def demo_clip_paths() -> list[Path]:
-    """The shipped demo clips (assets/demo/*.npz); empty when none are installed."""
+    """The shipped demo clips (relsar_core/assets/demo/*.npz); empty when none are installed."""
     return sorted(DEMO_DIR.glob("*.npz")) if DEMO_DIR.is_dir() else []
 
 
@@ -371,7 +371,7 @@ def demo_source(loop: bool = True, realtime: bool = False) -> ReplaySource:
     rng = np.random.default_rng(0)
     clips = [Clip(toy_clip(cls, 120, rng), fps=30.0, label=cls) for cls in TOY_CLASSES]
     source = ReplaySource(clips, loop=loop, realtime=realtime)
-    source.name = "demo (synthetic toy motions: no demo clips installed in assets/demo)"
+    source.name = "demo (synthetic toy motions: no demo clips installed in relsar_core/assets/demo)"
     return source
 
 
