@@ -33,18 +33,32 @@ def _parser() -> argparse.ArgumentParser:
             "teach",
             "tracking",
             "people",
+            "byol-study",
         ],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
         "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
         "identity switches on synthetic crossings; people = several people on the sample video "
-        "(neither part of all)",
+        "(neither part of all); byol-study = the BYOL label-efficiency study (1/5/10/100 %% labels, "
+        "3 seeds; about an hour; not part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
     )
     p.add_argument(
         "--out", type=Path, help="write all measurements and machine info to this JSON file"
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="byol-study: a `relsar-data webcam` folder (train/ and test/); default: a subset "
+        "generated into WORK/data",
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        help="byol-study: folder for its data, runs, byol_study.{json,md,png} (default "
+        "build/byol-study, build/byol-study-quick with --quick)",
     )
     p.add_argument(
         "--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)"
@@ -92,7 +106,9 @@ def _main(argv: list[str] | None) -> int:
     for part in parts:
         console.print(f"[bold]{part}[/] …")
         start = time.perf_counter()
-        measurements += importlib.import_module(f"relsar_core.bench.{part}").run(quick=args.quick)
+        module = importlib.import_module(f"relsar_core.bench.{part.replace('-', '_')}")
+        extra = {"data": args.data, "work": args.work} if part == "byol-study" else {}
+        measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")
     _print_table(measurements)
