@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._tick = QTimer(self, interval=250, timeout=self._on_tick)
         self._tick.start()
         QApplication.instance().installEventFilter(self)
+        self.video.setFocus()  # not the first text field: Space and R work from the start
 
         self.load_model(
             self.settings.model, lambda: self._first_start(source, autostart), fallback=True
