@@ -322,3 +322,12 @@ def forget(window, action: str) -> None:
     window.classifier = fewshot.with_taught(window.base_classifier, model)
     window._classes_changed()
     window.show_message(f"Forgot the taught action “{action}”.", "info")
+
+
+def explain_nobody(window, pred) -> None:
+    """Once per source: when the pose backend finds people only too small, say so in the banner."""
+    if window.nobody_explained or pred.probabilities is not None:
+        return
+    if texts.nobody_text(getattr(window.pipeline, "pose", None)) == texts.NOBODY_HINTS["small"]:
+        window.nobody_explained = True
+        window.show_message(texts.SMALL_PEOPLE_NOTE, "info")

@@ -7,7 +7,7 @@ from relsar_core.runtime.smoothing import NO_ACTION
 
 # What a pose backend knows about an empty result, in words a person can act on.
 NOBODY_HINTS = {
-    "small": "nobody found: people too small? try ViTPose or a closer camera",
+    "small": "people too small: try ViTPose or a closer camera",
     "none": "nobody in view",
 }
 
@@ -30,6 +30,12 @@ def nobody_text(pose) -> str:
     if callable(reason):
         reason = reason()
     return NOBODY_HINTS.get(reason or "none", NOBODY_HINTS["none"])
+
+
+SMALL_PEOPLE_NOTE = (
+    "Nobody recognised: there are people in view, but too small for BlazePose on the whole "
+    "frame. Try Pose ▸ vitpose (with its weights), a closer camera or a video cropped to them."
+)
 
 
 def stats_text(result, latency: tuple[float, float] | None) -> str:

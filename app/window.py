@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._tick = QTimer(self, interval=250, timeout=self._on_tick)
         self._tick.start()
         QApplication.instance().installEventFilter(self)
+        self.video.setFocus()  # not the first text field: Space and R work from the start
 
         self.load_model(
             self.settings.model, lambda: self._first_start(source, autostart), fallback=True
@@ -245,6 +246,7 @@ class MainWindow(QMainWindow):
             threshold=self.model_panel.threshold_spin.value(),
         )
         self._last_prediction_frame = -1
+        self.nobody_explained = False
         self.results.start()
         self.log.clear()
         self.video.clear("Starting…")
@@ -319,6 +321,7 @@ class MainWindow(QMainWindow):
         pred = result.latest
         if pred is not None and pred.class_names == tuple(self.results.bars.class_names):
             self.results.show_prediction(pred, texts.confidence_text(pred, self.pipeline))
+            session.explain_nobody(self, pred)
             if pred.frame_index != self._last_prediction_frame:
                 self._last_prediction_frame = pred.frame_index
                 self.results.timeline.add(pred.smoothed.label)
@@ -338,11 +341,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"End of {self.source.name if self.source else 'source'}")
 
     def _recognition_changed(self, stride: int, alpha: float, threshold: float) -> None:
-        self.settings.stride, self.settings.alpha, self.settings.threshold = (
-            stride,
-            alpha,
-            threshold,
-        )
+        for key, value in (("stride", stride), ("alpha", alpha), ("threshold", threshold)):
+            setattr(self.settings, key, value)
         self.settings.save(self.store)
         if self.pipeline is not None:
             self.pipeline.configure(stride=stride, alpha=alpha, threshold=threshold)

@@ -99,7 +99,7 @@ def _main(argv: list[str] | None) -> int:
     if args.out:
         report = {
             "machine": machine_info(),
-            "command": " ".join(["relsar-bench", *sys.argv[1:]]),
+            "command": " ".join(["relsar-bench", *(sys.argv[1:] if argv is None else argv)]),
             "quick": args.quick,
             "seconds": seconds,
             "measurements": [m.to_json() for m in measurements],
