@@ -32,6 +32,7 @@ class TrackedPerson:
     person: int
     keypoints: np.ndarray  # (15, 3)
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the visible joints
+    index: int = 0  # which of the skeletons given to `update` this frame this person is
 
 
 def body_size(keypoints: np.ndarray) -> float:
@@ -108,7 +109,7 @@ class PersonTracker:
             if obj.id is None or det.data["frame"] != self._frame:  # unborn, or unseen now
                 continue
             kp = np.asarray(skeletons[det.data["index"]], np.float32)
-            people.append(TrackedPerson(int(obj.id), kp, body_box(kp)))
+            people.append(TrackedPerson(int(obj.id), kp, body_box(kp), det.data["index"]))
         self._frame += 1
         return sorted(people, key=lambda p: p.person)
 
