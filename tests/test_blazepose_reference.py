@@ -43,8 +43,11 @@ def test_landmarks_given_the_reference_roi(reference, estimator):
 
     got = landmarks_given_roi(reference, estimator.landmarker)
     assert got["frames"] >= 100
-    assert got["median_px"] <= 0.2, got
-    assert got["pck05"] >= 0.99, got
+    # Bit-exact crop (OpenCV 3.4's fixed-point warp) + identical model outputs: what is left is
+    # the float32 rounding of the fixture's coordinates.
+    assert got["median_px"] <= 0.001, got
+    assert got["p95_px"] <= 0.05, got
+    assert got["pck05"] >= 0.999, got
 
 
 def test_every_reference_detection_and_no_extra(reference, estimator):
@@ -53,11 +56,10 @@ def test_every_reference_detection_and_no_extra(reference, estimator):
     got = detector_agreement(reference, estimator.detector)
     assert got["reference"] >= 10
     assert got["missed"] == 0 and got["extra"] == 0, got
-    assert got["max_score_diff"] <= 0.02, got
-    assert got["max_hip_px"] <= 3.0, got
-    # The scale points of one near-threshold detection (candidates at 0.498-0.509 straddle
-    # the 0.5 bar and enter the weighted NMS mean or not) differ more: bounded, not exact.
-    assert got["max_keypoint_px"] <= 10.0, got
+    # The detector's input is MediaPipe's bit for bit, so even the near-threshold detection
+    # (candidates at 0.498-0.509 around the 0.5 bar) comes out the same: float32 rounding only.
+    assert got["max_score_diff"] <= 1e-4, got
+    assert got["max_keypoint_px"] <= 0.01, got
 
 
 def test_tracking_roi_filter_is_mediapipes(reference):

@@ -19,6 +19,7 @@ from relsar_core.errors import ModelFileError
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.blazepose.anchors import POSE_DETECTOR_ANCHORS, ssd_anchor_centers
 from relsar_core.pose.blazepose.landmarks import BlazePoseLandmarker, LandmarkResult
+from relsar_core.pose.blazepose.small_people import MissProbe
 from relsar_core.pose.blazepose.ssd_decode import decode_ssd, weighted_nms
 from relsar_core.pose.litert import open_interpreter
 from relsar_core.pose.model_store import BLAZEPOSE, require_file
@@ -180,6 +181,7 @@ class BlazePoseEstimator(PoseEstimator):
         self._last_box: Box | None = None
         self._roi_filter = OneEuroFilter(**ROI_FILTER)
         self._frames_unseen = 0
+        self._miss = MissProbe()
         self.detector_runs = 0
         self.frames = 0
 
@@ -188,6 +190,12 @@ class BlazePoseEstimator(PoseEstimator):
         self._last_box = None
         self._frames_unseen = 0
         self._roi_filter.reset()
+        self._miss.reset()
+
+    def miss_reason(self) -> str | None:
+        """Why nobody was found in the latest frames: "small" (people were there, too small
+        for the detector on the whole frame), "none", or None while someone is tracked."""
+        return self._miss.reason
 
     def estimate(self, frame_bgr: np.ndarray) -> Skeleton | None:
         if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
@@ -205,8 +213,10 @@ class BlazePoseEstimator(PoseEstimator):
             self._frames_unseen += 1
             if self._frames_unseen > FORGET_AFTER_FRAMES:
                 self._last_box = None
+            self._miss.missed(self.detector, frame_bgr)
             return None
         self._frames_unseen = 0
+        self._miss.found()
         self._roi = self._next_roi(result.alignment)
         self._last_box = self._roi.bounding_box()
         return Skeleton(result.keypoints, self.layout)
