@@ -201,7 +201,12 @@ def _app_launch(spec: str, model: Path, seconds: float, folder: Path) -> dict:
     return {"first_frame_s": first, "app_reported_s": reported, **stats}
 
 
-def run(quick: bool) -> list[Measurement]:
+def run(quick: bool, people: int = 1) -> list[Measurement]:
+    """`people` > 1: people mode against one person (relsar_core.bench.people_pipeline)."""
+    if people > 1:
+        from relsar_core.bench.people_pipeline import run as run_people
+
+        return run_people(quick, people)
     from relsar_core.live.pipeline import open_classifier
 
     frames = 150 if quick else 600
