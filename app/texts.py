@@ -11,6 +11,13 @@ NOBODY_HINTS = {
     "none": "nobody in view",
 }
 
+# Why the selected person (people mode) has no action: relsar_core/live/people.py's reasons.
+PERSON_HINTS = {
+    "too small": "person too small: try ViTPose or a closer camera",
+    "too few joints": "too little of the person in view",
+    "window filling": "watching…",
+}
+
 
 def confidence_text(pred, pipeline=None) -> str:
     """The confidence, or why there is no action: nobody in view (and why, when the pose
@@ -19,6 +26,9 @@ def confidence_text(pred, pipeline=None) -> str:
     if smoothed.label != NO_ACTION:
         return f"{smoothed.confidence:.0%}"
     if pred.probabilities is None:
+        reason = getattr(pred, "reason", None)  # the selected person's, in people mode
+        if reason in PERSON_HINTS:
+            return PERSON_HINTS[reason]
         return nobody_text(getattr(pipeline, "pose", None))
     top = int(smoothed.probabilities.argmax())
     return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"

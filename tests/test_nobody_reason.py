@@ -70,6 +70,23 @@ def test_the_window_words_the_reason():
     assert texts.nobody_text(None) == "nobody in view"  # a replay, a backend without reasons
 
 
+def test_the_selected_persons_reason_is_worded():
+    from relsar_core.live.people import FILLING, TOO_FEW_JOINTS, TOO_SMALL
+
+    assert set(texts.PERSON_HINTS) == {TOO_SMALL, TOO_FEW_JOINTS, FILLING}
+
+    class Pred:
+        class smoothed:  # noqa: N801 - a stand-in for SmoothedLabel
+            label = "—"
+
+        probabilities = None
+        reason = TOO_SMALL
+
+    assert "too small" in texts.confidence_text(Pred()) and "ViTPose" in texts.confidence_text(
+        Pred()
+    )
+
+
 @pytest.mark.skipif(
     bool(
         missing_files(BLAZEPOSE, check_hash=False) or missing_files(SAMPLE_VIDEO, check_hash=False)
