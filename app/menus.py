@@ -13,10 +13,15 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv);;All files (*)"
 MAX_RECENT = 8
 SHORTCUTS = (
-    ("Space (Ctrl+Space in a text field)", "Play / pause a file, start / stop a camera"),
-    ("R (Ctrl+R in a text field)", "Record / stop recording"),
-    ("Enter or Esc", "Leave a text field"),
-    ("Esc", "Cancel what is loading"),
+    ("Space", "Play / pause a file, start / stop a camera (anywhere in the window)"),
+    ("R", "Record / stop recording (anywhere in the window)"),
+    (
+        "Enter or Esc",
+        "Finish typing in a field: it keeps the focus, Space and R work again; "
+        "type or click to edit it again",
+    ),
+    ("Ctrl+Space / Ctrl+R", "The same while you are still typing in a field"),
+    ("Esc", "Cancel what is loading; in a field you have finished, leave it"),
     ("Ctrl+O / Ctrl+M", "Open a video / a model"),
     ("Ctrl+D", "Play the demo"),
     ("Ctrl+T", "Teach the named action"),

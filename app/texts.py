@@ -7,8 +7,15 @@ from relsar_core.runtime.smoothing import NO_ACTION
 
 # What a pose backend knows about an empty result, in words a person can act on.
 NOBODY_HINTS = {
-    "small": "nobody found: people too small? try ViTPose or a closer camera",
+    "small": "people too small: try ViTPose or a closer camera",
     "none": "nobody in view",
+}
+
+# Why the selected person (people mode) has no action: relsar_core/live/people.py's reasons.
+PERSON_HINTS = {
+    "too small": "person too small: try ViTPose or a closer camera",
+    "too few joints": "too little of the person in view",
+    "window filling": "watching…",
 }
 
 
@@ -19,6 +26,9 @@ def confidence_text(pred, pipeline=None) -> str:
     if smoothed.label != NO_ACTION:
         return f"{smoothed.confidence:.0%}"
     if pred.probabilities is None:
+        reason = getattr(pred, "reason", None)  # the selected person's, in people mode
+        if reason in PERSON_HINTS:
+            return PERSON_HINTS[reason]
         return nobody_text(getattr(pipeline, "pose", None))
     top = int(smoothed.probabilities.argmax())
     return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"
@@ -30,6 +40,12 @@ def nobody_text(pose) -> str:
     if callable(reason):
         reason = reason()
     return NOBODY_HINTS.get(reason or "none", NOBODY_HINTS["none"])
+
+
+SMALL_PEOPLE_NOTE = (
+    "Nobody recognised: there are people in view, but too small for BlazePose on the whole "
+    "frame. Try Pose ▸ vitpose (with its weights), a closer camera or a video cropped to them."
+)
 
 
 def stats_text(result, latency: tuple[float, float] | None) -> str:

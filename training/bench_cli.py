@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
     )
     p.add_argument(
+        "--people",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pipeline: people mode with up to N people on the sample video's walkers, against "
+        "one person (frames/s, frame-to-label p95, cost per person, how long each id lasts)",
+    )
+    p.add_argument(
         "--out", type=Path, help="write all measurements and machine info to this JSON file"
     )
     p.add_argument(
@@ -107,7 +115,9 @@ def _main(argv: list[str] | None) -> int:
         console.print(f"[bold]{part}[/] …")
         start = time.perf_counter()
         module = importlib.import_module(f"relsar_core.bench.{part.replace('-', '_')}")
-        extra = {"data": args.data, "work": args.work} if part == "byol-study" else {}
+        extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
+        if part == "byol-study":
+            extra = {"data": args.data, "work": args.work}
         measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")
@@ -115,7 +125,7 @@ def _main(argv: list[str] | None) -> int:
     if args.out:
         report = {
             "machine": machine_info(),
-            "command": " ".join(["relsar-bench", *sys.argv[1:]]),
+            "command": " ".join(["relsar-bench", *(sys.argv[1:] if argv is None else argv)]),
             "quick": args.quick,
             "seconds": seconds,
             "measurements": [m.to_json() for m in measurements],

@@ -39,12 +39,25 @@ def machine_info() -> dict:
             )
     except OSError:
         pass
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {}
-    for name in ("numpy", "tensorflow", "keras", "ai_edge_litert", "onnxruntime", "torch", "cv2"):
+    # Installed versions without importing them (TensorFlow alone takes seconds to import).
+    for name, dist in (
+        ("numpy", "numpy"),
+        ("tensorflow", "tensorflow"),
+        ("keras", "keras"),
+        ("ai_edge_litert", "ai-edge-litert"),
+        ("onnxruntime", "onnxruntime"),
+        ("torch", "torch"),
+        ("cv2", "opencv-python-headless"),
+        ("cv2", "opencv-python"),
+    ):
+        if name in versions:
+            continue
         try:
-            module = __import__(name)
-            versions[name] = getattr(module, "__version__", "?")
-        except Exception:  # an optional part not installed is simply not reported
+            versions[name] = version(dist)
+        except PackageNotFoundError:  # an optional part not installed is simply not reported
             continue
     return {
         "cpu": cpu,

@@ -66,13 +66,60 @@ def novel_sources(kin, span: float) -> dict:
     return out
 
 
+def _webcam_base(kin, count: int, seed: int) -> dict[str, dict[str, list[Clip]]]:
+    """Base-class clips of the webcam data set's classes (the shipped model's): "base" from the
+    generator's test side (held-out styles, viewpoints, bodies), "base_train" from its train side."""
+    from relsar_core.data.mocap.webcam import (
+        DEEPMIMIC_TRAIN,
+        WEBCAM_CLASSES,
+        WebcamConfig,
+        _framing,
+        _Motions,
+        _plan,
+        make_webcam_clip,
+    )
+
+    cfg, motions = WebcamConfig(seed=seed), _Motions(kin)
+    out: dict[str, dict[str, list[Clip]]] = {"base": {}, "base_train": {}}
+    for s, (key, side) in enumerate((("base", "test"), ("base_train", "train"))):
+        for c, label in enumerate(WEBCAM_CLASSES):
+            clips = []
+            for i in range(count):
+                rng = np.random.default_rng([seed, 153 + s, c, i])
+                style, base = _plan(rng, label, side, cfg)
+                tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
+                if style is None:
+                    joints = motions.deepmimic(DEEPMIMIC_TRAIN[label], rng, cfg.fps, tempo)
+                else:
+                    joints = motions.keyframed(style, rng, cfg.fps, base, amp, tempo)
+                clip, _ = make_webcam_clip(
+                    joints,
+                    rng,
+                    side,
+                    _framing(rng, label),
+                    label,
+                    base == "seated",
+                    cfg.fps,
+                    side == "test",
+                )
+                clips.append(clip)
+            out[key][label] = clips
+    return out
+
+
 def make_teach_clips(
-    teach_clips: int, score_clips: int, base_clips: int, seed: int = 0
+    teach_clips: int,
+    score_clips: int,
+    base_clips: int,
+    seed: int = 0,
+    base_set: str = "mocap",
 ) -> dict[str, dict[str, list[Clip]]]:
     """{"teach": {novel action: clips}, "score": {novel action: clips},
     "base": {base class: clips}, "base_train": {base class: clips}}, deterministic from `seed`.
     `base_train` stands in for the model's training windows (train-side cameras, phases and
-    still poses) where the bench needs base-class centroids of a space the sidecar lacks."""
+    still poses) where the bench needs base-class centroids of a space the sidecar lacks.
+    `base_set`: whose classes the base clips are, "mocap" (`relsar-data mocap`) or "webcam"
+    (`relsar-data webcam`, the shipped model's)."""
     from relsar_core.data.mocap.classes import CLASS_NAMES
     from relsar_core.data.mocap.generate import GeneratorConfig, longest_clip_seconds, make_clip
     from relsar_core.data.mocap.kinematics import HumanoidKinematics
@@ -93,6 +140,9 @@ def make_teach_clips(
                     rig = rigs[side][int(rng.integers(len(rigs[side])))]
                     clips.append(make_clip(src, rig, rng, phase_side, config, name)[0])
                 out[side][name] = clips
+        if base_set == "webcam":
+            out.update(_webcam_base(kin, base_clips, seed))
+            return out
         for s, (key, side) in enumerate((("base", "test"), ("base_train", "train"))):
             base = load_sources(kin, side, span)
             pool = rigs["score"] if side == "test" else rigs["teach"]
