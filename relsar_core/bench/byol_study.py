@@ -38,17 +38,17 @@ def study_data(work: Path, quick: bool) -> tuple[Path, Path]:
             make_toy_dataset(work / "data" / "train", clips_per_class=10, frames=60, seed=0)
             make_toy_dataset(work / "data" / "test", clips_per_class=3, frames=60, seed=1)
         return work / "data" / "train", work / "data" / "test"
+    from dataclasses import asdict
+
     from relsar_core.data.mocap.webcam import WebcamConfig, generate_webcam_dataset
 
     data = work / "data"
-    cfg = WebcamConfig(0, TRAIN_CLIPS, TEST_CLIPS, 1)
+    # As `relsar-data webcam --train-clips 40 --test-clips 20` (`other` gets 1.5× as many).
+    cfg = WebcamConfig(
+        0, TRAIN_CLIPS, TEST_CLIPS, out_of_set_clips=1, other_clips=round(1.5 * TRAIN_CLIPS)
+    )
     manifest = data / "manifest.json"
-    same = manifest.is_file() and json.loads(manifest.read_text()).get("config") == {
-        "seed": 0,
-        "train_clips": TRAIN_CLIPS,
-        "test_clips": TEST_CLIPS,
-        "out_of_set_clips": 1,
-    }
+    same = manifest.is_file() and json.loads(manifest.read_text()).get("config") == asdict(cfg)
     if not same:
         generate_webcam_dataset(data, cfg, overwrite=True)
     return data / "train", data / "test"
@@ -90,7 +90,9 @@ def plot(result: dict, path: Path) -> None:
     for method, label in LABELS.items():
         mean = [rows[(method, f)]["accuracy_mean"] for f in fractions]
         std = [rows[(method, f)]["accuracy_std"] for f in fractions]
-        ax.errorbar([100 * f for f in fractions], mean, yerr=std, marker="o", capsize=3, label=label)
+        ax.errorbar(
+            [100 * f for f in fractions], mean, yerr=std, marker="o", capsize=3, label=label
+        )
     ax.set_xscale("log")
     ax.set_xticks([100 * f for f in fractions], [f"{f:.0%}" for f in fractions])
     ax.set_xlabel("labelled training clips")
@@ -129,7 +131,10 @@ def measurements(result: dict) -> list[Measurement]:
     )
     for f in result["plan"]["fractions"]:
         if f < 1:
-            gain = rows[("byol_finetune", f)]["accuracy_mean"] - rows[("supervised", f)]["accuracy_mean"]
+            gain = (
+                rows[("byol_finetune", f)]["accuracy_mean"]
+                - rows[("supervised", f)]["accuracy_mean"]
+            )
             out.append(
                 Measurement(
                     "byol-study",
@@ -165,9 +170,7 @@ def run(
         import shutil
 
         shutil.rmtree(runs)
-    result = run_study(
-        train, test, runs, plan, log=lambda s: console.print(s, highlight=False)
-    )
+    result = run_study(train, test, runs, plan, log=lambda s: console.print(s, highlight=False))
     result["quick"] = quick
     write_json(work / "byol_study.json", result, indent=1)
     write_text(work / "byol_study.md", markdown(result))

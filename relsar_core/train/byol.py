@@ -189,7 +189,9 @@ class BYOL:
         if mode == "views":
             inputs = np.concatenate(
                 [
-                    np.concatenate([v.numpy() for v in self.views(tf.constant(windows[i : i + 256]))])
+                    np.concatenate(
+                        [v.numpy() for v in self.views(tf.constant(windows[i : i + 256]))]
+                    )
                     for i in range(0, len(windows), 256)
                 ]
             )

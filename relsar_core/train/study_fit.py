@@ -26,8 +26,9 @@ from relsar_core.train.tfdata import labelled_dataset
 
 
 def scores(predicted: np.ndarray, data: WindowSet) -> dict:
-    """Window accuracy and macro-F1 of predicted class indices."""
-    labels = np.arange(data.num_classes)
+    """Window accuracy and macro-F1 (over the classes the data holds: `other` has no test
+    clips) of predicted class indices."""
+    labels = np.unique(data.labels)
     return {
         "accuracy": float((predicted == data.labels).mean()),
         "macro_f1": float(
@@ -108,6 +109,7 @@ class ReusableTrainer:
             epochs=self.cfg.epochs,
             steps_per_epoch=self.steps,
             verbose=0,
+            shuffle=False,  # the dataset shuffles
             callbacks=[keep],
         )
         self.model.set_weights(keep.weights)
