@@ -217,6 +217,7 @@ def _window(args: argparse.Namespace) -> int:
         "alpha": args.smoothing,
         "threshold": args.threshold,
         "loop": args.loop,
+        "people": args.people,
     }
     window = MainWindow(
         open_store(str(args.settings) if args.settings else None), args.source, overrides

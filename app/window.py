@@ -153,6 +153,9 @@ class MainWindow(QMainWindow):
         rp.delete_requested.connect(self.delete_take)
         rp.name_changed.connect(lambda _: self._update_examples())
         rp.video_toggled.connect(lambda on: self._set("record_video", on))
+        self.video.person_clicked.connect(
+            lambda i: self.pipeline and self.pipeline.select_person(i)
+        )
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         return keys.handle_key(self, obj, event)
@@ -237,13 +240,7 @@ class MainWindow(QMainWindow):
 
     def source_opened(self, source: FrameSource, pose) -> None:
         self.source = source
-        self.pipeline = LivePipeline(
-            self.classifier,
-            pose,
-            self.model_panel.stride_spin.value(),
-            alpha=self.model_panel.alpha_spin.value(),
-            threshold=self.model_panel.threshold_spin.value(),
-        )
+        self.pipeline = session.new_pipeline(self, pose)
         self._last_prediction_frame = -1
         self.nobody_explained, self.small_people_since = False, None
         self.results.start()
@@ -316,7 +313,8 @@ class MainWindow(QMainWindow):
             return  # paused or stopped: a frame still in flight must not look live
         if self.first_frame_time is None:
             self.first_frame_time = time.perf_counter()
-        self.video.show_frame(result.frame.image, result.frame.image_size, result.skeleton)
+        self.video.show_result(result, self.pipeline.people > 1)
+        self.results.show_person(result.selected, result.people)
         pred = result.latest
         if pred is not None and pred.class_names == tuple(self.results.bars.class_names):
             person = result.skeleton is not None

@@ -110,7 +110,7 @@ def test_event_loop_keeps_turning_during_each_slow_action(
 def test_stalled_stream_fails_in_bounded_time(
     make_window, qtbot, model_copy, toy_data, monkeypatch, stalled_server
 ):
-    monkeypatch.setattr("relsar_core.live.sources.STREAM_TIMEOUT_MS", 1500)
+    monkeypatch.setattr("relsar_core.live.capture.STREAM_TIMEOUT_MS", 1500)
     window = make_window(str(toy_clip(toy_data, "still")), model_copy)
     start = time.perf_counter()
     window.open_source(stalled_server)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSizePolicy, QVBoxLayout, 
 
 from app.charts import ProbabilityBars, TimelineStrip, class_colour
 from app.panels.widgets import ElidedLabel
+from app.people_overlay import person_colour
 from relsar_core.runtime.smoothing import NO_ACTION
 
 STALE_COLOUR = "#888"
@@ -75,6 +76,15 @@ class ResultsPanel:
         label = pred.smoothed.label
         self.show_label(label, confidence)
         self.bars.set_probabilities(pred.smoothed.probabilities, label)
+
+    def show_person(self, selected: int | None, people) -> None:
+        """People mode: the bars and timeline are the selected person's; say whose."""
+        mine = next((p for p in people if p.person == selected), None)
+        title = "Actions" if mine is None else f"Actions · person {selected}"
+        if title != self.actions_box.title():
+            self.actions_box.setTitle(title)
+            colour = "" if mine is None else f"color:{person_colour(mine.colour).name()};"
+            self.actions_box.setStyleSheet(f"QGroupBox {{ {colour} }}" if colour else "")
 
     def show_stats(self, text: str) -> None:
         self.stats_label.setText(text)

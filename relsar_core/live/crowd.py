@@ -31,6 +31,8 @@ class CrowdReplaySource(FrameSource):
         if len(clips) < 2:
             raise SourceError("a several-people replay needs at least two clips (a.npz+b.npz)")
         self.clips = [c if isinstance(c, Clip) else load_clip(c) for c in clips]
+        if len({c.layout for c in self.clips}) > 1:
+            raise SourceError("a several-people replay needs clips of one layout (all body15, …)")
         self.loop = loop
         self.fps = self.clips[0].fps
         width = max(c.image_size[0] for c in self.clips)
@@ -39,6 +41,10 @@ class CrowdReplaySource(FrameSource):
         self.num_frames = max(c.num_frames for c in self.clips)
         self.name = " + ".join(c.label or f"clip {i}" for i, c in enumerate(self.clips))
         self._frame = 0
+
+    @property
+    def current_clip(self) -> Clip:  # what a recording takes its layout from
+        return self.clips[0]
 
     def _apply_seek(self, frame: int) -> None:
         self._frame = frame

@@ -31,6 +31,7 @@ class PersonResult:
     logits: np.ndarray | None = None
     probabilities: np.ndarray | None = None
     embedding: np.ndarray | None = None
+    index: int = 0  # which of this frame's skeletons (as given to the tracker) is this person
 
     @property
     def classified(self) -> bool:
@@ -82,7 +83,13 @@ class PeopleRecognizer:
             reason = self._reason(p, state)
             results.append(
                 PersonResult(
-                    p.person, p.box, state.label, reason, p.keypoints, colour_index(p.person)
+                    p.person,
+                    p.box,
+                    state.label,
+                    reason,
+                    p.keypoints,
+                    colour_index(p.person),
+                    index=p.index,
                 )
             )
             if reason is None and classify:

@@ -41,6 +41,12 @@ class PeopleStep:
         self.recognizer = PeopleRecognizer(classifier, **smoothing)
         self.reset()
 
+    def set_classifier(self, classifier) -> None:
+        """A new model (or taught actions): everyone's window and smoothing start again; who is
+        who, and who is selected, stay."""
+        self.classifier = classifier
+        self.recognizer = PeopleRecognizer(classifier, **self.recognizer._smoothing)
+
     def reset(self) -> None:
         self.tracker = PersonTracker(fps=self.fps)
         self.recognizer.reset()

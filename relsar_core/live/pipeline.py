@@ -121,11 +121,12 @@ class LivePipeline:
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
             self._latest: Prediction | None = None
-            self.crowd = (
-                PeopleStep(classifier, self.stride, self._smoothing, self.fps)
-                if self.people > 1
-                else None
-            )
+            if self.people == 1:
+                self.crowd = None
+            elif getattr(self, "crowd", None) is not None:
+                self.crowd.set_classifier(classifier)  # the same people, a new model
+            else:
+                self.crowd = PeopleStep(classifier, self.stride, self._smoothing, self.fps)
 
     def select_person(self, person: int | None) -> None:
         """People mode: follow this track id in `prediction`/`latest`/`skeleton`, Record, Teach."""
@@ -195,27 +196,37 @@ class LivePipeline:
                 predictions=() if prediction is None else (prediction,),
             )
 
-    def _people_skeletons(self, frame: Frame) -> tuple[list[np.ndarray], float]:
-        """Everyone's body15 keypoints this frame (a replay's, or estimated) and the pose ms."""
+    def set_source_fps(self, fps: float) -> None:
+        """The source's frame rate (PipelineRunner tells it): how many frames a hidden person
+        keeps their id for. A change starts the people tracking again."""
+        with self._lock:
+            if fps and abs(fps - self.fps) > 1e-6:
+                self.fps = float(fps)
+                if self.crowd is not None:
+                    self.crowd.fps = self.fps
+                    self.crowd.reset()
+
+    def _people_skeletons(self, frame: Frame) -> tuple[list[Skeleton], float]:
+        """Everyone's skeleton this frame (a replay's, or estimated) and the pose ms."""
         given = getattr(frame, "people", None)  # a several-people replay (live.crowd)
         if given is not None:
-            return [s.to_body15() for s in given], 0.0
+            return list(given), 0.0
         if frame.skeleton is not None or frame.image is None or self.pose is None:
-            return ([frame.skeleton.to_body15()] if frame.skeleton is not None else []), 0.0
+            return ([frame.skeleton] if frame.skeleton is not None else []), 0.0
         start = time.perf_counter()
         if hasattr(self.pose, "estimate_people"):
             found = self.pose.estimate_people(frame.image)
         else:  # a one-person backend in people mode: that one person, tracked all the same
             one = self.pose.estimate(frame.image)
             found = [] if one is None else [one]
-        return [s.to_body15() for s in found], (time.perf_counter() - start) * 1e3
+        return found, (time.perf_counter() - start) * 1e3
 
     def _process_people(self, frame: Frame) -> FrameResult:
         skeletons, pose_ms = self._people_skeletons(frame)
         with self._lock:
-            out = self.crowd.step(frame, skeletons)
-            chosen = out.selected
-            skeleton = None if chosen is None else Skeleton(chosen.keypoints, "body15")
+            out = self.crowd.step(frame, [s.to_body15() for s in skeletons])
+            # The selected person as estimated (own layout): what Record saves, as one-person.
+            skeleton = None if out.selected is None else skeletons[out.selected.index]
             if self.recorder is not None:
                 self.recorder.add(skeleton, frame.image, frame.timestamp)
             if out.prediction is not None:
@@ -293,6 +304,7 @@ class PipelineRunner:
         # Live and paced sources must never fall behind; a file read flat out must not skip frames.
         drop = source.live or source.realtime if drop_frames is None else drop_frames
         self.slot = FrameSlot(drop=drop)
+        pipeline.set_source_fps(source.fps)
         self._stop = threading.Event()
         self.paused = threading.Event()  # set: the capture thread holds (files and replays)
         self._times: deque[float] = deque(maxlen=240)
