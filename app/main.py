@@ -15,6 +15,7 @@ from pathlib import Path  # noqa: E402
 from relsar_core.cli import console, run_cli  # noqa: E402
 from relsar_core.pose.factory import POSE_BACKENDS  # noqa: E402
 
+MAX_PEOPLE = 8  # more than this many people: the per-person cost leaves no frames per second
 HEADLESS_HINT = (
     "run without a window: relsar-app --headless --source FILE --out results.jsonl "
     "(or under a virtual display: xvfb-run relsar-app)"
@@ -32,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--source",
-        help="camera[:N], demo, a video file, a stream URL (rtsp://, http://) "
-        "or a skeleton replay (.npz clip or folder). Default: the last one used, else the "
+        help="camera[:N], demo, a video file, a stream URL (rtsp://, http://), "
+        "a skeleton replay (.npz clip or folder) or several clips replayed as people at once "
+        "(a.npz+b.npz, with --people). Default: the last one used, else the "
         "first camera, else the demo",
     )
     p.add_argument(
@@ -49,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         "and videos (default blazepose, after `relsar-models fetch default`)",
     )
     p.add_argument("--pose-weights", type=Path, help="ViTPose checkpoint (.pth) for --pose vitpose")
+    p.add_argument(
+        "--people",
+        "--max-people",
+        dest="people",
+        type=int,
+        metavar="N",
+        help="follow up to N people, each with their own id, box and label (default 1: the one "
+        "person, fastest; headless then writes one line per person per window)",
+    )
     p.add_argument("--stride", type=int, help="classify every N frames (default 5)")
     p.add_argument(
         "--smoothing",
@@ -117,6 +128,8 @@ def _check_values(args: argparse.Namespace) -> None:
         raise ConfigError(f"--smoothing must lie in (0, 1], got {args.smoothing}")
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise ConfigError(f"--threshold must lie in [0, 1], got {args.threshold}")
+    if args.people is not None and not 1 <= args.people <= MAX_PEOPLE:
+        raise ConfigError(f"--people must lie in 1–{MAX_PEOPLE}, got {args.people}")
 
 
 def has_display() -> bool:
@@ -132,9 +145,9 @@ def _headless(args: argparse.Namespace) -> int:
     from relsar_core.assets import DEFAULT_MODEL
     from relsar_core.errors import ConfigError
     from relsar_core.files import check_output_file
+    from relsar_core.live.crowd import open_any_source
     from relsar_core.live.headless import run_headless
     from relsar_core.live.pipeline import LivePipeline, open_classifier, open_pose
-    from relsar_core.live.sources import open_source
 
     if not args.source:
         raise ConfigError(
@@ -146,7 +159,7 @@ def _headless(args: argparse.Namespace) -> int:
     classifier, warning = open_classifier(args.model or DEFAULT_MODEL)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}")
-    source = open_source(args.source, loop=bool(args.loop), realtime=False)
+    source = open_any_source(args.source, loop=bool(args.loop), realtime=False)
     if args.loop and to_file and not source.live:
         source.close()
         raise ConfigError(
@@ -157,7 +170,7 @@ def _headless(args: argparse.Namespace) -> int:
         pose = (
             None
             if source.provides_skeletons
-            else open_pose(args.pose or "blazepose", args.pose_weights)
+            else open_pose(args.pose or "blazepose", args.pose_weights, args.people or 1)
         )
         pipeline = LivePipeline(
             classifier,
@@ -165,6 +178,8 @@ def _headless(args: argparse.Namespace) -> int:
             args.stride or 5,
             alpha=args.smoothing or 0.5,
             threshold=0.5 if args.threshold is None else args.threshold,
+            people=args.people or 1,
+            fps=source.fps,
         )
         summary = run_headless(
             source, pipeline, args.out, progress=args.out not in (None, Path("-"))
@@ -202,6 +217,7 @@ def _window(args: argparse.Namespace) -> int:
         "alpha": args.smoothing,
         "threshold": args.threshold,
         "loop": args.loop,
+        "people": args.people,
     }
     window = MainWindow(
         open_store(str(args.settings) if args.settings else None), args.source, overrides
@@ -209,6 +225,10 @@ def _window(args: argparse.Namespace) -> int:
     window.show()
     if args.report:
         _report_first_frame(window)
+        from app.gaps import CloseHook, report_messages
+
+        window.installEventFilter(CloseHook(window, lambda: _report_stats(window)))
+        report_messages(window, LAUNCHED)
     if args.quit_after:
         QTimer.singleShot(int(args.quit_after * 1000), lambda: _finish(window, args))
     return qt_app.exec()
@@ -225,8 +245,12 @@ def _report_first_frame(window) -> None:
             ),
             flush=True,
         )
+        # From the first frame on, every event-loop gap over 50 ms is printed as it happens.
+        window.gap_meter = GapMeter(LAUNCHED, print_over_ms=50)
 
     from PySide6.QtCore import QTimer
+
+    from app.gaps import GapMeter
 
     timer = QTimer(window, interval=5, timeout=check)
     timer.start()
@@ -235,30 +259,36 @@ def _report_first_frame(window) -> None:
 def _finish(window, args: argparse.Namespace) -> None:
     if args.screenshot:
         window.grab().save(str(args.screenshot))
-    if args.report:
-        from relsar_core.timing import rss_mb
-
-        lat = window.bridge.latency_p50_p95()
-        runner = window.bridge.runner
-        elapsed = time.perf_counter() - (window.first_frame_time or LAUNCHED)
-        print(
-            json.dumps(
-                {
-                    "event": "stats",
-                    "frames": runner.frames_processed if runner else 0,
-                    "fps": round(
-                        (runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2
-                    ),
-                    "dropped": runner.slot.dropped if runner else 0,
-                    "latency_p50_ms": lat and round(lat[0], 3),
-                    "latency_p95_ms": lat and round(lat[1], 3),
-                    "rss_mb": round(rss_mb(), 1),
-                    "message": window.banner.text,
-                }
-            ),
-            flush=True,
-        )
     window.close()
+
+
+def _report_stats(window) -> None:
+    """On quitting (--quit-after, Ctrl+Q or closing the window): FPS, latency, memory and the
+    longest event-loop gap since the first frame."""
+    from relsar_core.timing import rss_mb
+
+    lat = window.bridge.latency_p50_p95()
+    runner = window.bridge.runner
+    meter = getattr(window, "gap_meter", None)
+    elapsed = time.perf_counter() - (window.first_frame_time or LAUNCHED)
+    print(
+        json.dumps(
+            {
+                "event": "stats",
+                "frames": runner.frames_processed if runner else 0,
+                "fps": round((runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2),
+                "dropped": runner.slot.dropped if runner else 0,
+                "latency_p50_ms": lat and round(lat[0], 3),
+                "latency_p95_ms": lat and round(lat[1], 3),
+                "rss_mb": round(rss_mb(), 1),
+                "message": window.banner.text,
+                "max_gap_ms": meter and round(meter.max_ms, 1),
+                "max_gap_at_s": meter and round(meter.max_at_s, 3),
+                "max_ui_cpu_ms": meter and round(meter.max_busy_ms, 1),
+            }
+        ),
+        flush=True,
+    )
 
 
 def _main(argv: list[str] | None) -> int:

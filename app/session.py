@@ -4,8 +4,10 @@ model, loading a classifier, scanning cameras, teaching; plus the small jobs aro
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
@@ -14,7 +16,8 @@ from app.panels.record_teach import takes_of
 from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
-from relsar_core.live.pipeline import open_classifier, open_pose
+from relsar_core.live.crowd import open_any_source
+from relsar_core.live.pipeline import LivePipeline, open_classifier, open_pose
 from relsar_core.live.sources import list_cameras, open_source
 from relsar_core.runtime import fewshot
 
@@ -31,15 +34,16 @@ class PoseCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], object] = {}
+        self._cache: dict[tuple[str, str, int], object] = {}
 
-    def get(self, backend: str, weights: str):
+    def get(self, backend: str, weights: str, people: int = 1):
         # The weights file is ViTPose's; a path left in the field must not reach BlazePose.
         weights = weights if backend in ("vitpose", "auto") else ""
+        key = (backend, weights, max(1, people))  # several people: BlazePose's other estimator
         with self._lock:
-            if (backend, weights) not in self._cache:
-                self._cache[(backend, weights)] = open_pose(backend, weights or None)
-            return self._cache[(backend, weights)]
+            if key not in self._cache:
+                self._cache[key] = open_pose(backend, weights or None, key[2])
+            return self._cache[key]
 
     def close(self) -> None:
         with self._lock:
@@ -167,12 +171,13 @@ def start(window):
     def work(task):
         bridge.wait_stopped(10.0)  # the last source's threads let go of the pose model first
         task.report(f"Opening {spec}…")
-        source = open_source(spec, loop=settings.loop, realtime=True, width=size[0], height=size[1])
+        opener = open_any_source if "+" in spec else open_source  # a.npz+b.npz: people
+        source = opener(spec, loop=settings.loop, realtime=True, width=size[0], height=size[1])
         if task.cancelled or source.provides_skeletons:
             return source, None
         task.report(f"Loading the {backend} pose model…")
         try:
-            return source, window.poses.get(backend, weights)
+            return source, window.poses.get(backend, weights, settings.people)
         except RelsarError as err:
             source.close()
             raise RelsarError(texts.pose_problem(str(err))) from None
@@ -194,6 +199,21 @@ def start(window):
         lambda result: window.source_opened(*result),
         failed,
         discard=lambda result: result[0].close(),
+    )
+
+
+def new_pipeline(window, pose) -> LivePipeline:
+    """The pipeline for a source just opened, with the panel's settings; people mode when the
+    settings say so (`--people N`)."""
+    panel = window.model_panel
+    return LivePipeline(
+        window.classifier,
+        pose,
+        panel.stride_spin.value(),
+        alpha=panel.alpha_spin.value(),
+        threshold=panel.threshold_spin.value(),
+        people=window.settings.people,
+        fps=window.source.fps,
     )
 
 
@@ -221,7 +241,7 @@ def toggle_recording(window) -> Path | None:
         action = check_action_name(window.record_panel.action_edit.text())
     except RelsarError:
         window.show_message(texts.name_problem(window.record_panel.action_edit.text()), "warning")
-        window.record_panel.action_edit.setFocus()
+        window.record_panel.action_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)  # type it
         return None
     window._recorder = new_recorder(window, action)
     window.pipeline.swap_recorder(window._recorder)
@@ -322,3 +342,33 @@ def forget(window, action: str) -> None:
     window.classifier = fewshot.with_taught(window.base_classifier, model)
     window._classes_changed()
     window.show_message(f"Forgot the taught action “{action}”.", "info")
+
+
+def export_results(window, path: Path) -> Path | None:
+    """Every prediction so far as CSV or JSON lines (by the suffix)."""
+    try:
+        return window.log.export(path)
+    except (OSError, RelsarError) as err:
+        window.show_message(f"Results not exported: {err}", "error")
+        return None
+
+
+SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: explain it once
+
+
+def explain_nobody(window, pred) -> None:
+    """Once per source: when the pose backend has found people only too small for a few
+    seconds, say so in the banner (a brief miss on a video it mostly follows says nothing)."""
+    if window.nobody_explained:
+        return
+    if pred.probabilities is not None:  # an action was classified: someone is followed
+        window.small_people_since = None
+        return
+    if texts.nobody_text(getattr(window.pipeline, "pose", None)) != texts.NOBODY_HINTS["small"]:
+        return  # a frame with someone found, or really nobody: the clock keeps its start
+    now = time.monotonic()
+    since = getattr(window, "small_people_since", None) or now
+    window.small_people_since = since
+    if now - since >= SMALL_PEOPLE_BANNER_S:
+        window.nobody_explained = True
+        window.show_message(texts.SMALL_PEOPLE_NOTE, "info")

@@ -27,6 +27,7 @@ class AppSettings:
     stride: int = 5
     alpha: float = 0.5  # EMA weight of the newest window
     threshold: float = 0.5
+    people: int = 1  # follow up to this many people (1: the one-person path, fastest)
     data_root: str = str(Path.home() / "relsar-recordings")
     record_video: bool = False
     recent: str = ""  # recently opened sources, newest first, one a line

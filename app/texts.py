@@ -7,18 +7,31 @@ from relsar_core.runtime.smoothing import NO_ACTION
 
 # What a pose backend knows about an empty result, in words a person can act on.
 NOBODY_HINTS = {
-    "small": "nobody found: people too small? try ViTPose or a closer camera",
+    "small": "people too small: try ViTPose or a closer camera",
     "none": "nobody in view",
 }
 
+# Why the selected person (people mode) has no action: relsar_core/live/people.py's reasons.
+PERSON_HINTS = {
+    "too small": "person too small: try ViTPose or a closer camera",
+    "too few joints": "too little of the person in view",
+    "window filling": "someone found: watching…",
+}
 
-def confidence_text(pred, pipeline=None) -> str:
+
+def confidence_text(pred, pipeline=None, person_now: bool = False) -> str:
     """The confidence, or why there is no action: nobody in view (and why, when the pose
-    backend can tell), or no class sure enough."""
+    backend can tell), someone just found (`person_now`: the frame on screen has a skeleton,
+    the window not yet enough of them), or no class sure enough."""
     smoothed = pred.smoothed
     if smoothed.label != NO_ACTION:
         return f"{smoothed.confidence:.0%}"
     if pred.probabilities is None:
+        reason = getattr(pred, "reason", None)  # the selected person's, in people mode
+        if reason in PERSON_HINTS:
+            return PERSON_HINTS[reason]
+        if person_now:
+            return PERSON_HINTS["window filling"]
         return nobody_text(getattr(pipeline, "pose", None))
     top = int(smoothed.probabilities.argmax())
     return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"
@@ -32,6 +45,12 @@ def nobody_text(pose) -> str:
     return NOBODY_HINTS.get(reason or "none", NOBODY_HINTS["none"])
 
 
+SMALL_PEOPLE_NOTE = (
+    "Nobody recognised: there are people in view, but too small for BlazePose on the whole "
+    "frame. Try Pose ▸ vitpose (with its weights), a closer camera or a video cropped to them."
+)
+
+
 def stats_text(result, latency: tuple[float, float] | None) -> str:
     lat = f"latency {latency[0]:.0f}/{latency[1]:.0f} ms" if latency else "latency –"
     pose = f" · pose {result.pose_ms:.0f} ms" if result.pose_ms else ""
@@ -41,8 +60,8 @@ def stats_text(result, latency: tuple[float, float] | None) -> str:
 def recording_text(recorder) -> str:
     """● REC and the frames still needed before the take can be saved."""
     n, need = recorder.num_frames, recorder.min_frames
-    left = f" · {need - n} more frames needed" if n < need else " · long enough"
-    return f"● REC {recorder.action}: {n} frames{left}"
+    left = f"{need - n} more frames needed" if n < need else f"{n} frames, long enough"
+    return f"● REC {recorder.action} · {left}"
 
 
 def name_problem(name: str) -> str:

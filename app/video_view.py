@@ -1,13 +1,19 @@
 """The video panel: the current frame (or a blank canvas for a skeleton replay) with the skeleton
-drawn over it, joints coloured by confidence (red = unsure → green = sure)."""
+drawn over it, joints coloured by confidence (red = unsure → green = sure).
+
+In people mode (FrameResult.people) every person is drawn in their own colour with their label
+and confidence (or why they are not classified) above them; the selected person's box is drawn;
+a click on a person selects them (`person_clicked`); the top-left corner says how many people
+are in view and what each costs."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app import people_overlay
 from relsar_core.pose.base import Skeleton
 from relsar_core.skeleton.layouts import BODY15_BONES
 
@@ -20,6 +26,8 @@ def confidence_colour(conf: float) -> QColor:
 
 
 class VideoView(QWidget):
+    person_clicked = Signal(int)  # the track id of the person clicked (people mode)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(320, 240)
@@ -30,6 +38,16 @@ class VideoView(QWidget):
         self._body15: np.ndarray | None = None
         self._placeholder = "No source running — press Space to start"
         self.frames_drawn = 0
+        self.people: tuple = ()  # people mode: this frame's PersonResults
+        self.selected: int | None = None
+        self.hud = ""  # people mode: "3 people · 8.1 ms per person"
+
+    def show_result(self, result, people_mode: bool = False) -> None:
+        """One FrameResult: the frame, and its skeleton or (people mode) everyone in it."""
+        self.people, self.selected = result.people, result.selected
+        self.hud = people_overlay.hud_text(result) if people_mode else ""
+        skeleton = None if people_mode else result.skeleton
+        self.show_frame(result.frame.image, result.frame.image_size, skeleton)
 
     def show_frame(
         self, image_bgr: np.ndarray | None, image_size: tuple[int, int], skeleton: Skeleton | None
@@ -50,8 +68,24 @@ class VideoView(QWidget):
 
     def clear(self, message: str) -> None:
         self._image, self._body15, self._placeholder = None, None, message
+        self.people, self.selected, self.hud = (), None, ""
         self.frames_drawn = 0
         self.update()
+
+    def to_image(self, pos: QPointF) -> tuple[float, float]:
+        """A point on the widget in the frame's pixels."""
+        target = self._target()
+        sx = self._image_size[0] / max(target.width(), 1e-9)
+        sy = self._image_size[1] / max(target.height(), 1e-9)
+        return (pos.x() - target.left()) * sx, (pos.y() - target.top()) * sy
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        person = people_overlay.person_at(self.people, *self.to_image(event.position()))
+        if person is not None:
+            self.selected = person
+            self.person_clicked.emit(person)
+            self.update()
+        super().mousePressEvent(event)
 
     def _target(self) -> QRectF:
         """Where the frame goes: as large as fits, aspect kept, centred."""
@@ -79,12 +113,15 @@ class VideoView(QWidget):
         else:
             p.fillRect(target, QColor(40, 42, 50))  # the replay canvas
         if self._body15 is not None:
-            self._draw_skeleton(p, target)
+            self._draw_skeleton(p, target, self._body15)
+        if self.people or self.hud:
+            people_overlay.draw_people(self, p, target)
 
-    def _draw_skeleton(self, p: QPainter, target: QRectF) -> None:
+    def _draw_skeleton(
+        self, p: QPainter, target: QRectF, kp: np.ndarray, bone: QColor | None = None
+    ) -> None:
         sx = target.width() / max(self._image_size[0], 1)
         sy = target.height() / max(self._image_size[1], 1)
-        kp = self._body15
         pts = [QPointF(target.left() + x * sx, target.top() + y * sy) for x, y, _ in kp]
         seen = kp[:, 2] >= MIN_DRAWN_CONFIDENCE
         width = max(2.0, target.height() / 160)
@@ -92,7 +129,7 @@ class VideoView(QWidget):
             if seen[a] and seen[b]:
                 p.setPen(
                     QPen(
-                        QColor(235, 235, 245, 210),
+                        bone or QColor(235, 235, 245, 210),
                         width,
                         Qt.PenStyle.SolidLine,
                         Qt.PenCapStyle.RoundCap,

@@ -34,7 +34,6 @@ from app.theme import follow_system_theme
 from app.video_view import VideoView
 from app.worker import Task, run_task, wait_all
 from relsar_core.data.recording import ClipRecorder
-from relsar_core.errors import RelsarError
 from relsar_core.live.pipeline import LivePipeline
 from relsar_core.live.sources import FrameSource
 
@@ -85,6 +84,7 @@ class MainWindow(QMainWindow):
         self._tick = QTimer(self, interval=250, timeout=self._on_tick)
         self._tick.start()
         QApplication.instance().installEventFilter(self)
+        self.video.setFocus()  # not the first text field: Space and R work from the start
 
         self.load_model(
             self.settings.model, lambda: self._first_start(source, autostart), fallback=True
@@ -110,9 +110,9 @@ class MainWindow(QMainWindow):
         side = QVBoxLayout(panel)
         for box in (
             self.results.actions_box,
+            self.record_panel.box,  # above the fold at 1280×720 (Source is also in File, Ctrl+L)
             self.source_panel.box,
             self.model_panel.box,
-            self.record_panel.box,
             self.model_panel.recognition_box,
         ):
             side.addWidget(box)
@@ -153,6 +153,9 @@ class MainWindow(QMainWindow):
         rp.delete_requested.connect(self.delete_take)
         rp.name_changed.connect(lambda _: self._update_examples())
         rp.video_toggled.connect(lambda on: self._set("record_video", on))
+        self.video.person_clicked.connect(
+            lambda i: self.pipeline and self.pipeline.select_person(i)
+        )
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         return keys.handle_key(self, obj, event)
@@ -237,14 +240,9 @@ class MainWindow(QMainWindow):
 
     def source_opened(self, source: FrameSource, pose) -> None:
         self.source = source
-        self.pipeline = LivePipeline(
-            self.classifier,
-            pose,
-            self.model_panel.stride_spin.value(),
-            alpha=self.model_panel.alpha_spin.value(),
-            threshold=self.model_panel.threshold_spin.value(),
-        )
+        self.pipeline = session.new_pipeline(self, pose)
         self._last_prediction_frame = -1
+        self.nobody_explained, self.small_people_since = False, None
         self.results.start()
         self.log.clear()
         self.video.clear("Starting…")
@@ -315,10 +313,13 @@ class MainWindow(QMainWindow):
             return  # paused or stopped: a frame still in flight must not look live
         if self.first_frame_time is None:
             self.first_frame_time = time.perf_counter()
-        self.video.show_frame(result.frame.image, result.frame.image_size, result.skeleton)
+        self.video.show_result(result, self.pipeline.people > 1)
+        self.results.show_person(result.selected, result.people)
         pred = result.latest
         if pred is not None and pred.class_names == tuple(self.results.bars.class_names):
-            self.results.show_prediction(pred, texts.confidence_text(pred, self.pipeline))
+            person = result.skeleton is not None
+            self.results.show_prediction(pred, texts.confidence_text(pred, self.pipeline, person))
+            session.explain_nobody(self, pred)
             if pred.frame_index != self._last_prediction_frame:
                 self._last_prediction_frame = pred.frame_index
                 self.results.timeline.add(pred.smoothed.label)
@@ -338,11 +339,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"End of {self.source.name if self.source else 'source'}")
 
     def _recognition_changed(self, stride: int, alpha: float, threshold: float) -> None:
-        self.settings.stride, self.settings.alpha, self.settings.threshold = (
-            stride,
-            alpha,
-            threshold,
-        )
+        for key, value in (("stride", stride), ("alpha", alpha), ("threshold", threshold)):
+            setattr(self.settings, key, value)
         self.settings.save(self.store)
         if self.pipeline is not None:
             self.pipeline.configure(stride=stride, alpha=alpha, threshold=threshold)
@@ -353,11 +351,7 @@ class MainWindow(QMainWindow):
             self.start()  # a camera opens at the new size
 
     def export_results(self, path: str | Path) -> Path | None:
-        try:
-            return self.log.export(Path(path))
-        except (OSError, RelsarError) as err:
-            self.show_message(f"Results not exported: {err}", "error")
-            return None
+        return session.export_results(self, Path(path))
 
     # ------------------------------------------------------------------ record and teach
     def set_data_root(self, path: str) -> None:

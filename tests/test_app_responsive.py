@@ -110,7 +110,7 @@ def test_event_loop_keeps_turning_during_each_slow_action(
 def test_stalled_stream_fails_in_bounded_time(
     make_window, qtbot, model_copy, toy_data, monkeypatch, stalled_server
 ):
-    monkeypatch.setattr("relsar_core.live.sources.STREAM_TIMEOUT_MS", 1500)
+    monkeypatch.setattr("relsar_core.live.capture.STREAM_TIMEOUT_MS", 1500)
     window = make_window(str(toy_clip(toy_data, "still")), model_copy)
     start = time.perf_counter()
     window.open_source(stalled_server)
@@ -125,21 +125,73 @@ def test_text_fields_leave_on_enter_or_esc_and_shortcuts_work(
 ):
     window = make_window(str(toy_clip(toy_data, "arms_up")), model_copy)
     qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    assert window.focusWidget() is window.video  # not the source field: Space works at once
     edit = window.record_panel.action_edit
-    edit.setFocus()
-    qtbot.keyClicks(edit, "reach up")  # r and space type into the field
+    qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)  # click in: editing
+    assert edit.hasFocus()
+    qtbot.keyClicks(edit, "reach up")  # while typing, r and space type into the field
     assert edit.text() == "reach up" and window._recorder is None and window.running
     qtbot.keyClick(edit, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Ctrl+R: record
     assert window._recorder is not None and edit.text() == "reach up"
-    qtbot.keyClick(edit, Qt.Key.Key_Escape)
-    assert not edit.hasFocus()
-    qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_R)  # R stops, once out of the field
+    qtbot.keyClick(edit, Qt.Key.Key_Escape)  # done typing: the field keeps the focus ...
+    assert edit.hasFocus() and edit.isReadOnly()
+    qtbot.keyClick(edit, Qt.Key.Key_R)  # ... and R stops the recording, typing nothing
+    assert window._recorder is None and edit.text() == "reach up"
+    qtbot.keyClick(edit, Qt.Key.Key_Space)  # Space pauses, even with the field focused
+    assert window.state == "paused" and edit.text() == "reach up"
+    qtbot.keyClick(edit, Qt.Key.Key_Space)
+    assert window.state == "running"
+    qtbot.keyClick(edit, Qt.Key.Key_Backspace)  # typing again edits the name again
+    qtbot.keyClicks(edit, "r")
+    assert edit.text() == "reach ur" and window._recorder is None and not edit.isReadOnly()
+    qtbot.keyClick(edit, Qt.Key.Key_Return)  # Enter finishes too
+    qtbot.waitUntil(lambda: edit.isReadOnly(), timeout=WAIT_MS)
+    qtbot.keyClick(edit, Qt.Key.Key_R)
+    assert window._recorder is not None and edit.text() == "reach ur"
+    qtbot.keyClick(edit, Qt.Key.Key_R)
     assert window._recorder is None
-    edit.setFocus()
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not edit.hasFocus(), timeout=WAIT_MS)
+    qtbot.keyClick(edit, Qt.Key.Key_Escape)  # Esc in a finished field leaves it
+    assert window.video.hasFocus()
+    qtbot.keyClick(window.video, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # name it
+    assert edit.hasFocus() and not edit.isReadOnly() and edit.selectedText() == "reach ur"
+    qtbot.keyClicks(edit, "wave")  # typing replaces the selected name
+    assert edit.text() == "wave" and window._recorder is None
+    qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(window.video, Qt.MouseButton.LeftButton)
     assert window.video.hasFocus()
+
+
+def test_space_and_r_on_focused_buttons_spin_and_combo_boxes(
+    make_window, qtbot, model_copy, toy_data
+):
+    """Space would click a focused button or open a combo box, R would go into a spin box."""
+    window = make_window(str(toy_clip(toy_data, "arms_up")), model_copy)
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    window.record_panel.action_edit.setText("clap")
+    teach_button = window.record_panel.teach_button
+    taught = []
+    window.record_panel.teach_requested.connect(lambda: taught.append(1))
+    for widget in (
+        teach_button,
+        window.model_panel.pose_combo,
+        window.model_panel.stride_spin,
+        window.source_panel.source_edit,
+    ):
+        widget.setFocus()
+        assert widget.hasFocus(), widget
+        before = window.state
+        qtbot.keyClick(widget, Qt.Key.Key_Space)
+        assert window.state != before, widget  # paused or resumed
+        qtbot.keyClick(widget, Qt.Key.Key_Space)
+        assert window.state == before, widget
+        qtbot.keyClick(widget, Qt.Key.Key_R)
+        assert window._recorder is not None, widget
+        qtbot.keyClick(widget, Qt.Key.Key_R)
+        assert window._recorder is None, widget
+    assert not taught  # Space never clicked the focused Teach button
+    assert window.model_panel.stride_spin.value() == window.settings.stride
+    assert " " not in window.source_panel.source_edit.text()
+    assert not window.model_panel.pose_combo.view().isVisible()
 
 
 def test_space_pauses_a_file_and_resumes_where_it_was(make_window, qtbot, model_copy, toy_data):

@@ -73,7 +73,8 @@ def test_demo_clips_come_from_the_test_side_by_the_fixed_rule(tmp_path):
     from relsar_core.data.mocap.webcam import WebcamConfig, generate_webcam_dataset
 
     manifest = generate_webcam_dataset(
-        tmp_path / "data", WebcamConfig(seed=1, train_clips=1, test_clips=20, out_of_set_clips=1)
+        tmp_path / "data",
+        WebcamConfig(seed=1, train_clips=1, test_clips=20, out_of_set_clips=1, other_clips=1),
     )
     chosen = choose_webcam_demo_clips(tmp_path / "data")
     assert list(chosen) == list(CLASS_NAMES)

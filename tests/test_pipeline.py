@@ -57,6 +57,14 @@ def test_smoother_ema_and_close_classes_do_not_flicker():
         LabelSmoother(["a"], alpha=0.0)
 
 
+def test_smoother_shows_the_rejection_class_as_no_action():
+    s = LabelSmoother(["wave", "other"], alpha=1.0, threshold=0.5, margin=0.1, hold=2)
+    assert s.update(np.array([0.9, 0.1])).label == "wave"
+    out = s.update(np.array([0.2, 0.8]))  # `other` on top: no action, at once
+    assert (out.label, out.index) == (NO_ACTION, None) and out.confidence == pytest.approx(0.8)
+    assert s.update(np.array([0.9, 0.1])).label == "wave"
+
+
 # ---------------------------------------------------------------- window and slot
 def test_skeleton_window_keeps_time_order_and_counts_people():
     from relsar_core.skeleton.window import SkeletonWindow

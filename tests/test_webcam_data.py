@@ -22,7 +22,8 @@ def webcam(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("webcam")
     generate_webcam_dataset(
-        out, WebcamConfig(seed=1, train_clips=4, test_clips=2, out_of_set_clips=1)
+        out,
+        WebcamConfig(seed=1, train_clips=4, test_clips=2, out_of_set_clips=1, other_clips=6),
     )
     return out
 
@@ -95,3 +96,53 @@ def test_out_of_set_motions_are_written_apart(webcam):
     motions = {p.name for p in (webcam / "out_of_set").iterdir()}
     assert {"crawl", "cartwheel", "backflip", "scratch_head"} <= motions
     assert not motions & {p.name for p in (webcam / "train").iterdir()}
+    # The `other` class is training only, and none of its movements is a measured out-of-set one.
+    assert len(list((webcam / "train" / "other").glob("*.npz"))) == 6
+    assert not (webcam / "test" / "other").exists()
+    manifest = json.loads((webcam / "manifest.json").read_text())
+    other = {s.removeprefix("deepmimic_") for s in manifest["other_styles"]}
+    assert other and not other & motions
+
+
+def test_slow_cameras_store_their_rate_and_load_at_the_models(webcam):
+    manifest = json.loads((webcam / "manifest.json").read_text())
+    slow = [c for c in manifest["clips"]["train"] if c["capture_fps"] < 30]
+    assert slow, "a share of clips must be seen by a slower camera"
+    entry = slow[0]
+    clip = load_clip(webcam / entry["file"])
+    assert clip.fps == entry["capture_fps"]
+    at_model_rate = clip.body15_at_model_rate()
+    assert abs(len(at_model_rate) / clip.num_frames - 30.0 / clip.fps) < 0.1
+
+
+def test_a_wave_swings_the_hand_sideways_and_a_raised_hand_holds_still():
+    """The two classes differ in what a camera sees: a waving hand moves side to side (the
+    performer's lateral axis, z) several centimetres while the arm is up; a raised hand does not."""
+    from scipy.ndimage import uniform_filter1d
+
+    from relsar_core.data.mocap.keyframes import STYLES
+    from relsar_core.data.mocap.kinematics import HumanoidKinematics
+    from relsar_core.data.mocap.webcam import _Motions
+
+    def sideways(style) -> float:
+        j = motions.keyframed(style, np.random.default_rng(1), 30.0, "standing", 1.0, 1.0)
+        j = j[len(j) // 3 : 2 * len(j) // 3, 4, 2] - j[len(j) // 3 : 2 * len(j) // 3, 1, 2]
+        return float((j - uniform_filter1d(j, 15)).std())
+
+    with HumanoidKinematics() as kin:
+        motions = _Motions(kin)
+        waves = [sideways(s) for s in STYLES["wave"]]
+        raises = [sideways(s) for s in STYLES["raise_hand"]]
+    assert min(waves) > 0.04 and max(raises) < 0.02, (waves, raises)
+
+
+def test_walks_and_runs_often_cross_the_view_at_full_speed():
+    """Real walkers (the sample video) cross the view: the leg cadence, not the travel, tells a
+    walk from a run, so training keeps the whole travel in FULL_TRAVEL_SHARE of those clips."""
+    from relsar_core.data.mocap.webcam import FULL_TRAVEL_SHARE, _travel_kept
+
+    u = np.random.default_rng(0).uniform(size=4000)
+    kept = np.array([_travel_kept(float(x), True) for x in u])
+    assert abs((kept == 1.0).mean() - FULL_TRAVEL_SHARE) < 0.03
+    assert 0.0 <= kept.min() and abs(np.median(kept[kept < 1.0]) - 0.5) < 0.05
+    assert [_travel_kept(x, False) for x in (0.1, 0.7)] == [0.1, 0.7]

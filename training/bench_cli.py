@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
     )
     p.add_argument(
+        "--people",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pipeline: people mode with up to N people on the sample video's walkers, against "
+        "one person (frames/s, frame-to-label p95, cost per person, how long each id lasts)",
+    )
+    p.add_argument(
         "--out", type=Path, help="write all measurements and machine info to this JSON file"
     )
     p.add_argument(
@@ -92,7 +100,9 @@ def _main(argv: list[str] | None) -> int:
     for part in parts:
         console.print(f"[bold]{part}[/] …")
         start = time.perf_counter()
-        measurements += importlib.import_module(f"relsar_core.bench.{part}").run(quick=args.quick)
+        extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
+        module = importlib.import_module(f"relsar_core.bench.{part}")
+        measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")
     _print_table(measurements)

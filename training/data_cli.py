@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     w = sub.add_parser(
         "webcam",
-        help="the default model's webcam data: 14 classes, whole / upper-body / partial framings",
+        help="the default model's webcam data: 14 actions + `other`, whole / upper-body / partial "
+        "framings",
         description="Keyframed actions (and DeepMimic takes, training only) on the DeepMimic "
         "humanoid, randomised in amplitude, timing, handedness, repetitions, style, idle motion and "
         "base posture (standing or seated), seen by laptop/desk/room cameras whole, upper body only "
@@ -92,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--out", type=Path, required=True, help="folder to write the data set into")
     w.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     w.add_argument(
-        "--train-clips", type=int, default=200, help="training clips per class (default 200)"
+        "--train-clips",
+        type=int,
+        default=200,
+        help="training clips per class (default 200; the `other` class gets 1.5x as many)",
     )
     w.add_argument("--test-clips", type=int, default=50, help="test clips per class (default 50)")
     w.add_argument(
@@ -199,7 +203,13 @@ def _webcam(args: argparse.Namespace) -> int:
 
     if min(args.train_clips, args.test_clips, args.out_of_set_clips) < 1:
         raise DataError(f"{args.out}: clip counts must be at least 1")
-    cfg = WebcamConfig(args.seed, args.train_clips, args.test_clips, args.out_of_set_clips)
+    cfg = WebcamConfig(
+        args.seed,
+        args.train_clips,
+        args.test_clips,
+        args.out_of_set_clips,
+        other_clips=max(1, round(1.5 * args.train_clips)),
+    )
     start = time.perf_counter()
     columns = (TextColumn("webcam clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:

@@ -65,6 +65,28 @@ def _parser() -> argparse.ArgumentParser:
         help="also write OVERLAY_DIR/<class>/<clip>.mp4 with the skeleton drawn, to check "
         "by eye (a folder outside OUT)",
     )
+    p.add_argument(
+        "--people",
+        choices=["all", "largest"],
+        help="several people: one clip per tracked person, OUT/<class>/<video>_p<id>.npz "
+        "(all: everyone tracked long enough; largest: only the person with the largest total "
+        "visible area). Default: one clip per video of the one person the estimator follows",
+    )
+    p.add_argument(
+        "--min-track-frames",
+        type=int,
+        default=30,
+        metavar="N",
+        help="with --people: leave out people tracked in fewer than N frames (default: 30, "
+        "one model window)",
+    )
+    p.add_argument(
+        "--max-people",
+        type=int,
+        default=4,
+        metavar="N",
+        help="with --people: follow at most N people at a time (default: 4)",
+    )
     p.add_argument("--overwrite", action="store_true", help="redo clips that already exist")
     p.add_argument("--max-frames", type=int, help="read at most this many frames per video")
     p.add_argument(
@@ -89,6 +111,12 @@ def _main(argv: list[str] | None) -> int:
         raise ConfigError(f"--threads {args.threads}: must be at least 1")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames {args.max_frames}: must be at least 1")
+    if args.people and (args.workers > 1 or args.overlay_dir):
+        raise ConfigError(
+            "--people runs in one process without overlays: drop --workers/--overlay-dir"
+        )
+    if args.min_track_frames < 1 or args.max_people < 1:
+        raise ConfigError("--min-track-frames and --max-people must be at least 1")
     from relsar_core.files import check_output_dir, remove_stale_temps
 
     check_output_dir(args.out)  # unwritable or a file: say so before any video is read
@@ -101,7 +129,14 @@ def _main(argv: list[str] | None) -> int:
     suffix = f"-shard{k}of{n}" if args.shard else ""
     spec = EstimatorSpec(args.pose, args.pose_weights, args.pose_runtime, args.threads)
     # Build it before the progress bar: a missing model is one clear error, not one per worker.
-    estimator = spec.create()
+    if args.people:
+        from relsar_core.live.extract_people import open_people_estimator
+
+        estimator = open_people_estimator(
+            args.pose, args.pose_weights, args.threads, args.max_people
+        )
+    else:
+        estimator = spec.create()
     if args.workers > 1:
         estimator.close()
         estimator = None
@@ -145,16 +180,30 @@ def _main(argv: list[str] | None) -> int:
                 )
 
         try:
-            summary = extract_all(
-                jobs,
-                spec,
-                args.workers,
-                args.overwrite,
-                args.max_frames,
-                on_result,
-                on_frame,
-                estimator,
-            )
+            if args.people:
+                from relsar_core.live.extract_people import extract_all_people
+
+                summary = extract_all_people(
+                    jobs,
+                    estimator,
+                    args.people,
+                    args.min_track_frames,
+                    args.overwrite,
+                    args.max_frames,
+                    on_result,
+                    on_frame,
+                )
+            else:
+                summary = extract_all(
+                    jobs,
+                    spec,
+                    args.workers,
+                    args.overwrite,
+                    args.max_frames,
+                    on_result,
+                    on_frame,
+                    estimator,
+                )
         finally:
             if estimator is not None:
                 estimator.close()

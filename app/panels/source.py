@@ -58,11 +58,12 @@ class SourcePanel(QObject):
         self.loop_check.setChecked(loop)
         self.loop_check.toggled.connect(self.loop_toggled)
         self.seek_slider = QSlider(Qt.Orientation.Horizontal)
-        self.seek_slider.setToolTip("Position in the file (drag to seek)")
+        self.seek_slider.setToolTip("Position in the file (drag, click, or Home/End/PgUp/PgDn)")
         self.seek_slider.setEnabled(False)
         self.seek_slider.sliderReleased.connect(
             lambda: self.seek_requested.emit(self.seek_slider.value())
         )
+        self.seek_slider.actionTriggered.connect(self._seek_action)
         guard_wheel(self.camera_combo, self.size_combo)
         self.box = group(
             "Source",
@@ -91,7 +92,14 @@ class SourcePanel(QObject):
         self.seek_slider.setEnabled(seekable)
         if seekable and not self.seek_slider.isSliderDown():
             self.seek_slider.setRange(0, max(0, total - 1))
+            self.seek_slider.setPageStep(max(1, total // 10))
             self.seek_slider.setValue(frame)
+
+    def _seek_action(self, action: int) -> None:
+        """A click on the groove or a key (Home, End, PgUp…): seek at once; a drag seeks on
+        release. The slider's position already holds the target here."""
+        if action != QSlider.SliderAction.SliderMove.value:
+            self.seek_requested.emit(self.seek_slider.sliderPosition())
 
     def _camera_chosen(self, index: int) -> None:
         device = self.camera_combo.itemData(index)

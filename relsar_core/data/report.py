@@ -74,8 +74,13 @@ def write_report(
         "windows": int(len(pred)),
         "clips": int(len(clip_true)),
         "accuracy": float((pred == data.labels).mean()),
+        # Over the classes the folder holds: a model class with no clips here (e.g. a rejection
+        # class, or whole-body classes in an upper-body-only folder) has no F1 to average; its
+        # wrong predictions still cost the true classes their recall.
         "macro_f1": float(
-            f1_score(data.labels, pred, labels=labels, average="macro", zero_division=0)
+            f1_score(
+                data.labels, pred, labels=np.unique(data.labels), average="macro", zero_division=0
+            )
         ),
         "clip_accuracy": float((clip_probs.argmax(axis=1) == clip_true).mean()),
         "per_class": {

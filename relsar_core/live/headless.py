@@ -1,5 +1,6 @@
 """Headless mode: the live pipeline without a window, writing one JSON line per classified
-window (for servers and batch use). The same `PipelineRunner` and `LivePipeline` as the app;
+window (for servers and batch use); in people mode one line per person per classification step,
+each with the person's track id and box. The same `PipelineRunner` and `LivePipeline` as the app;
 files are read as fast as they are processed, without dropping frames.
 """
 
@@ -19,15 +20,18 @@ from relsar_core.live.sources import FrameSource
 
 
 def prediction_record(pred: Prediction, fps: float) -> dict:
-    """One JSON-ready line: the smoothed label, the raw top class, all probabilities, timing."""
+    """One JSON-ready line: who (track id, box), the smoothed label, the raw top class, all
+    probabilities, timing; `reason` says why a person in view was not classified."""
     probs = pred.probabilities
     return {
         "frame": pred.frame_index,
         "time_s": round(pred.frame_index / fps, 4) if fps else None,
+        "person": pred.person,
+        "box": None if pred.box is None else [round(float(v), 1) for v in pred.box],
         "label": pred.smoothed.label,
         "confidence": round(float(pred.smoothed.confidence), 5),
         "raw_label": pred.raw_label,
-        "person": probs is not None,
+        "reason": pred.reason,
         "probabilities": None
         if probs is None
         else {n: round(float(p), 5) for n, p in zip(pred.class_names, probs, strict=True)},
@@ -52,13 +56,10 @@ def run_headless(
         def on_result(result: FrameResult) -> None:
             counts["frames"] += 1
             tick()
-            if result.prediction is not None:
+            for pred in result.predictions:
                 counts["windows"] += 1
-                latencies.append(result.prediction.latency_ms)
-                fh.write(
-                    json.dumps(prediction_record(result.prediction, source.fps), ensure_ascii=False)
-                    + "\n"
-                )
+                latencies.append(pred.latency_ms)
+                fh.write(json.dumps(prediction_record(pred, source.fps), ensure_ascii=False) + "\n")
 
         runner = PipelineRunner(
             source, pipeline, on_result, errors.append, done.set, drop_frames=source.live

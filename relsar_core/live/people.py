@@ -24,7 +24,26 @@ class PersonResult:
     person: int
     box: tuple[float, float, float, float]
     label: SmoothedLabel | None  # the person's current smoothed label, None until classified
-    reason: str | None  # why this person was not classified this frame (None: classified)
+    reason: str | None  # why this person cannot be classified now (None: they can)
+    keypoints: np.ndarray | None = None  # (15, 3) body15 this frame, for drawing
+    colour: int = 0  # index into a palette of PALETTE_SIZE colours, fixed for the track
+    # This frame's raw classifier output, when this person was classified this frame.
+    logits: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    index: int = 0  # which of this frame's skeletons (as given to the tracker) is this person
+
+    @property
+    def classified(self) -> bool:
+        return self.probabilities is not None
+
+
+PALETTE_SIZE = 8
+
+
+def colour_index(person: int) -> int:
+    """A person's colour, the same for the whole life of their track (ids start at 1)."""
+    return (person - 1) % PALETTE_SIZE
 
 
 class _State:
@@ -35,7 +54,8 @@ class _State:
 
 
 class PeopleRecognizer:
-    """`update(people, timestamp, live_ids)` once per frame -> a PersonResult per person seen."""
+    """`update(people, timestamp, live_ids)` once per frame -> a PersonResult per person seen.
+    `classify=False` only pushes the windows (frames between two classification steps)."""
 
     def __init__(self, classifier, min_height_px: float = MIN_HEIGHT_PX, **smoothing) -> None:
         self.classifier = classifier
@@ -45,7 +65,11 @@ class PeopleRecognizer:
         self.batch_calls = 0
 
     def update(
-        self, people: list[TrackedPerson], timestamp: float, live_ids: set[int]
+        self,
+        people: list[TrackedPerson],
+        timestamp: float,
+        live_ids: set[int],
+        classify: bool = True,
     ) -> list[PersonResult]:
         for gone in set(self._states) - live_ids - {p.person for p in people}:
             del self._states[gone]  # bounded: only live tracks keep a window
@@ -57,16 +81,28 @@ class PeopleRecognizer:
                 self._states[p.person] = state
             state.window.push(p.keypoints, timestamp)
             reason = self._reason(p, state)
-            results.append(PersonResult(p.person, p.box, state.label, reason))
-            if reason is None:
+            results.append(
+                PersonResult(
+                    p.person,
+                    p.box,
+                    state.label,
+                    reason,
+                    p.keypoints,
+                    colour_index(p.person),
+                    index=p.index,
+                )
+            )
+            if reason is None and classify:
                 ready.append((len(results) - 1, state))
         if ready:
             features = np.stack([window_features(s.window.array()) for _, s in ready])
-            probabilities = self.classifier.predict_batch(features).probabilities
+            out = self.classifier.predict_batch(features)
             self.batch_calls += 1
-            for (i, state), prob in zip(ready, probabilities, strict=True):
-                state.label = state.smoother.update(prob)
-                results[i].label = state.label
+            for row, (i, state) in enumerate(ready):
+                state.label = state.smoother.update(out.probabilities[row])
+                r = results[i]
+                r.label, r.logits = state.label, out.logits[row]
+                r.probabilities, r.embedding = out.probabilities[row], out.embedding[row]
         return results
 
     def _reason(self, person: TrackedPerson, state: _State) -> str | None:
@@ -78,6 +114,15 @@ class PeopleRecognizer:
         if not state.window.full:
             return FILLING
         return None
+
+    def set_smoothing(self, **smoothing) -> None:
+        """New smoothing settings: every person's smoothing starts again with them."""
+        self._smoothing = smoothing
+        for state in self._states.values():
+            state.smoother = LabelSmoother(self.classifier.class_names, **smoothing)
+
+    def reset(self) -> None:
+        self._states.clear()
 
     def __len__(self) -> int:
         return len(self._states)

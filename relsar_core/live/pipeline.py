@@ -1,6 +1,9 @@
 """The live pipeline, without any UI: source → pose → skeleton window → window_features →
 classifier → smoothing, with each result timestamped so frame-to-label latency is measured.
 
+With `people` > 1 each person in view is tracked and classified (relsar_core.live.people_mode);
+one person (the default) keeps the single-person path, as fast as before.
+
 `LivePipeline.process(frame)` is one synchronous step (used by the worker thread, headless mode
 and the tests). `PipelineRunner` runs it live: a capture thread reads the source into a one-frame
 slot that keeps only the newest frame (live sources drop, never queue), and an inference thread
@@ -9,21 +12,25 @@ takes frames from the slot, processes them and hands each result to a callback.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from relsar_core.errors import ModelFileError
+from relsar_core.live.people_mode import PeopleStep
+from relsar_core.live.results import FrameResult, Prediction
+from relsar_core.live.slot import FrameSlot
 from relsar_core.live.sources import Frame, FrameSource
+from relsar_core.live.tracking import body_box
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
-from relsar_core.runtime.smoothing import LabelSmoother, SmoothedLabel
+from relsar_core.runtime.smoothing import LabelSmoother
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
 
@@ -51,16 +58,22 @@ def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASS
 
 
 def open_pose(
-    backend: str = DEFAULT_POSE_BACKEND, weights: str | Path | None = None
+    backend: str = DEFAULT_POSE_BACKEND, weights: str | Path | None = None, max_people: int = 1
 ) -> PoseEstimator:
-    """A pose estimator by backend name (ViTPose needs its weights file)."""
+    """A pose estimator by backend name (ViTPose needs its weights file). `max_people` > 1 with
+    BlazePose: the several-people estimator (`estimate_people`); ViTPose follows one person."""
     try:
-        from relsar_core.pose.factory import create_pose_estimator
+        from relsar_core.pose.factory import create_pose_estimator, resolve_backend
     except ImportError as err:
         raise ModelFileError(
             f"pose backend {backend!r} is not available in this install ({err})"
         ) from None
-    return create_pose_estimator(backend, str(weights) if weights else None)
+    weights = str(weights) if weights else None
+    if max_people > 1 and resolve_backend(backend, weights) == "blazepose":
+        from relsar_core.pose.blazepose.people import MultiPersonBlazePose
+
+        return MultiPersonBlazePose(weights, max_people=max_people)  # type: ignore[return-value]
+    return create_pose_estimator(backend, weights)
 
 
 class ClassifierLike(Protocol):
@@ -70,44 +83,6 @@ class ClassifierLike(Protocol):
     window: int
 
     def predict(self, features: np.ndarray): ...  # -> object with logits, probabilities, embedding
-
-
-@dataclass(frozen=True)
-class Prediction:
-    frame_index: int  # the last frame of the classified window
-    capture_time: float  # when that frame was captured (time.perf_counter())
-    label_time: float  # when its label was ready
-    smoothed: SmoothedLabel
-    logits: np.ndarray | None  # (K,) raw model output; None when nobody was in view
-    probabilities: np.ndarray | None  # (K,) raw, before smoothing
-    embedding: np.ndarray | None  # (E,)
-    class_names: tuple[str, ...]
-    classify_ms: float = (
-        0.0  # features + classifier + smoothing, the part of the latency after pose
-    )
-
-    @property
-    def latency_ms(self) -> float:
-        return (self.label_time - self.capture_time) * 1e3
-
-    @property
-    def raw_label(self) -> str | None:
-        return (
-            None
-            if self.probabilities is None
-            else self.class_names[int(np.argmax(self.probabilities))]
-        )
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    frame: Frame
-    skeleton: Skeleton | None  # as estimated (or replayed), in its own layout; None: nobody seen
-    pose_ms: float  # time spent estimating the pose of this frame (0 for a replay)
-    prediction: Prediction | None  # set on the frames that complete a window step
-    latest: Prediction | None  # the most recent prediction so far, for drawing
-    fps: float = 0.0  # frames processed per second, over the last second
-    dropped: int = 0  # frames the capture thread dropped so far because inference was busy
 
 
 class LivePipeline:
@@ -122,9 +97,14 @@ class LivePipeline:
         threshold: float = 0.5,
         margin: float = 0.1,
         hold: int = 2,
+        people: int = 1,
+        fps: float = 30.0,
     ) -> None:
+        """`people` > 1: people mode (relsar_core.live.people_mode), each person tracked and
+        classified; `fps`: the source's rate, for how long a hidden person keeps their id."""
         self._lock = threading.RLock()
         self.pose = pose
+        self.people, self.fps = max(1, int(people)), float(fps)
         self.stride = max(1, int(stride))
         self._smoothing = dict(alpha=alpha, threshold=threshold, margin=margin, hold=hold)
         self.recorder = None  # a relsar_core.data.recording.ClipRecorder while recording
@@ -141,15 +121,31 @@ class LivePipeline:
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
             self._latest: Prediction | None = None
+            if self.people == 1:
+                self.crowd = None
+            elif getattr(self, "crowd", None) is not None:
+                self.crowd.set_classifier(classifier)  # the same people, a new model
+            else:
+                self.crowd = PeopleStep(classifier, self.stride, self._smoothing, self.fps)
+
+    def select_person(self, person: int | None) -> None:
+        """People mode: follow this track id in `prediction`/`latest`/`skeleton`, Record, Teach."""
+        with self._lock:
+            if self.crowd is not None:
+                self.crowd.select(person)
 
     def configure(self, stride: int | None = None, **smoothing) -> None:
         """Change the stride and/or smoothing (alpha, threshold, margin, hold) on the fly."""
         with self._lock:
             if stride is not None:
                 self.stride = max(1, int(stride))
+                if self.crowd is not None:
+                    self.crowd.stride = self.stride
             if smoothing:
                 self._smoothing.update(smoothing)
                 self.smoother = LabelSmoother(self.classifier.class_names, **self._smoothing)
+                if self.crowd is not None:
+                    self.crowd.recognizer.set_smoothing(**self._smoothing)
 
     def swap_recorder(self, recorder=None):
         """Start (or with None, stop) recording in the worker; returns the previous recorder.
@@ -165,11 +161,15 @@ class LivePipeline:
             self._full_steps = 0
             self.smoother.reset()
             self._latest = None
+            if self.crowd is not None:
+                self.crowd.reset()
             if self.pose is not None:
                 self.pose.reset()
 
     # -- one step (the worker thread) --
     def process(self, frame: Frame) -> FrameResult:
+        if self.crowd is not None:
+            return self._process_people(frame)
         pose_ms = 0.0
         skeleton = frame.skeleton
         if skeleton is None and frame.image is not None and self.pose is not None:
@@ -185,11 +185,64 @@ class LivePipeline:
             if self.window.full:
                 self._full_steps += 1
             if self._full_steps and (self._full_steps - 1) % self.stride == 0:
-                prediction = self._classify(frame)
+                prediction = self._classify(frame, skeleton)
                 self._latest = prediction
-            return FrameResult(frame, skeleton, pose_ms, prediction, self._latest)
+            return FrameResult(
+                frame,
+                skeleton,
+                pose_ms,
+                prediction,
+                self._latest,
+                predictions=() if prediction is None else (prediction,),
+            )
 
-    def _classify(self, frame: Frame) -> Prediction:
+    def set_source_fps(self, fps: float) -> None:
+        """The source's frame rate (PipelineRunner tells it): how many frames a hidden person
+        keeps their id for. A change starts the people tracking again."""
+        with self._lock:
+            if fps and abs(fps - self.fps) > 1e-6:
+                self.fps = float(fps)
+                if self.crowd is not None:
+                    self.crowd.fps = self.fps
+                    self.crowd.reset()
+
+    def _people_skeletons(self, frame: Frame) -> tuple[list[Skeleton], float]:
+        """Everyone's skeleton this frame (a replay's, or estimated) and the pose ms."""
+        given = getattr(frame, "people", None)  # a several-people replay (live.crowd)
+        if given is not None:
+            return list(given), 0.0
+        if frame.skeleton is not None or frame.image is None or self.pose is None:
+            return ([frame.skeleton] if frame.skeleton is not None else []), 0.0
+        start = time.perf_counter()
+        if hasattr(self.pose, "estimate_people"):
+            found = self.pose.estimate_people(frame.image)
+        else:  # a one-person backend in people mode: that one person, tracked all the same
+            one = self.pose.estimate(frame.image)
+            found = [] if one is None else [one]
+        return found, (time.perf_counter() - start) * 1e3
+
+    def _process_people(self, frame: Frame) -> FrameResult:
+        skeletons, pose_ms = self._people_skeletons(frame)
+        with self._lock:
+            out = self.crowd.step(frame, [s.to_body15() for s in skeletons])
+            # The selected person as estimated (own layout): what Record saves, as one-person.
+            skeleton = None if out.selected is None else skeletons[out.selected.index]
+            if self.recorder is not None:
+                self.recorder.add(skeleton, frame.image, frame.timestamp)
+            if out.prediction is not None:
+                self._latest = out.prediction
+            return FrameResult(
+                frame,
+                skeleton,
+                pose_ms,
+                out.prediction,
+                self._latest,
+                people=tuple(out.people),
+                predictions=tuple(out.predictions),
+                selected=self.crowd.selected,
+            )
+
+    def _classify(self, frame: Frame, skeleton: Skeleton | None) -> Prediction:
         names = tuple(self.classifier.class_names)
         start = time.perf_counter()
         # Fewer than half the window with a person in it, or nobody for the last third of a
@@ -209,6 +262,7 @@ class LivePipeline:
         out = self.classifier.predict(window_features(self.window.array()))
         smoothed = self.smoother.update(out.probabilities)
         done = time.perf_counter()
+        box = None if skeleton is None else body_box(skeleton.to_body15())
         return Prediction(
             frame.index,
             frame.capture_time,
@@ -219,54 +273,13 @@ class LivePipeline:
             out.embedding,
             names,
             (done - start) * 1e3,
+            person=1,  # the one person followed (whoever it is)
+            box=box,
         )
 
     def close(self) -> None:
         if self.pose is not None:
             self.pose.close()
-
-
-class FrameSlot:
-    """A hand-over of at most one frame. `drop=True`: a new frame replaces an untaken one (live);
-    `drop=False`: the producer waits until the frame is taken (files read as fast as processed)."""
-
-    def __init__(self, drop: bool = True) -> None:
-        self.drop = drop
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-        self._closed = False
-        self.dropped = 0
-
-    def put(self, frame: Frame) -> bool:
-        """Hand over a frame; False when the slot was closed."""
-        with self._cond:
-            while not self.drop and self._frame is not None and not self._closed:
-                self._cond.wait(0.1)
-            if self._closed:
-                return False
-            if self._frame is not None:
-                self.dropped += 1
-            self._frame = frame
-            self._cond.notify_all()
-            return True
-
-    def get(self, timeout: float | None = None) -> Frame | None:
-        """The newest frame, waiting for one; None when closed (and empty) or on timeout."""
-        with self._cond:
-            if self._frame is None and not self._closed:
-                self._cond.wait(timeout)
-            frame, self._frame = self._frame, None
-            self._cond.notify_all()
-            return frame
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
 
 class PipelineRunner:
@@ -291,6 +304,7 @@ class PipelineRunner:
         # Live and paced sources must never fall behind; a file read flat out must not skip frames.
         drop = source.live or source.realtime if drop_frames is None else drop_frames
         self.slot = FrameSlot(drop=drop)
+        pipeline.set_source_fps(source.fps)
         self._stop = threading.Event()
         self.paused = threading.Event()  # set: the capture thread holds (files and replays)
         self._times: deque[float] = deque(maxlen=240)
@@ -358,15 +372,7 @@ class PipelineRunner:
                 self.frames_processed += 1
                 recent = [t for t in self._times if now - t <= 1.0]
                 fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
-                result = FrameResult(
-                    result.frame,
-                    result.skeleton,
-                    result.pose_ms,
-                    result.prediction,
-                    result.latest,
-                    fps,
-                    self.slot.dropped,
-                )
+                result = dataclasses.replace(result, fps=fps, dropped=self.slot.dropped)
                 if self._stop.is_set():
                     break
                 self.on_result(result)

@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from norfair import Detection, Tracker
 
 MIN_JOINT_CONFIDENCE = 0.2  # as the features: below this a joint is missing
 FORGET_S = 1.0  # a person unseen for longer than this gets a new id when they come back
@@ -33,6 +32,7 @@ class TrackedPerson:
     person: int
     keypoints: np.ndarray  # (15, 3)
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the visible joints
+    index: int = 0  # which of the skeletons given to `update` this frame this person is
 
 
 def body_size(keypoints: np.ndarray) -> float:
@@ -43,7 +43,7 @@ def body_size(keypoints: np.ndarray) -> float:
     return max(float(np.hypot(*(good.max(axis=0) - good.min(axis=0)))), 1.0)
 
 
-def _skeleton_distance(detection: Detection, tracked) -> float:
+def _skeleton_distance(detection, tracked) -> float:
     """Mean distance of the joints visible in the detection to the track's estimate, in the
     detection's body sizes (a far small person and a near large one match equally well).
     (Adding a body-size-change term made crossings worse: 32 switches against 2 in
@@ -55,7 +55,8 @@ def _skeleton_distance(detection: Detection, tracked) -> float:
     return float(err.mean()) / detection.data["size"]
 
 
-def _box(keypoints: np.ndarray) -> tuple[float, float, float, float]:
+def body_box(keypoints: np.ndarray) -> tuple[float, float, float, float]:
+    """x0, y0, x1, y1 of the visible joints (of all joints when none is visible)."""
     good = keypoints[keypoints[:, 2] >= MIN_JOINT_CONFIDENCE, :2]
     if len(good) == 0:
         good = keypoints[:, :2]
@@ -69,6 +70,8 @@ class PersonTracker:
     def __init__(self, fps: float = 30.0, forget_s: float = FORGET_S) -> None:
         self.fps = fps
         self._frame = 0
+        from norfair import Tracker  # imported when needed: it takes seconds (scipy, rich)
+
         # norfair logs a speed hint for every scalar distance; a few skeletons need no vectors.
         logging.getLogger("norfair").setLevel(logging.ERROR)
         # norfair: hits count up to hit_counter_max when matched, down by one per frame unseen;
@@ -85,6 +88,8 @@ class PersonTracker:
     def update(self, skeletons: list[np.ndarray]) -> list[TrackedPerson]:
         """This frame's people with ids (only those seen this frame; a person hidden this frame
         keeps their id for when they reappear)."""
+        from norfair import Detection
+
         detections = []
         for i, kp in enumerate(skeletons):
             kp = np.asarray(kp, np.float32)
@@ -104,7 +109,7 @@ class PersonTracker:
             if obj.id is None or det.data["frame"] != self._frame:  # unborn, or unseen now
                 continue
             kp = np.asarray(skeletons[det.data["index"]], np.float32)
-            people.append(TrackedPerson(int(obj.id), kp, _box(kp)))
+            people.append(TrackedPerson(int(obj.id), kp, body_box(kp), det.data["index"]))
         self._frame += 1
         return sorted(people, key=lambda p: p.person)
 

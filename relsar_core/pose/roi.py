@@ -102,17 +102,84 @@ def crop_roi(frame: np.ndarray, roi: Roi, out_size: int, border: str = "replicat
     `border`: "replicate" repeats the edge pixels (MediaPipe's landmark crop), "zero" pads black
     (its detector input).
 
-    Done as MediaPipe's ImageToTensorCalculator on the CPU: the ROI's box points mapped onto the
-    crop's corners by a perspective transform (the same geometry as an affine warp), on the
-    uint8 image. (Sampling in float32 instead agrees less with MediaPipe 0.10.14, measured.)"""
+    Bit for bit what MediaPipe 0.10.14's ImageToTensorCalculator feeds its models on the CPU: it
+    maps the ROI's box points onto the crop's corners 0..N with cv::warpPerspective of the
+    OpenCV 3.4 it links. Newer OpenCV (5.x here) interpolates in floating point, 3.4 in fixed
+    point (source positions rounded to 1/32 px, integer weights), which changes 3-4 % of the
+    crop's values by 1-3 levels and the landmarks by ~0.05 px: enough to flip the landmark
+    model's presence near 0.5 and make a track part from MediaPipe's. So the sampling map is
+    built here as 3.4 builds it and applied with a fixed-point cv2.remap."""
     mode = {"replicate": cv2.BORDER_REPLICATE, "zero": cv2.BORDER_CONSTANT}[border]
-    corners = cv2.boxPoints(((roi.cx, roi.cy), (roi.size, roi.size), math.degrees(roi.rotation)))
-    n = float(out_size)
-    crop_corners = np.float32([[0, n], [0, 0], [n, 0], [n, n]])
-    matrix = cv2.getPerspectiveTransform(corners, crop_corners)
-    return cv2.warpPerspective(
-        frame, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=mode
+    map_xy, map_frac = _fixed_point_map(roi, out_size)
+    return cv2.remap(frame, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=mode)
+
+
+def _box_points(roi: Roi) -> np.ndarray:
+    """cv::RotatedRect::points of OpenCV 3.4 in float32, for MediaPipe's float32 ROI (its angle
+    in degrees computed as rotation * 180.f / M_PI)."""
+    f32 = np.float32
+    cx, cy, side = f32(roi.cx), f32(roi.cy), f32(roi.size)
+    angle = f32(float(f32(roi.rotation) * f32(180.0)) / math.pi)
+    rad = float(angle) * math.pi / 180.0
+    b, a = f32(f32(math.cos(rad)) * f32(0.5)), f32(f32(math.sin(rad)) * f32(0.5))
+    p0 = (
+        f32(f32(cx - f32(a * side)) - f32(b * side)),
+        f32(f32(cy + f32(b * side)) - f32(a * side)),
     )
+    p1 = (
+        f32(f32(cx + f32(a * side)) - f32(b * side)),
+        f32(f32(cy - f32(b * side)) - f32(a * side)),
+    )
+    p2 = (f32(f32(2) * cx - p0[0]), f32(f32(2) * cy - p0[1]))
+    p3 = (f32(f32(2) * cx - p1[0]), f32(f32(2) * cy - p1[1]))
+    return np.array([p0, p1, p2, p3], np.float32)
+
+
+_BLOCK = 64  # OpenCV 3.4's warpPerspective works in blocks 64 columns wide: sums start per block
+_GRIDS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_LIMIT = 32767.0 * 32  # int16 pixel positions in 1/32 px
+
+
+def _grid(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (n, 1), block starts (1, blocks) and columns within a block (64,), as float64."""
+    if n not in _GRIDS:
+        blocks = -(-n // _BLOCK)
+        _GRIDS[n] = (
+            np.arange(n, dtype=np.float64)[:, None],
+            (np.arange(blocks, dtype=np.float64) * _BLOCK)[None, :],
+            np.arange(_BLOCK, dtype=np.float64),
+        )
+    return _GRIDS[n]
+
+
+def _fixed_point_map(roi: Roi, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (int16 x, y) + (uint16 sub-pixel index) maps of OpenCV 3.4's warpPerspective for the
+    matrix MediaPipe builds (box points -> crop corners, inverted in double): per output pixel
+    the source position × 32 in the same order of double operations, rounded half to even,
+    split into whole pixel and 1/32 fraction."""
+    box = _box_points(roi)
+    corners = np.float32([[0, n], [0, 0], [n, 0], [n, n]])
+    m = cv2.invert(cv2.getPerspectiveTransform(box, corners))[1].ravel()
+    rows, block, col = _grid(n)
+    scale = (m[6] * block + m[7] * rows + m[8])[:, :, None] + m[6] * col  # (n, blocks, 64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(32.0, scale, out=scale)
+    far = not np.all(np.abs(box) < 16000)  # positions could leave int16: clip them
+    fixed = []
+    for a, b, c in ((m[0], m[1], m[2]), (m[3], m[4], m[5])):
+        pos = (a * block + b * rows + c)[:, :, None] + a * col
+        pos *= scale
+        if far:
+            np.clip(np.nan_to_num(pos), -_LIMIT, _LIMIT, out=pos)
+        np.rint(pos, out=pos)
+        fixed.append(pos.reshape(n, -1)[:, :n].astype(np.int32))
+    ix, iy = fixed
+    frac = (iy & 31) << 5
+    frac |= ix & 31
+    xy = np.empty((n, n, 2), np.int16)
+    xy[..., 0] = ix >> 5
+    xy[..., 1] = iy >> 5
+    return xy, frac.astype(np.uint16)
 
 
 def project_from_crop(points: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:

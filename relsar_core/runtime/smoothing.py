@@ -5,6 +5,7 @@ Three steps, each with one knob:
 - a confidence threshold: below it the label is NO_ACTION ("—"), as it is when nobody is seen;
 - hysteresis: a different class takes over only when it leads the current one by `margin` for
   `hold` consecutive windows, so the label does not flicker between two close classes.
+A model's rejection class (REJECT_CLASSES, e.g. `other`) on top also shows NO_ACTION.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 NO_ACTION = "—"
+# Classes that mean "none of the actions" (the default model's `other`): shown as NO_ACTION.
+REJECT_CLASSES = frozenset({"other"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class LabelSmoother:
         self._ema = p.copy() if self._ema is None else self.alpha * p + (1 - self.alpha) * self._ema
         ema = self._ema
         top = int(np.argmax(ema))
-        if ema[top] < self.threshold:
+        if ema[top] < self.threshold or self.class_names[top] in REJECT_CLASSES:
             self._current, self._challenger, self._streak = None, None, 0
             return SmoothedLabel(NO_ACTION, None, float(ema[top]), ema.copy())
         if self._current is None or top == self._current or ema[self._current] < self.threshold:

@@ -39,11 +39,13 @@ DESK = {**_both(25, 10, 75)}  # forearms on a desk (seated)
 _DOWN = ((0.5, {}),)  # back to the base posture
 
 
-def _wave(flex, abd, elbow, swing, period, name, twist=0.0, low=False):
-    a = _arm("r", flex, abd - swing, elbow, twist)
-    b = _arm("r", flex, abd + swing, elbow, twist)
+def _wave(flex, abd, elbow, swing, period, name, twist=0.0, turn=20.0, bend=25.0):
+    """A wave swings the hand side to side a few times a second: the upper arm by ±`swing`
+    (abduction), the forearm by ±`bend` at the elbow and ±`turn` (rotation of the upper arm)."""
+    a = _arm("r", flex, abd - swing, max(elbow - bend, 0.0), twist - turn)
+    b = _arm("r", flex, abd + swing, elbow + bend, twist + turn)
     return Style(
-        name, ((period / 2, a), (period / 2, b)), intro=((0.45, b),), outro=_DOWN, reps=(2, 5)
+        name, ((period / 2, a), (period / 2, b)), intro=((0.35, b),), outro=_DOWN, reps=(3, 6)
     )
 
 
@@ -84,9 +86,10 @@ STANDING = {**_legs(0, 0, 0, 0), "chest": (0, 0, 0), **REST}
 
 STYLES: dict[str, tuple[Style, ...]] = {
     "wave": (
-        _wave(20, 120, 90, 18, 0.55, "forearm_wave"),
-        _wave(10, 160, 20, 15, 0.7, "overhead_wave"),
-        _wave(60, 60, 110, 15, 0.45, "low_wave"),
+        _wave(20, 120, 90, 22, 0.55, "forearm_wave"),
+        _wave(10, 160, 30, 20, 0.7, "overhead_wave", bend=20),
+        _wave(60, 60, 100, 18, 0.45, "low_wave"),
+        _wave(15, 95, 95, 20, 0.5, "side_wave", turn=30),
         _wave(30, 140, 60, 22, 0.6, "held_out_wave", twist=20),
     ),
     "clap": tuple(
@@ -234,6 +237,50 @@ STYLES: dict[str, tuple[Style, ...]] = {
         ),
     ),
 }
+# The `other` class (training only): movements that are none of the actions, so that the model
+# has somewhere to put them. Kept apart from the out-of-set motions the rejection rate is
+# measured on (OUT_OF_SET, OUT_OF_SET_MOTIONS): different movements, never the same takes.
+OTHER: tuple[Style, ...] = (
+    Style(
+        "reach_side",
+        ((0.5, _arm("r", 45, 50, 20, -20)), (0.4, _arm("r", 40, 45, 60, -10))),
+        intro=((0.2, {}),),
+        outro=_DOWN,
+    ),
+    Style(
+        "look_at_watch",
+        ((1.0, {**_arm("l", 50, 5, 110, -40), "neck": (25, 0, 0)}),),
+        intro=((0.5, _arm("l", 50, 5, 110, -40)),),
+        outro=_DOWN,
+    ),
+    Style(
+        "bend_pick_up",
+        ((0.9, {"chest": (75, 0, 0), **_both(70, 5, 10), **_legs(30, 30, 25, 25)}), (0.9, {})),
+        bases=("standing",),
+    ),
+    Style(
+        "kneel",
+        ((1.0, {**_legs(90, -10, 90, 100), "chest": (10, 0, 0)}), (0.8, {}), (0.8, {})),
+        bases=("standing",),
+    ),
+    Style(
+        "throw_ball",
+        ((0.35, _arm("r", 120, 60, 100, 40)), (0.2, _arm("r", 60, 20, 10)), (0.6, {})),
+        intro=((0.3, {"chest": (0, 0, -20)}),),
+        reps=(1, 2),
+    ),
+    Style(
+        "side_step",
+        (
+            (0.35, {"r_hip": (0, 25, 0), "l_hip": (0, 5, 0), "r_knee": 15}),
+            (0.35, {"r_hip": (0, 5, 0), "l_hip": (0, 25, 0), "l_knee": 15}),
+        ),
+        bases=("standing",),
+        reps=(2, 4),
+    ),
+)
+OTHER_MOTIONS = ("dance_a", "dance_b", "spin")  # DeepMimic takes of the `other` class
+
 # Behaviours that are no class (measured for rejection only, never trained on).
 OUT_OF_SET: tuple[Style, ...] = (
     Style(

@@ -23,6 +23,7 @@ JOINTS = (
 )  # fmt: skip
 _HINGES = {"r_knee", "l_knee", "r_elbow", "l_elbow"}
 ANKLE_HEIGHT = 0.07  # metres: the humanoid's ankle centre above the floor when standing
+VARY = 8.0  # degrees
 SEATED = {"r_hip": (90, 0, 0), "l_hip": (90, 0, 0), "r_knee": 90, "l_knee": 90, "chest": (5, 0, 0)}
 
 
@@ -34,6 +35,18 @@ def _vector(angles: dict) -> np.ndarray:
         out.extend([float(v)] if j in _HINGES else [float(x) for x in v])
     out.append(float(angles.get("lift", 0.0)))
     return np.array(out)
+
+
+def _hinge_positions() -> list[int]:
+    at, out = 0, []
+    for j in JOINTS:
+        if j in _HINGES:
+            out.append(at)
+        at += 1 if j in _HINGES else 3
+    return out
+
+
+_HINGE_AT = _hinge_positions()
 
 
 def _swap_sides(angles: dict) -> dict:
@@ -88,6 +101,10 @@ def perform(
     reps = int(rng.integers(style.reps[0], style.reps[1] + 1))
     keys = list(style.intro) + list(style.cycle) * reps + list(style.outro)
     base_vec = _vector(rest)
+    # Per-clip style variation: every joint angle a keyframe moves is offset by the same random
+    # amount (σ `VARY` degrees) in all of the clip's keyframes, so a style is a family of poses.
+    offset = rng.normal(0.0, VARY, base_vec.shape)
+    offset[-1] = 0.0  # `lift` is metres, not an angle
     times, values = [0.0], [base_vec]
     lead = rng.uniform(0.1, 0.6)  # rest before the action starts
     times.append(lead)
@@ -95,6 +112,8 @@ def perform(
     for seconds, pose in keys:
         pose = _swap_sides(pose) if left else pose
         target = _vector({**rest, **pose})
+        target = np.where(np.abs(target - base_vec) > 1e-6, target + offset, target)
+        target[_HINGE_AT] = np.maximum(target[_HINGE_AT], 0.0)
         jitter = rng.uniform(0.85, 1.15)
         times.append(times[-1] + max(0.08, seconds * jitter / tempo))
         values.append(base_vec + amplitude * rng.uniform(0.9, 1.1) * (target - base_vec))
@@ -105,7 +124,7 @@ def perform(
     # Idle layer: slow drift of trunk, head and arms (degrees), on top of every action.
     idle = rng.uniform(0.5, 2.0)
     vectors[:, :-1] += idle * 2.5 * smooth_noise(rng, len(t), fps, 0.6, (vectors.shape[1] - 1,))
-    travel = style.travel * rng.uniform(0.0, 1.0) * tempo * t
+    travel = style.travel * (0.6 + 0.4 * rng.uniform(0.0, 1.0)) * tempo * t
     return vectors, travel
 
 

@@ -116,7 +116,8 @@ def confusion_table(report: dict) -> str:
 def choose_webcam_demo_clips(data_dir: str | os.PathLike) -> dict[str, Path]:
     """One held-out clip per class from `<data_dir>/test` of `relsar-data webcam`, by a rule fixed
     before any model saw them: a front view (|azimuth| <= 8°), moderate estimator noise, long
-    enough to replay; the whole body for whole-body classes, the upper body for the others."""
+    enough to replay, at the model's frame rate; the whole body for whole-body classes, the upper
+    body for the others."""
     from relsar_core.data.mocap.webcam import UPPER_BODY_CLASSES
 
     data_dir = Path(data_dir)
@@ -136,6 +137,7 @@ def choose_webcam_demo_clips(data_dir: str | os.PathLike) -> dict[str, Path]:
             and entry["framing"] == want
             and _azimuth_from_front(entry["camera"]["azimuth"]) <= 8.0
             and entry["noise_level"] <= 0.6
+            and entry.get("capture_fps", 30.0) >= 30.0
         )
         if clip_ok and load_clip(data_dir / entry["file"]).num_frames >= DEMO_MIN_FRAMES:
             chosen[label] = data_dir / entry["file"]

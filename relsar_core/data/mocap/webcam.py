@@ -30,7 +30,14 @@ from relsar_core.data.mocap.body import (
 )
 from relsar_core.data.mocap.camera import project
 from relsar_core.data.mocap.estimator_noise import calibrated_errors
-from relsar_core.data.mocap.keyframes import OUT_OF_SET, OUT_OF_SET_MOTIONS, STYLES, TEST_STYLES
+from relsar_core.data.mocap.keyframes import (
+    OTHER,
+    OTHER_MOTIONS,
+    OUT_OF_SET,
+    OUT_OF_SET_MOTIONS,
+    STYLES,
+    TEST_STYLES,
+)
 from relsar_core.data.mocap.posing import grounded, perform, to_poses
 from relsar_core.data.mocap.sources import DENSE_RATE, body_heading
 from relsar_core.data.mocap.webcam_rigs import sample_webcam_rig
@@ -38,7 +45,14 @@ from relsar_core.errors import DataError
 from relsar_core.files import write_json
 from relsar_core.skeleton.clip import Clip, save_clip
 
-WEBCAM_CLASSES = tuple(STYLES)
+WEBCAM_CLASSES = tuple(STYLES)  # the actions (every one has test clips)
+OTHER_CLASS = "other"  # training only: movements that are no action (the app shows "—")
+TRAIN_CLASSES = (*WEBCAM_CLASSES, OTHER_CLASS)  # the model's classes
+_OTHER_ARMS = ("reach_side", "look_at_watch", "throw_ball")
+# Capture rates: a share of clips is seen by a slower camera and resampled to the model's rate on
+# loading, as live frames are from their timestamps (the real sample video is 10 fps).
+CAPTURE_FPS = (10.0, 12.5, 15.0, 20.0, 25.0)
+SLOW_CAPTURE_SHARE = 0.35
 UPPER_BODY_CLASSES = ("wave", "clap", "raise_hand", "arms_up", "arms_out", "punch", "idle")
 DEEPMIMIC_TRAIN = {"walk": "walk", "run": "run", "jump": "jump", "kick": "kick", "punch": "punch"}
 SIDES = ("train", "test")
@@ -52,6 +66,8 @@ class WebcamConfig:
     out_of_set_clips: int = 24  # per out-of-set motion
     fps: float = 30.0
     deepmimic_share: float = 0.25  # of training clips of classes with a DeepMimic take
+    other_clips: int = 300  # training clips of the `other` class
+    other_deepmimic_share: float = 0.35
 
 
 def sample_body(rng: np.random.Generator, held_out: bool) -> dict[str, float]:
@@ -70,10 +86,22 @@ def sample_body(rng: np.random.Generator, held_out: bool) -> dict[str, float]:
     return out
 
 
-def _framing(rng: np.random.Generator, label: str) -> str:
-    if label in UPPER_BODY_CLASSES:
+def _framing(rng: np.random.Generator, label: str, style_name: str = "") -> str:
+    if label in UPPER_BODY_CLASSES or style_name in _OTHER_ARMS:
         return str(rng.choice(["whole", "upper", "partial"], p=[0.35, 0.45, 0.2]))
     return str(rng.choice(["whole", "partial"], p=[0.8, 0.2]))
+
+
+FULL_TRAVEL_SHARE = 0.4  # walks and runs that cross the view (a room, the real sample video)
+
+
+def _travel_kept(u: float, travels: bool) -> float:
+    """The share of a clip's forward travel kept, from one uniform draw `u`: motions that travel
+    keep all of it in FULL_TRAVEL_SHARE of clips, else a uniform share (steps on the spot in
+    front of a webcam); for the others `u` itself (only their slow drift is reduced)."""
+    if not travels:
+        return u
+    return 1.0 if u < FULL_TRAVEL_SHARE else (u - FULL_TRAVEL_SHARE) / (1.0 - FULL_TRAVEL_SHARE)
 
 
 class _Motions:
@@ -85,7 +113,7 @@ class _Motions:
     def keyframed(self, style, rng, fps, base, amplitude, tempo) -> np.ndarray:
         vectors, travel = perform(style, rng, fps, base, amplitude, tempo)
         joints = grounded(self.kin.body15(to_poses(vectors, travel)), vectors[:, -1])
-        return reduce_travel(joints, float(rng.uniform(0.0, 1.0)))
+        return reduce_travel(joints, _travel_kept(float(rng.uniform(0.0, 1.0)), style.travel > 0))
 
     def deepmimic(self, name, rng, fps, tempo) -> np.ndarray:
         from relsar_core.data.mocap.kinematics import motion_body15
@@ -100,11 +128,13 @@ class _Motions:
         times = warp_times(rng, frames, fps, tempo, 0.1)
         if loop:
             times = times + rng.uniform(0, duration)
-        return reduce_travel(sample_at(dense, DENSE_RATE, times), float(rng.uniform(0.0, 1.0)))
+        keep = _travel_kept(float(rng.uniform(0.0, 1.0)), name in ("walk", "run"))
+        return reduce_travel(sample_at(dense, DENSE_RATE, times), keep)
 
 
 def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_body):
-    """3-D joints → a 2-D clip seen by a webcam rig of `framing`, with calibrated errors."""
+    """3-D joints → a 2-D clip seen by a webcam rig of `framing`, with calibrated errors, at the
+    camera's capture rate (the model's rate, or for SLOW_CAPTURE_SHARE of clips a slower one)."""
     body = sample_body(rng, held_out_body)
     joints = apply_proportions(joints, body)
     mirrored = bool(rng.random() < 0.5)
@@ -115,11 +145,18 @@ def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_bo
         pad = (36 - len(joints)) // 2 + 1
         joints = np.concatenate([joints[:1].repeat(pad, 0), joints, joints[-1:].repeat(pad, 0)])
     rig = sample_webcam_rig(rng, side, framing)
+    capture = fps
+    if rng.random() < SLOW_CAPTURE_SHARE:
+        capture = float(rng.choice(CAPTURE_FPS))
+        times = np.arange(0.0, (len(joints) - 1) / fps + 1e-9, 1.0 / capture)
+        joints = sample_at(joints, fps, times)
     hips = joints[:, 8].mean(axis=0)
     target = hips + np.array([0.0, rig.aim, 0.0])
     pixels, depth = project(joints, rig, target, body_heading(joints[0]))
     desk = float(hips[1] + 0.15) if seated and rng.random() < 0.7 else None
     level = float(rng.uniform(0.0, 1.0))
+    if rig.fill < 0.35:  # a small, far person: the pose model is as unsure as on the real video
+        level = float(rng.uniform(0.5, 1.0))
     kp = calibrated_errors(pixels, depth, rig.image_size, rng, level, desk, joints[..., 1])
     meta = {
         "framing": framing,
@@ -128,16 +165,47 @@ def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_bo
         "noise_level": round(level, 3),
         "camera": rig.to_json(),
         "desk_hides_legs": desk is not None,
+        "capture_fps": capture,
     }
-    return Clip(kp, "body15", fps, rig.image_size, label), meta
+    return Clip(kp, "body15", capture, rig.image_size, label), meta
 
 
 def _plan(rng, label, side, cfg):
+    """(style, base posture, DeepMimic take or None) of one clip."""
+    if label == OTHER_CLASS:
+        if rng.random() < cfg.other_deepmimic_share:
+            return None, "standing", str(rng.choice(OTHER_MOTIONS))
+        style = OTHER[int(rng.integers(len(OTHER)))]
+        return style, str(rng.choice(style.bases)), None
     styles = [s for s in STYLES[label] if (s.name in TEST_STYLES) == (side == "test")]
     if side == "train" and label in DEEPMIMIC_TRAIN and rng.random() < cfg.deepmimic_share:
-        return None, "standing"
+        return None, "standing", DEEPMIMIC_TRAIN[label]
     style = styles[int(rng.integers(len(styles)))]
-    return style, str(rng.choice(style.bases))
+    return style, str(rng.choice(style.bases)), None
+
+
+def _count(cfg: WebcamConfig, side: str, label: str) -> int:
+    if side == "test":
+        return cfg.test_clips
+    return cfg.other_clips if label == OTHER_CLASS else cfg.train_clips
+
+
+def class_clip(motions: _Motions, cfg: WebcamConfig, si: int, ci: int, i: int):
+    """Clip `i` of class `ci` on side `si` (each clip has its own seed): (clip, meta, style name)."""
+    side = SIDES[si]
+    label = (TRAIN_CLASSES if side == "train" else WEBCAM_CLASSES)[ci]
+    rng = np.random.default_rng([cfg.seed, si, ci, i])
+    style, base, take = _plan(rng, label, side, cfg)
+    tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
+    if style is None:
+        joints, name = motions.deepmimic(take, rng, cfg.fps, tempo), f"deepmimic_{take}"
+    else:
+        joints, name = motions.keyframed(style, rng, cfg.fps, base, amp, tempo), style.name
+    framing = _framing(rng, label, name)
+    clip, meta = make_webcam_clip(
+        joints, rng, side, framing, label, base == "seated", cfg.fps, side == "test"
+    )
+    return clip, meta, name
 
 
 def generate_webcam_dataset(
@@ -158,6 +226,8 @@ def generate_webcam_dataset(
         "generator": "relsar-data webcam",
         "config": asdict(cfg),
         "classes": list(WEBCAM_CLASSES),
+        "train_classes": list(TRAIN_CLASSES),
+        "other_styles": [s.name for s in OTHER] + [f"deepmimic_{m}" for m in OTHER_MOTIONS],
         "upper_body_classes": list(UPPER_BODY_CLASSES),
         "test_styles": sorted(TEST_STYLES),
         "clips": {"train": [], "test": [], "out_of_set": []},
@@ -165,25 +235,10 @@ def generate_webcam_dataset(
     with HumanoidKinematics() as kin:
         motions = _Motions(kin)
         for si, side in enumerate(SIDES):
-            for ci, label in enumerate(WEBCAM_CLASSES):
-                for i in range(cfg.train_clips if side == "train" else cfg.test_clips):
-                    rng = np.random.default_rng([cfg.seed, si, ci, i])
-                    style, base = _plan(rng, label, side, cfg)
-                    tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
-                    if style is None:
-                        joints, name = (
-                            motions.deepmimic(DEEPMIMIC_TRAIN[label], rng, cfg.fps, tempo),
-                            "deepmimic",
-                        )
-                    else:
-                        joints, name = (
-                            motions.keyframed(style, rng, cfg.fps, base, amp, tempo),
-                            style.name,
-                        )
-                    framing = _framing(rng, label)
-                    clip, meta = make_webcam_clip(
-                        joints, rng, side, framing, label, base == "seated", cfg.fps, side == "test"
-                    )
+            for ci, label in enumerate(TRAIN_CLASSES if side == "train" else WEBCAM_CLASSES):
+                for i in range(_count(cfg, side, label)):
+                    clip, meta, name = class_clip(motions, cfg, si, ci, i)
+                    framing = meta["framing"]
                     path = out / side / label / f"{label}_{i:04d}.npz"
                     save_clip(path, clip)
                     rel = path.relative_to(out).as_posix()
@@ -227,4 +282,5 @@ def generate_webcam_dataset(
 
 def total_clips(cfg: WebcamConfig) -> int:
     n_out = len(OUT_OF_SET_MOTIONS) + len(OUT_OF_SET)
-    return len(WEBCAM_CLASSES) * (cfg.train_clips + cfg.test_clips) + n_out * cfg.out_of_set_clips
+    classes = len(WEBCAM_CLASSES) * (cfg.train_clips + cfg.test_clips) + cfg.other_clips
+    return classes + n_out * cfg.out_of_set_clips

@@ -19,6 +19,7 @@ from relsar_core.errors import ModelFileError
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.blazepose.anchors import POSE_DETECTOR_ANCHORS, ssd_anchor_centers
 from relsar_core.pose.blazepose.landmarks import BlazePoseLandmarker, LandmarkResult
+from relsar_core.pose.blazepose.small_people import MissProbe
 from relsar_core.pose.blazepose.ssd_decode import decode_ssd, weighted_nms
 from relsar_core.pose.litert import open_interpreter
 from relsar_core.pose.model_store import BLAZEPOSE, require_file
@@ -32,6 +33,10 @@ ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracki
 # pose_landmark_filtering graph (its compiled options: min_cutoff 0.01, beta 10, d_cutoff 1),
 # speed in body sizes (2 × the alignment radius of each frame), one frame = 1/30 s.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
+# MediaPipe's landmark smoothing (pose_landmark_filtering: One Euro, min_cutoff 0.1, beta 40,
+# d_cutoff 1; speed in units of the landmarks' box size). Off by default: measured on the action
+# model on the real sample video, it does not help (docs/pose.md, "Landmark smoothing").
+LANDMARK_FILTER = {"min_cutoff": 0.1, "beta": 40.0, "d_cutoff": 1.0}
 # After this many frames without anyone, where the last person stood no longer matters.
 FORGET_AFTER_FRAMES = 30
 
@@ -157,7 +162,8 @@ class BlazePoseDetector:
 class BlazePoseEstimator(PoseEstimator):
     """BlazePose full body, 33 landmarks, with ROI tracking between frames.
 
-    tracking=False runs the detector on every frame (for measuring what tracking saves)."""
+    tracking=False runs the detector on every frame (for measuring what tracking saves).
+    smooth_landmarks=True smooths the 33 landmarks over time as MediaPipe does by default."""
 
     layout = "blazepose33"
 
@@ -169,8 +175,11 @@ class BlazePoseEstimator(PoseEstimator):
         min_detection_score: float = 0.5,
         min_presence: float = 0.5,
         detector: BlazePoseDetector | None = None,
+        smooth_landmarks: bool = False,
     ) -> None:
         self.detector = detector or BlazePoseDetector(model_dir, num_threads, min_detection_score)
+        self.smooth_landmarks = smooth_landmarks
+        self._landmark_filter = OneEuroFilter(**LANDMARK_FILTER)
         self.landmarker = BlazePoseLandmarker(
             str(_model_path(model_dir, LANDMARK_FILE)), num_threads
         )
@@ -180,6 +189,7 @@ class BlazePoseEstimator(PoseEstimator):
         self._last_box: Box | None = None
         self._roi_filter = OneEuroFilter(**ROI_FILTER)
         self._frames_unseen = 0
+        self._miss = MissProbe()
         self.detector_runs = 0
         self.frames = 0
 
@@ -188,6 +198,12 @@ class BlazePoseEstimator(PoseEstimator):
         self._last_box = None
         self._frames_unseen = 0
         self._roi_filter.reset()
+        self._miss.reset()
+
+    def miss_reason(self) -> str | None:
+        """Why nobody was found in the latest frames: "small" (people were there, too small
+        for the detector on the whole frame), "none", or None while someone is tracked."""
+        return self._miss.reason
 
     def estimate(self, frame_bgr: np.ndarray) -> Skeleton | None:
         if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
@@ -198,6 +214,7 @@ class BlazePoseEstimator(PoseEstimator):
             result = self._landmarks(frame_bgr, self._roi)
         if result is None:  # first frame, tracking off, or the tracked person was lost
             self._roi_filter.reset()  # a new track starts from the detection, unsmoothed
+            self._landmark_filter.reset()
             roi = self._detect_roi(frame_bgr)
             result = self._landmarks(frame_bgr, roi) if roi is not None else None
         if result is None:
@@ -205,11 +222,19 @@ class BlazePoseEstimator(PoseEstimator):
             self._frames_unseen += 1
             if self._frames_unseen > FORGET_AFTER_FRAMES:
                 self._last_box = None
+            self._miss.missed(self.detector, frame_bgr)
             return None
         self._frames_unseen = 0
+        self._miss.found()
         self._roi = self._next_roi(result.alignment)
         self._last_box = self._roi.bounding_box()
-        return Skeleton(result.keypoints, self.layout)
+        keypoints = result.keypoints
+        if self.smooth_landmarks:
+            keypoints = keypoints.copy()
+            xy = keypoints[:, :2].astype(np.float64)
+            scale = float(np.ptp(xy[:, 0]) + np.ptp(xy[:, 1])) / 2  # MediaPipe's object scale
+            keypoints[:, :2] = self._landmark_filter(xy, value_scale=1.0 / max(scale, 1e-6))
+        return Skeleton(keypoints, self.layout)
 
     def _next_roi(self, alignment: np.ndarray) -> Roi:
         if not self.tracking:

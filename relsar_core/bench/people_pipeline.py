@@ -1,0 +1,133 @@
+"""`relsar-bench pipeline --people N`: the live pipeline in people mode (BlazePose's
+several-people estimator → PersonTracker → PeopleRecognizer, capture and inference threads) on
+the real sample video's walkers, against the one-person pipeline on the same frames.
+
+- frames/s with the video read flat out, and how many people were in view per frame;
+- frame-to-label p50/p95 and dropped frames with the video paced at 30 FPS;
+- cost per person: pose ms per person-frame and classifier ms per person-window;
+- the tracking report: each id's first and last frame and frames seen (one span per walker when
+  identities hold).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.bench.common import Measurement
+from relsar_core.bench.videos import FPS, write_video
+from relsar_core.timing import p50_p95_ms
+
+THREADS = 2  # pose interpreter threads (the 2-core target machine)
+
+
+def _run(spec: str, classifier, people: int, frames: int, realtime: bool) -> dict:
+    from relsar_core.live.pipeline import LivePipeline, PipelineRunner
+    from relsar_core.live.sources import open_source
+
+    if people > 1:
+        from relsar_core.pose.blazepose.people import MultiPersonBlazePose
+
+        pose = MultiPersonBlazePose(num_threads=THREADS, max_people=people)
+    else:
+        from relsar_core.pose.factory import create_pose_estimator
+
+        pose = create_pose_estimator("blazepose", num_threads=THREADS)
+    source = open_source(spec, loop=True, realtime=realtime)
+    if realtime:
+        source.fps = FPS
+    pipeline = LivePipeline(classifier, pose, stride=5, people=people, fps=source.fps)
+    stamps, latencies, counts, pose_ms, classify_ms = [], [], [], [], []
+    spans: dict[int, list[int]] = {}
+    done = threading.Event()
+
+    def on_result(result) -> None:
+        stamps.append(time.perf_counter())
+        n = len(result.people) if people > 1 else int(result.skeleton is not None)
+        counts.append(n)
+        if n:
+            pose_ms.append(result.pose_ms / n)
+        for p in result.people:
+            spans.setdefault(p.person, []).append(len(stamps) - 1)
+        if len(stamps) > 30:  # after the first window's warm-up
+            for pred in result.predictions:
+                if pred.probabilities is not None:
+                    latencies.append(pred.latency_ms / 1e3)
+                    classify_ms.append(pred.classify_ms)
+        if len(stamps) >= frames:
+            done.set()
+
+    errors: list[BaseException] = []
+    runner = PipelineRunner(source, pipeline, on_result, errors.append, done.set, realtime)
+    runner.start()
+    done.wait(frames / FPS * 6 + 60)
+    runner.stop()
+    pose.close()
+    if errors:
+        raise errors[0]
+    warm = min(30, len(stamps) // 4)
+    return {
+        "fps": (len(stamps) - 1 - warm) / max(stamps[-1] - stamps[warm], 1e-9),
+        "latencies": np.asarray(latencies),
+        "dropped": runner.slot.dropped,
+        "counts": np.asarray(counts),
+        "pose_ms_per_person": float(np.median(pose_ms)) if pose_ms else float("nan"),
+        "classify_ms_per_person": float(np.median(classify_ms)) if classify_ms else float("nan"),
+        "spans": {k: (v[0], v[-1], len(v)) for k, v in sorted(spans.items())},
+    }
+
+
+def run(quick: bool, people: int = 3) -> list[Measurement]:
+    from relsar_core.assets import DEFAULT_MODEL
+    from relsar_core.bench.pose import load_sample_frames
+    from relsar_core.live.pipeline import open_classifier
+
+    frames = 150 if quick else 600
+    images, desc = load_sample_frames(frames)
+    classifier, _ = open_classifier(DEFAULT_MODEL)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="relsar-bench-people-") as tmp:
+        spec = str(write_video(Path(tmp), images))
+        for n in (1, people):
+            flat = _run(spec, classifier, n, len(images), realtime=False)
+            paced = _run(spec, classifier, n, int(FPS * (4 if quick else 10)), realtime=True)
+            p50, p95 = (
+                p50_p95_ms(paced["latencies"]) if len(paced["latencies"]) else (float("nan"),) * 2
+            )
+            counts = flat["counts"]
+            detail = {
+                "source": f"{desc}; pose blazepose ({THREADS} threads), default model",
+                "people_per_frame": np.bincount(counts).tolist(),
+                "frames_with_3_or_more": int((counts >= 3).sum()),
+                "pose_ms_per_person_frame": round(flat["pose_ms_per_person"], 2),
+                "classify_ms_per_person_window": round(flat["classify_ms_per_person"], 3),
+                "id_spans": flat["spans"],
+                "dropped_at_30fps": paced["dropped"],
+                "load_average": os.getloadavg()[0],
+            }
+            tag = "one person" if n == 1 else f"people {n}"
+            target_fps = ">= 60" if n == 1 else ">= 30"
+            out += [
+                Measurement(
+                    "pipeline",
+                    f"{tag}: frames/s flat out",
+                    flat["fps"],
+                    "frames/s",
+                    target_fps,
+                    detail,
+                ),
+                Measurement("pipeline", f"{tag}: frame-to-label p50 at 30 FPS", p50, "ms"),
+                Measurement("pipeline", f"{tag}: frame-to-label p95 at 30 FPS", p95, "ms", "<= 40"),
+                Measurement(
+                    "pipeline",
+                    f"{tag}: pose ms per person-frame",
+                    flat["pose_ms_per_person"],
+                    "ms",
+                ),
+            ]
+    return out

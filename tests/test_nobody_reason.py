@@ -1,0 +1,140 @@
+"""When BlazePose finds nobody, the window says why: people too small (found when the frame is
+looked at again in tiles) or nobody in view; on the full real sample video, six small walkers."""
+
+# ruff: noqa: F811 - the app tests' fixtures, imported, are parameters here
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from app import session, texts
+from relsar_core.pose.blazepose import small_people
+from relsar_core.pose.model_store import BLAZEPOSE, SAMPLE_VIDEO, missing_files
+from tests.test_app import make_window  # noqa: F401 - a fixture
+
+
+class CountingDetector:
+    def __init__(self, found: int) -> None:
+        self.found, self.calls = found, 0
+
+    def detect(self, tile: np.ndarray) -> list:
+        self.calls += 1
+        return [object()] * self.found
+
+
+def test_probe_runs_once_a_second_and_remembers_small_people():
+    probe = small_people.MissProbe()
+    frame = np.zeros((576, 768, 3), np.uint8)
+    detector = CountingDetector(1)
+    for _ in range(small_people.PROBE_EVERY + 1):
+        probe.missed(detector, frame)
+    assert probe.probes == 2 and detector.calls == 8  # 4 tiles, at frames 0 and 30 only
+    assert probe.reason == small_people.SMALL
+    detector.found = 0
+    for _ in range(small_people.PROBE_EVERY * (small_people.REMEMBER_PROBES - 1)):
+        probe.missed(detector, frame)
+    assert probe.reason == small_people.SMALL  # seen in one of the last 3 probes
+    for _ in range(small_people.PROBE_EVERY):
+        probe.missed(detector, frame)
+    assert probe.reason == small_people.NONE
+    probe.found()
+    assert probe.reason is None
+
+
+def test_tiles_cover_the_frame_at_twice_the_scale():
+    frame = np.zeros((576, 768, 3), np.uint8)
+    parts = small_people.tiles(frame)
+    assert len(parts) == 4 and all(t.shape == (346, 461, 3) for t in parts)
+    covered = np.zeros(frame.shape[:2], bool)
+    for t in parts:
+        offset = t.__array_interface__["data"][0] - frame.__array_interface__["data"][0]
+        y, x = divmod(offset // 3, 768)
+        covered[y : y + t.shape[0], x : x + t.shape[1]] = True
+    assert covered.all()
+
+
+class FakePose:
+    def __init__(self, reason):
+        self.reason = reason
+
+    def miss_reason(self):
+        return self.reason
+
+
+def test_the_window_words_the_reason():
+    assert "too small" in texts.nobody_text(FakePose("small"))
+    assert "ViTPose" in texts.nobody_text(FakePose("small"))
+    assert texts.nobody_text(FakePose("none")) == "nobody in view"
+    assert texts.nobody_text(FakePose(None)) == "nobody in view"
+    assert texts.nobody_text(None) == "nobody in view"  # a replay, a backend without reasons
+
+
+def test_the_selected_persons_reason_is_worded():
+    from relsar_core.live.people import FILLING, TOO_FEW_JOINTS, TOO_SMALL
+
+    assert set(texts.PERSON_HINTS) == {TOO_SMALL, TOO_FEW_JOINTS, FILLING}
+
+    class Pred:
+        class smoothed:  # noqa: N801 - a stand-in for SmoothedLabel
+            label = "—"
+
+        probabilities = None
+        reason = TOO_SMALL
+
+    assert "too small" in texts.confidence_text(Pred()) and "ViTPose" in texts.confidence_text(
+        Pred()
+    )
+
+
+@pytest.mark.skipif(
+    bool(
+        missing_files(BLAZEPOSE, check_hash=False) or missing_files(SAMPLE_VIDEO, check_hash=False)
+    ),
+    reason="BlazePose models or sample video not fetched: run `make models`",
+)
+def test_full_sample_video_says_people_too_small_and_a_blank_frame_nobody():
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
+    from relsar_core.pose.sample_media import sample_video_path
+
+    cap = cv2.VideoCapture(str(sample_video_path()))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 30)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (576, 768, 3)
+    pose = BlazePoseEstimator(num_threads=1)
+    try:
+        assert pose.detector.detect(frame) == []  # the whole frame: walkers too small to see
+        assert pose.estimate(frame) is None
+        assert pose.miss_reason() == small_people.SMALL
+        assert "people too small" in texts.nobody_text(pose)
+        pose.reset()
+        assert pose.estimate(np.full_like(frame, 128)) is None
+        assert pose.miss_reason() == small_people.NONE
+    finally:
+        pose.close()
+
+
+@pytest.mark.skipif(
+    bool(
+        missing_files(BLAZEPOSE, check_hash=False) or missing_files(SAMPLE_VIDEO, check_hash=False)
+    ),
+    reason="BlazePose models or sample video not fetched: run `make models`",
+)
+def test_window_on_the_full_sample_video_says_people_too_small(make_window, qtbot):
+    from relsar_core.assets import DEFAULT_MODEL
+    from relsar_core.pose.sample_media import sample_video_path
+
+    window = make_window(str(sample_video_path()), DEFAULT_MODEL, pose_backend="blazepose")
+    qtbot.waitUntil(
+        lambda: "people too small" in window.results.confidence_label.full_text(), timeout=20000
+    )
+    assert window.results.action_label.full_text() == "—"
+    hinted = time.monotonic()
+    # The banner explains it once the reason has held for a few seconds (not on a brief miss).
+    qtbot.waitUntil(lambda: "too small for BlazePose" in window.banner.text, timeout=20000)
+    assert time.monotonic() - hinted >= session.SMALL_PEOPLE_BANNER_S - 1.0
+    assert window.banner.level == "info"
+    window.stop()
