@@ -57,7 +57,7 @@ def _encode(classifier, clips_by_class: dict, windows=clip_windows) -> dict:
 def _stack(encoded: dict, names, space: str, k: int | None = None):
     vecs, probs, labels, clips = [], [], [], []
     for name in names:
-        for i, (p, e, f) in enumerate(encoded[name][:k]):
+        for i, (p, e, f) in enumerate(encoded.get(name, [])[:k]):  # a class may have no clips
             vecs.append(_space(space, e, f))
             probs.append(p)
             labels += [name] * len(p)
@@ -112,9 +112,13 @@ def _candidates(data, space: str, k: int = 5) -> dict:
 def base_set_of(class_names) -> str:
     """Which generator makes clips of a model's classes: "webcam" or "mocap"."""
     from relsar_core.data.mocap.classes import CLASS_NAMES
-    from relsar_core.data.mocap.webcam import WEBCAM_CLASSES
+    from relsar_core.data.mocap.webcam import TRAIN_CLASSES, WEBCAM_CLASSES
 
-    for name, names in (("webcam", WEBCAM_CLASSES), ("mocap", CLASS_NAMES)):
+    for name, names in (
+        ("webcam", WEBCAM_CLASSES),
+        ("webcam", TRAIN_CLASSES),
+        ("mocap", CLASS_NAMES),
+    ):
         if set(class_names) == set(names):
             return name
     raise DataError(
