@@ -110,7 +110,7 @@ def test_event_loop_keeps_turning_during_each_slow_action(
 def test_stalled_stream_fails_in_bounded_time(
     make_window, qtbot, model_copy, toy_data, monkeypatch, stalled_server
 ):
-    monkeypatch.setattr("relsar_core.live.sources.STREAM_TIMEOUT_MS", 1500)
+    monkeypatch.setattr("relsar_core.live.capture.STREAM_TIMEOUT_MS", 1500)
     window = make_window(str(toy_clip(toy_data, "still")), model_copy)
     start = time.perf_counter()
     window.open_source(stalled_server)
@@ -152,6 +152,10 @@ def test_text_fields_leave_on_enter_or_esc_and_shortcuts_work(
     assert window._recorder is None
     qtbot.keyClick(edit, Qt.Key.Key_Escape)  # Esc in a finished field leaves it
     assert window.video.hasFocus()
+    qtbot.keyClick(window.video, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # name it
+    assert edit.hasFocus() and not edit.isReadOnly() and edit.selectedText() == "reach ur"
+    qtbot.keyClicks(edit, "wave")  # typing replaces the selected name
+    assert edit.text() == "wave" and window._recorder is None
     qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(window.video, Qt.MouseButton.LeftButton)
     assert window.video.hasFocus()

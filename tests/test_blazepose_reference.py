@@ -92,7 +92,32 @@ def test_end_to_end_on_the_sample_video(reference, estimator):
     got = end_to_end(reference, estimator)
     assert got["both_frames"] >= 0.9 * got["reference_frames"], got
     assert got["same_person"] >= 0.95, got
-    # Target 0.95 (issue #20) not reached: threshold decisions (presence 0.5 on a person
-    # leaving the frame, near-threshold detections) make the two trackers part for a while;
-    # measured 0.87-0.90. The bound keeps it from getting worse.
-    assert got["pck05"] >= 0.85, got
+    # Target 0.95 (issue #20) not reached: 0.909 measured. Every stage is exact on the same
+    # input (crop bit for bit, model outputs identical, detections to 2e-6), but the tracking
+    # loop is chaotic: the ROI of each frame comes from the last frame's landmarks, float32
+    # rounding (~3e-5 px) grows to ~0.2 px in ten frames, and the landmark model's presence
+    # near the frame edge flips across 0.5 for 0.2 px (0.60 -> 0.28): the two trackers lose and
+    # re-detect the person one frame apart and follow slightly different ROIs for ~10 frames.
+    # The bound keeps it from getting worse.
+    assert got["pck05"] >= 0.88, got
+
+
+def test_landmark_smoothing_follows_mediapipes(reference):
+    """smooth_landmarks=True is MediaPipe's default smoothing: our smoothed landmarks agree with
+    its smoothed ones better than with its raw ones (first 90 frames: one track, a re-detection
+    and a second track)."""
+    from relsar_core.bench.pose_reference import joint_errors
+    from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
+
+    data = reference.data
+    est = BlazePoseEstimator(num_threads=2, smooth_landmarks=True)
+    to_smoothed, to_raw = [], []
+    for t, frame in enumerate(reference.video[:90]):
+        sk = est.estimate(frame)
+        if sk is not None and np.isfinite(data["video_smoothed"][t, 0, 0]):
+            to_smoothed.append(joint_errors(sk.keypoints, data["video_smoothed"][t])[1])
+            to_raw.append(joint_errors(sk.keypoints, data["video_landmarks"][t])[1])
+    est.close()
+    pck_smoothed = float((np.concatenate(to_smoothed) < 0.05).mean())
+    pck_raw = float((np.concatenate(to_raw) < 0.05).mean())
+    assert pck_smoothed >= 0.8 and pck_smoothed > pck_raw + 0.03, (pck_smoothed, pck_raw)

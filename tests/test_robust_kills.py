@@ -119,6 +119,7 @@ def test_byol_resume_after_first_epoch_kill_and_damaged_checkpoint(toy_data, tmp
 
 
 def test_supervised_metrics_survive_a_kill_at_the_state_write(toy_data, tmp_path):
+    import relsar_core.train.callbacks as callbacks
     import relsar_core.train.supervised as supervised
     from relsar_core.config import load_config
     from relsar_core.data.datasets import load_splits
@@ -128,7 +129,7 @@ def test_supervised_metrics_survive_a_kill_at_the_state_write(toy_data, tmp_path
         "tiny", train={"epochs": 3, "batch_size": 64, "early_stopping_patience": 0}
     )
     run = tmp_path / "run"
-    real = supervised.write_json
+    real = callbacks.write_json  # the checkpoint callback writes state.json after each epoch
 
     def killed_at_epoch_2_state(path, data, indent=2):
         if Path(path).name == "state.json" and data.get("epoch") == 2:
@@ -136,7 +137,7 @@ def test_supervised_metrics_survive_a_kill_at_the_state_write(toy_data, tmp_path
         real(path, data, indent)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(supervised, "write_json", killed_at_epoch_2_state)
+        mp.setattr(callbacks, "write_json", killed_at_epoch_2_state)
         with pytest.raises(KeyboardInterrupt):
             supervised.train_supervised(splits, config, run)
     assert json.loads((run / "state.json").read_text())["epoch"] == 1

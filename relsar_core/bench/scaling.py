@@ -110,8 +110,9 @@ def _pose_backends(folder: Path) -> dict[str, object]:
 
 
 def pipeline_vs_resolution(quick: bool) -> list[Measurement]:
-    from relsar_core.bench.pipeline import _model, _run_pipeline, write_video
+    from relsar_core.bench.pipeline import _model, _run_pipeline
     from relsar_core.bench.pose import load_sample_frames
+    from relsar_core.bench.videos import write_video
     from relsar_core.live.pipeline import open_classifier
 
     count = 90 if quick else 300

@@ -11,6 +11,7 @@ token, and a linear embedding; plus a classification head.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random bits
@@ -18,6 +19,7 @@ from keras import layers, ops
 
 from relsar_core.config import ModelConfig
 from relsar_core.errors import ConfigError, first_line
+from relsar_core.files import atomic_write
 from relsar_core.skeleton.features import FEATURE_DIM
 
 
@@ -192,3 +194,8 @@ def keras_problem(exc: BaseException) -> str:
     if isinstance(exc, zipfile.BadZipFile) or "not found" in text.lower() or "zip" in text.lower():
         return "the file is corrupt or truncated: not a .keras zip archive"
     return f"{type(exc).__name__}: {text[:200]}"
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """Write a .keras file atomically (temp + rename): a kill never leaves half a checkpoint."""
+    atomic_write(path, lambda tmp: model.save(tmp), keep_suffix=True)

@@ -24,8 +24,8 @@ from relsar_core.data.datasets import Splits, WindowSet, clip_key
 from relsar_core.data.report import write_report
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.files import write_json
-from relsar_core.train.model import classifier_from_parts, stem_layers
-from relsar_core.train.supervised import fit_classifier, load_model, save_model
+from relsar_core.train.model import classifier_from_parts, save_model, stem_layers
+from relsar_core.train.supervised import fit_classifier, load_model
 
 
 def load_encoder(path: str | os.PathLike) -> keras.Model:

@@ -33,6 +33,10 @@ ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracki
 # pose_landmark_filtering graph (its compiled options: min_cutoff 0.01, beta 10, d_cutoff 1),
 # speed in body sizes (2 × the alignment radius of each frame), one frame = 1/30 s.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
+# MediaPipe's landmark smoothing (pose_landmark_filtering: One Euro, min_cutoff 0.1, beta 40,
+# d_cutoff 1; speed in units of the landmarks' box size). Off by default: measured on the action
+# model on the real sample video, it does not help (docs/pose.md, "Landmark smoothing").
+LANDMARK_FILTER = {"min_cutoff": 0.1, "beta": 40.0, "d_cutoff": 1.0}
 # After this many frames without anyone, where the last person stood no longer matters.
 FORGET_AFTER_FRAMES = 30
 
@@ -158,7 +162,8 @@ class BlazePoseDetector:
 class BlazePoseEstimator(PoseEstimator):
     """BlazePose full body, 33 landmarks, with ROI tracking between frames.
 
-    tracking=False runs the detector on every frame (for measuring what tracking saves)."""
+    tracking=False runs the detector on every frame (for measuring what tracking saves).
+    smooth_landmarks=True smooths the 33 landmarks over time as MediaPipe does by default."""
 
     layout = "blazepose33"
 
@@ -170,8 +175,11 @@ class BlazePoseEstimator(PoseEstimator):
         min_detection_score: float = 0.5,
         min_presence: float = 0.5,
         detector: BlazePoseDetector | None = None,
+        smooth_landmarks: bool = False,
     ) -> None:
         self.detector = detector or BlazePoseDetector(model_dir, num_threads, min_detection_score)
+        self.smooth_landmarks = smooth_landmarks
+        self._landmark_filter = OneEuroFilter(**LANDMARK_FILTER)
         self.landmarker = BlazePoseLandmarker(
             str(_model_path(model_dir, LANDMARK_FILE)), num_threads
         )
@@ -206,6 +214,7 @@ class BlazePoseEstimator(PoseEstimator):
             result = self._landmarks(frame_bgr, self._roi)
         if result is None:  # first frame, tracking off, or the tracked person was lost
             self._roi_filter.reset()  # a new track starts from the detection, unsmoothed
+            self._landmark_filter.reset()
             roi = self._detect_roi(frame_bgr)
             result = self._landmarks(frame_bgr, roi) if roi is not None else None
         if result is None:
@@ -219,7 +228,13 @@ class BlazePoseEstimator(PoseEstimator):
         self._miss.found()
         self._roi = self._next_roi(result.alignment)
         self._last_box = self._roi.bounding_box()
-        return Skeleton(result.keypoints, self.layout)
+        keypoints = result.keypoints
+        if self.smooth_landmarks:
+            keypoints = keypoints.copy()
+            xy = keypoints[:, :2].astype(np.float64)
+            scale = float(np.ptp(xy[:, 0]) + np.ptp(xy[:, 1])) / 2  # MediaPipe's object scale
+            keypoints[:, :2] = self._landmark_filter(xy, value_scale=1.0 / max(scale, 1e-6))
+        return Skeleton(keypoints, self.layout)
 
     def _next_roi(self, alignment: np.ndarray) -> Roi:
         if not self.tracking:
