@@ -101,6 +101,39 @@ def test_gate_rejects_windows_nearer_a_base_class_and_radius_is_bounded():
     assert gated.predict(probe)[0].mean() < alone.predict(probe)[0].mean()
 
 
+def test_the_gate_ignores_the_rejection_class_centroids():
+    """`other` (movements that are no action) must not take a taught action's windows."""
+    rng = np.random.default_rng(2)
+    centre = unit(rng.normal(size=16))
+    x = _cluster(rng, centre, 30, 0.1)
+    clips = np.repeat(np.arange(3), 10)
+    probe = _cluster(rng, centre, 20, 0.1)
+    cents = np.stack([centre, unit(rng.normal(size=16))])
+    for names, accepted in ((["other", "walk"], True), (["walk", "other"], False)):
+        base = fewshot.gate_centroids((cents, names))
+        assert "other" not in base[1]
+        head = FewShotHead().fit(x, ["reach"] * 30, clips, base)
+        gate = head.predict(probe)[0]
+        # At the action's centre a real base class halves the gate; `other` must not.
+        assert (gate.mean() > 0.8) if accepted else (gate.mean() < 0.6), (names, gate.mean())
+    assert fewshot.gate_centroids((cents[:1], ["other"])) is None
+
+
+def test_teach_can_preview_the_score_before_anything_is_saved(default_copy, toy_data):
+    base = TfliteClassifier(default_copy)
+    clips = {
+        a: [load_clip(p) for p in sorted((toy_data / src).glob("*.npz"))[:3]]
+        for a, src in (("hop", "jump"), ("wave2", "wave"))
+    }
+    preview = fewshot.teach(base, default_copy, clips, save=False)
+    assert not fewshot.taught_path(default_copy).exists()
+    score = preview.separability()
+    assert score is not None and 0.5 <= score <= 1.0
+    assert f"they separate {score:.0%} leave-one-clip-out" in preview.describe()
+    fewshot.save_taught(default_copy, preview.examples)  # the user chose to keep it
+    assert fewshot.load_taught(default_copy).counts() == {"hop": 3, "wave2": 3}
+
+
 def test_examples_that_look_like_a_base_class_are_flagged():
     rng = np.random.default_rng(1)
     centre = unit(rng.normal(size=16))

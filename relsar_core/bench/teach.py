@@ -21,7 +21,7 @@ from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench.common import Measurement
 from relsar_core.bench.teach_data import TWINS, make_teach_clips
 from relsar_core.errors import DataError
-from relsar_core.runtime.fewshot import clip_windows, example_windows
+from relsar_core.runtime.fewshot import clip_windows, example_windows, gate_centroids
 from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
 from relsar_core.skeleton.descriptors import pose_descriptors
 
@@ -158,7 +158,9 @@ def measure(
         bv, _, bl, _ = _stack(enc["base_train"], base_names, space)
         c = base_centroids(bv, np.array([base_names.index(n) for n in bl]), base_names)
         raw = np.frombuffer(__import__("base64").b64decode(c["float16_base64"]), "<f2")
-        centroids[space] = (unit(raw.reshape(c["shape"]).astype(np.float32)), c["labels"])
+        centroids[space] = gate_centroids(
+            (unit(raw.reshape(c["shape"]).astype(np.float32)), c["labels"])
+        )
     main_k = 5 if 5 in ks else max(ks)
     results: dict = {"model": str(model_path), "spaces": {}, "candidates": {}, "ks": list(ks)}
     ms = []
