@@ -4,8 +4,10 @@ model, loading a classifier, scanning cameras, teaching; plus the small jobs aro
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
@@ -239,7 +241,7 @@ def toggle_recording(window) -> Path | None:
         action = check_action_name(window.record_panel.action_edit.text())
     except RelsarError:
         window.show_message(texts.name_problem(window.record_panel.action_edit.text()), "warning")
-        window.record_panel.action_edit.setFocus()
+        window.record_panel.action_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)  # type it
         return None
     window._recorder = new_recorder(window, action)
     window.pipeline.swap_recorder(window._recorder)
@@ -342,10 +344,31 @@ def forget(window, action: str) -> None:
     window.show_message(f"Forgot the taught action “{action}”.", "info")
 
 
+def export_results(window, path: Path) -> Path | None:
+    """Every prediction so far as CSV or JSON lines (by the suffix)."""
+    try:
+        return window.log.export(path)
+    except (OSError, RelsarError) as err:
+        window.show_message(f"Results not exported: {err}", "error")
+        return None
+
+
+SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: explain it once
+
+
 def explain_nobody(window, pred) -> None:
-    """Once per source: when the pose backend finds people only too small, say so in the banner."""
-    if window.nobody_explained or pred.probabilities is not None:
+    """Once per source: when the pose backend has found people only too small for a few
+    seconds, say so in the banner (a brief miss on a video it mostly follows says nothing)."""
+    if window.nobody_explained:
         return
-    if texts.nobody_text(getattr(window.pipeline, "pose", None)) == texts.NOBODY_HINTS["small"]:
+    if pred.probabilities is not None:  # an action was classified: someone is followed
+        window.small_people_since = None
+        return
+    if texts.nobody_text(getattr(window.pipeline, "pose", None)) != texts.NOBODY_HINTS["small"]:
+        return  # a frame with someone found, or really nobody: the clock keeps its start
+    now = time.monotonic()
+    since = getattr(window, "small_people_since", None) or now
+    window.small_people_since = since
+    if now - since >= SMALL_PEOPLE_BANNER_S:
         window.nobody_explained = True
         window.show_message(texts.SMALL_PEOPLE_NOTE, "info")

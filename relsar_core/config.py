@@ -69,6 +69,18 @@ class AugmentConfig(Strict):
     frame_mask: float = Field(0.0, ge=0, lt=1)
 
 
+class TeachingConfig(Strict):
+    """Keep an embedding for teaching new actions (relsar_core.train.teaching_objective): a
+    no-flip contrastive term and a signed left/right head beside the cross-entropy. Off by
+    default; each step then encodes two views of every window (about 2x the time)."""
+
+    enabled: bool = False
+    contrastive_weight: float = Field(0.5, ge=0)
+    temperature: float = Field(0.2, gt=0)
+    projection_dim: int = Field(128, gt=0)
+    laterality_weight: float = Field(0.5, ge=0)
+
+
 class TrainConfig(Strict):
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -80,6 +92,7 @@ class TrainConfig(Strict):
     early_stopping_patience: int = Field(15, ge=0)  # 0 disables early stopping
     class_weights: bool = True
     seed: int = 0
+    teaching: TeachingConfig = TeachingConfig()
 
 
 class RunConfig(Strict):

@@ -152,6 +152,10 @@ def test_text_fields_leave_on_enter_or_esc_and_shortcuts_work(
     assert window._recorder is None
     qtbot.keyClick(edit, Qt.Key.Key_Escape)  # Esc in a finished field leaves it
     assert window.video.hasFocus()
+    qtbot.keyClick(window.video, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # name it
+    assert edit.hasFocus() and not edit.isReadOnly() and edit.selectedText() == "reach ur"
+    qtbot.keyClicks(edit, "wave")  # typing replaces the selected name
+    assert edit.text() == "wave" and window._recorder is None
     qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(window.video, Qt.MouseButton.LeftButton)
     assert window.video.hasFocus()

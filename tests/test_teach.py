@@ -124,6 +124,25 @@ def test_teach_path_resamples_clips_to_the_model_rate(default_copy, toy_data):
     assert len(fast) < len(full)
 
 
+def test_examples_are_taught_at_their_speed_and_slower_and_faster_in_time_order(toy_data):
+    from dataclasses import replace
+
+    clip = load_clip(sorted((toy_data / "wave").glob("*.npz"))[0])
+    plain = fewshot.clip_windows(clip, 30)
+    variants = [plain] + [
+        fewshot.clip_windows(replace(clip, fps=clip.fps * s), 30) for s in fewshot.TEACH_SPEEDS
+    ]
+    assert fewshot.TEACH_SPEEDS and all(len(v) != len(plain) for v in variants[1:])
+    rows = fewshot.example_windows(clip, 30)
+    assert len(rows) == sum(len(v) for v in variants)
+    first, second = rows[: len(rows) // 2], rows[len(rows) // 2 :]
+    for v in variants:  # each variant's first window in the first half, its last in the second
+        assert (np.abs(first - v[0]).max(axis=(1, 2)) < 1e-6).any()
+        assert (np.abs(second - v[-1]).max(axis=(1, 2)) < 1e-6).any()
+    # Resampled, not merely copied: the slower variant has more windows of the same motion.
+    assert len(variants[1]) > len(plain) > len(variants[2])
+
+
 def test_relsar_teach_teaches_lists_and_forgets(default_copy, toy_data, tmp_path, capsys):
     data = tmp_path / "examples"
     for action, source in (("hop", "jump"), ("wave2", "wave")):

@@ -134,3 +134,15 @@ def test_a_wave_swings_the_hand_sideways_and_a_raised_hand_holds_still():
         waves = [sideways(s) for s in STYLES["wave"]]
         raises = [sideways(s) for s in STYLES["raise_hand"]]
     assert min(waves) > 0.04 and max(raises) < 0.02, (waves, raises)
+
+
+def test_walks_and_runs_often_cross_the_view_at_full_speed():
+    """Real walkers (the sample video) cross the view: the leg cadence, not the travel, tells a
+    walk from a run, so training keeps the whole travel in FULL_TRAVEL_SHARE of those clips."""
+    from relsar_core.data.mocap.webcam import FULL_TRAVEL_SHARE, _travel_kept
+
+    u = np.random.default_rng(0).uniform(size=4000)
+    kept = np.array([_travel_kept(float(x), True) for x in u])
+    assert abs((kept == 1.0).mean() - FULL_TRAVEL_SHARE) < 0.03
+    assert 0.0 <= kept.min() and abs(np.median(kept[kept < 1.0]) - 0.5) < 0.05
+    assert [_travel_kept(x, False) for x in (0.1, 0.7)] == [0.1, 0.7]

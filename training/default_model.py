@@ -119,6 +119,8 @@ def _score(model_path: Path, data: Path, out: Path) -> dict:
         np.mean([scores["test_upper"]["per_class"][c]["f1"] for c in upper])
     )
     scores["out_of_set"] = shown_rates(model, data / "out_of_set")
+    # The same app settings on the test clips: how often the right label is shown.
+    scores["test_shown"] = shown_rates(model, data / "test")
     return scores
 
 

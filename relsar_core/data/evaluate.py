@@ -67,9 +67,13 @@ def evaluate_folder(
 def shown_rates(model, folder: str | os.PathLike, stride: int = APP_STRIDE) -> dict:
     """For clips of motions that are no class (`<motion>/<clip>.npz`): the share of windows the
     app would show as an action (any class but a rest class) and as any class, with the app's
-    default smoothing run over each clip's windows in order."""
+    default smoothing run over each clip's windows in order. On a labelled folder of the model's
+    classes, `shown_as_own_class` is the other side of the same settings: how often the app
+    shows the right label (not "—", not another class)."""
     pairs, motions = find_clips(folder)
-    per_motion: dict[str, list[int]] = {m: [0, 0, 0] for m in motions}  # windows, action, any
+    per_motion: dict[str, list[int]] = {
+        m: [0, 0, 0, 0] for m in motions
+    }  # windows, action, any, own
     for path, motion in pairs:
         windows = clip_features(load_clip(path).body15_at_model_rate(), model.window, stride)
         smoother = LabelSmoother(list(model.class_names), **APP_SMOOTHING)
@@ -79,6 +83,7 @@ def shown_rates(model, folder: str | os.PathLike, stride: int = APP_STRIDE) -> d
             counts[0] += 1
             counts[1] += label != NO_ACTION and label not in REST_CLASSES
             counts[2] += label != NO_ACTION
+            counts[3] += label == motion
     total = np.array(list(per_motion.values())).sum(axis=0)
 
     def rate(n, d):
@@ -88,11 +93,13 @@ def shown_rates(model, folder: str | os.PathLike, stride: int = APP_STRIDE) -> d
         "windows": int(total[0]),
         "shown_as_action": rate(total[1], total[0]),
         "shown_as_any_class": rate(total[2], total[0]),
+        "shown_as_own_class": rate(total[3], total[0]),
         "per_motion": {
             m: {
                 "windows": c[0],
                 "shown_as_action": rate(c[1], c[0]),
                 "shown_as_any_class": rate(c[2], c[0]),
+                "shown_as_own_class": rate(c[3], c[0]),
             }
             for m, c in per_motion.items()
         },

@@ -124,7 +124,7 @@ def perform(
     # Idle layer: slow drift of trunk, head and arms (degrees), on top of every action.
     idle = rng.uniform(0.5, 2.0)
     vectors[:, :-1] += idle * 2.5 * smooth_noise(rng, len(t), fps, 0.6, (vectors.shape[1] - 1,))
-    travel = style.travel * rng.uniform(0.0, 1.0) * tempo * t
+    travel = style.travel * (0.6 + 0.4 * rng.uniform(0.0, 1.0)) * tempo * t
     return vectors, travel
 
 

@@ -92,6 +92,18 @@ def _framing(rng: np.random.Generator, label: str, style_name: str = "") -> str:
     return str(rng.choice(["whole", "partial"], p=[0.8, 0.2]))
 
 
+FULL_TRAVEL_SHARE = 0.4  # walks and runs that cross the view (a room, the real sample video)
+
+
+def _travel_kept(u: float, travels: bool) -> float:
+    """The share of a clip's forward travel kept, from one uniform draw `u`: motions that travel
+    keep all of it in FULL_TRAVEL_SHARE of clips, else a uniform share (steps on the spot in
+    front of a webcam); for the others `u` itself (only their slow drift is reduced)."""
+    if not travels:
+        return u
+    return 1.0 if u < FULL_TRAVEL_SHARE else (u - FULL_TRAVEL_SHARE) / (1.0 - FULL_TRAVEL_SHARE)
+
+
 class _Motions:
     """Keyframed and DeepMimic motion in 3-D (body15, metres), posed on one humanoid."""
 
@@ -101,7 +113,7 @@ class _Motions:
     def keyframed(self, style, rng, fps, base, amplitude, tempo) -> np.ndarray:
         vectors, travel = perform(style, rng, fps, base, amplitude, tempo)
         joints = grounded(self.kin.body15(to_poses(vectors, travel)), vectors[:, -1])
-        return reduce_travel(joints, float(rng.uniform(0.0, 1.0)))
+        return reduce_travel(joints, _travel_kept(float(rng.uniform(0.0, 1.0)), style.travel > 0))
 
     def deepmimic(self, name, rng, fps, tempo) -> np.ndarray:
         from relsar_core.data.mocap.kinematics import motion_body15
@@ -116,7 +128,8 @@ class _Motions:
         times = warp_times(rng, frames, fps, tempo, 0.1)
         if loop:
             times = times + rng.uniform(0, duration)
-        return reduce_travel(sample_at(dense, DENSE_RATE, times), float(rng.uniform(0.0, 1.0)))
+        keep = _travel_kept(float(rng.uniform(0.0, 1.0)), name in ("walk", "run"))
+        return reduce_travel(sample_at(dense, DENSE_RATE, times), keep)
 
 
 def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_body):
@@ -177,6 +190,24 @@ def _count(cfg: WebcamConfig, side: str, label: str) -> int:
     return cfg.other_clips if label == OTHER_CLASS else cfg.train_clips
 
 
+def class_clip(motions: _Motions, cfg: WebcamConfig, si: int, ci: int, i: int):
+    """Clip `i` of class `ci` on side `si` (each clip has its own seed): (clip, meta, style name)."""
+    side = SIDES[si]
+    label = (TRAIN_CLASSES if side == "train" else WEBCAM_CLASSES)[ci]
+    rng = np.random.default_rng([cfg.seed, si, ci, i])
+    style, base, take = _plan(rng, label, side, cfg)
+    tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
+    if style is None:
+        joints, name = motions.deepmimic(take, rng, cfg.fps, tempo), f"deepmimic_{take}"
+    else:
+        joints, name = motions.keyframed(style, rng, cfg.fps, base, amp, tempo), style.name
+    framing = _framing(rng, label, name)
+    clip, meta = make_webcam_clip(
+        joints, rng, side, framing, label, base == "seated", cfg.fps, side == "test"
+    )
+    return clip, meta, name
+
+
 def generate_webcam_dataset(
     out,
     cfg: WebcamConfig = WebcamConfig(),
@@ -206,23 +237,8 @@ def generate_webcam_dataset(
         for si, side in enumerate(SIDES):
             for ci, label in enumerate(TRAIN_CLASSES if side == "train" else WEBCAM_CLASSES):
                 for i in range(_count(cfg, side, label)):
-                    rng = np.random.default_rng([cfg.seed, si, ci, i])
-                    style, base, take = _plan(rng, label, side, cfg)
-                    tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
-                    if style is None:
-                        joints, name = (
-                            motions.deepmimic(take, rng, cfg.fps, tempo),
-                            f"deepmimic_{take}",
-                        )
-                    else:
-                        joints, name = (
-                            motions.keyframed(style, rng, cfg.fps, base, amp, tempo),
-                            style.name,
-                        )
-                    framing = _framing(rng, label, name)
-                    clip, meta = make_webcam_clip(
-                        joints, rng, side, framing, label, base == "seated", cfg.fps, side == "test"
-                    )
+                    clip, meta, name = class_clip(motions, cfg, si, ci, i)
+                    framing = meta["framing"]
                     path = out / side / label / f"{label}_{i:04d}.npz"
                     save_clip(path, clip)
                     rel = path.relative_to(out).as_posix()
