@@ -108,20 +108,25 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+NOT_JSON = "not valid JSON"
+
+
 def read_json_object(
     path: str | os.PathLike,
     error: type[RelsarError] = RelsarError,
-    problem: str = "not valid JSON",
+    problem: str = NOT_JSON,
 ) -> dict:
-    """The JSON object in `path`. A file that cannot be read, is not JSON or holds something else
-    than an object raises `error` with one line: "PATH: PROBLEM (what was wrong)"."""
+    """The JSON object in `path`, or `error` with one line: "PATH: PROBLEM (what was wrong)" for
+    a file that cannot be read or parsed, "PATH: expected a JSON object, found a JSON list" (and
+    PROBLEM, when the caller names one) for valid JSON of another kind."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise error(f"{path}: {problem} ({first_line(exc)})") from None
     if not isinstance(data, dict):
-        raise error(f"{path}: {problem} (a JSON {type(data).__name__}, not an object)")
+        context = "" if problem == NOT_JSON else f" ({problem})"
+        raise error(f"{path}: expected a JSON object, found a JSON {type(data).__name__}{context}")
     return data
 
 
