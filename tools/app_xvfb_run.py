@@ -137,7 +137,7 @@ def baseline(screen: Screen, seconds: float) -> dict:
 
 def prepare(out: Path) -> dict:
     from relsar_core.assets import DEFAULT_MODEL
-    from relsar_core.bench.pipeline import write_sample_video
+    from relsar_core.bench.videos import write_sample_video
     from relsar_core.pose.sample_media import sample_video_path
 
     out.mkdir(parents=True, exist_ok=True)
