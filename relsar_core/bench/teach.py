@@ -21,7 +21,7 @@ from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench.common import Measurement
 from relsar_core.bench.teach_data import TWINS, make_teach_clips
 from relsar_core.errors import DataError
-from relsar_core.runtime.fewshot import clip_windows
+from relsar_core.runtime.fewshot import clip_windows, example_windows, gate_centroids
 from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
 from relsar_core.skeleton.descriptors import pose_descriptors
 
@@ -41,13 +41,14 @@ def _space(name: str, emb: np.ndarray, feats: np.ndarray) -> np.ndarray:
     return unit(feats.reshape(len(feats), -1))
 
 
-def _encode(classifier, clips_by_class: dict) -> dict:
-    """{class: [(base probabilities, embeddings, features) per clip]}."""
+def _encode(classifier, clips_by_class: dict, windows=clip_windows) -> dict:
+    """{class: [(base probabilities, embeddings, features) per clip]}; `windows`: the teaching
+    side's windows are the app's (fewshot.example_windows), the others all windows of a clip."""
     out = {}
     for name, clips in clips_by_class.items():
         out[name] = []
         for clip in clips:
-            feats = clip_windows(clip, classifier.window, 5)
+            feats = windows(clip, classifier.window, 5)
             res = classifier.predict_batch(feats)
             out[name].append((res.probabilities, res.embedding, feats))
     return out
@@ -56,7 +57,7 @@ def _encode(classifier, clips_by_class: dict) -> dict:
 def _stack(encoded: dict, names, space: str, k: int | None = None):
     vecs, probs, labels, clips = [], [], [], []
     for name in names:
-        for i, (p, e, f) in enumerate(encoded[name][:k]):
+        for i, (p, e, f) in enumerate(encoded.get(name, [])[:k]):  # a class may have no clips
             vecs.append(_space(space, e, f))
             probs.append(p)
             labels += [name] * len(p)
@@ -111,9 +112,13 @@ def _candidates(data, space: str, k: int = 5) -> dict:
 def base_set_of(class_names) -> str:
     """Which generator makes clips of a model's classes: "webcam" or "mocap"."""
     from relsar_core.data.mocap.classes import CLASS_NAMES
-    from relsar_core.data.mocap.webcam import WEBCAM_CLASSES
+    from relsar_core.data.mocap.webcam import TRAIN_CLASSES, WEBCAM_CLASSES
 
-    for name, names in (("webcam", WEBCAM_CLASSES), ("mocap", CLASS_NAMES)):
+    for name, names in (
+        ("webcam", WEBCAM_CLASSES),
+        ("webcam", TRAIN_CLASSES),
+        ("mocap", CLASS_NAMES),
+    ):
         if set(class_names) == set(names):
             return name
     raise DataError(
@@ -138,7 +143,10 @@ def measure(
     sizes = sizes or (QUICK_SIZES if quick else FULL_SIZES)
     ks = tuple(k for k in (ks or KS) if k <= sizes[0])
     clips = make_teach_clips(*sizes, seed, base_set=base_set_of(base_names))
-    enc = {side: _encode(classifier, clips[side]) for side in clips}
+    enc = {
+        side: _encode(classifier, clips[side], example_windows if side == "teach" else clip_windows)
+        for side in clips
+    }
     data: dict = {key: {} for key in ("score", "base", "untaught", "teach_all", "teach_clip")}
     centroids = {}
     for space in SPACES:
@@ -150,7 +158,9 @@ def measure(
         bv, _, bl, _ = _stack(enc["base_train"], base_names, space)
         c = base_centroids(bv, np.array([base_names.index(n) for n in bl]), base_names)
         raw = np.frombuffer(__import__("base64").b64decode(c["float16_base64"]), "<f2")
-        centroids[space] = (unit(raw.reshape(c["shape"]).astype(np.float32)), c["labels"])
+        centroids[space] = gate_centroids(
+            (unit(raw.reshape(c["shape"]).astype(np.float32)), c["labels"])
+        )
     main_k = 5 if 5 in ks else max(ks)
     results: dict = {"model": str(model_path), "spaces": {}, "candidates": {}, "ks": list(ks)}
     ms = []

@@ -67,43 +67,27 @@ def novel_sources(kin, span: float) -> dict:
 
 
 def _webcam_base(kin, count: int, seed: int) -> dict[str, dict[str, list[Clip]]]:
-    """Base-class clips of the webcam data set's classes (the shipped model's): "base" from the
-    generator's test side (held-out styles, viewpoints, bodies), "base_train" from its train side."""
+    """Base-class clips of the webcam data set's classes (the shipped model's), made as that
+    data set makes them (`class_clip`): "base" from its test side (held-out styles, viewpoints,
+    bodies; the actions only), "base_train" from its train side (every class the model has)."""
     from relsar_core.data.mocap.webcam import (
-        DEEPMIMIC_TRAIN,
+        SIDES,
+        TRAIN_CLASSES,
         WEBCAM_CLASSES,
         WebcamConfig,
-        _framing,
         _Motions,
-        _plan,
-        make_webcam_clip,
+        class_clip,
     )
 
     cfg, motions = WebcamConfig(seed=seed), _Motions(kin)
     out: dict[str, dict[str, list[Clip]]] = {"base": {}, "base_train": {}}
-    for s, (key, side) in enumerate((("base", "test"), ("base_train", "train"))):
-        for c, label in enumerate(WEBCAM_CLASSES):
-            clips = []
-            for i in range(count):
-                rng = np.random.default_rng([seed, 153 + s, c, i])
-                style, base = _plan(rng, label, side, cfg)
-                tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
-                if style is None:
-                    joints = motions.deepmimic(DEEPMIMIC_TRAIN[label], rng, cfg.fps, tempo)
-                else:
-                    joints = motions.keyframed(style, rng, cfg.fps, base, amp, tempo)
-                clip, _ = make_webcam_clip(
-                    joints,
-                    rng,
-                    side,
-                    _framing(rng, label),
-                    label,
-                    base == "seated",
-                    cfg.fps,
-                    side == "test",
-                )
-                clips.append(clip)
-            out[key][label] = clips
+    for key, side, classes in (
+        ("base", "test", WEBCAM_CLASSES),
+        ("base_train", "train", TRAIN_CLASSES),
+    ):
+        si = SIDES.index(side)
+        for ci, label in enumerate(classes):
+            out[key][label] = [class_clip(motions, cfg, si, ci, i)[0] for i in range(count)]
     return out
 
 

@@ -185,7 +185,7 @@ class LivePipeline:
             if self.window.full:
                 self._full_steps += 1
             if self._full_steps and (self._full_steps - 1) % self.stride == 0:
-                prediction = self._classify(frame, skeleton)
+                prediction = self._classify(frame, body15)
                 self._latest = prediction
             return FrameResult(
                 frame,
@@ -242,7 +242,7 @@ class LivePipeline:
                 selected=self.crowd.selected,
             )
 
-    def _classify(self, frame: Frame, skeleton: Skeleton | None) -> Prediction:
+    def _classify(self, frame: Frame, body15: np.ndarray | None) -> Prediction:
         names = tuple(self.classifier.class_names)
         start = time.perf_counter()
         # Fewer than half the window with a person in it, or nobody for the last third of a
@@ -262,7 +262,7 @@ class LivePipeline:
         out = self.classifier.predict(window_features(self.window.array()))
         smoothed = self.smoother.update(out.probabilities)
         done = time.perf_counter()
-        box = None if skeleton is None else body_box(skeleton.to_body15())
+        box = None if body15 is None else body_box(body15)
         return Prediction(
             frame.index,
             frame.capture_time,
