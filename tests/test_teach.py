@@ -134,6 +134,23 @@ def test_teach_can_preview_the_score_before_anything_is_saved(default_copy, toy_
     assert fewshot.load_taught(default_copy).counts() == {"hop": 3, "wave2": 3}
 
 
+def test_teaching_a_base_action_under_a_new_name_says_what_it_looks_like(default_copy):
+    """Real webcam clips of the shipped model's own `wave` and `clap`, taught as new actions:
+    the user is told "“wave2” looks like wave" (and the windows keep the base label)."""
+    from relsar_core.data.mocap.kinematics import HumanoidKinematics
+    from relsar_core.data.mocap.webcam import WEBCAM_CLASSES, WebcamConfig, _Motions, class_clip
+
+    base = TfliteClassifier(default_copy)
+    with HumanoidKinematics() as kin:
+        motions = _Motions(kin)
+        for cls in ("wave", "clap"):
+            ci = WEBCAM_CLASSES.index(cls)
+            clips = [class_clip(motions, WebcamConfig(), 1, ci, i)[0] for i in range(3)]
+            taught = fewshot.teach(base, default_copy, {f"{cls}2": clips}, save=False)
+            assert taught.summaries()[0].looks_like == cls
+            assert f"“{cls}2” looks like {cls}" in taught.describe()
+
+
 def test_examples_that_look_like_a_base_class_are_flagged():
     rng = np.random.default_rng(1)
     centre = unit(rng.normal(size=16))
