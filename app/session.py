@@ -243,6 +243,8 @@ def toggle_recording(window) -> Path | None:
         window.show_message(texts.name_problem(window.record_panel.action_edit.text()), "warning")
         window.record_panel.action_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)  # type it
         return None
+    if window.banner.text.startswith("Recording not saved"):
+        window.banner.hide()  # a new take: the last one's refusal is old news
     window._recorder = new_recorder(window, action)
     window.pipeline.swap_recorder(window._recorder)
     window.record_panel.set_recording(True)

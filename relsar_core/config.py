@@ -124,6 +124,10 @@ class BYOLConfig(Strict):
     # CPU with AVX512-BF16/AMX), else float32.
     precision: Literal["float32", "mixed_bfloat16", "auto"] = "auto"
     strategy: StrategyName = "default"
+    # The saved encoder's BatchNorm moving statistics: re-estimated with the final weights on fresh
+    # BYOL views of training windows (views), on clean training windows (clean), or kept as the
+    # step's running averages (step). Measured in docs/byol.md: clean hurts the probes.
+    bn_statistics: Literal["views", "clean", "step"] = "views"
     collapse_threshold: float = Field(
         0.1, ge=0, le=2
     )  # warn below this embedding std × √E (≈1 healthy)

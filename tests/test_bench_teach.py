@@ -43,6 +43,9 @@ def test_report_has_every_space_k_and_measure(report):
                 assert 0.0 <= values[f"{space} k={k} {metric}"] <= 1.0, (space, k, metric)
         assert f"{space} k=5 accuracy" not in values  # k above the teaching clips is left out
     assert "k=3 accuracy gain over raw features" in values
+    for space in teach.SPACES:
+        assert 0.0 <= values[f"hand twin confusion k=3 on {space}"] <= 1.0
+        assert 0.0 <= values[f"hand twins k=3 accuracy on {space}"] <= 1.0
     targets = {m["name"]: m["target"] for m in report["measurements"]}
     assert targets["embedding+descriptors k=3 accuracy"] == ">= 0.9"
     assert targets["k=3 accuracy gain over raw features"] == ">= 0.05"

@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
         "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
         "identity switches on synthetic crossings; people = several people on the sample video "
-        "(neither part of all)",
+        "(neither part of all); byol-study = the BYOL label-efficiency study (1/5/10/100 %% labels, "
+        "3 seeds; about an hour; not part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
@@ -44,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--out", type=Path, help="write all measurements and machine info to this JSON file"
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="byol-study: a `relsar-data webcam` folder (train/ and test/); default: a subset "
+        "generated into WORK/data",
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        help="byol-study: folder for its data, runs, byol_study.{json,md,png} (default "
+        "build/byol-study, build/byol-study-quick with --quick)",
     )
     p.add_argument(
         "--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)"
@@ -90,8 +103,10 @@ def _main(argv: list[str] | None) -> int:
     for part in parts:
         console.print(f"[bold]{part}[/] …")
         start = time.perf_counter()
+        module = importlib.import_module(f"relsar_core.bench.{part.replace('-', '_')}")
         extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
-        module = importlib.import_module(f"relsar_core.bench.{part}")
+        if part == "byol-study":
+            extra = {"data": args.data, "work": args.work}
         measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")

@@ -26,6 +26,7 @@ from relsar_core.runtime.fewshot_head import (
     loco_separability,
     read_base_centroids,
 )
+from relsar_core.runtime.smoothing import REJECT_CLASSES
 from relsar_core.skeleton.clip import Clip, load_clip
 from relsar_core.skeleton.descriptors import pose_descriptors
 from relsar_core.skeleton.features import clip_features
@@ -68,12 +69,24 @@ class TaughtExamples:
         }
 
 
+def gate_centroids(centroids: tuple[np.ndarray, list[str]] | None):
+    """The base-class centroids the gate compares with: all but those of a rejection class
+    (`other`: movements that are no action): a taught action is exactly such a movement that
+    the user wants named, so `other` must not take its windows."""
+    if centroids is None:
+        return None
+    keep = [i for i, name in enumerate(centroids[1]) if name not in REJECT_CLASSES]
+    if not keep:
+        return None
+    return centroids[0][keep], [centroids[1][i] for i in keep]
+
+
 def fit_head(base, examples: TaughtExamples) -> FewShotHead:
     """The head for `examples`, gated against the base classes when the model's sidecar has
     their centroids."""
     vectors = examples.vectors()
     centroids = read_base_centroids(getattr(base, "metadata", {}), vectors.shape[1])
-    return FewShotHead().fit(vectors, examples.labels, examples.clips, centroids)
+    return FewShotHead().fit(vectors, examples.labels, examples.clips, gate_centroids(centroids))
 
 
 class TaughtClassifier:
@@ -286,13 +299,19 @@ def _previous(model_path) -> TaughtExamples | None:
 
 
 def teach(
-    base, model_path: str | os.PathLike, examples: dict[str, list], stride: int = 5, embedder=None
+    base,
+    model_path: str | os.PathLike,
+    examples: dict[str, list],
+    stride: int = 5,
+    embedder=None,
+    save: bool = True,
 ) -> TaughtClassifier:
     """Add actions from example clips ({action: [clip paths or Clips]}), keeping the actions
     taught before (an action taught again gets the clips given now instead), save, return the new
     classifier around `base`. `embedder` (default: base) computes the examples' embeddings: pass
     a second instance of the model when `base` is busy in another thread (an interpreter is not
-    thread-safe)."""
+    thread-safe). `save=False`: a preview (its `describe()` and separability) that is kept only
+    by `save_taught(model_path, classifier.examples)`, e.g. after the user saw the score."""
     base = getattr(base, "base", base)
     embedder = base if embedder is None else embedder
     old = _previous(model_path)
@@ -310,7 +329,8 @@ def teach(
             np.concatenate([old.clips, new.clips]),
         )
     classifier = TaughtClassifier(base, new)
-    save_taught(model_path, new)
+    if save:
+        save_taught(model_path, new)
     return classifier
 
 
