@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from relsar_core.bench import EXTRA_PARTS, PARTS
 from relsar_core.cli import console, run_cli
 from relsar_core.errors import RelsarError
 from relsar_core.files import write_json, write_text
@@ -24,18 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=[
-            "all",
-            "classifier",
-            "pose",
-            "pipeline",
-            "train",
-            "scaling",
-            "teach",
-            "tracking",
-            "people",
-            "byol-study",
-        ],
+        choices=["all", *PARTS, *EXTRA_PARTS],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
         "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
@@ -108,7 +98,6 @@ def markdown_table(measurements) -> str:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     quiet_tensorflow(load=args.part not in ("pose", "teach"))  # these run without TensorFlow
-    from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
     from relsar_core.files import check_output_file
 
