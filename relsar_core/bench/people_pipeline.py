@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement
+from relsar_core.bench.common import REFERENCE_THREADS, Measurement
 from relsar_core.bench.videos import FPS, write_video
 from relsar_core.timing import p50_p95_ms
 
-THREADS = 2  # pose interpreter threads (the 2-core target machine)
+THREADS = REFERENCE_THREADS  # pose interpreter threads
 
 
 def _run(spec: str, classifier, people: int, frames: int, realtime: bool) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.pose.base import PoseEstimator
+from relsar_core.pose.vitpose.config import RUNTIMES
 
 POSE_BACKENDS = (
     "blazepose",
@@ -17,7 +18,6 @@ POSE_BACKENDS = (
     "auto",
 )  # the app, relsar-app and relsar-extract offer these
 DEFAULT_POSE_BACKEND = "blazepose"
-RUNTIMES = ("torch", "onnx")
 
 
 def find_vitpose_weights() -> Path | None:
