@@ -237,13 +237,17 @@ def test_relsar_teach_names_a_broken_model(tmp_path, capsys):
 
 
 def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras():
-    from relsar_core.bench.teach_data import NOVEL_ACTIONS, TWINS, make_teach_clips
+    from relsar_core.bench.teach_data import HAND_TWINS, NOVEL_ACTIONS, TWINS, make_teach_clips
     from relsar_core.data.mocap.classes import CLASSES
 
     trained = {m for cls in CLASSES for m in cls.motions}
     assert not trained & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
     clips = make_teach_clips(2, 1, 1)
-    assert set(clips["teach"]) == set(NOVEL_ACTIONS) and len(clips["teach"]["spin"]) == 2
+    hands = {name for pair in HAND_TWINS for name in pair}
+    assert set(clips["teach"]) == set(NOVEL_ACTIONS) | hands and len(clips["teach"]["spin"]) == 2
+    for right, left in HAND_TWINS:  # the right hand acts in one, the left in its twin
+        r, lt = clips["teach"][right][0].keypoints, clips["teach"][left][0].keypoints
+        assert r[:, 4, 1].mean() < r[:, 7, 1].mean() and lt[:, 7, 1].mean() < lt[:, 4, 1].mean()
     for a, b in TWINS:  # a twin is the other side's motion, not the same clip
         assert not np.array_equal(clips["teach"][a][0].keypoints, clips["teach"][b][0].keypoints)
     teach_sizes = {c.image_size for v in clips["teach"].values() for c in v}
