@@ -308,15 +308,17 @@ def teach(window, action: str | None = None):
         task.report(f"Teaching “{action}” from {len(clips)} take(s)…")
         # A second interpreter for the examples: the pipeline's own is busy in its thread.
         embedder = TfliteClassifier(model)
-        return fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+        taught = fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+        return taught, taught.describe()  # describe() refits leave-one-clip-out: not here on the UI
 
-    def done(classifier) -> None:
+    def done(result) -> None:
+        classifier, description = result
         window.classifier = classifier
         window._classes_changed()
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
         window.show_message(
             f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model. "
-            f"{classifier.describe()}.",
+            f"{description}.",
             "info",
         )
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench import teach
 from relsar_core.errors import DataError
 from training.bench_cli import main as bench_main
@@ -23,7 +24,7 @@ def report(tmp_path_factory):
     patch.setattr(teach, "KS", (1, 3))
     try:
         with pytest.raises(SystemExit) as done:
-            bench_main(["teach", "--quick", "--out", str(out)])
+            bench_main(["teach", "--quick", "--out", str(out), "--model", str(DEFAULT_MODEL)])
     finally:
         patch.undo()
     assert done.value.code == 0
@@ -74,3 +75,17 @@ def test_a_model_of_other_classes_is_one_clear_error():
     assert teach.base_set_of(
         ["still", "walk", "run", "jump", "kick", "punch", "spin_kick", "dance"]
     )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["pose", "--model", "x.tflite"], "--model is for `relsar-bench teach` only"),
+        (["teach", "--model", "missing.tflite"], "missing.tflite: no such model file"),
+    ],
+)
+def test_model_option_errors_are_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as done:
+        bench_main(args)
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and message in err and "Traceback" not in err
