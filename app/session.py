@@ -331,21 +331,41 @@ def teach(window, action: str | None = None):
     )
 
 
-def forget(window, action: str) -> None:
-    """Forget one taught action (the others stay), after asking."""
+def forget(window, action: str):
+    """Forget one taught action (the others stay), after asking; the head is refitted in a
+    worker (fitting the taught examples again can take longer than a frame)."""
     if not action or window.classifier is None:
-        return
+        return None
+    if "teach" in window.tasks:  # both rewrite the taught file
+        window.show_message("Wait until teaching has finished, then forget.", "warning")
+        return None
     answer = QMessageBox.question(
         window, "Forget a taught action", f"Forget the taught action “{action}”?"
     )
     if answer != QMessageBox.StandardButton.Yes:
-        return
-    model = window.settings.model
-    if not fewshot.forget_taught(model, action):
-        return
-    window.classifier = fewshot.with_taught(window.base_classifier, model)
-    window._classes_changed()
-    window.show_message(f"Forgot the taught action “{action}”.", "info")
+        return None
+    model, base = window.settings.model, window.base_classifier
+
+    def work(task):
+        task.report(f"Forgetting “{action}”…")
+        if not fewshot.forget_taught(model, action):
+            return None
+        return fewshot.with_taught(base, model)  # refits the head on the examples left
+
+    def done(classifier) -> None:
+        if classifier is None or window.settings.model != model:
+            return  # nothing was taught under that name, or another model was loaded since
+        window.classifier = classifier
+        window._classes_changed()
+        window.show_message(f"Forgot the taught action “{action}”.", "info")
+
+    return window._run(
+        "forget",
+        f"Forgetting “{action}”…",
+        work,
+        done,
+        lambda m: window.show_message(f"Could not forget “{action}”: {m}", "error"),
+    )
 
 
 def export_results(window, path: Path) -> Path | None:
