@@ -36,7 +36,7 @@ def class_colour(name: str) -> QColor:
 class ProbabilityBars(QWidget):
     """One labelled bar per class; the current action's bar is highlighted."""
 
-    ROW = 22
+    ROW = 17  # compact: the side panel's Record and teach box fits a 1280×720 window
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -13,7 +13,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from relsar_core.cli import console, run_cli  # noqa: E402
-from relsar_core.pose.factory import POSE_BACKENDS  # noqa: E402
+from relsar_core.pose.factory import DEFAULT_POSE_BACKEND, POSE_BACKENDS  # noqa: E402
 
 MAX_PEOPLE = 8  # more than this many people: the per-person cost leaves no frames per second
 HEADLESS_HINT = (
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "--pose",
         choices=POSE_BACKENDS,
         help="pose backend for cameras "
-        "and videos (default blazepose, after `relsar-models fetch default`)",
+        f"and videos (default {DEFAULT_POSE_BACKEND}, after `relsar-models fetch default`)",
     )
     p.add_argument("--pose-weights", type=Path, help="ViTPose checkpoint (.pth) for --pose vitpose")
     p.add_argument(
@@ -170,7 +170,7 @@ def _headless(args: argparse.Namespace) -> int:
         pose = (
             None
             if source.provides_skeletons
-            else open_pose(args.pose or "blazepose", args.pose_weights, args.people or 1)
+            else open_pose(args.pose or DEFAULT_POSE_BACKEND, args.pose_weights, args.people or 1)
         )
         pipeline = LivePipeline(
             classifier,
@@ -225,6 +225,10 @@ def _window(args: argparse.Namespace) -> int:
     window.show()
     if args.report:
         _report_first_frame(window)
+        from app.gaps import CloseHook, report_messages
+
+        window.installEventFilter(CloseHook(window, lambda: _report_stats(window)))
+        report_messages(window, LAUNCHED)
     if args.quit_after:
         QTimer.singleShot(int(args.quit_after * 1000), lambda: _finish(window, args))
     return qt_app.exec()
@@ -241,8 +245,12 @@ def _report_first_frame(window) -> None:
             ),
             flush=True,
         )
+        # From the first frame on, every event-loop gap over 50 ms is printed as it happens.
+        window.gap_meter = GapMeter(LAUNCHED, print_over_ms=50)
 
     from PySide6.QtCore import QTimer
+
+    from app.gaps import GapMeter
 
     timer = QTimer(window, interval=5, timeout=check)
     timer.start()
@@ -251,30 +259,36 @@ def _report_first_frame(window) -> None:
 def _finish(window, args: argparse.Namespace) -> None:
     if args.screenshot:
         window.grab().save(str(args.screenshot))
-    if args.report:
-        from relsar_core.timing import rss_mb
-
-        lat = window.bridge.latency_p50_p95()
-        runner = window.bridge.runner
-        elapsed = time.perf_counter() - (window.first_frame_time or LAUNCHED)
-        print(
-            json.dumps(
-                {
-                    "event": "stats",
-                    "frames": runner.frames_processed if runner else 0,
-                    "fps": round(
-                        (runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2
-                    ),
-                    "dropped": runner.slot.dropped if runner else 0,
-                    "latency_p50_ms": lat and round(lat[0], 3),
-                    "latency_p95_ms": lat and round(lat[1], 3),
-                    "rss_mb": round(rss_mb(), 1),
-                    "message": window.banner.text,
-                }
-            ),
-            flush=True,
-        )
     window.close()
+
+
+def _report_stats(window) -> None:
+    """On quitting (--quit-after, Ctrl+Q or closing the window): FPS, latency, memory and the
+    longest event-loop gap since the first frame."""
+    from relsar_core.timing import rss_mb
+
+    lat = window.bridge.latency_p50_p95()
+    runner = window.bridge.runner
+    meter = getattr(window, "gap_meter", None)
+    elapsed = time.perf_counter() - (window.first_frame_time or LAUNCHED)
+    print(
+        json.dumps(
+            {
+                "event": "stats",
+                "frames": runner.frames_processed if runner else 0,
+                "fps": round((runner.frames_processed if runner else 0) / max(elapsed, 1e-6), 2),
+                "dropped": runner.slot.dropped if runner else 0,
+                "latency_p50_ms": lat and round(lat[0], 3),
+                "latency_p95_ms": lat and round(lat[1], 3),
+                "rss_mb": round(rss_mb(), 1),
+                "message": window.banner.text,
+                "max_gap_ms": meter and round(meter.max_ms, 1),
+                "max_gap_at_s": meter and round(meter.max_at_s, 3),
+                "max_ui_cpu_ms": meter and round(meter.max_busy_ms, 1),
+            }
+        ),
+        flush=True,
+    )
 
 
 def _main(argv: list[str] | None) -> int:

@@ -6,7 +6,7 @@ import platform
 from pathlib import Path
 
 from PySide6 import __version__ as PYSIDE_VERSION
-from PySide6.QtCore import qVersion
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
@@ -22,7 +22,8 @@ SHORTCUTS = (
     ),
     ("Ctrl+Space / Ctrl+R", "The same while you are still typing in a field"),
     ("Esc", "Cancel what is loading; in a field you have finished, leave it"),
-    ("Ctrl+O / Ctrl+M", "Open a video / a model"),
+    ("Ctrl+O / Ctrl+M / Ctrl+U", "Open a video / a model / a stream URL"),
+    ("Ctrl+L / Ctrl+N", "Type a source / the action's name"),
     ("Ctrl+D", "Play the demo"),
     ("Ctrl+T", "Teach the named action"),
     ("Ctrl+E", "Export the results (CSV or JSON lines)"),
@@ -45,7 +46,7 @@ def build_menus(window) -> None:
     file_menu = bar.addMenu("&File")
     _action(window, file_menu, "Open &video…", lambda: choose_video(window), "Ctrl+O")
     _action(window, file_menu, "Open skeleton &clip…", lambda: choose_clip(window))
-    _action(window, file_menu, "Open stream &URL…", lambda: choose_url(window))
+    _action(window, file_menu, "Open stream &URL…", lambda: choose_url(window), "Ctrl+U")
     _action(window, file_menu, "Open &model…", lambda: choose_model(window), "Ctrl+M")
     window.recent_menu = file_menu.addMenu("&Recent")
     fill_recent(window)
@@ -58,11 +59,25 @@ def build_menus(window) -> None:
         window, run_menu, "&Play / pause", window.toggle_running, "Space", "Ctrl+Space"
     )
     _action(window, run_menu, "S&top", window.stop_by_user)
+    _action(
+        window,
+        run_menu,
+        "Type a &source…",
+        lambda: type_in(window.source_panel.source_edit),
+        "Ctrl+L",
+    )
     _action(window, run_menu, "&Demo source", lambda: window.open_source("demo"), "Ctrl+D")
     _action(window, run_menu, "Look for &cameras again", window.rescan_cameras)
     record_menu = bar.addMenu("&Record")
     window.record_action = _action(
         window, record_menu, "&Record / stop", window.toggle_recording, "R", "Ctrl+R"
+    )
+    _action(
+        window,
+        record_menu,
+        "&Name the action…",
+        lambda: type_in(window.record_panel.action_edit),
+        "Ctrl+N",
     )
     _action(window, record_menu, "&Teach this action", window.teach, "Ctrl+T")
     _action(window, record_menu, "Data &folder…", lambda: choose_root(window))
@@ -70,6 +85,12 @@ def build_menus(window) -> None:
     _action(window, help_menu, "&Keyboard shortcuts", lambda: show_shortcuts(window), "F1")
     _action(window, help_menu, "&Actions of this model", lambda: show_classes(window))
     _action(window, help_menu, "&About ReL-SAR Live", lambda: show_about(window))
+
+
+def type_in(edit) -> None:
+    """Focus a text field to type in it (its text selected, so typing replaces it)."""
+    edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+    edit.selectAll()
 
 
 def fill_recent(window) -> None:

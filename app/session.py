@@ -4,8 +4,10 @@ model, loading a classifier, scanning cameras, teaching; plus the small jobs aro
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
@@ -239,8 +241,10 @@ def toggle_recording(window) -> Path | None:
         action = check_action_name(window.record_panel.action_edit.text())
     except RelsarError:
         window.show_message(texts.name_problem(window.record_panel.action_edit.text()), "warning")
-        window.record_panel.action_edit.setFocus()
+        window.record_panel.action_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)  # type it
         return None
+    if window.banner.text.startswith("Recording not saved"):
+        window.banner.hide()  # a new take: the last one's refusal is old news
     window._recorder = new_recorder(window, action)
     window.pipeline.swap_recorder(window._recorder)
     window.record_panel.set_recording(True)
@@ -304,15 +308,17 @@ def teach(window, action: str | None = None):
         task.report(f"Teaching “{action}” from {len(clips)} take(s)…")
         # A second interpreter for the examples: the pipeline's own is busy in its thread.
         embedder = TfliteClassifier(model)
-        return fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+        taught = fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+        return taught, taught.describe()  # describe() refits leave-one-clip-out: not here on the UI
 
-    def done(classifier) -> None:
+    def done(result) -> None:
+        classifier, description = result
         window.classifier = classifier
         window._classes_changed()
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
         window.show_message(
             f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model. "
-            f"{classifier.describe()}.",
+            f"{description}.",
             "info",
         )
 
@@ -342,10 +348,31 @@ def forget(window, action: str) -> None:
     window.show_message(f"Forgot the taught action “{action}”.", "info")
 
 
+def export_results(window, path: Path) -> Path | None:
+    """Every prediction so far as CSV or JSON lines (by the suffix)."""
+    try:
+        return window.log.export(path)
+    except (OSError, RelsarError) as err:
+        window.show_message(f"Results not exported: {err}", "error")
+        return None
+
+
+SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: explain it once
+
+
 def explain_nobody(window, pred) -> None:
-    """Once per source: when the pose backend finds people only too small, say so in the banner."""
-    if window.nobody_explained or pred.probabilities is not None:
+    """Once per source: when the pose backend has found people only too small for a few
+    seconds, say so in the banner (a brief miss on a video it mostly follows says nothing)."""
+    if window.nobody_explained:
         return
-    if texts.nobody_text(getattr(window.pipeline, "pose", None)) == texts.NOBODY_HINTS["small"]:
+    if pred.probabilities is not None:  # an action was classified: someone is followed
+        window.small_people_since = None
+        return
+    if texts.nobody_text(getattr(window.pipeline, "pose", None)) != texts.NOBODY_HINTS["small"]:
+        return  # a frame with someone found, or really nobody: the clock keeps its start
+    now = time.monotonic()
+    since = getattr(window, "small_people_since", None) or now
+    window.small_people_since = since
+    if now - since >= SMALL_PEOPLE_BANNER_S:
         window.nobody_explained = True
         window.show_message(texts.SMALL_PEOPLE_NOTE, "info")

@@ -15,13 +15,14 @@ NOBODY_HINTS = {
 PERSON_HINTS = {
     "too small": "person too small: try ViTPose or a closer camera",
     "too few joints": "too little of the person in view",
-    "window filling": "watching…",
+    "window filling": "someone found: watching…",
 }
 
 
-def confidence_text(pred, pipeline=None) -> str:
+def confidence_text(pred, pipeline=None, person_now: bool = False) -> str:
     """The confidence, or why there is no action: nobody in view (and why, when the pose
-    backend can tell), or no class sure enough."""
+    backend can tell), someone just found (`person_now`: the frame on screen has a skeleton,
+    the window not yet enough of them), or no class sure enough."""
     smoothed = pred.smoothed
     if smoothed.label != NO_ACTION:
         return f"{smoothed.confidence:.0%}"
@@ -29,6 +30,8 @@ def confidence_text(pred, pipeline=None) -> str:
         reason = getattr(pred, "reason", None)  # the selected person's, in people mode
         if reason in PERSON_HINTS:
             return PERSON_HINTS[reason]
+        if person_now:
+            return PERSON_HINTS["window filling"]
         return nobody_text(getattr(pipeline, "pose", None))
     top = int(smoothed.probabilities.argmax())
     return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"
@@ -57,8 +60,8 @@ def stats_text(result, latency: tuple[float, float] | None) -> str:
 def recording_text(recorder) -> str:
     """● REC and the frames still needed before the take can be saved."""
     n, need = recorder.num_frames, recorder.min_frames
-    left = f" · {need - n} more frames needed" if n < need else " · long enough"
-    return f"● REC {recorder.action}: {n} frames{left}"
+    left = f"{need - n} more frames needed" if n < need else f"{n} frames, long enough"
+    return f"● REC {recorder.action} · {left}"
 
 
 def name_problem(name: str) -> str:

@@ -34,7 +34,6 @@ from app.theme import follow_system_theme
 from app.video_view import VideoView
 from app.worker import Task, run_task, wait_all
 from relsar_core.data.recording import ClipRecorder
-from relsar_core.errors import RelsarError
 from relsar_core.live.pipeline import LivePipeline
 from relsar_core.live.sources import FrameSource
 
@@ -111,9 +110,9 @@ class MainWindow(QMainWindow):
         side = QVBoxLayout(panel)
         for box in (
             self.results.actions_box,
+            self.record_panel.box,  # above the fold at 1280×720 (Source is also in File, Ctrl+L)
             self.source_panel.box,
             self.model_panel.box,
-            self.record_panel.box,
             self.model_panel.recognition_box,
         ):
             side.addWidget(box)
@@ -243,7 +242,7 @@ class MainWindow(QMainWindow):
         self.source = source
         self.pipeline = session.new_pipeline(self, pose)
         self._last_prediction_frame = -1
-        self.nobody_explained = False
+        self.nobody_explained, self.small_people_since = False, None
         self.results.start()
         self.log.clear()
         self.video.clear("Starting…")
@@ -318,7 +317,8 @@ class MainWindow(QMainWindow):
         self.results.show_person(result.selected, result.people)
         pred = result.latest
         if pred is not None and pred.class_names == tuple(self.results.bars.class_names):
-            self.results.show_prediction(pred, texts.confidence_text(pred, self.pipeline))
+            person = result.skeleton is not None
+            self.results.show_prediction(pred, texts.confidence_text(pred, self.pipeline, person))
             session.explain_nobody(self, pred)
             if pred.frame_index != self._last_prediction_frame:
                 self._last_prediction_frame = pred.frame_index
@@ -351,11 +351,7 @@ class MainWindow(QMainWindow):
             self.start()  # a camera opens at the new size
 
     def export_results(self, path: str | Path) -> Path | None:
-        try:
-            return self.log.export(Path(path))
-        except (OSError, RelsarError) as err:
-            self.show_message(f"Results not exported: {err}", "error")
-            return None
+        return session.export_results(self, Path(path))
 
     # ------------------------------------------------------------------ record and teach
     def set_data_root(self, path: str) -> None:

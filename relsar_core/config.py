@@ -20,6 +20,9 @@ class Strict(BaseModel):
 
 ModelSizeName = Literal["base", "small", "micro", "tiny"]
 MODEL_SIZES: tuple[str, ...] = get_args(ModelSizeName)  # presets: relsar_core.train.model.PRESETS
+# tf.distribute strategies (relsar_core.train.distribute builds them; relsar-train --strategy).
+StrategyName = Literal["default", "mirrored", "multiworker"]
+STRATEGIES: tuple[str, ...] = get_args(StrategyName)
 
 
 class ModelConfig(Strict):
@@ -66,6 +69,18 @@ class AugmentConfig(Strict):
     frame_mask: float = Field(0.0, ge=0, lt=1)
 
 
+class TeachingConfig(Strict):
+    """Keep an embedding for teaching new actions (relsar_core.train.teaching_objective): a
+    no-flip contrastive term and a signed left/right head beside the cross-entropy. Off by
+    default; each step then encodes two views of every window (about 2x the time)."""
+
+    enabled: bool = False
+    contrastive_weight: float = Field(0.5, ge=0)
+    temperature: float = Field(0.2, gt=0)
+    projection_dim: int = Field(128, gt=0)
+    laterality_weight: float = Field(0.5, ge=0)
+
+
 class TrainConfig(Strict):
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -77,6 +92,7 @@ class TrainConfig(Strict):
     early_stopping_patience: int = Field(15, ge=0)  # 0 disables early stopping
     class_weights: bool = True
     seed: int = 0
+    teaching: TeachingConfig = TeachingConfig()
 
 
 class RunConfig(Strict):
@@ -107,7 +123,11 @@ class BYOLConfig(Strict):
     # encoder stay float32). auto: bfloat16 where the hardware multiplies it natively (a GPU, or a
     # CPU with AVX512-BF16/AMX), else float32.
     precision: Literal["float32", "mixed_bfloat16", "auto"] = "auto"
-    strategy: Literal["default", "mirrored", "multiworker"] = "default"
+    strategy: StrategyName = "default"
+    # The saved encoder's BatchNorm moving statistics: re-estimated with the final weights on fresh
+    # BYOL views of training windows (views), on clean training windows (clean), or kept as the
+    # step's running averages (step). Measured in docs/byol.md: clean hurts the probes.
+    bn_statistics: Literal["views", "clean", "step"] = "views"
     collapse_threshold: float = Field(
         0.1, ge=0, le=2
     )  # warn below this embedding std × √E (≈1 healthy)

@@ -64,3 +64,28 @@ def test_people_bench_path_runs_on_real_frames():
     assert len(r["times"]) == 25 and r["counts"].max() >= 1  # the walker is found
     # and keeps an id (someone who only walks in near the end has a short span, of course)
     assert all(len(v) >= 10 for v in r["spans"].values() if v[0] < 10), r["spans"]
+
+
+def _hips(sk) -> np.ndarray:
+    return sk.keypoints[[L_HIP, R_HIP], :2].mean(axis=0)
+
+
+def test_walkers_two_at_once_and_no_duplicate_of_a_tracked_one():
+    """On the sample video's walkers (~150 px tall): two people at once (they score 0.3-0.5 with
+    the detector, so newcomers are looked for from 0.3), and a re-detection of someone already
+    tracked never becomes a second skeleton on the same body (frames 14-20 did, when only the
+    IoU of ROI boxes was compared)."""
+    from relsar_core.pose.blazepose.people import MultiPersonBlazePose
+    from relsar_core.pose.sample_media import walker_frames
+
+    est = MultiPersonBlazePose(num_threads=2)
+    for frame in walker_frames(22):
+        people = est.estimate_people(frame)
+        hips = [_hips(p) for p in people]
+        gaps = [np.hypot(*(a - b)) for i, a in enumerate(hips) for b in hips[:i]]
+        assert min(gaps, default=1e9) > 30, gaps  # px; two bodies are > 60 px apart here
+    est.reset()
+    # From frame 150 the second walker is picked up by the detector run at frame 169.
+    counts = [len(est.estimate_people(f)) for f in walker_frames(30, start=150)]
+    assert max(counts) == 2 and counts.count(2) >= 8, counts
+    est.close()

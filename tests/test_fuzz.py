@@ -155,6 +155,8 @@ CASES = [
     ("extract-out-under-file", "relsar-extract", lambda b: [str(b.tmp), "--out", str(b.under_a_file)], "is a file"),
     ("extract-out-unwritable", "relsar-extract", lambda b: [str(b.tmp), "--out", str(b.unwritable)], "cannot write"),
     ("extract-workers", "relsar-extract", lambda b: [str(b.tmp), "--out", str(b.path("o")), "--workers", "0"], "--workers"),
+    ("extract-people-workers", "relsar-extract", lambda b: [str(b.tmp), "--out", str(b.path("o")), "--people", "all", "--workers", "2"], "--people"),
+    ("extract-min-track", "relsar-extract", lambda b: [str(b.tmp), "--out", str(b.path("o")), "--people", "all", "--min-track-frames", "0"], "--min-track-frames"),
     # relsar-bench: the output is checked before minutes of measuring
     ("bench-out-under-file", "relsar-bench", lambda b: ["classifier", "--quick", "--out", str(b.under_a_file)], "is a file"),
     ("bench-out-folder", "relsar-bench", lambda b: ["classifier", "--quick", "--out", str(b.tmp)], "is a folder"),
@@ -176,6 +178,8 @@ CASES = [
     ("app-out-under-file", "relsar-app", lambda b: ["--headless", "--source", str(b.replay), "--out", str(b.under_a_file)], "is a file"),
     ("app-out-folder", "relsar-app", lambda b: ["--headless", "--source", str(b.replay), "--out", str(b.tmp)], "is a folder"),
     ("app-loop-out", "relsar-app", lambda b: ["--headless", "--loop", "--source", str(b.replay), "--out", str(b.path("r.jsonl"))], "--loop"),
+    ("app-people-zero", "relsar-app", lambda b: ["--headless", "--source", str(b.replay), "--people", "0"], "--people"),
+    ("app-people-missing-clip", "relsar-app", lambda b: ["--headless", "--source", f"{b.replay}+{b.path('gone.npz')}", "--people", "2"], "gone.npz"),
 ]  # fmt: skip
 
 

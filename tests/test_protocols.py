@@ -48,9 +48,10 @@ def test_linear_probe_on_byol_encoder_beats_random_encoder(pretrained, splits, t
     ours = linear_probe(pretrained, splits, config, tmp_path / "ours", label_fraction=0.1)
     baseline = linear_probe(random_path, splits, config, tmp_path / "random", label_fraction=0.1)
     print(f"linear probe accuracy: BYOL {ours['accuracy']:.3f}, random {baseline['accuracy']:.3f}")
-    # 0.79 vs 0.64 since validation is cut to the same fraction (one clip per class picks the
-    # checkpoint) and BatchNorm is re-estimated on clean windows; it was 1.00 with all 10.
-    assert ours["accuracy"] >= baseline["accuracy"] + 0.1, (ours["accuracy"], baseline["accuracy"])
+    # 1.00 vs 0.64. BatchNorm statistics re-estimated on clean windows had cut it to 0.80 (with
+    # validation cut to one clip per class or not): the encoder's later layers were trained on
+    # the views' statistics, which byol.bn_statistics: views now re-estimates.
+    assert ours["accuracy"] >= baseline["accuracy"] + 0.15, (ours["accuracy"], baseline["accuracy"])
     assert ours["accuracy"] >= 0.6
     run = json.loads((tmp_path / "ours" / "run.json").read_text())
     assert run["mode"] == "linear" and run["labelled_clips"] == 5
@@ -71,7 +72,8 @@ def test_linear_probe_on_byol_encoder_beats_random_encoder(pretrained, splits, t
 def test_finetune_with_frozen_stem_trains_the_rest(pretrained, splits, tmp_path):
     config = load_config("finetune", RunConfig, train={"epochs": 2})
     report = finetune(pretrained, splits, config, tmp_path / "ft", freeze_stem=True)
-    assert 0.0 <= report["accuracy"] <= 1.0
+    # Better than chance (1/5) already: 0.386 measured after these 2 epochs (2026-12-02).
+    assert report["epochs_run"] == 2 and report["accuracy"] > 0.2, report["accuracy"]
     before = load_encoder(pretrained)
     after = keras.models.load_model(tmp_path / "ft" / "last.keras").get_layer("encoder")
     stem = {layer.name for layer in stem_layers(before)}

@@ -101,6 +101,56 @@ def test_gate_rejects_windows_nearer_a_base_class_and_radius_is_bounded():
     assert gated.predict(probe)[0].mean() < alone.predict(probe)[0].mean()
 
 
+def test_the_gate_ignores_the_rejection_class_centroids():
+    """`other` (movements that are no action) must not take a taught action's windows."""
+    rng = np.random.default_rng(2)
+    centre = unit(rng.normal(size=16))
+    x = _cluster(rng, centre, 30, 0.1)
+    clips = np.repeat(np.arange(3), 10)
+    probe = _cluster(rng, centre, 20, 0.1)
+    cents = np.stack([centre, unit(rng.normal(size=16))])
+    for names, accepted in ((["other", "walk"], True), (["walk", "other"], False)):
+        base = fewshot.gate_centroids((cents, names))
+        assert "other" not in base[1]
+        head = FewShotHead().fit(x, ["reach"] * 30, clips, base)
+        gate = head.predict(probe)[0]
+        # At the action's centre a real base class halves the gate; `other` must not.
+        assert (gate.mean() > 0.8) if accepted else (gate.mean() < 0.6), (names, gate.mean())
+    assert fewshot.gate_centroids((cents[:1], ["other"])) is None
+
+
+def test_teach_can_preview_the_score_before_anything_is_saved(default_copy, toy_data):
+    base = TfliteClassifier(default_copy)
+    clips = {
+        a: [load_clip(p) for p in sorted((toy_data / src).glob("*.npz"))[:3]]
+        for a, src in (("hop", "jump"), ("wave2", "wave"))
+    }
+    preview = fewshot.teach(base, default_copy, clips, save=False)
+    assert not fewshot.taught_path(default_copy).exists()
+    score = preview.separability()
+    assert score is not None and 0.5 <= score <= 1.0
+    assert f"they separate {score:.0%} leave-one-clip-out" in preview.describe()
+    fewshot.save_taught(default_copy, preview.examples)  # the user chose to keep it
+    assert fewshot.load_taught(default_copy).counts() == {"hop": 3, "wave2": 3}
+
+
+def test_teaching_a_base_action_under_a_new_name_says_what_it_looks_like(default_copy):
+    """Real webcam clips of the shipped model's own `wave` and `clap`, taught as new actions:
+    the user is told "“wave2” looks like wave" (and the windows keep the base label)."""
+    from relsar_core.data.mocap.kinematics import HumanoidKinematics
+    from relsar_core.data.mocap.webcam import WEBCAM_CLASSES, WebcamConfig, _Motions, class_clip
+
+    base = TfliteClassifier(default_copy)
+    with HumanoidKinematics() as kin:
+        motions = _Motions(kin)
+        for cls in ("wave", "clap"):
+            ci = WEBCAM_CLASSES.index(cls)
+            clips = [class_clip(motions, WebcamConfig(), 1, ci, i)[0] for i in range(3)]
+            taught = fewshot.teach(base, default_copy, {f"{cls}2": clips}, save=False)
+            assert taught.summaries()[0].looks_like == cls
+            assert f"“{cls}2” looks like {cls}" in taught.describe()
+
+
 def test_examples_that_look_like_a_base_class_are_flagged():
     rng = np.random.default_rng(1)
     centre = unit(rng.normal(size=16))
@@ -122,6 +172,25 @@ def test_teach_path_resamples_clips_to_the_model_rate(default_copy, toy_data):
     # Read as if it were 30 fps, it moves twice as fast and is another motion to the model.
     fast = fewshot.clip_embeddings(base, Clip(clip.keypoints[::2], fps=clip.fps))
     assert len(fast) < len(full)
+
+
+def test_examples_are_taught_at_their_speed_and_slower_and_faster_in_time_order(toy_data):
+    from dataclasses import replace
+
+    clip = load_clip(sorted((toy_data / "wave").glob("*.npz"))[0])
+    plain = fewshot.clip_windows(clip, 30)
+    variants = [plain] + [
+        fewshot.clip_windows(replace(clip, fps=clip.fps * s), 30) for s in fewshot.TEACH_SPEEDS
+    ]
+    assert fewshot.TEACH_SPEEDS and all(len(v) != len(plain) for v in variants[1:])
+    rows = fewshot.example_windows(clip, 30)
+    assert len(rows) == sum(len(v) for v in variants)
+    first, second = rows[: len(rows) // 2], rows[len(rows) // 2 :]
+    for v in variants:  # each variant's first window in the first half, its last in the second
+        assert (np.abs(first - v[0]).max(axis=(1, 2)) < 1e-6).any()
+        assert (np.abs(second - v[-1]).max(axis=(1, 2)) < 1e-6).any()
+    # Resampled, not merely copied: the slower variant has more windows of the same motion.
+    assert len(variants[1]) > len(plain) > len(variants[2])
 
 
 def test_relsar_teach_teaches_lists_and_forgets(default_copy, toy_data, tmp_path, capsys):
@@ -168,13 +237,17 @@ def test_relsar_teach_names_a_broken_model(tmp_path, capsys):
 
 
 def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras():
-    from relsar_core.bench.teach_data import NOVEL_ACTIONS, TWINS, make_teach_clips
+    from relsar_core.bench.teach_data import HAND_TWINS, NOVEL_ACTIONS, TWINS, make_teach_clips
     from relsar_core.data.mocap.classes import CLASSES
 
     trained = {m for cls in CLASSES for m in cls.motions}
     assert not trained & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
     clips = make_teach_clips(2, 1, 1)
-    assert set(clips["teach"]) == set(NOVEL_ACTIONS) and len(clips["teach"]["spin"]) == 2
+    hands = {name for pair in HAND_TWINS for name in pair}
+    assert set(clips["teach"]) == set(NOVEL_ACTIONS) | hands and len(clips["teach"]["spin"]) == 2
+    for right, left in HAND_TWINS:  # the right hand acts in one, the left in its twin
+        r, lt = clips["teach"][right][0].keypoints, clips["teach"][left][0].keypoints
+        assert r[:, 4, 1].mean() < r[:, 7, 1].mean() and lt[:, 7, 1].mean() < lt[:, 4, 1].mean()
     for a, b in TWINS:  # a twin is the other side's motion, not the same clip
         assert not np.array_equal(clips["teach"][a][0].keypoints, clips["teach"][b][0].keypoints)
     teach_sizes = {c.image_size for v in clips["teach"].values() for c in v}

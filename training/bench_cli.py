@@ -10,7 +10,9 @@ from pathlib import Path
 
 from rich.table import Table
 
+from relsar_core.bench import EXTRA_PARTS, PARTS
 from relsar_core.cli import console, run_cli
+from relsar_core.errors import RelsarError
 from relsar_core.files import write_json, write_text
 from relsar_core.train.tf_setup import quiet_tensorflow
 
@@ -23,22 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=[
-            "all",
-            "classifier",
-            "pose",
-            "pipeline",
-            "train",
-            "scaling",
-            "teach",
-            "tracking",
-            "people",
-        ],
+        choices=["all", *PARTS, *EXTRA_PARTS],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
         "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
         "identity switches on synthetic crossings; people = several people on the sample video "
-        "(neither part of all)",
+        "(neither part of all); byol-study = the BYOL label-efficiency study (1/5/10/100 %% labels, "
+        "3 seeds; about an hour; not part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
@@ -53,6 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--out", type=Path, help="write all measurements and machine info to this JSON file"
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="byol-study: a `relsar-data webcam` folder (train/ and test/); default: a subset "
+        "generated into WORK/data",
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        help="byol-study: folder for its data, runs, byol_study.{json,md,png} (default "
+        "build/byol-study, build/byol-study-quick with --quick)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="teach: the .tflite (with its .json) to measure (default: the shipped model)",
     )
     p.add_argument(
         "--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)"
@@ -88,20 +98,27 @@ def markdown_table(measurements) -> str:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     quiet_tensorflow(load=args.part not in ("pose", "teach"))  # these run without TensorFlow
-    from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
     from relsar_core.files import check_output_file
 
     for path, flag in ((args.out, "--out"), (args.markdown, "--markdown")):
         if path:
             check_output_file(path, flag)  # before minutes of measuring, not after
+    if args.model is not None and args.part != "teach":
+        raise RelsarError(f"--model is for `relsar-bench teach` only, not {args.part}")
+    if args.model is not None and not args.model.is_file():
+        raise RelsarError(f"{args.model}: no such model file")
     parts = PARTS if args.part == "all" else (args.part,)
     measurements, seconds = [], {}
     for part in parts:
         console.print(f"[bold]{part}[/] …")
         start = time.perf_counter()
+        module = importlib.import_module(f"relsar_core.bench.{part.replace('-', '_')}")
         extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
-        module = importlib.import_module(f"relsar_core.bench.{part}")
+        if part == "byol-study":
+            extra = {"data": args.data, "work": args.work}
+        if part == "teach" and args.model is not None:
+            extra = {"model": args.model}
         measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")

@@ -27,19 +27,24 @@ class ResultsPanel:
         big.setBold(True)
         self.action_label.setFont(big)
         self.action_label.setMinimumWidth(120)
-        self.confidence_label = ElidedLabel("")
+        # A sentence ("people too small: …") wraps onto a second line, never widening anything.
+        self.confidence_label = ElidedLabel("", mode=Qt.TextElideMode.ElideRight, lines=2)
         mid = QFont(font)
         mid.setPointSize(15)
         self.confidence_label.setFont(mid)
-        self.stats_label = ElidedLabel(IDLE_STATS)
+        self.hint_font = QFont(font)  # a sentence in smaller type
+        self.hint_font.setPointSize(11)
+        self.percent_font = mid
+        right_elide = Qt.TextElideMode.ElideRight
+        self.stats_label = ElidedLabel(IDLE_STATS, mode=right_elide, lines=2)
         self.stats_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.recording_label = ElidedLabel("")
+        self.recording_label = ElidedLabel("", mode=right_elide)
         self.recording_label.setStyleSheet("color:#ff5555; font-weight:bold;")
         self.headline = QWidget()
         row = QHBoxLayout(self.headline)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.action_label, 3)
-        row.addWidget(self.confidence_label, 3, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.confidence_label, 5, Qt.AlignmentFlag.AlignVCenter)
         right = QVBoxLayout()
         right.addWidget(self.recording_label)
         right.addWidget(self.stats_label)
@@ -61,6 +66,8 @@ class ResultsPanel:
         self.action_label.setText(label)
         colour = class_colour(label).name() if label != NO_ACTION and live else STALE_COLOUR
         self.action_label.setStyleSheet(f"color:{colour};")
+        hint = bool(confidence) and not confidence.endswith("%")
+        self.confidence_label.setFont(self.hint_font if hint else self.percent_font)
         self.confidence_label.setText(confidence)
         self.confidence_label.setStyleSheet("" if live else f"color:{STALE_COLOUR};")
 

@@ -43,9 +43,18 @@ class ElidedLabel(QLabel):
     """A one-line label whose width never depends on its text: long text ends in "…" and the
     whole of it is in the tooltip."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+        lines: int = 1,
+    ) -> None:
         super().__init__(parent)
         self._full = ""
+        self._mode = mode
+        self._lines = lines  # > 1: words wrap onto that many lines before eliding
+        self.setWordWrap(lines > 1)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(10)
         self.setText(text)
@@ -64,7 +73,10 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         metrics = QFontMetrics(self.font())
-        shown = metrics.elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 10))
+        room = max(self.width(), 10) * self._lines - (metrics.averageCharWidth() * 4) * (
+            self._lines - 1
+        )
+        shown = metrics.elidedText(self._full, self._mode, room)
         super().setText(shown)
 
 

@@ -17,6 +17,7 @@ OUT.npz, everything in image pixels (normalized × width/height, MediaPipe's own
                               score, box x0 y0 x1 y1, 4 keypoints x y
   still_<name>_det (D, 13), still_<name>_roi (5,), still_<name>_landmarks (33, 5)
   video_ms (N,)               wall ms of each process() call (MediaPipe's whole pipeline)
+  video_cpu_ms (N,)           CPU ms of the process (all its threads) during each call
   mediapipe_version, numpy_version
 """
 
@@ -92,9 +93,9 @@ def _solution(static: bool):
 
 def _run(sol, bgr: np.ndarray):
     rgb = np.ascontiguousarray(bgr[..., ::-1])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = sol.process(rgb)
-    return out, (time.perf_counter() - start) * 1e3
+    return out, (time.perf_counter() - start) * 1e3, (time.process_time() - cpu) * 1e3
 
 
 def main(src: str, dst: str) -> None:
@@ -108,18 +109,19 @@ def main(src: str, dst: str) -> None:
     if "video" in data:
         frames = data["video"]
         n, h, w = frames.shape[:3]
-        keys = ("roi", "landmarks", "smoothed", "aux", "next_roi", "ms")
+        keys = ("roi", "landmarks", "smoothed", "aux", "next_roi", "ms", "cpu_ms")
         acc: dict[str, list] = {k: [] for k in keys}
         det_frame, det_rows = [], []
         sol = _solution(static=False)
         for i, frame in enumerate(frames):
-            out, ms = _run(sol, frame)
+            out, ms, cpu_ms = _run(sol, frame)
             acc["roi"].append(_rect(out.pose_rect, w, h))
             acc["landmarks"].append(_landmarks(out.unfiltered_pose_landmarks, w, h, 33))
             acc["smoothed"].append(_landmarks(out.pose_landmarks, w, h, 33))
             acc["aux"].append(_landmarks(out.unfiltered_auxiliary_landmarks, w, h, 2)[:, :2])
             acc["next_roi"].append(_rect(out.pose_rect_from_landmarks, w, h))
             acc["ms"].append(ms)
+            acc["cpu_ms"].append(cpu_ms)
             dets = _detections(out.pose_detections, w, h)
             det_frame += [i] * len(dets)
             det_rows.append(dets)
@@ -134,7 +136,7 @@ def main(src: str, dst: str) -> None:
         image = data[key]
         h, w = image.shape[:2]
         sol = _solution(static=True)
-        out, _ = _run(sol, image)
+        out, _, _ = _run(sol, image)
         sol.close()
         result[f"{key}_det"] = _detections(out.pose_detections, w, h)
         result[f"{key}_roi"] = _rect(out.pose_rect, w, h)

@@ -36,9 +36,32 @@ NOVEL_ACTIONS: dict[str, tuple[str, str, bool]] = {
     "backflip": ("backflip", "once", False),
 }
 TWINS = (("cartwheel", "cartwheel_l"), ("spin", "spin_l"))
+# One-handed actions a webcam user might teach (keyframed behaviours that are no class of the
+# default model, `keyframes.OUT_OF_SET`), right-handed and left-handed: the issue's twins.
+HAND_TWINS = (("scratch_head", "scratch_head_l"), ("drink", "drink_l"))
 # Azimuth sectors (degrees from facing the camera): taught clips vs scored clips.
 TEACH_SECTORS = ((-15.0, 15.0), (-45.0, -15.0), (45.0, 75.0))
 SCORE_SECTORS = ((15.0, 45.0), (-75.0, -45.0))  # the generator's test sectors at 30° and 300°
+
+
+def hand_sources(kin) -> dict:
+    """Right- and left-handed performances of HAND_TWINS (posed once at the dense rate): the
+    left one is the mirror image of the right one, so only the hand tells them apart."""
+    from relsar_core.data.mocap.body import mirror
+    from relsar_core.data.mocap.keyframes import OUT_OF_SET
+    from relsar_core.data.mocap.sources import DENSE_RATE, Source
+    from relsar_core.data.mocap.webcam import _Motions
+
+    styles, motions, out = {s.name: s for s in OUT_OF_SET}, _Motions(kin), {}
+    for i, (right, left) in enumerate(HAND_TWINS):
+        rng = np.random.default_rng([15, 7, i])
+        joints = motions.keyframed(styles[right], rng, DENSE_RATE, "standing", 1.0, 1.0)
+        if joints[:, 7, 1].mean() > joints[:, 4, 1].mean():  # the left wrist acts: mirror it
+            joints = mirror(joints)
+        seconds = len(joints) / DENSE_RATE
+        out[right] = Source(right, joints, "once", seconds)
+        out[left] = Source(left, mirror(joints), "once", seconds)
+    return out
 
 
 def _rigs(sectors, count: int, seed: int):
@@ -67,43 +90,27 @@ def novel_sources(kin, span: float) -> dict:
 
 
 def _webcam_base(kin, count: int, seed: int) -> dict[str, dict[str, list[Clip]]]:
-    """Base-class clips of the webcam data set's classes (the shipped model's): "base" from the
-    generator's test side (held-out styles, viewpoints, bodies), "base_train" from its train side."""
+    """Base-class clips of the webcam data set's classes (the shipped model's), made as that
+    data set makes them (`class_clip`): "base" from its test side (held-out styles, viewpoints,
+    bodies; the actions only), "base_train" from its train side (every class the model has)."""
     from relsar_core.data.mocap.webcam import (
-        DEEPMIMIC_TRAIN,
+        SIDES,
+        TRAIN_CLASSES,
         WEBCAM_CLASSES,
         WebcamConfig,
-        _framing,
         _Motions,
-        _plan,
-        make_webcam_clip,
+        class_clip,
     )
 
     cfg, motions = WebcamConfig(seed=seed), _Motions(kin)
     out: dict[str, dict[str, list[Clip]]] = {"base": {}, "base_train": {}}
-    for s, (key, side) in enumerate((("base", "test"), ("base_train", "train"))):
-        for c, label in enumerate(WEBCAM_CLASSES):
-            clips = []
-            for i in range(count):
-                rng = np.random.default_rng([seed, 153 + s, c, i])
-                style, base = _plan(rng, label, side, cfg)
-                tempo, amp = rng.uniform(0.8, 1.25), rng.uniform(0.75, 1.2)
-                if style is None:
-                    joints = motions.deepmimic(DEEPMIMIC_TRAIN[label], rng, cfg.fps, tempo)
-                else:
-                    joints = motions.keyframed(style, rng, cfg.fps, base, amp, tempo)
-                clip, _ = make_webcam_clip(
-                    joints,
-                    rng,
-                    side,
-                    _framing(rng, label),
-                    label,
-                    base == "seated",
-                    cfg.fps,
-                    side == "test",
-                )
-                clips.append(clip)
-            out[key][label] = clips
+    for key, side, classes in (
+        ("base", "test", WEBCAM_CLASSES),
+        ("base_train", "train", TRAIN_CLASSES),
+    ):
+        si = SIDES.index(side)
+        for ci, label in enumerate(classes):
+            out[key][label] = [class_clip(motions, cfg, si, ci, i)[0] for i in range(count)]
     return out
 
 
@@ -130,7 +137,7 @@ def make_teach_clips(
     span = longest_clip_seconds(config)
     out: dict[str, dict[str, list[Clip]]] = {"teach": {}, "score": {}, "base": {}, "base_train": {}}
     with HumanoidKinematics() as kin:
-        novel = novel_sources(kin, span)
+        novel = {**novel_sources(kin, span), **hand_sources(kin)}  # hand twins last: seeds kept
         for s, (side, count) in enumerate((("teach", teach_clips), ("score", score_clips))):
             phase_side = "train" if side == "teach" else "test"
             for a, (name, src) in enumerate(novel.items()):

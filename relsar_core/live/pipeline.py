@@ -60,19 +60,17 @@ def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASS
 def open_pose(
     backend: str = DEFAULT_POSE_BACKEND, weights: str | Path | None = None, max_people: int = 1
 ) -> PoseEstimator:
-    """A pose estimator by backend name (ViTPose needs its weights file). `max_people` > 1 with
-    BlazePose: the several-people estimator (`estimate_people`); ViTPose follows one person."""
+    """A pose estimator by backend name (ViTPose needs its weights file). `max_people` > 1: the
+    backend's several-people estimator (`estimate_people`)."""
     try:
-        from relsar_core.pose.factory import create_pose_estimator, resolve_backend
+        from relsar_core.pose.factory import create_people_estimator, create_pose_estimator
     except ImportError as err:
         raise ModelFileError(
             f"pose backend {backend!r} is not available in this install ({err})"
         ) from None
     weights = str(weights) if weights else None
-    if max_people > 1 and resolve_backend(backend, weights) == "blazepose":
-        from relsar_core.pose.blazepose.people import MultiPersonBlazePose
-
-        return MultiPersonBlazePose(weights, max_people=max_people)  # type: ignore[return-value]
+    if max_people > 1:  # BlazePose's or ViTPose's several-people estimator
+        return create_people_estimator(backend, weights, max_people=max_people)  # type: ignore[return-value]
     return create_pose_estimator(backend, weights)
 
 
@@ -185,7 +183,7 @@ class LivePipeline:
             if self.window.full:
                 self._full_steps += 1
             if self._full_steps and (self._full_steps - 1) % self.stride == 0:
-                prediction = self._classify(frame, skeleton)
+                prediction = self._classify(frame, body15)
                 self._latest = prediction
             return FrameResult(
                 frame,
@@ -242,7 +240,7 @@ class LivePipeline:
                 selected=self.crowd.selected,
             )
 
-    def _classify(self, frame: Frame, skeleton: Skeleton | None) -> Prediction:
+    def _classify(self, frame: Frame, body15: np.ndarray | None) -> Prediction:
         names = tuple(self.classifier.class_names)
         start = time.perf_counter()
         # Fewer than half the window with a person in it, or nobody for the last third of a
@@ -262,7 +260,7 @@ class LivePipeline:
         out = self.classifier.predict(window_features(self.window.array()))
         smoothed = self.smoother.update(out.probabilities)
         done = time.perf_counter()
-        box = None if skeleton is None else body_box(skeleton.to_body15())
+        box = None if body15 is None else body_box(body15)
         return Prediction(
             frame.index,
             frame.capture_time,

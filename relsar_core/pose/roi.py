@@ -157,22 +157,29 @@ def _fixed_point_map(roi: Roi, n: int) -> tuple[np.ndarray, np.ndarray]:
     matrix MediaPipe builds (box points -> crop corners, inverted in double): per output pixel
     the source position × 32 in the same order of double operations, rounded half to even,
     split into whole pixel and 1/32 fraction."""
+    box = _box_points(roi)
     corners = np.float32([[0, n], [0, 0], [n, 0], [n, n]])
-    m = cv2.invert(cv2.getPerspectiveTransform(_box_points(roi), corners))[1].ravel()
+    m = cv2.invert(cv2.getPerspectiveTransform(box, corners))[1].ravel()
     rows, block, col = _grid(n)
     scale = (m[6] * block + m[7] * rows + m[8])[:, :, None] + m[6] * col  # (n, blocks, 64)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(32.0, scale, out=scale)
-    xy = np.empty((n, scale.shape[1] * _BLOCK, 2), np.int32)
-    for axis, (a, b, c) in enumerate(((m[0], m[1], m[2]), (m[3], m[4], m[5]))):
+    far = not np.all(np.abs(box) < 16000)  # positions could leave int16: clip them
+    fixed = []
+    for a, b, c in ((m[0], m[1], m[2]), (m[3], m[4], m[5])):
         pos = (a * block + b * rows + c)[:, :, None] + a * col
         pos *= scale
-        np.clip(pos, -_LIMIT, _LIMIT, out=pos)
+        if far:
+            np.clip(np.nan_to_num(pos), -_LIMIT, _LIMIT, out=pos)
         np.rint(pos, out=pos)
-        xy[..., axis] = pos.reshape(n, -1)
-    frac = (xy[:, :n, 1] & 31) * 32 + (xy[:, :n, 0] & 31)
-    xy >>= 5
-    return xy[:, :n].astype(np.int16), frac.astype(np.uint16)
+        fixed.append(pos.reshape(n, -1)[:, :n].astype(np.int32))
+    ix, iy = fixed
+    frac = (iy & 31) << 5
+    frac |= ix & 31
+    xy = np.empty((n, n, 2), np.int16)
+    xy[..., 0] = ix >> 5
+    xy[..., 1] = iy >> 5
+    return xy, frac.astype(np.uint16)
 
 
 def project_from_crop(points: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:

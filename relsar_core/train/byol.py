@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from relsar_core.config import AugmentConfig, BYOLConfig, ModelConfig, TrainConfig
@@ -172,18 +173,35 @@ class BYOL:
             self.optimizer = byol_optimizer(cfg, steps_per_epoch)
             self.optimizer.build(self.online_variables)
 
-    def export_encoder(self, clean_windows=None) -> keras.Model:
-        """A plain float32 copy of the online encoder (local BatchNorm): what gets saved. The
-        moving statistics the step learnt come from masked, strongly augmented views; with
-        `clean_windows` (N, T, 60) they are re-estimated on those, the inputs a probe sees."""
+    def export_encoder(self, windows=None) -> keras.Model:
+        """A plain float32 copy of the online encoder (local BatchNorm): what gets saved. With
+        `windows` (N, S, 60 source windows) its BatchNorm moving statistics are re-estimated
+        with the final weights, as `byol.bn_statistics` says: on fresh BYOL views of them
+        (`views`: the inputs the network was trained on, without the running averages' lag
+        behind the weights) or on their clean centre frames (`clean`); `step` keeps the step's
+        running averages. Clean statistics shrink the variance the later layers were trained
+        to expect (the views' masking and noise are part of it) and hurt the probes."""
         encoder = build_encoder(self.model_cfg, self.window)
         encoder.set_weights(self.encoder.get_weights())
-        if clean_windows is not None and len(clean_windows):
-            # A dropout-free twin: dropout noise would bias the statistics of later layers.
-            twin = build_encoder(self.model_cfg.model_copy(update={"dropout": 0.0}), self.window)
-            twin.set_weights(encoder.get_weights())
-            recalibrate_batchnorm(twin, clean_windows)
-            encoder.set_weights(twin.get_weights())
+        mode = self.cfg.bn_statistics
+        if windows is None or not len(windows) or mode == "step":
+            return encoder
+        if mode == "views":
+            inputs = np.concatenate(
+                [
+                    np.concatenate(
+                        [v.numpy() for v in self.views(tf.constant(windows[i : i + 256]))]
+                    )
+                    for i in range(0, len(windows), 256)
+                ]
+            )
+        else:
+            inputs = centre_windows(windows, self.window)
+        # A dropout-free twin: dropout noise would bias the statistics of later layers.
+        twin = build_encoder(self.model_cfg.model_copy(update={"dropout": 0.0}), self.window)
+        twin.set_weights(encoder.get_weights())
+        recalibrate_batchnorm(twin, inputs)
+        encoder.set_weights(twin.get_weights())
         return encoder
 
     def networks(self) -> list[keras.Model]:
@@ -283,6 +301,16 @@ class BYOL:
         """The upstream recipe's once-per-epoch target update (`ema_every: epoch`)."""
         if self.cfg.ema_every == "epoch":
             self._epoch_ema()
+
+
+def centre_windows(windows: np.ndarray, window: int) -> np.ndarray:
+    """The middle `window` frames of longer source windows as clean model inputs: positions
+    kept, velocities recomputed so the first frame's is 0 (as window_features makes it)."""
+    start = (windows.shape[1] - window) // 2
+    joints = windows[:, start : start + window].reshape(len(windows), window, -1, 4).copy()
+    joints[:, 1:, :, 2:] = joints[:, 1:, :, :2] - joints[:, :-1, :, :2]
+    joints[:, 0, :, 2:] = 0.0
+    return joints.reshape(len(windows), window, -1)
 
 
 def recalibrate_batchnorm(model: keras.Model, windows, batch_size: int = 256) -> None:

@@ -3,7 +3,7 @@
 RUN_DIR holds config.yaml, run.json, ckpt/ (networks + optimizer, every epoch), metrics.jsonl
 (one line per step: loss and embedding spread; one `"type": "epoch"` line per epoch), loss.png,
 and encoder.keras (the online encoder, refreshed every epoch, its BatchNorm statistics
-re-estimated on clean training windows) for the evaluation protocols.
+re-estimated with the final weights, `byol.bn_statistics`) for the evaluation protocols.
 """
 
 from __future__ import annotations
@@ -122,16 +122,6 @@ def load_pretraining_windows(
     }
 
 
-def centre_windows(windows: np.ndarray, window: int) -> np.ndarray:
-    """The middle `window` frames of longer source windows as clean model inputs: positions
-    kept, velocities recomputed so the first frame's is 0 (as window_features makes it)."""
-    start = (windows.shape[1] - window) // 2
-    joints = windows[:, start : start + window].reshape(len(windows), window, -1, 4).copy()
-    joints[:, 1:, :, 2:] = joints[:, 1:, :, :2] - joints[:, :-1, :, :2]
-    joints[:, 0, :, 2:] = 0.0
-    return joints.reshape(len(windows), window, -1)
-
-
 def _plot_curves(records: list[dict], path: Path, threshold: float) -> None:
     import matplotlib
 
@@ -168,14 +158,14 @@ def _read_lines(path: Path) -> list[dict]:
     )
 
 
-# Clean windows that re-estimate the saved encoder's BatchNorm statistics (a random sample).
+# Training windows that re-estimate the saved encoder's BatchNorm statistics (a random sample).
 CALIBRATION_WINDOWS = 2048
 
 
-def save_encoder(byol: BYOL, path: Path, clean_windows: np.ndarray | None = None) -> None:
+def save_encoder(byol: BYOL, path: Path, windows: np.ndarray | None = None) -> None:
     """The online encoder as a plain float32 .keras model, its BatchNorm statistics
-    re-estimated on `clean_windows` (un-augmented training windows) when given."""
-    encoder = byol.export_encoder(clean_windows)
+    re-estimated on (views of) the source `windows` when given (BYOL.export_encoder)."""
+    encoder = byol.export_encoder(windows)
     atomic_write(path, lambda tmp: encoder.save(tmp), keep_suffix=True)
 
 
@@ -214,7 +204,7 @@ def pretrain_byol(
         )
     byol = BYOL(config.model, cfg, config.augment, window, steps_per_epoch, strategy)
     sample = np.random.default_rng(cfg.seed).permutation(len(windows))[:CALIBRATION_WINDOWS]
-    clean = centre_windows(windows[np.sort(sample)], window)
+    calibration = windows[np.sort(sample)]
     with strategy.scope():
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     nets = {
@@ -338,7 +328,7 @@ def pretrain_byol(
             manager.save(checkpoint_number=epoch)  # every worker takes part; the chief's is kept
             if chief:
                 _plot_curves(records, run_dir / "loss.png", cfg.collapse_threshold)
-                save_encoder(byol, run_dir / "encoder.keras", clean)
+                save_encoder(byol, run_dir / "encoder.keras", calibration)
                 line = (
                     f"epoch {epoch}/{cfg.epochs}  loss {summary['loss']:.4f}  spread "
                     f"{summary['embedding_spread']:.3f}  tau {summary['tau']:.5f}  "

@@ -32,6 +32,7 @@ from relsar_core.train.model import (
     keras_problem,
     logits_model,
 )
+from relsar_core.train.teaching_objective import logits_of, training_model
 from relsar_core.train.tfdata import labelled_dataset
 
 
@@ -129,10 +130,10 @@ def fit_classifier(
         remove_stale_temps(run_dir)
         trim_jsonl(run_dir / "metrics.jsonl", int(state.get("epoch", 0)))
         model = load_model(run_dir / "last.keras", compile=True)
-        classifier = classifier_from_logits_model(model)
+        classifier = classifier_from_logits_model(logits_of(model))
     else:
         keras.utils.set_random_seed(cfg.seed)
-        model = logits_model(classifier)
+        model = training_model(logits_model(classifier), config.augment, cfg)
         compile_for_training(model, cfg, steps)
         state = {"epoch": 0}
         dump_config(config, run_dir / "config.yaml")
@@ -161,7 +162,7 @@ def fit_classifier(
             train.num_classes,
             cfg.batch_size,
             True,
-            config.augment,
+            None if cfg.teaching.enabled else config.augment,  # it augments in its own step
             weights,
             cfg.seed,
         )

@@ -1,0 +1,180 @@
+"""`relsar-bench byol-study`: the label-efficiency study of BYOL (relsar_core.train.label_study)
+on the default model's data, written as JSON, a Markdown table and a PNG plot.
+
+    relsar-bench byol-study [--data DIR] [--work DIR] [--quick]
+
+DIR holds `train/` and `test/` as `relsar-data webcam` writes them (the test side holds out
+viewpoints, styles and body proportions). Without --data, a subset of the default model's data
+is generated into WORK/data (`relsar-data webcam --seed 0` with fewer clips per class: the
+first clips of the full data set, which draws every clip from its own seed). --quick runs the
+same plumbing on toy clips with the tiny model in seconds (a test, not a result).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from relsar_core.bench.common import Measurement
+from relsar_core.files import atomic_write, write_json, write_text
+
+# The default model's data, cut to what the 2-core budget allows (see docs/byol.md).
+TRAIN_CLIPS, TEST_CLIPS = 40, 20
+LABELS = {
+    "supervised": "supervised from scratch",
+    "byol_finetune": "BYOL + fine-tune",
+    "byol_linear": "BYOL + linear probe",
+    "byol_knn": "BYOL + k-NN",
+}
+
+
+def study_data(work: Path, quick: bool) -> tuple[Path, Path]:
+    """(train folder, test folder): toy clips for --quick, else a webcam subset (made once)."""
+    if quick:
+        from relsar_core.skeleton.synthetic import make_toy_dataset
+
+        if not (work / "data" / "train").is_dir():
+            make_toy_dataset(work / "data" / "train", clips_per_class=10, frames=60, seed=0)
+            make_toy_dataset(work / "data" / "test", clips_per_class=3, frames=60, seed=1)
+        return work / "data" / "train", work / "data" / "test"
+    from dataclasses import asdict
+
+    from relsar_core.data.mocap.webcam import WebcamConfig, generate_webcam_dataset
+
+    data = work / "data"
+    # As `relsar-data webcam --train-clips 40 --test-clips 20` (`other` gets 1.5× as many).
+    cfg = WebcamConfig(
+        0, TRAIN_CLIPS, TEST_CLIPS, out_of_set_clips=1, other_clips=round(1.5 * TRAIN_CLIPS)
+    )
+    manifest = data / "manifest.json"
+    same = manifest.is_file() and json.loads(manifest.read_text()).get("config") == asdict(cfg)
+    if not same:
+        generate_webcam_dataset(data, cfg, overwrite=True)
+    return data / "train", data / "test"
+
+
+def markdown(result: dict) -> str:
+    """The study table: accuracy mean ± std (min–max) over the seeds, per method and fraction."""
+    fractions = result["plan"]["fractions"]
+    head = "| method | " + " | ".join(f"{f:.0%} labels" for f in fractions) + " |"
+    lines = [head, "|---|" + "---:|" * len(fractions)]
+    rows = {(r["method"], r["fraction"]): r for r in result["rows"]}
+    for method, label in LABELS.items():
+        cells = []
+        for f in fractions:
+            r = rows.get((method, f))
+            cells.append(
+                f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} "
+                f"({r['accuracy_min']:.3f}–{r['accuracy_max']:.3f})"
+                if r
+                else "–"
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    clips = {f: rows[("supervised", f)]["labelled_clips"] for f in fractions}
+    lines.append(
+        "| labelled training clips | " + " | ".join(str(clips[f]) for f in fractions) + " |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fractions = result["plan"]["fractions"]
+    rows = {(r["method"], r["fraction"]): r for r in result["rows"]}
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for method, label in LABELS.items():
+        mean = [rows[(method, f)]["accuracy_mean"] for f in fractions]
+        std = [rows[(method, f)]["accuracy_std"] for f in fractions]
+        ax.errorbar(
+            [100 * f for f in fractions], mean, yerr=std, marker="o", capsize=3, label=label
+        )
+    ax.set_xscale("log")
+    ax.set_xticks([100 * f for f in fractions], [f"{f:.0%}" for f in fractions])
+    ax.set_xlabel("labelled training clips")
+    ax.set_ylabel("held-out test accuracy (windows)")
+    ax.set_title(f"Label efficiency, mean ± std of {len(result['plan']['seeds'])} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def measurements(result: dict) -> list[Measurement]:
+    """One row per method and fraction, and the targets of issue #17 as pass/fail rows."""
+    rows = {(r["method"], r["fraction"]): r for r in result["rows"]}
+    out = [
+        Measurement(
+            "byol-study",
+            f"{LABELS[m]}, {f:.0%} labels (mean of {r['seeds']} seeds)",
+            r["accuracy_mean"],
+            "accuracy",
+            detail=r,
+        )
+        for (m, f), r in rows.items()
+    ]
+    full = max(result["plan"]["fractions"])
+    linear, supervised = rows[("byol_linear", full)], rows[("supervised", full)]
+    out.append(
+        Measurement(
+            "byol-study",
+            f"linear probe / supervised, {full:.0%} labels",
+            linear["accuracy_mean"] / max(supervised["accuracy_mean"], 1e-9),
+            "x",
+            target=">= 0.85",
+        )
+    )
+    for f in result["plan"]["fractions"]:
+        if f < 1:
+            gain = (
+                rows[("byol_finetune", f)]["accuracy_mean"]
+                - rows[("supervised", f)]["accuracy_mean"]
+            )
+            out.append(
+                Measurement(
+                    "byol-study",
+                    f"BYOL + fine-tune − supervised, {f:.0%} labels",
+                    gain,
+                    "accuracy",
+                    target=">= 0",
+                )
+            )
+    return out
+
+
+def run(
+    quick: bool, data: str | os.PathLike | None = None, work: str | os.PathLike | None = None
+) -> list[Measurement]:
+    from relsar_core.cli import console
+    from relsar_core.train.label_study import StudyPlan, quick_plan, run_study
+
+    work = Path(work or ("build/byol-study-quick" if quick else "build/byol-study"))
+    work.mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        train, test = Path(data) / "train", Path(data) / "test"
+    else:
+        train, test = study_data(work, quick)
+    for folder in (train, test):
+        if not folder.is_dir():
+            from relsar_core.errors import DataError
+
+            raise DataError(f"{folder}: no such folder (--data needs train/ and test/ inside)")
+    plan = quick_plan() if quick else StudyPlan()
+    runs = work / "runs"
+    if runs.exists():
+        import shutil
+
+        shutil.rmtree(runs)
+    result = run_study(train, test, runs, plan, log=lambda s: console.print(s, highlight=False))
+    result["quick"] = quick
+    write_json(work / "byol_study.json", result, indent=1)
+    write_text(work / "byol_study.md", markdown(result))
+    plot(result, work / "byol_study.png")
+    console.print(markdown(result), highlight=False)
+    console.print(f"wrote {work / 'byol_study.json'}, .md and .png ({result['seconds']:.0f} s)")
+    return measurements(result)

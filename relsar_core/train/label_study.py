@@ -1,0 +1,276 @@
+"""The label-efficiency study (`relsar-bench byol-study`): supervised training from scratch
+against BYOL + fine-tune, BYOL + linear probe and k-NN on the BYOL embeddings, with 1 %, 5 %,
+10 % and 100 % of the training labels, several seeds each, on a held-out test folder.
+
+Design (affordable on a 2-core CPU, and fair):
+- One BYOL pre-training on every training clip, without labels, and never a test clip
+  (`load_pretraining_windows(..., test_data=...)` refuses one). Pre-training uses no labels,
+  so the same encoder serves every label fraction and seed; the seeds' spread is that of the
+  downstream part (which labelled clips, head and classifier initialisation, batch order).
+- Each (fraction, seed) draws its labelled clips once (`label_fraction_subset`, by clip, at
+  least one per class) and the same fraction of the validation clips; all four methods use
+  that same draw, so they differ only in the method.
+- Supervised from scratch and fine-tuning train the same classifier with the shipped model's
+  supervised recipe (`webcam_model`: optimizer, label smoothing, class weights, augmentations;
+  fine-tuning at half its learning rate) for the same fixed schedule, `epochs` ×
+  `steps_per_epoch` steps whatever the fraction (a 1 % run is not 1 step per epoch); the
+  best-validation-loss epoch (validation cut like training) scores the test side once. Only
+  the initial weights differ: random (seeded) against the BYOL encoder + a seeded head.
+- The linear probe is logistic regression on the frozen encoder's embeddings (standardised,
+  L2 strength chosen on validation); k-NN is `relsar-train knn`'s cosine k-NN.
+- The test side is a separate folder (`relsar-data webcam`'s held-out viewpoints, styles and
+  body proportions), never seen by BYOL, by the probes' choices or by checkpoint selection.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from relsar_core.config import BYOLRunConfig, RunConfig, load_config
+from relsar_core.data.datasets import Splits, load_splits
+from relsar_core.train.augment import source_window
+from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
+from relsar_core.train.protocols import label_fraction_subset
+
+METHODS = ("supervised", "byol_finetune", "byol_linear", "byol_knn")
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """What the study runs; `epochs` × `steps_per_epoch` is every downstream run's schedule."""
+
+    fractions: tuple[float, ...] = (0.01, 0.05, 0.1, 1.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    model_size: str = "micro"
+    stride: int = 10
+    byol_epochs: int = 10
+    byol_batch: int = 128
+    epochs: int = 8
+    steps_per_epoch: int = 12
+    finetune_lr_scale: float = 0.5
+    knn_k: int = 20
+    byol: dict = field(default_factory=dict)  # overrides of the BYOL section (tuning)
+    augment: dict = field(default_factory=dict)  # overrides of the BYOL views
+
+
+def quick_plan() -> StudyPlan:
+    """Seconds, for the tests: the tiny model, two seeds, a few steps of everything."""
+    return StudyPlan(
+        seeds=(0, 1),
+        model_size="tiny",
+        stride=10,
+        byol_epochs=1,
+        byol_batch=32,
+        epochs=1,
+        steps_per_epoch=3,
+        knn_k=5,
+    )
+
+
+def _configs(plan: StudyPlan) -> dict:
+    """Supervised and fine-tune: the shipped model's recipe (`webcam_model`) on the study's
+    schedule; fine-tuning at `plan.finetune_lr_scale` × its learning rate (pre-trained
+    weights need smaller steps), everything else equal."""
+    base = load_config("webcam_model", RunConfig)
+
+    def run_config(lr_scale: float) -> RunConfig:
+        return load_config(
+            "webcam_model",
+            RunConfig,
+            model={"size": plan.model_size},
+            data={"stride": plan.stride},
+            train={
+                "epochs": plan.epochs,
+                "warmup_epochs": min(base.train.warmup_epochs, plan.epochs / 4),
+                "learning_rate": base.train.learning_rate * lr_scale,
+            },
+        )
+
+    return {"supervised": run_config(1.0), "byol_finetune": run_config(plan.finetune_lr_scale)}
+
+
+def byol_config(plan: StudyPlan) -> BYOLRunConfig:
+    return load_config(
+        "default_model_byol",
+        BYOLRunConfig,
+        model={"size": plan.model_size},
+        data={"stride": plan.stride},
+        byol={
+            "epochs": plan.byol_epochs,
+            "batch_size": plan.byol_batch,
+            "warmup_epochs": min(2, plan.byol_epochs / 4),
+            **plan.byol,
+        },
+        augment=plan.augment,
+    )
+
+
+def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: bool) -> dict:
+    """One BYOL pre-training on the training folder (labels unused, the test folder refused)."""
+    cfg = byol_config(plan)
+    windows, info = load_pretraining_windows(
+        [train_dir],
+        cfg.data.window,
+        cfg.data.stride,
+        False,
+        cfg.data,
+        test_data=test_dir,
+        source_frames=source_window(cfg.data.window, cfg.augment.speed),
+    )
+    started = time.perf_counter()
+    summary = pretrain_byol(
+        windows, cfg, out, show_progress=show_progress, run_info={"data_info": info}
+    )
+    summary.update(
+        seconds=round(time.perf_counter() - started, 1),
+        windows=int(len(windows)),
+        config=cfg.model_dump(mode="json")["byol"],
+    )
+    return summary
+
+
+def cut(splits: Splits, fraction: float, seed: int) -> Splits:
+    """The labelled clips of one (fraction, seed): training and validation cut alike."""
+    train = label_fraction_subset(splits.train, fraction, seed)
+    val = label_fraction_subset(splits.val, fraction, seed + 1000)
+    return Splits(train, val, splits.test)
+
+
+def summarise(runs: list[dict], plan: StudyPlan) -> list[dict]:
+    """Mean, sample standard deviation, min and max over the seeds of each (method, fraction)."""
+    rows = []
+    for method in METHODS:
+        for fraction in plan.fractions:
+            mine = [r for r in runs if r["method"] == method and r["fraction"] == fraction]
+            if not mine:
+                continue
+            acc = np.array([r["accuracy"] for r in mine])
+            f1 = np.array([r["macro_f1"] for r in mine])
+            rows.append(
+                {
+                    "method": method,
+                    "fraction": fraction,
+                    "seeds": len(mine),
+                    "accuracy_mean": float(acc.mean()),
+                    "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                    "accuracy_min": float(acc.min()),
+                    "accuracy_max": float(acc.max()),
+                    "macro_f1_mean": float(f1.mean()),
+                    "labelled_clips": int(np.mean([r["labelled_clips"] for r in mine])),
+                    "seconds_mean": float(np.mean([r["seconds"] for r in mine])),
+                }
+            )
+    return rows
+
+
+def run_study(
+    train_dir: str | os.PathLike,
+    test_dir: str | os.PathLike,
+    work: str | os.PathLike,
+    plan: StudyPlan,
+    log=print,
+    show_progress: bool = False,
+) -> dict:
+    """Pre-train once, then every (fraction, seed, method) → {"plan", "byol", "runs", "rows"}."""
+    from relsar_core.train.tf_setup import seed_everything
+
+    work = Path(work)
+    started = time.perf_counter()
+    seed_everything(0)
+    byol = pretrain(train_dir, test_dir, plan, work / "byol", show_progress)
+    log(f"BYOL: {byol['epochs']} epochs, loss {byol['loss']:.3f}, {byol['seconds']:.0f} s")
+    encoder = work / "byol"
+    configs = _configs(plan)
+    first = configs["supervised"]
+    splits = load_splits(
+        train_dir,
+        first.data.window,
+        first.data.stride,
+        first.data.val_fraction,
+        0.0,
+        first.data.seed,
+        test_data=test_dir,
+    )
+    from relsar_core.train.protocols import load_encoder
+    from relsar_core.train.study_fit import (
+        ReusableTrainer,
+        embeddings,
+        knn_embeddings,
+        linear_probe_embeddings,
+        scores,
+    )
+
+    frozen = load_encoder(encoder)
+    encoder_weights = frozen.get_weights()
+    emb = {
+        name: embeddings(frozen, getattr(splits, name).windows) for name in ("train", "val", "test")
+    }
+    trainers = {
+        method: ReusableTrainer(
+            cfg.model,
+            splits.train.num_classes,
+            cfg.data.window,
+            cfg.train,
+            cfg.augment,
+            plan.steps_per_epoch,
+        )
+        for method, cfg in configs.items()
+    }
+    runs = []
+    for fraction in plan.fractions:
+        for seed in plan.seeds:
+            part = cut(splits, fraction, seed)
+            train_rows = np.isin(splits.train.clip_ids, np.unique(part.train.clip_ids))
+            val_rows = np.isin(splits.val.clip_ids, np.unique(part.val.clip_ids))
+            for method in METHODS:
+                t0 = time.perf_counter()
+                extra: dict = {}
+                if method in trainers:
+                    trainer = trainers[method]
+                    start = trainer.initial_weights(
+                        seed, encoder_weights if method == "byol_finetune" else None
+                    )
+                    extra = trainer.run(start, part.train, part.val, seed)
+                    predicted = trainer.predict(splits.test.windows)
+                elif method == "byol_linear":
+                    probe, c = linear_probe_embeddings(
+                        emb["train"][train_rows],
+                        part.train.labels,
+                        emb["val"][val_rows],
+                        part.val.labels,
+                    )
+                    predicted, extra = probe.predict(emb["test"]), {"C": c}
+                else:
+                    predicted = knn_embeddings(
+                        emb["train"][train_rows], part.train.labels, emb["test"], plan.knn_k
+                    )
+                run = {
+                    "method": method,
+                    "fraction": fraction,
+                    "seed": seed,
+                    **scores(predicted, splits.test),
+                    "labelled_clips": int(len(np.unique(part.train.clip_ids))),
+                    "labelled_windows": int(len(part.train)),
+                    "val_clips": int(len(np.unique(part.val.clip_ids))),
+                    **extra,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
+                runs.append(run)
+                log(
+                    f"{method:14s} {fraction:>5.0%} seed {seed}: accuracy {run['accuracy']:.3f} "
+                    f"({run['labelled_clips']} clips, {run['seconds']:.0f} s)"
+                )
+    return {
+        "plan": asdict(plan),
+        "data": {"train": str(train_dir), "test": str(test_dir)},
+        "split": splits.describe(),
+        "byol": byol,
+        "runs": runs,
+        "rows": summarise(runs, plan),
+        "seconds": round(time.perf_counter() - started, 1),
+    }

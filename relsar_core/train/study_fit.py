@@ -1,0 +1,154 @@
+"""The downstream runs of the label-efficiency study (relsar_core.train.label_study), built to
+be cheap on a CPU: one compiled classifier per method, reused for every (fraction, seed) run
+with its weights and optimizer reset, so a run costs its steps and not a new trace.
+
+- `ReusableTrainer`: the supervised fit loop's recipe (model, AdamW + warm-up/cosine, label
+  smoothing, class weights, the on-graph augmentations of the method's config) for a fixed
+  schedule of `epochs` × `steps_per_epoch` steps whatever the size of the labelled set; after
+  every epoch the validation loss (on the equally cut validation clips) keeps the best weights,
+  which score the test side once.
+- `linear_probe_embeddings`: a linear probe on frozen embeddings (multinomial logistic
+  regression, features standardised on the labelled set, L2 strength chosen on validation).
+- `knn_embeddings`: cosine k-NN with distance-weighted votes, as `relsar-train knn`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from sklearn.metrics import f1_score
+
+from relsar_core.config import AugmentConfig, ModelConfig, TrainConfig
+from relsar_core.data.datasets import WindowSet, class_weights
+from relsar_core.train.model import build_classifier, logits_model
+from relsar_core.train.supervised import compile_for_training
+from relsar_core.train.tfdata import labelled_dataset
+
+
+def scores(predicted: np.ndarray, data: WindowSet) -> dict:
+    """Window accuracy and macro-F1 (over the classes the data holds: `other` has no test
+    clips) of predicted class indices."""
+    labels = np.unique(data.labels)
+    return {
+        "accuracy": float((predicted == data.labels).mean()),
+        "macro_f1": float(
+            f1_score(data.labels, predicted, labels=labels, average="macro", zero_division=0)
+        ),
+    }
+
+
+class _KeepBest(keras.callbacks.Callback):
+    """The weights of the epoch with the lowest validation loss, kept in memory."""
+
+    def __init__(self):
+        super().__init__()
+        self.best, self.weights, self.epoch = np.inf, None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss", np.inf)
+        if self.weights is None or loss < self.best:
+            self.best, self.weights, self.epoch = loss, self.model.get_weights(), epoch + 1
+
+
+class ReusableTrainer:
+    """A classifier compiled once; `run(initial weights, …)` trains it from those weights."""
+
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        num_classes: int,
+        window: int,
+        train_cfg: TrainConfig,
+        augment_cfg: AugmentConfig,
+        steps_per_epoch: int,
+    ):
+        self.model_cfg, self.num_classes, self.window = model_cfg, num_classes, window
+        self.cfg, self.augment_cfg, self.steps = train_cfg, augment_cfg, steps_per_epoch
+        self.classifier = build_classifier(model_cfg, num_classes, window)
+        self.model = logits_model(self.classifier)
+        compile_for_training(self.model, train_cfg, steps_per_epoch)
+        self.model.optimizer.build(self.model.trainable_variables)
+
+    def initial_weights(self, seed: int, encoder_weights: list | None = None) -> list:
+        """A fresh initialisation drawn from `seed` (built, never traced), its encoder part
+        replaced by `encoder_weights` (fine-tuning a pre-trained encoder) when given."""
+        keras.utils.set_random_seed(seed)
+        fresh = build_classifier(self.model_cfg, self.num_classes, self.window)
+        if encoder_weights is not None:
+            fresh.get_layer("encoder").set_weights(encoder_weights)
+        return logits_model(fresh).get_weights()
+
+    def run(self, weights: list, train: WindowSet, val: WindowSet, seed: int) -> dict:
+        """Train from `weights` for the fixed schedule; the best-validation weights stay loaded."""
+        keras.utils.set_random_seed(seed)
+        self.model.set_weights(weights)
+        for variable in self.model.optimizer.variables:  # moments and the step count
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+        sample_weights = (
+            class_weights(train.labels, train.num_classes)[train.labels]
+            if self.cfg.class_weights
+            else None
+        )
+        train_ds = labelled_dataset(
+            train.windows,
+            train.labels,
+            train.num_classes,
+            self.cfg.batch_size,
+            True,
+            self.augment_cfg,
+            sample_weights,
+            seed,
+        ).repeat()
+        val_ds = labelled_dataset(
+            val.windows, val.labels, val.num_classes, self.cfg.batch_size, False
+        )
+        keep = _KeepBest()
+        self.model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=self.cfg.epochs,
+            steps_per_epoch=self.steps,
+            verbose=0,
+            shuffle=False,  # the dataset shuffles
+            callbacks=[keep],
+        )
+        self.model.set_weights(keep.weights)
+        return {"best_epoch": keep.epoch, "best_val_loss": float(keep.best)}
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        return self.model.predict(windows, batch_size=256, verbose=0).argmax(1)
+
+
+def embeddings(encoder: keras.Model, windows: np.ndarray) -> np.ndarray:
+    return encoder.predict(windows, batch_size=256, verbose=0)
+
+
+def linear_probe_embeddings(
+    bank: np.ndarray,
+    labels: np.ndarray,
+    val: np.ndarray,
+    val_labels: np.ndarray,
+    strengths: tuple[float, ...] = (0.1, 1.0, 10.0),
+) -> tuple[object, float]:
+    """(fitted probe, chosen C): logistic regression on standardised frozen embeddings; the
+    inverse L2 strength C with the best validation accuracy (ties: the stronger penalty)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    best, chosen, best_acc = None, None, -1.0
+    for c in strengths:
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=500))
+        probe.fit(bank, labels)
+        acc = float((probe.predict(val) == val_labels).mean())
+        if acc > best_acc:
+            best, chosen, best_acc = probe, c, acc
+    return best, chosen
+
+
+def knn_embeddings(bank: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Cosine k-NN, distance-weighted votes → predicted class indices."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(bank)), metric="cosine", weights="distance")
+    return knn.fit(bank, labels).predict(queries)
