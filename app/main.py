@@ -13,7 +13,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from relsar_core.cli import console, run_cli  # noqa: E402
-from relsar_core.pose.factory import POSE_BACKENDS  # noqa: E402
+from relsar_core.pose.factory import DEFAULT_POSE_BACKEND, POSE_BACKENDS  # noqa: E402
 
 MAX_PEOPLE = 8  # more than this many people: the per-person cost leaves no frames per second
 HEADLESS_HINT = (
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "--pose",
         choices=POSE_BACKENDS,
         help="pose backend for cameras "
-        "and videos (default blazepose, after `relsar-models fetch default`)",
+        f"and videos (default {DEFAULT_POSE_BACKEND}, after `relsar-models fetch default`)",
     )
     p.add_argument("--pose-weights", type=Path, help="ViTPose checkpoint (.pth) for --pose vitpose")
     p.add_argument(
@@ -170,7 +170,7 @@ def _headless(args: argparse.Namespace) -> int:
         pose = (
             None
             if source.provides_skeletons
-            else open_pose(args.pose or "blazepose", args.pose_weights, args.people or 1)
+            else open_pose(args.pose or DEFAULT_POSE_BACKEND, args.pose_weights, args.people or 1)
         )
         pipeline = LivePipeline(
             classifier,

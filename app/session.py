@@ -243,6 +243,8 @@ def toggle_recording(window) -> Path | None:
         window.show_message(texts.name_problem(window.record_panel.action_edit.text()), "warning")
         window.record_panel.action_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)  # type it
         return None
+    if window.banner.text.startswith("Recording not saved"):
+        window.banner.hide()  # a new take: the last one's refusal is old news
     window._recorder = new_recorder(window, action)
     window.pipeline.swap_recorder(window._recorder)
     window.record_panel.set_recording(True)
@@ -306,15 +308,17 @@ def teach(window, action: str | None = None):
         task.report(f"Teaching “{action}” from {len(clips)} take(s)…")
         # A second interpreter for the examples: the pipeline's own is busy in its thread.
         embedder = TfliteClassifier(model)
-        return fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+        taught = fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
+        return taught, taught.describe()  # describe() refits leave-one-clip-out: not here on the UI
 
-    def done(classifier) -> None:
+    def done(result) -> None:
+        classifier, description = result
         window.classifier = classifier
         window._classes_changed()
         note = " (3–10 examples work best)" if len(clips) < 3 else ""
         window.show_message(
             f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model. "
-            f"{classifier.describe()}.",
+            f"{description}.",
             "info",
         )
 
@@ -327,21 +331,41 @@ def teach(window, action: str | None = None):
     )
 
 
-def forget(window, action: str) -> None:
-    """Forget one taught action (the others stay), after asking."""
+def forget(window, action: str):
+    """Forget one taught action (the others stay), after asking; the head is refitted in a
+    worker (fitting the taught examples again can take longer than a frame)."""
     if not action or window.classifier is None:
-        return
+        return None
+    if "teach" in window.tasks:  # both rewrite the taught file
+        window.show_message("Wait until teaching has finished, then forget.", "warning")
+        return None
     answer = QMessageBox.question(
         window, "Forget a taught action", f"Forget the taught action “{action}”?"
     )
     if answer != QMessageBox.StandardButton.Yes:
-        return
-    model = window.settings.model
-    if not fewshot.forget_taught(model, action):
-        return
-    window.classifier = fewshot.with_taught(window.base_classifier, model)
-    window._classes_changed()
-    window.show_message(f"Forgot the taught action “{action}”.", "info")
+        return None
+    model, base = window.settings.model, window.base_classifier
+
+    def work(task):
+        task.report(f"Forgetting “{action}”…")
+        if not fewshot.forget_taught(model, action):
+            return None
+        return fewshot.with_taught(base, model)  # refits the head on the examples left
+
+    def done(classifier) -> None:
+        if classifier is None or window.settings.model != model:
+            return  # nothing was taught under that name, or another model was loaded since
+        window.classifier = classifier
+        window._classes_changed()
+        window.show_message(f"Forgot the taught action “{action}”.", "info")
+
+    return window._run(
+        "forget",
+        f"Forgetting “{action}”…",
+        work,
+        done,
+        lambda m: window.show_message(f"Could not forget “{action}”: {m}", "error"),
+    )
 
 
 def export_results(window, path: Path) -> Path | None:

@@ -375,9 +375,9 @@ class MainWindow(QMainWindow):
         """Teach the named action from its recorded examples in a worker; switch at once."""
         return session.teach(self, action)
 
-    def forget_action(self, action: str) -> None:
-        """Forget one taught action, after asking."""
-        session.forget(self, action)
+    def forget_action(self, action: str) -> Task | None:
+        """Forget one taught action, after asking; the refit runs in a worker."""
+        return session.forget(self, action)
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from relsar_core.errors import RelsarError
+from relsar_core.errors import RelsarError, first_line
 
 # Enough threads that a stalled stream never queues a model load or a camera scan behind it.
 _POOL = QThreadPool()
@@ -29,7 +29,7 @@ def user_message(exc: BaseException) -> str:
     if isinstance(exc, RelsarError):
         text = str(exc)
     else:
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = first_line(exc, default="")
         text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 

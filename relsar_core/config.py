@@ -20,6 +20,9 @@ class Strict(BaseModel):
 
 ModelSizeName = Literal["base", "small", "micro", "tiny"]
 MODEL_SIZES: tuple[str, ...] = get_args(ModelSizeName)  # presets: relsar_core.train.model.PRESETS
+# tf.distribute strategies (relsar_core.train.distribute builds them; relsar-train --strategy).
+StrategyName = Literal["default", "mirrored", "multiworker"]
+STRATEGIES: tuple[str, ...] = get_args(StrategyName)
 
 
 class ModelConfig(Strict):
@@ -120,7 +123,7 @@ class BYOLConfig(Strict):
     # encoder stay float32). auto: bfloat16 where the hardware multiplies it natively (a GPU, or a
     # CPU with AVX512-BF16/AMX), else float32.
     precision: Literal["float32", "mixed_bfloat16", "auto"] = "auto"
-    strategy: Literal["default", "mirrored", "multiworker"] = "default"
+    strategy: StrategyName = "default"
     # The saved encoder's BatchNorm moving statistics: re-estimated with the final weights on fresh
     # BYOL views of training windows (views), on clean training windows (clean), or kept as the
     # step's running averages (step). Measured in docs/byol.md: clean hurts the probes.

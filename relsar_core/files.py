@@ -1,4 +1,5 @@
-"""Writing and checking files: atomic replacement, temp-file hygiene and SHA-256 digests.
+"""Writing and checking files: atomic replacement, temp-file hygiene, SHA-256 digests and the one
+reader of a JSON object file.
 
 A temp file is named `.NAME.<host>-<pid>.<random>.tmp` beside its target: hidden (readers skip
 dotfiles) and ending in `.tmp`, so no `*.npz` / `*.jsonl` glob picks up a half-written file
@@ -15,6 +16,8 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+
+from relsar_core.errors import RelsarError, first_line
 
 TEMP_MARK = ".tmp"
 # A temp file of another machine (shards writing one shared folder) is only removed this old.
@@ -105,20 +108,33 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+NOT_JSON = "not valid JSON"
+
+
+def read_json_object(
+    path: str | os.PathLike,
+    error: type[RelsarError] = RelsarError,
+    problem: str = NOT_JSON,
+) -> dict:
+    """The JSON object in `path`, or `error` with one line: "PATH: PROBLEM (what was wrong)" for
+    a file that cannot be read or parsed, "PATH: expected a JSON object, found a JSON list" (and
+    PROBLEM, when the caller names one) for valid JSON of another kind."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: {problem} ({first_line(exc)})") from None
+    if not isinstance(data, dict):
+        context = "" if problem == NOT_JSON else f" ({problem})"
+        raise error(f"{path}: expected a JSON object, found a JSON {type(data).__name__}{context}")
+    return data
+
+
 def read_run_file(path: str | os.PathLike) -> dict:
     """A run folder's JSON object ({} when absent); a corrupt one is one clear RelsarError."""
-    from relsar_core.errors import RelsarError
-
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RelsarError(f"{path}: corrupt run file, cannot resume ({exc})") from None
-    if not isinstance(data, dict):
-        raise RelsarError(f"{path}: corrupt run file, cannot resume (not a JSON object)")
-    return data
+    return read_json_object(path, problem="corrupt run file, cannot resume")
 
 
 def trim_jsonl(path: str | os.PathLike, epoch: int) -> None:

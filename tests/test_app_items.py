@@ -170,3 +170,16 @@ def test_forget_one_taught_action_after_confirming(make_window, qtbot, model_cop
     assert spin not in window.results.bars.class_names
     assert [combo.itemText(i) for i in range(combo.count())] == [keep]
     assert set(fewshot.load_taught(model_copy).labels) == {keep}  # saved: gone at next launch too
+
+
+def test_a_new_take_clears_the_last_ones_refusal(make_window, qtbot, model_copy, toy_data):
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    window.record_panel.action_edit.setText("clap")
+    window.video.setFocus()
+    qtbot.keyClick(window.video, Qt.Key.Key_R)
+    qtbot.keyClick(window.video, Qt.Key.Key_R)  # at once: too short, refused
+    assert window.banner.level == "error" and "too short" in window.banner.text
+    qtbot.keyClick(window.video, Qt.Key.Key_R)  # the next take
+    assert window._recorder is not None and window.banner.text == ""
+    window.stop()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench import teach
 from relsar_core.errors import DataError
 from training.bench_cli import main as bench_main
@@ -23,7 +24,7 @@ def report(tmp_path_factory):
     patch.setattr(teach, "KS", (1, 3))
     try:
         with pytest.raises(SystemExit) as done:
-            bench_main(["teach", "--quick", "--out", str(out)])
+            bench_main(["teach", "--quick", "--out", str(out), "--model", str(DEFAULT_MODEL)])
     finally:
         patch.undo()
     assert done.value.code == 0
@@ -43,6 +44,9 @@ def test_report_has_every_space_k_and_measure(report):
                 assert 0.0 <= values[f"{space} k={k} {metric}"] <= 1.0, (space, k, metric)
         assert f"{space} k=5 accuracy" not in values  # k above the teaching clips is left out
     assert "k=3 accuracy gain over raw features" in values
+    for space in teach.SPACES:
+        assert 0.0 <= values[f"hand twin confusion k=3 on {space}"] <= 1.0
+        assert 0.0 <= values[f"hand twins k=3 accuracy on {space}"] <= 1.0
     targets = {m["name"]: m["target"] for m in report["measurements"]}
     assert targets["embedding+descriptors k=3 accuracy"] == ">= 0.9"
     assert targets["k=3 accuracy gain over raw features"] == ">= 0.05"
@@ -71,3 +75,17 @@ def test_a_model_of_other_classes_is_one_clear_error():
     assert teach.base_set_of(
         ["still", "walk", "run", "jump", "kick", "punch", "spin_kick", "dance"]
     )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["pose", "--model", "x.tflite"], "--model is for `relsar-bench teach` only"),
+        (["teach", "--model", "missing.tflite"], "missing.tflite: no such model file"),
+    ],
+)
+def test_model_option_errors_are_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as done:
+        bench_main(args)
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and message in err and "Traceback" not in err

@@ -149,8 +149,17 @@ def test_train_benchmark_runs_and_reports_the_ratio():
 
     measurements = train.run(quick=True, size="tiny")  # the speed itself is relsar-bench's job
     assert [m.unit for m in measurements] == ["windows/s"] * 3 + ["x"] * 3
-    assert all(m.value > 0 for m in measurements)
     headline, bf16 = measurements[3], measurements[4]
+    # Each number is what the recorded step times say (step_ms is rounded to 0.1 ms).
+    step_ms = {k: np.array(v) for k, v in headline.detail["step_ms"].items()}
+    for m, loop in zip(measurements[:3], ("float32", "mixed_bfloat16", "upstream"), strict=True):
+        assert m.value == pytest.approx(64e3 / np.median(step_ms[loop]), rel=0.02), m.name
+    for m, loop in ((headline, "float32"), (bf16, "mixed_bfloat16")):
+        per_round = step_ms["upstream"] / step_ms[loop]
+        assert per_round.min() * 0.98 <= m.value <= per_round.max() * 1.02, m.name
+    assert measurements[5].value == pytest.approx(
+        headline.detail["cpu_time_ratio"]["float32"], abs=1e-3
+    )
     assert "float32 vs float32" in headline.name and headline.target == ">= 2.5"
     assert "bfloat16 vs float32" in bf16.name and bf16.target == ">= 3"
     assert headline.detail["batch"] == 64 and headline.detail["model"] == "tiny"

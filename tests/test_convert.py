@@ -240,5 +240,5 @@ def test_run_json_problems_are_clear(tiny_run_dir, tmp_path):
     ):
         convert_run(run_dir, tmp_path / "m", ["none"])
     (run_dir / "run.json").write_text("{not json")
-    with pytest.raises(ModelFileError, match="run.json: not readable JSON"):
+    with pytest.raises(ModelFileError, match="run.json: not valid JSON"):
         load_source(run_dir)

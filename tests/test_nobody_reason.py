@@ -44,6 +44,22 @@ def test_probe_runs_once_a_second_and_remembers_small_people():
     assert probe.reason is None
 
 
+def test_probe_with_a_score_bar_ignores_weak_detections():
+    class Det:
+        def __init__(self, score: float) -> None:
+            self.score = score
+
+    class WeakDetector:
+        def detect(self, tile: np.ndarray) -> list:
+            return [Det(0.35)]
+
+    frame = np.zeros((576, 768, 3), np.uint8)
+    probe = small_people.MissProbe(min_score=0.5)  # the several-people BlazePose's probe
+    probe.missed(WeakDetector(), frame)
+    assert probe.reason == small_people.NONE  # a 0.35 box is not "people too small"
+    assert small_people.people_in_tiles(WeakDetector(), frame, 0.3) == 4
+
+
 def test_tiles_cover_the_frame_at_twice_the_scale():
     frame = np.zeros((576, 768, 3), np.uint8)
     parts = small_people.tiles(frame)
@@ -95,8 +111,10 @@ def test_the_selected_persons_reason_is_worded():
     ),
     reason="BlazePose models or sample video not fetched: run `make models`",
 )
-def test_full_sample_video_says_people_too_small_and_a_blank_frame_nobody():
+@pytest.mark.parametrize("people", [1, 4])
+def test_full_sample_video_says_people_too_small_and_a_blank_frame_nobody(people):
     from relsar_core.pose.blazepose.estimator import BlazePoseEstimator
+    from relsar_core.pose.blazepose.people import MultiPersonBlazePose
     from relsar_core.pose.sample_media import sample_video_path
 
     cap = cv2.VideoCapture(str(sample_video_path()))
@@ -104,14 +122,19 @@ def test_full_sample_video_says_people_too_small_and_a_blank_frame_nobody():
     ok, frame = cap.read()
     cap.release()
     assert ok and frame.shape == (576, 768, 3)
-    pose = BlazePoseEstimator(num_threads=1)
+    if people == 1:
+        pose = BlazePoseEstimator(num_threads=1)
+        estimate = pose.estimate
+    else:  # the several-people estimator (people mode) gives the same reason
+        pose = MultiPersonBlazePose(num_threads=1, max_people=people)
+        estimate = pose.estimate_people
     try:
         assert pose.detector.detect(frame) == []  # the whole frame: walkers too small to see
-        assert pose.estimate(frame) is None
+        assert not estimate(frame)
         assert pose.miss_reason() == small_people.SMALL
         assert "people too small" in texts.nobody_text(pose)
         pose.reset()
-        assert pose.estimate(np.full_like(frame, 128)) is None
+        assert not estimate(np.full_like(frame, 128))
         assert pose.miss_reason() == small_people.NONE
     finally:
         pose.close()
@@ -123,11 +146,14 @@ def test_full_sample_video_says_people_too_small_and_a_blank_frame_nobody():
     ),
     reason="BlazePose models or sample video not fetched: run `make models`",
 )
-def test_window_on_the_full_sample_video_says_people_too_small(make_window, qtbot):
+@pytest.mark.parametrize("people", [1, 4])
+def test_window_on_the_full_sample_video_says_people_too_small(make_window, qtbot, people):
     from relsar_core.assets import DEFAULT_MODEL
     from relsar_core.pose.sample_media import sample_video_path
 
-    window = make_window(str(sample_video_path()), DEFAULT_MODEL, pose_backend="blazepose")
+    window = make_window(
+        str(sample_video_path()), DEFAULT_MODEL, pose_backend="blazepose", people=people
+    )
     qtbot.waitUntil(
         lambda: "people too small" in window.results.confidence_label.full_text(), timeout=20000
     )

@@ -13,6 +13,7 @@ from relsar_core.live.crowd import CrowdReplaySource, open_any_source
 from relsar_core.live.people import FILLING
 from relsar_core.live.pipeline import LivePipeline, PipelineRunner
 from relsar_core.live.sources import SourceError
+from relsar_core.pose.model_store import BLAZEPOSE, SAMPLE_VIDEO, missing_files
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.layouts import to_body15
@@ -136,3 +137,27 @@ def test_headless_writes_a_line_per_person_with_id_and_box(tiny_tflite_model, to
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--source", str(paths[0]), "--people", "0"])
     assert exit_.value.code == 2
+
+
+@pytest.mark.skipif(
+    bool(
+        missing_files(BLAZEPOSE, check_hash=False) or missing_files(SAMPLE_VIDEO, check_hash=False)
+    ),
+    reason="BlazePose models or sample video not fetched: run `make models`",
+)
+def test_people_bench_runs_the_real_pipeline_on_walkers(tmp_path):
+    """relsar-bench pipeline --people: the several-people path on real frames, end to end."""
+    from relsar_core.assets import DEFAULT_MODEL
+    from relsar_core.bench.people_pipeline import _run
+    from relsar_core.bench.pose import load_sample_frames
+    from relsar_core.bench.videos import write_video
+    from relsar_core.live.pipeline import open_classifier
+
+    images, desc = load_sample_frames(50, start=40)  # a walker crosses (id 2 in docs/app.md)
+    spec = str(write_video(tmp_path, images))
+    classifier, _ = open_classifier(DEFAULT_MODEL)
+    r = _run(spec, classifier, 2, len(images), realtime=False)
+    assert len(r["counts"]) == len(images) and r["counts"].max() <= 2
+    assert r["counts"].sum() >= len(images) // 2, desc  # BlazePose follows the walker
+    longest = max(n for _, _, n in r["spans"].values())
+    assert longest >= 30 and 1.0 < r["cpu_ms_per_frame"] < 2000

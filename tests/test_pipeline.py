@@ -439,7 +439,7 @@ def test_pipeline_bench_measures_a_replay_run(tiny_tflite_model, toy_data):
     stats = _run_pipeline(
         str(toy_data / "wave"), TfliteClassifier(tiny_tflite_model), None, 90, realtime=False
     )
-    assert stats["frames"] >= 90 and stats["fps"] > 0 and stats["dropped"] == 0
-    assert (
-        len(stats["latencies"]) > 0 and stats["classify_p50_ms"] > 0 and stats["pose_p50_ms"] == 0
-    )
+    assert stats["frames"] >= 90 and stats["dropped"] == 0
+    assert stats["fps"] >= 30  # a replay (no pose) keeps up with a 30 FPS camera, and more
+    assert len(stats["latencies"]) >= 10  # a label every 5 frames after the first window's warm-up
+    assert 0 < stats["classify_p50_ms"] < 50 and stats["pose_p50_ms"] == 0  # tiny model, no pose

@@ -72,7 +72,8 @@ def test_linear_probe_on_byol_encoder_beats_random_encoder(pretrained, splits, t
 def test_finetune_with_frozen_stem_trains_the_rest(pretrained, splits, tmp_path):
     config = load_config("finetune", RunConfig, train={"epochs": 2})
     report = finetune(pretrained, splits, config, tmp_path / "ft", freeze_stem=True)
-    assert 0.0 <= report["accuracy"] <= 1.0
+    # Better than chance (1/5) already: 0.386 measured after these 2 epochs (2026-12-02).
+    assert report["epochs_run"] == 2 and report["accuracy"] > 0.2, report["accuracy"]
     before = load_encoder(pretrained)
     after = keras.models.load_model(tmp_path / "ft" / "last.keras").get_layer("encoder")
     stem = {layer.name for layer in stem_layers(before)}

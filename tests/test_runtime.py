@@ -105,7 +105,9 @@ def test_bench_times_tflite_in_a_process_without_tensorflow(tiny_tflite_model, t
     for name in ("none", "none-dynamic-batch", "none, all cores"):
         p50, p95 = timed[name]
         assert 0 < p50 <= p95 < 1000
-    assert timed["batch none"] > 0 and timed["threads"] >= 1
+    # predict_batch per window: never slower than a single call's p95 plus margin
+    assert 0 < timed["batch none"] < timed["none"][1] * 2 + 1.0
+    assert timed["threads"] == default_num_threads()  # the subprocess runs under this one's cores
 
 
 def test_one_thread_rule_for_every_inference_engine(monkeypatch):

@@ -134,6 +134,25 @@ def test_teach_can_preview_the_score_before_anything_is_saved(default_copy, toy_
     assert fewshot.load_taught(default_copy).counts() == {"hop": 3, "wave2": 3}
 
 
+def test_teaching_a_base_action_under_a_new_name_says_what_it_looks_like(default_copy):
+    """Real webcam clips of the shipped model's own classes, taught under new names: the user
+    is told "“wave2” looks like <a base class>" (the 15-class model of 03:28 names wave's
+    neighbour raise_hand for wave, punch for clap, kick for kick)."""
+    from relsar_core.data.mocap.kinematics import HumanoidKinematics
+    from relsar_core.data.mocap.webcam import WEBCAM_CLASSES, WebcamConfig, _Motions, class_clip
+
+    base = TfliteClassifier(default_copy)
+    with HumanoidKinematics() as kin:
+        motions = _Motions(kin)
+        for cls in ("wave", "clap", "kick"):
+            ci = WEBCAM_CLASSES.index(cls)
+            clips = [class_clip(motions, WebcamConfig(), 1, ci, i)[0] for i in range(3)]
+            taught = fewshot.teach(base, default_copy, {f"{cls}2": clips}, save=False)
+            looks = taught.summaries()[0].looks_like
+            assert looks in base.class_names and looks != "other", (cls, looks)
+            assert f"“{cls}2” looks like {looks}" in taught.describe()
+
+
 def test_examples_that_look_like_a_base_class_are_flagged():
     rng = np.random.default_rng(1)
     centre = unit(rng.normal(size=16))
@@ -220,13 +239,17 @@ def test_relsar_teach_names_a_broken_model(tmp_path, capsys):
 
 
 def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras():
-    from relsar_core.bench.teach_data import NOVEL_ACTIONS, TWINS, make_teach_clips
+    from relsar_core.bench.teach_data import HAND_TWINS, NOVEL_ACTIONS, TWINS, make_teach_clips
     from relsar_core.data.mocap.classes import CLASSES
 
     trained = {m for cls in CLASSES for m in cls.motions}
     assert not trained & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
     clips = make_teach_clips(2, 1, 1)
-    assert set(clips["teach"]) == set(NOVEL_ACTIONS) and len(clips["teach"]["spin"]) == 2
+    hands = {name for pair in HAND_TWINS for name in pair}
+    assert set(clips["teach"]) == set(NOVEL_ACTIONS) | hands and len(clips["teach"]["spin"]) == 2
+    for right, left in HAND_TWINS:  # the right hand acts in one, the left in its twin
+        r, lt = clips["teach"][right][0].keypoints, clips["teach"][left][0].keypoints
+        assert r[:, 4, 1].mean() < r[:, 7, 1].mean() and lt[:, 7, 1].mean() < lt[:, 4, 1].mean()
     for a, b in TWINS:  # a twin is the other side's motion, not the same clip
         assert not np.array_equal(clips["teach"][a][0].keypoints, clips["teach"][b][0].keypoints)
     teach_sizes = {c.image_size for v in clips["teach"].values() for c in v}

@@ -102,6 +102,10 @@ def test_out_of_set_motions_are_written_apart(webcam):
     manifest = json.loads((webcam / "manifest.json").read_text())
     other = {s.removeprefix("deepmimic_") for s in manifest["other_styles"]}
     assert other and not other & motions
+    # ... nor a novel action of relsar-bench teach (the model must never have seen those).
+    from relsar_core.bench.teach_data import NOVEL_ACTIONS
+
+    assert not other & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
 
 
 def test_slow_cameras_store_their_rate_and_load_at_the_models(webcam):

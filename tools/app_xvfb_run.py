@@ -94,9 +94,13 @@ class Screen:
         raw = path.with_suffix(".raw.png")
         subprocess.run(["import", "-window", "root", str(raw)], env=self.env, check=True)
         # A small PNG: 8-bit palette, the video frame needs no more for a docs page.
-        subprocess.run(
-            ["convert", str(raw), "+dither", "-colors", "128", "-strip", f"PNG8:{path}"], check=True
-        )
+        for colours in (128, 64, 32):  # docs pages want < 200 KB per picture
+            subprocess.run(
+                ["convert", str(raw), "+dither", "-colors", str(colours), "-strip", f"PNG8:{path}"],
+                check=True,
+            )
+            if path.stat().st_size < 200_000:
+                break
         raw.unlink()
 
     def close(self) -> None:
@@ -137,7 +141,7 @@ def baseline(screen: Screen, seconds: float) -> dict:
 
 def prepare(out: Path) -> dict:
     from relsar_core.assets import DEFAULT_MODEL
-    from relsar_core.bench.pipeline import write_sample_video
+    from relsar_core.bench.videos import write_sample_video
     from relsar_core.pose.sample_media import sample_video_path
 
     out.mkdir(parents=True, exist_ok=True)
@@ -286,9 +290,7 @@ def run(size: str, shots: Path | None, out: Path) -> dict:
         "longest_gap_per_step_ms": per_step,
         "steps": [(n, round(a, 2), round(b, 2)) for n, a, b in steps],
         "takes_recorded": takes,
-        "messages": [
-            (e["at_s"], e["text"][:120]) for e in events if e["event"] in ("message", "status")
-        ],
+        "messages": [(e["at_s"], e["text"][:120]) for e in events if e["event"] == "message"],
         "taught": (paths["model"].with_suffix(".taught.npz")).is_file(),
         "last_message": stats.get("message"),
     }

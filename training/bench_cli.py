@@ -10,7 +10,9 @@ from pathlib import Path
 
 from rich.table import Table
 
+from relsar_core.bench import EXTRA_PARTS, PARTS
 from relsar_core.cli import console, run_cli
+from relsar_core.errors import RelsarError
 from relsar_core.files import write_json, write_text
 from relsar_core.train.tf_setup import quiet_tensorflow
 
@@ -23,18 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "part",
-        choices=[
-            "all",
-            "classifier",
-            "pose",
-            "pipeline",
-            "train",
-            "scaling",
-            "teach",
-            "tracking",
-            "people",
-            "byol-study",
-        ],
+        choices=["all", *PARTS, *EXTRA_PARTS],
         help="what to measure: all = classifier, pose, pipeline and train in one run; scaling = "
         "cost vs window length, BYOL batch size and video resolution (not part of all); teach = "
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
@@ -67,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="byol-study: folder for its data, runs, byol_study.{json,md,png} (default "
         "build/byol-study, build/byol-study-quick with --quick)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="teach: the .tflite (with its .json) to measure (default: the shipped model)",
     )
     p.add_argument(
         "--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)"
@@ -102,13 +98,16 @@ def markdown_table(measurements) -> str:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     quiet_tensorflow(load=args.part not in ("pose", "teach"))  # these run without TensorFlow
-    from relsar_core.bench import PARTS
     from relsar_core.bench.common import machine_info
     from relsar_core.files import check_output_file
 
     for path, flag in ((args.out, "--out"), (args.markdown, "--markdown")):
         if path:
             check_output_file(path, flag)  # before minutes of measuring, not after
+    if args.model is not None and args.part != "teach":
+        raise RelsarError(f"--model is for `relsar-bench teach` only, not {args.part}")
+    if args.model is not None and not args.model.is_file():
+        raise RelsarError(f"{args.model}: no such model file")
     parts = PARTS if args.part == "all" else (args.part,)
     measurements, seconds = [], {}
     for part in parts:
@@ -118,6 +117,8 @@ def _main(argv: list[str] | None) -> int:
         extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
         if part == "byol-study":
             extra = {"data": args.data, "work": args.work}
+        if part == "teach" and args.model is not None:
+            extra = {"model": args.model}
         measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")

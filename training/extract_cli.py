@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from relsar_core.cli import console, run_cli
+from relsar_core.live.extract_people import PEOPLE_MODES
 from relsar_core.pose.factory import POSE_BACKENDS
+from relsar_core.pose.vitpose.config import RUNTIMES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pose-runtime",
-        default="torch",
-        choices=["torch", "onnx"],
+        default=RUNTIMES[0],
+        choices=RUNTIMES,
         help="ViTPose runtime (default: torch)",
     )
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--people",
-        choices=["all", "largest"],
+        choices=PEOPLE_MODES,
         help="several people: one clip per tracked person, OUT/<class>/<video>_p<id>.npz "
         "(all: everyone tracked long enough; largest: only the person with the largest total "
         "visible area). Default: one clip per video of the one person the estimator follows",

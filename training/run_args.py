@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from relsar_core.cli import console
+from relsar_core.data.datasets import DATA_FORMATS, SPLIT_PROTOCOLS
 
 
 def add_overwrite_argument(p: argparse.ArgumentParser) -> None:
@@ -37,23 +38,30 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--format",
-        choices=["folder", "upstream-npy"],
-        default="folder",
+        choices=DATA_FORMATS,
+        default=DATA_FORMATS[0],
         help="folder of clips (default) or the upstream per-class .npy files, cut into 30-frame blocks",
     )
-    g.add_argument(
-        "--protocol",
-        choices=["random", "nwucla-cross-view"],
-        default="random",
-        help="random: stratified split by clip with the config's seed and fractions (default); "
+    add_test_split_arguments(
+        g,
+        "random: stratified split by clip with the config's seed and fractions (default); "
         "nwucla-cross-view: views 1, 2 train / view 3 test, views read from file names (…_v03)",
-    )
-    g.add_argument(
-        "--test-data",
-        type=Path,
-        help="a separate labelled folder used as the test set "
+        "a separate labelled folder used as the test set "
         "(e.g. held-out cameras); then --data is split into train/val only",
     )
+
+
+def add_test_split_arguments(p, protocol_help: str, test_data_help: str) -> None:
+    """--protocol and --test-data: which clips are the test side (evaluation modes and byol,
+    which must leave exactly those out of pre-training)."""
+    p.add_argument(
+        "--protocol", choices=SPLIT_PROTOCOLS, default=SPLIT_PROTOCOLS[0], help=protocol_help
+    )
+    p.add_argument("--test-data", type=Path, help=test_data_help)
+
+
+def add_resume_argument(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help=help)
 
 
 def add_run_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
@@ -68,11 +76,9 @@ def add_run_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
         type=Path,
         help="run folder to create: checkpoints, metrics.jsonl, TensorBoard logs, report/",
     )
-    p.add_argument(
-        "--resume",
-        type=Path,
-        metavar="RUN_DIR",
-        help="continue an interrupted run from its last finished epoch (other options are read from the run)",
+    add_resume_argument(
+        p,
+        "continue an interrupted run from its last finished epoch (other options are read from the run)",
     )
     add_overwrite_argument(p)
     o = p.add_argument_group("overrides of the config's train section")
@@ -86,11 +92,6 @@ def train_overrides(args: argparse.Namespace) -> dict:
     """The --epochs/--batch-size/--learning-rate/--seed values given, as config keys."""
     names = ("epochs", "batch_size", "learning_rate", "seed")
     return {key: getattr(args, key) for key in names if getattr(args, key, None) is not None}
-    return {
-        key: getattr(args, attr)
-        for attr, key in names.items()
-        if getattr(args, attr, None) is not None
-    }
 
 
 def resolve_run(args: argparse.Namespace):

@@ -8,12 +8,14 @@ import argparse
 from pathlib import Path
 
 from relsar_core.cli import console
-from relsar_core.config import MODEL_SIZES
+from relsar_core.config import MODEL_SIZES, STRATEGIES
 from relsar_core.train.tf_setup import quiet_tensorflow
 from training.run_args import (
     add_data_arguments,
     add_overwrite_argument,
+    add_resume_argument,
     add_run_arguments,
+    add_test_split_arguments,
     load_data,
     read_run_info,
     resolve_run,
@@ -29,7 +31,7 @@ def _add_strategy_argument(p: argparse.ArgumentParser, default: str | None) -> N
     )
     p.add_argument(
         "--strategy",
-        choices=["default", "mirrored", "multiworker"],
+        choices=STRATEGIES,
         default=default,
         help=text + ("; default: the config's" if default is None else ""),
     )
@@ -139,17 +141,11 @@ def add_byol(sub) -> None:
         action="store_true",
         help="use every .npz under each folder, ignoring labels and class folders (nothing held out)",
     )
-    p.add_argument(
-        "--protocol",
-        choices=["random", "nwucla-cross-view"],
-        default="random",
-        help="which clips of a labelled folder are the test side, left out of pre-training: as in "
+    add_test_split_arguments(
+        p,
+        "which clips of a labelled folder are the test side, left out of pre-training: as in "
         "`relsar-train linear|finetune|knn --protocol` (random: data.seed/test_fraction split)",
-    )
-    p.add_argument(
-        "--test-data",
-        type=Path,
-        help="the separate test folder the evaluation will use: none of its clips may be in --data",
+        "the separate test folder the evaluation will use: none of its clips may be in --data",
     )
     p.add_argument(
         "--config",
@@ -157,11 +153,9 @@ def add_byol(sub) -> None:
         help="YAML config or a shipped name: byol (ours, default) or byol_upstream (the upstream recipe)",
     )
     p.add_argument("--out", type=Path, help="run folder to create")
-    p.add_argument(
-        "--resume",
-        type=Path,
-        metavar="RUN_DIR",
-        help="continue an interrupted run from its last checkpoint (data and config are read from it; "
+    add_resume_argument(
+        p,
+        "continue an interrupted run from its last checkpoint (data and config are read from it; "
         "--epochs may extend it)",
     )
     add_overwrite_argument(p)

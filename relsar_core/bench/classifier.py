@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.assets import DEFAULT_MODEL
-from relsar_core.bench.common import Measurement
+from relsar_core.bench.common import REFERENCE_THREADS, Measurement
+from relsar_core.runtime.tflite import QUANTIZATIONS
 from relsar_core.skeleton.synthetic import toy_windows
 from relsar_core.timing import p50_p95_ms, time_calls
 
-THREADS = 2  # the design's reference machine has 2 cores: Keras gets both
+THREADS = REFERENCE_THREADS  # Keras gets both of the reference machine's cores
 NUM_CLASSES = 10
 WINDOW = 30
 _MEMORY_PROBE = """
@@ -85,7 +86,7 @@ def _convert_variants(model, windows: np.ndarray, folder: Path, quick: bool) -> 
     """Every variant (+ a batch-resizable float32) written with a sidecar, parity recorded but not
     gated: with random weights the logits are near-ties, so agreement says little here."""
     from relsar_core.config import DataConfig
-    from relsar_core.runtime.tflite import QUANTIZATIONS, TfliteRunner, sidecar_path
+    from relsar_core.runtime.tflite import TfliteRunner, sidecar_path
     from relsar_core.train.export import SavedModelExport
     from relsar_core.train.export import build_sidecar as sidecar
     from relsar_core.train.export_source import SourceModel
@@ -231,7 +232,7 @@ def run(quick: bool) -> list[Measurement]:
             ">= 30",
         )
         ratio("tflite float32 speed-up vs tf.function", keras_ms["keras tf.function"][0] / float32)
-        for q in ("fp16", "dynamic", "int8"):
+        for q in QUANTIZATIONS[1:]:  # every quantized variant against float32
             ratio(f"tflite {VARIANT_NAMES[q]} / float32 time", tfl[q][0] / float32)
         for key, label in (
             ("none", "loop, fixed batch 1"),

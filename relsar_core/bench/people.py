@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement
+from relsar_core.bench.common import REFERENCE_THREADS, Measurement
 from relsar_core.timing import p50_p95_ms
 
-THREADS = 2
+THREADS = REFERENCE_THREADS
 
 
 def _run(frames: list[np.ndarray], fps: float, max_people: int) -> dict:

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from relsar_core.bench.common import Measurement
+from relsar_core.bench.common import REFERENCE_THREADS, Measurement
 from relsar_core.timing import p50_p95_ms, time_calls
 
-THREADS = 2  # the design's reference machine has 2 cores
+THREADS = REFERENCE_THREADS
 FRAME_SIZE = (640, 480)
 
 

@@ -7,6 +7,8 @@ window features (the baseline). Reported per space and k, all windows of held-ou
 - false accepts: windows of novel motions that were *not* taught, named as a taught action;
 - twin confusion: the worst share of a left/right twin's windows named as its twin;
 - fit ms: fitting the head.
+- hand twins: right- and left-handed one-handed actions (teach_data.HAND_TWINS) taught on
+  their own at k = 5: accuracy and the worst share of one hand's windows named as the other.
 Plus a closed-set comparison of head candidates (prototypes, k-NN, logistic regression) at
 k = 5 on each space, which is how the head was chosen.
 """
@@ -19,14 +21,17 @@ import numpy as np
 
 from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.bench.common import Measurement
-from relsar_core.bench.teach_data import TWINS, make_teach_clips
+from relsar_core.bench.teach_data import HAND_TWINS, TWINS, make_teach_clips
 from relsar_core.errors import DataError
 from relsar_core.runtime.fewshot import clip_windows, example_windows, gate_centroids
 from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
 from relsar_core.skeleton.descriptors import pose_descriptors
 
 TAUGHT = ("cartwheel", "cartwheel_l", "spin", "spin_l", "crawl", "roll", "getup_faceup")
-UNTAUGHT = ("getup_facedown", "backflip")  # novel motions never taught: open-set probes
+UNTAUGHT = ("getup_facedown", "backflip")
+HANDS = tuple(
+    name for pair in HAND_TWINS for name in pair
+)  # taught on their own (_hands)  # novel motions never taught: open-set probes
 KS = (1, 3, 5, 10)
 FULL_SIZES = (10, 8, 8)  # teaching clips per action, scored clips per action, base clips per class
 QUICK_SIZES = (10, 4, 4)
@@ -127,6 +132,17 @@ def base_set_of(class_names) -> str:
     )
 
 
+def _hands(data, space: str, centroids, base_names: list[str], k: int) -> dict:
+    """The one-handed twins taught on their own (k clips each), whole classifier: accuracy and
+    the worst share of a hand's windows named as the other hand."""
+    tv, _, tl, tc = data["hand_teach"][space]
+    sv, sp, sl, _ = data["hand_score"][space]
+    head = FewShotHead().fit(tv[tc < k], tl[tc < k], tc[tc < k], centroids)
+    named = _named(head, base_names, sv, sp)
+    twin = max(float((named[sl == a] == b).mean()) for x in HAND_TWINS for a, b in (x, x[::-1]))
+    return {"accuracy": float((named == sl).mean()), "twin_confusion": twin}
+
+
 def measure(
     model_path=DEFAULT_MODEL,
     quick: bool = False,
@@ -147,7 +163,8 @@ def measure(
         side: _encode(classifier, clips[side], example_windows if side == "teach" else clip_windows)
         for side in clips
     }
-    data: dict = {key: {} for key in ("score", "base", "untaught", "teach_all", "teach_clip")}
+    keys = ("score", "base", "untaught", "teach_all", "teach_clip", "hand_teach", "hand_score")
+    data: dict = {key: {} for key in keys}
     centroids = {}
     for space in SPACES:
         data["score"][space] = _stack(enc["score"], TAUGHT, space)
@@ -155,6 +172,8 @@ def measure(
         data["untaught"][space] = _stack(enc["score"], UNTAUGHT, space)
         data["teach_all"][space] = _stack(enc["teach"], TAUGHT, space)
         data["teach_clip"][space] = data["teach_all"][space][3]
+        data["hand_teach"][space] = _stack(enc["teach"], HANDS, space)
+        data["hand_score"][space] = _stack(enc["score"], HANDS, space)
         bv, _, bl, _ = _stack(enc["base_train"], base_names, space)
         c = base_centroids(bv, np.array([base_names.index(n) for n in bl]), base_names)
         raw = np.frombuffer(__import__("base64").b64decode(c["float16_base64"]), "<f2")
@@ -162,7 +181,8 @@ def measure(
             (unit(raw.reshape(c["shape"]).astype(np.float32)), c["labels"])
         )
     main_k = 5 if 5 in ks else max(ks)
-    results: dict = {"model": str(model_path), "spaces": {}, "candidates": {}, "ks": list(ks)}
+    results: dict = {"model": str(model_path), "ks": list(ks)}
+    results.update(spaces={}, candidates={}, hands={})
     ms = []
     for space in SPACES:
         results["spaces"][space] = {}
@@ -175,6 +195,7 @@ def measure(
             scores = {**_scores(head, base_names, data, space), "fit_ms": fit_ms}
             results["spaces"][space][k] = scores
         results["candidates"][space] = _candidates(data, space, main_k)
+        results["hands"][space] = _hands(data, space, centroids[space], base_names, main_k)
     chosen, raw = results["spaces"]["embedding+descriptors"], results["spaces"]["raw features"]
     for space in SPACES:
         for k in ks:
@@ -217,6 +238,20 @@ def measure(
             ">= 0.05",
         )
     )
+    for space, hand in results["hands"].items():
+        main = space == "embedding+descriptors"
+        ms.append(
+            Measurement("teach", f"hand twins k={main_k} accuracy on {space}", hand["accuracy"], "")
+        )
+        ms.append(
+            Measurement(
+                "teach",
+                f"hand twin confusion k={main_k} on {space}",
+                hand["twin_confusion"],
+                "",
+                "<= 0.1" if main else None,
+            )
+        )
     top = max(ks)
     ms.append(Measurement("teach", f"head fit k={top}", chosen[top]["fit_ms"], "ms", "<= 1000"))
     for space, cands in results["candidates"].items():
@@ -225,11 +260,11 @@ def measure(
     return ms, results
 
 
-def run(quick: bool = False) -> list[Measurement]:
+def run(quick: bool = False, model=DEFAULT_MODEL) -> list[Measurement]:
     from threadpoolctl import threadpool_limits
 
     # One BLAS/OpenMP thread: on a shared CPU, k-means and logistic regression spend most of
     # their time waiting for threads otherwise (7x slower measured on 2 loaded cores); the head
     # fit is timed as the app's worker thread runs it.
     with threadpool_limits(1):
-        return measure(quick=quick)[0]
+        return measure(model, quick=quick)[0]

@@ -36,9 +36,32 @@ NOVEL_ACTIONS: dict[str, tuple[str, str, bool]] = {
     "backflip": ("backflip", "once", False),
 }
 TWINS = (("cartwheel", "cartwheel_l"), ("spin", "spin_l"))
+# One-handed actions a webcam user might teach (keyframed behaviours that are no class of the
+# default model, `keyframes.OUT_OF_SET`), right-handed and left-handed: the issue's twins.
+HAND_TWINS = (("scratch_head", "scratch_head_l"), ("drink", "drink_l"))
 # Azimuth sectors (degrees from facing the camera): taught clips vs scored clips.
 TEACH_SECTORS = ((-15.0, 15.0), (-45.0, -15.0), (45.0, 75.0))
 SCORE_SECTORS = ((15.0, 45.0), (-75.0, -45.0))  # the generator's test sectors at 30° and 300°
+
+
+def hand_sources(kin) -> dict:
+    """Right- and left-handed performances of HAND_TWINS (posed once at the dense rate): the
+    left one is the mirror image of the right one, so only the hand tells them apart."""
+    from relsar_core.data.mocap.body import mirror
+    from relsar_core.data.mocap.keyframes import OUT_OF_SET
+    from relsar_core.data.mocap.sources import DENSE_RATE, Source
+    from relsar_core.data.mocap.webcam import _Motions
+
+    styles, motions, out = {s.name: s for s in OUT_OF_SET}, _Motions(kin), {}
+    for i, (right, left) in enumerate(HAND_TWINS):
+        rng = np.random.default_rng([15, 7, i])
+        joints = motions.keyframed(styles[right], rng, DENSE_RATE, "standing", 1.0, 1.0)
+        if joints[:, 7, 1].mean() > joints[:, 4, 1].mean():  # the left wrist acts: mirror it
+            joints = mirror(joints)
+        seconds = len(joints) / DENSE_RATE
+        out[right] = Source(right, joints, "once", seconds)
+        out[left] = Source(left, mirror(joints), "once", seconds)
+    return out
 
 
 def _rigs(sectors, count: int, seed: int):
@@ -114,7 +137,7 @@ def make_teach_clips(
     span = longest_clip_seconds(config)
     out: dict[str, dict[str, list[Clip]]] = {"teach": {}, "score": {}, "base": {}, "base_train": {}}
     with HumanoidKinematics() as kin:
-        novel = novel_sources(kin, span)
+        novel = {**novel_sources(kin, span), **hand_sources(kin)}  # hand twins last: seeds kept
         for s, (side, count) in enumerate((("teach", teach_clips), ("score", score_clips))):
             phase_side = "train" if side == "teach" else "test"
             for a, (name, src) in enumerate(novel.items()):

@@ -22,6 +22,11 @@ from relsar_core.skeleton.features import (
 )
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
 
+# How a labelled data set is read, and which of its clips are the test side (load_splits;
+# relsar-train --format and --protocol offer exactly these).
+DATA_FORMATS = ("folder", "upstream-npy")
+SPLIT_PROTOCOLS = ("random", "nwucla-cross-view")
+
 
 @dataclass
 class WindowSet:
@@ -321,7 +326,7 @@ def split_indices(
         return pool[sub_train], pool[sub_val], test_idx
     if protocol == "random":
         return split_clips(clip_labels, val_fraction, 0.0 if separate_test else test_fraction, seed)
-    raise DataError(f"unknown protocol {protocol!r} (random, nwucla-cross-view)")
+    raise DataError(f"unknown protocol {protocol!r} ({', '.join(SPLIT_PROTOCOLS)})")
 
 
 def load_splits(
@@ -345,7 +350,7 @@ def load_splits(
     elif data_format == "upstream-npy":
         full = load_upstream_npy(data, window=window)
     else:
-        raise DataError(f"unknown data format {data_format!r} (folder, upstream-npy)")
+        raise DataError(f"unknown data format {data_format!r} ({', '.join(DATA_FORMATS)})")
     train_idx, val_idx, test_idx = split_indices(
         full, protocol, val_fraction, test_fraction, seed, test_data is not None, data
     )

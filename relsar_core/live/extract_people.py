@@ -119,14 +119,10 @@ def extract_people(
 
 
 def open_people_estimator(backend: str, weights: str | None, threads: int | None, max_people: int):
-    """BlazePose's several-people estimator; another backend follows one person (tracked)."""
-    from relsar_core.pose.factory import create_pose_estimator, resolve_backend
+    """The backend's several-people estimator (BlazePose's, or ViTPose's batched one)."""
+    from relsar_core.pose.factory import create_people_estimator
 
-    if resolve_backend(backend, weights) == "blazepose":
-        from relsar_core.pose.blazepose.people import MultiPersonBlazePose
-
-        return MultiPersonBlazePose(weights, num_threads=threads, max_people=max_people)
-    return create_pose_estimator(backend, weights, num_threads=threads)
+    return create_people_estimator(backend, weights, num_threads=threads, max_people=max_people)
 
 
 def extract_all_people(

@@ -60,19 +60,17 @@ def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASS
 def open_pose(
     backend: str = DEFAULT_POSE_BACKEND, weights: str | Path | None = None, max_people: int = 1
 ) -> PoseEstimator:
-    """A pose estimator by backend name (ViTPose needs its weights file). `max_people` > 1 with
-    BlazePose: the several-people estimator (`estimate_people`); ViTPose follows one person."""
+    """A pose estimator by backend name (ViTPose needs its weights file). `max_people` > 1: the
+    backend's several-people estimator (`estimate_people`)."""
     try:
-        from relsar_core.pose.factory import create_pose_estimator, resolve_backend
+        from relsar_core.pose.factory import create_people_estimator, create_pose_estimator
     except ImportError as err:
         raise ModelFileError(
             f"pose backend {backend!r} is not available in this install ({err})"
         ) from None
     weights = str(weights) if weights else None
-    if max_people > 1 and resolve_backend(backend, weights) == "blazepose":
-        from relsar_core.pose.blazepose.people import MultiPersonBlazePose
-
-        return MultiPersonBlazePose(weights, max_people=max_people)  # type: ignore[return-value]
+    if max_people > 1:  # BlazePose's or ViTPose's several-people estimator
+        return create_people_estimator(backend, weights, max_people=max_people)  # type: ignore[return-value]
     return create_pose_estimator(backend, weights)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.pose.base import PoseEstimator
+from relsar_core.pose.vitpose.config import RUNTIMES
 
 POSE_BACKENDS = (
     "blazepose",
@@ -17,7 +18,6 @@ POSE_BACKENDS = (
     "auto",
 )  # the app, relsar-app and relsar-extract offer these
 DEFAULT_POSE_BACKEND = "blazepose"
-RUNTIMES = ("torch", "onnx")
 
 
 def find_vitpose_weights() -> Path | None:
@@ -64,8 +64,35 @@ def create_pose_estimator(
     return _create_vitpose(weights, runtime, num_threads, tracking)
 
 
+def create_people_estimator(
+    backend: str,
+    weights: str | None = None,
+    runtime: str = "torch",
+    num_threads: int | None = None,
+    max_people: int = 4,
+):
+    """The several-people estimator (`estimate_people(frame) -> list[Skeleton]`) of a backend:
+    MultiPersonBlazePose, or MultiPersonViTPose (detector boxes, all crops batched in one call).
+    """
+    backend = resolve_backend(backend, weights)
+    if backend == "blazepose":
+        from relsar_core.pose.blazepose.people import MultiPersonBlazePose
+
+        return MultiPersonBlazePose(weights, num_threads=num_threads, max_people=max_people)
+    from relsar_core.pose.blazepose.people import MIN_DETECTION_SCORE
+
+    single = _create_vitpose(weights, runtime, num_threads, True, MIN_DETECTION_SCORE)
+    from relsar_core.pose.vitpose.people import MultiPersonViTPose
+
+    return MultiPersonViTPose(single, max_people=max_people)  # type: ignore[arg-type]
+
+
 def _create_vitpose(
-    weights: str | None, runtime: str, num_threads: int | None, tracking: bool
+    weights: str | None,
+    runtime: str,
+    num_threads: int | None,
+    tracking: bool,
+    min_score: float = 0.5,
 ) -> PoseEstimator:
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown pose runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
@@ -88,15 +115,19 @@ def _create_vitpose(
     if not Path(weights).is_file():
         raise ModelFileError(f"{weights}: ViTPose weights file not found")
     return ViTPoseEstimator(
-        weights, runtime, detector=_optional_detector(), num_threads=num_threads, tracking=tracking
+        weights,
+        runtime,
+        detector=_optional_detector(min_score),
+        num_threads=num_threads,
+        tracking=tracking,
     )
 
 
-def _optional_detector():
+def _optional_detector(min_score: float = 0.5):
     """BlazePose's person detector for ViTPose's first frame, when its model is fetched."""
     from relsar_core.pose.blazepose.estimator import BlazePoseDetector
 
     try:
-        return BlazePoseDetector()
+        return BlazePoseDetector(min_score=min_score)
     except ModelFileError:
         return None

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ModelFileError, first_line
+from relsar_core.files import read_json_object
 from relsar_core.skeleton.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
 from relsar_core.threads import default_threads
 
@@ -228,12 +229,7 @@ def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
         raise ModelFileError(
             f"{json_path}: sidecar JSON of {model_name} missing (relsar-convert writes NAME.json beside NAME.tflite)"
         )
-    try:
-        meta = json.loads(json_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{json_path}: not valid JSON ({first_line(exc)})") from None
-    if not isinstance(meta, dict):
-        raise ModelFileError(f"{json_path}: expected a JSON object")
+    meta = read_json_object(json_path, ModelFileError)
     missing = [k for k in _REQUIRED_KEYS if k not in meta]
     if missing:
         raise ModelFileError(f"{json_path}: missing keys {missing}")

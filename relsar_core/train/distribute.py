@@ -20,9 +20,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from relsar_core.config import STRATEGIES
 from relsar_core.errors import ConfigError
-
-STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def _check_tf_config() -> dict:

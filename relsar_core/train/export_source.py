@@ -3,7 +3,6 @@ names, window and layout, and how its training data was loaded (run.json)."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 
 from relsar_core.config import DataConfig
 from relsar_core.errors import ModelFileError, first_line
+from relsar_core.files import read_json_object
 from relsar_core.skeleton.features import FEATURE_DIM
 
 
@@ -44,16 +44,6 @@ def _load_keras(path: Path):
         ) from None
 
 
-def _read_run_json(path: Path) -> dict:
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(run, dict):
-        raise ModelFileError(f"{path}: expected a JSON object")
-    return run
-
-
 def _run_data_args(run: dict) -> dict | None:
     """relsar-train records {"data_args": {"data", "data_format", "protocol", "test_data"}};
     a plain {"data": DIR} (a folder of clips) is accepted too."""
@@ -82,7 +72,7 @@ def load_source(path: str | os.PathLike, classes: list[str] | None = None) -> So
     else:
         raise ModelFileError(f"{path}: no such run folder or .keras file")
     run_json = checkpoint.parent / "run.json"
-    run = _read_run_json(run_json) if run_json.is_file() else {}
+    run = read_json_object(run_json, ModelFileError) if run_json.is_file() else {}
     model = _load_keras(checkpoint)
     x = np.zeros((1, *model.input_shape[1:]), np.float32)
     out = model(x, training=False)

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 from relsar_core.skeleton.features import MIN_CONFIDENCE
 
 _PAIRS = {"wrists": (4, 7), "ankles": (11, 14), "elbows": (3, 6), "knees": (10, 13)}
@@ -58,7 +59,9 @@ def summarise(keypoints: np.ndarray) -> dict:
     }
 
 
-def measure_video(path: str | os.PathLike, backend: str = "blazepose", limit: int = 0) -> dict:
+def measure_video(
+    path: str | os.PathLike, backend: str = DEFAULT_POSE_BACKEND, limit: int = 0
+) -> dict:
     """Run `backend` over the video at `path` (first `limit` frames, 0 = all) and summarise."""
     import cv2
 

@@ -5,7 +5,6 @@ TensorFlow-free: models are run with relsar_core.runtime.tflite.TfliteClassifier
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from relsar_core.data.datasets import load_clip_folder
 from relsar_core.data.report import write_report
 from relsar_core.errors import DataError
+from relsar_core.files import read_json_object
 from relsar_core.runtime.tflite import TfliteClassifier
 from relsar_core.skeleton.clip import load_clip
 
@@ -54,12 +54,9 @@ def choose_demo_clips(data_dir: str | os.PathLike) -> dict[str, Path]:
     """One held-out clip per class from `<data_dir>/test` (written by relsar-data mocap), by the rule above."""
     data_dir = Path(data_dir)
     manifest_path = data_dir / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"{manifest_path}: not a readable relsar-data mocap manifest ({exc})"
-        ) from None
+    manifest = read_json_object(
+        manifest_path, DataError, "not a readable relsar-data mocap manifest"
+    )
     cameras = manifest["cameras"]["test"]
     chosen: dict[str, Path] = {}
     for entry in manifest["clips"]["test"]:
@@ -122,12 +119,9 @@ def choose_webcam_demo_clips(data_dir: str | os.PathLike) -> dict[str, Path]:
 
     data_dir = Path(data_dir)
     manifest_path = data_dir / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"{manifest_path}: not a readable relsar-data webcam manifest ({exc})"
-        ) from None
+    manifest = read_json_object(
+        manifest_path, DataError, "not a readable relsar-data webcam manifest"
+    )
     chosen: dict[str, Path] = {}
     for entry in manifest["clips"]["test"]:
         label = entry["file"].split("/")[1]

@@ -21,6 +21,7 @@ from relsar_core.pose.blazepose.estimator import (
     tracking_roi,
 )
 from relsar_core.pose.blazepose.landmarks import BlazePoseLandmarker
+from relsar_core.pose.blazepose.small_people import MissProbe
 from relsar_core.pose.one_euro import OneEuroFilter
 from relsar_core.pose.roi import Roi, box_iou
 
@@ -70,10 +71,17 @@ class MultiPersonBlazePose:
         self._since_detect = 0
         self.detector_runs = 0
         self.landmark_runs = 0
+        self._miss = MissProbe(min_score=0.5)  # BlazePose's own bar, not the newcomers' 0.3
 
     def reset(self) -> None:
         self._people = []
         self._since_detect = 0
+        self._miss.reset()
+
+    def miss_reason(self) -> str | None:
+        """Why nobody was found in the latest frames: "small" (people were there, too small
+        for the detector on the whole frame), "none", or None while someone is tracked."""
+        return self._miss.reason
 
     def estimate_people(self, frame_bgr: np.ndarray) -> list[Skeleton]:
         skeletons, kept = [], []
@@ -87,6 +95,10 @@ class MultiPersonBlazePose:
         room = len(self._people) < self.max_people
         if not self._people or (room and self._since_detect >= self.detect_every):
             skeletons += self._detect_newcomers(frame_bgr)
+        if skeletons:
+            self._miss.found()
+        else:
+            self._miss.missed(self.detector, frame_bgr)
         return skeletons
 
     def _detect_newcomers(self, frame_bgr: np.ndarray) -> list[Skeleton]:

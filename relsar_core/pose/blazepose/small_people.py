@@ -27,16 +27,19 @@ def tiles(frame: np.ndarray) -> list[np.ndarray]:
     return [frame[y : y + th, x : x + tw] for y in (0, h - th) for x in (0, w - tw)]
 
 
-def people_in_tiles(detector, frame: np.ndarray) -> int:
-    """How many people the detector finds in the frame's tiles."""
-    return sum(len(detector.detect(np.ascontiguousarray(t))) for t in tiles(frame))
+def people_in_tiles(detector, frame: np.ndarray, min_score: float = 0.0) -> int:
+    """How many people the detector finds in the frame's tiles (scoring at least `min_score`:
+    a detector with a lower bar for newcomers must not call an empty room "small people")."""
+    found = (detector.detect(np.ascontiguousarray(t)) for t in tiles(frame))
+    return sum(1 for dets in found for d in dets if min_score <= 0 or d.score >= min_score)
 
 
 class MissProbe:
     """Keeps the reason for the latest run of frames without anyone: SMALL or NONE, or None
     while someone is found."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_score: float = 0.0) -> None:
+        self.min_score = min_score
         self.reason: str | None = None
         self.probes = 0
         self._unseen = 0
@@ -48,7 +51,7 @@ class MissProbe:
     def missed(self, detector, frame: np.ndarray) -> None:
         if self._unseen % PROBE_EVERY == 0:
             self.probes += 1
-            self._recent.append(people_in_tiles(detector, frame) > 0)
+            self._recent.append(people_in_tiles(detector, frame, self.min_score) > 0)
             self.reason = SMALL if any(self._recent) else NONE
         self._unseen += 1
 

@@ -13,6 +13,7 @@ SIZES: dict[int, tuple[str, int, int]] = {
     1280: ("h", 32, 16),
 }
 INPUT_SIZE = (256, 192)  # (height, width) of the model input
+RUNTIMES = ("torch", "onnx")  # what runs the checkpoint: PyTorch, or ONNX Runtime (exported once)
 PATCH = 16
 
 

@@ -14,12 +14,11 @@ import numpy as np
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.roi import Box, box_from_keypoints, box_iou
-from relsar_core.pose.vitpose.config import LAYOUT_BY_JOINTS
+from relsar_core.pose.vitpose.config import LAYOUT_BY_JOINTS, RUNTIMES
 from relsar_core.pose.vitpose.heatmaps import decode_heatmaps
 from relsar_core.pose.vitpose.topdown import PADDING, crop_box, heatmap_to_image, preprocess
 from relsar_core.threads import default_threads
 
-RUNTIMES = ("torch", "onnx")
 MIN_CONFIDENCE = 0.3  # a joint counts as seen above this heatmap peak
 MIN_JOINTS = 4  # a crop holds a person when at least this many joints are seen
 TRACK_MARGIN = 0.1  # box around the previous joints, before the top-down padding
