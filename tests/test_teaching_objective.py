@@ -70,8 +70,11 @@ def test_a_tiny_teaching_run_learns_saves_and_resumes(splits, tmp_path):
     )
     run = tmp_path / "run"
     report = train_supervised(splits, config, run)
-    assert report["accuracy"] >= 0.4, report  # the toy set is separable; chance is 0.2
     lines = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
+    # The toy set is separable (chance 0.2): the classifier learns under the extra terms. The test
+    # score is the best-val_loss epoch's, which after 2 epochs may be the first: not asserted.
+    assert lines[-1]["accuracy"] >= 0.6, lines[-1]
+    assert 0.0 <= report["accuracy"] <= 1.0
     assert {"contrastive", "laterality", "cross_entropy", "val_loss"} <= set(lines[-1])
     assert lines[-1]["contrastive"] < lines[0]["contrastive"] + 0.5
     best = load_model(run / "best.keras")
