@@ -38,8 +38,8 @@ default-model: $(STAMP)
 # ruff (style and format) and import-linter (the layers and the TensorFlow/torch boundaries:
 # the contracts are in pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check relsar_core training app tests
-	$(BIN)/ruff format --check relsar_core training app tests
+	$(BIN)/ruff check relsar_core training app tests tools
+	$(BIN)/ruff format --check relsar_core training app tests tools
 	$(BIN)/lint-imports
 
 clean-venv:
