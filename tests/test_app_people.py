@@ -89,3 +89,14 @@ def test_click_on_a_person_selects_them_and_the_panels_follow(
     xs = seen[:, 0]
     assert np.all(xs >= half) if other_class == "arms_up" else np.all(xs < half), xs.min()
     window.close()
+
+
+def test_the_selected_persons_title_colour_stands_out_from_the_window(qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.panels.results import readable
+
+    window = qapp.palette().color(QPalette.ColorRole.Window).lightness()
+    for bright in ("#ffd92f", "#a6d854", "#66c2a5"):  # overlay colours that vanish on light grey
+        colour = QColor(bright)
+        assert abs(readable(colour).lightness() - window) > abs(colour.lightness() - window) + 40

@@ -4,13 +4,28 @@ per-class bars and the timeline. Stopped or stale results are shown greyed, neve
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QGroupBox,
+    QHBoxLayout,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.charts import ProbabilityBars, TimelineStrip, class_colour
 from app.panels.widgets import ElidedLabel
 from app.people_overlay import person_colour
 from relsar_core.runtime.smoothing import NO_ACTION
+
+
+def readable(colour: QColor) -> QColor:
+    """A person's colour as title text: darkened on a light window, lightened on a dark one (the
+    overlay's bright yellows and greens vanish on a light background)."""
+    light = QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 128
+    return colour.darker(180) if light else colour.lighter(120)
+
 
 STALE_COLOUR = "#888"
 IDLE_STATS = "FPS – · latency –"
@@ -83,7 +98,7 @@ class ResultsPanel:
         title = "Actions" if mine is None else f"Actions · person {selected}"
         if title != self.actions_box.title():
             self.actions_box.setTitle(title)
-            colour = "" if mine is None else f"color:{person_colour(mine.colour).name()};"
+            colour = "" if mine is None else f"color:{readable(person_colour(mine.colour)).name()};"
             self.actions_box.setStyleSheet(f"QGroupBox {{ {colour} }}" if colour else "")
 
     def show_stats(self, text: str) -> None:
