@@ -9,6 +9,15 @@ import numpy as np
 
 from relsar_core.skeleton.layouts import to_body15
 
+# Several people, the same rules for every backend's several-people estimator.
+MAX_PEOPLE = 4
+DETECT_EVERY = 10  # frames: a newcomer waits at most a third of a second at 30 fps
+SAME_PERSON_IOU = 0.4  # a detection overlapping a tracked person's box this much is that person
+# ... and so is one centred this close to a tracked person's centre (a share of the tracked
+# region's size): the detector's box and a tracked region can differ in size enough to miss the
+# IoU.
+SAME_PERSON_DISTANCE = 0.25
+
 
 @dataclass
 class Skeleton:

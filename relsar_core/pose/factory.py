@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from relsar_core.errors import ConfigError, ModelFileError
-from relsar_core.pose.base import PoseEstimator
+from relsar_core.pose.base import MAX_PEOPLE, PoseEstimator
 from relsar_core.pose.vitpose.config import RUNTIMES
 
 POSE_BACKENDS = (
@@ -69,7 +69,7 @@ def create_people_estimator(
     weights: str | None = None,
     runtime: str = "torch",
     num_threads: int | None = None,
-    max_people: int = 4,
+    max_people: int = MAX_PEOPLE,
 ):
     """The several-people estimator (`estimate_people(frame) -> list[Skeleton]`) of a backend:
     MultiPersonBlazePose, or MultiPersonViTPose (detector boxes, all crops batched in one call).

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.pose.base import Skeleton
+from relsar_core.pose.base import (
+    DETECT_EVERY,
+    MAX_PEOPLE,
+    SAME_PERSON_DISTANCE,
+    SAME_PERSON_IOU,
+    Skeleton,
+)
 from relsar_core.pose.blazepose.estimator import (
     LANDMARK_FILE,
     ROI_FILTER,
@@ -25,12 +31,7 @@ from relsar_core.pose.blazepose.small_people import MissProbe
 from relsar_core.pose.one_euro import OneEuroFilter
 from relsar_core.pose.roi import Roi, box_iou
 
-MAX_PEOPLE = 4
-DETECT_EVERY = 10  # frames: a newcomer waits at most a third of a second at 30 fps
-SAME_PERSON_IOU = 0.4  # a detection overlapping a tracked ROI this much is that person
-# ... and so is one whose hip centre lies this close to a tracked ROI's centre (a share of the
-# ROI's side): the detector's box and a tracked ROI can differ in size enough to miss the IoU.
-SAME_PERSON_DISTANCE = 0.25
+# A detection is a tracked person (SAME_PERSON_*) by its hip centre and the ROI's side.
 # Newcomers are looked for with a lower detector bar than BlazePose's 0.5: people ~150 px tall
 # in 640×480 score 0.3-0.5 (on the walker clip, frames with two people: 4 of 300 at 0.5, 68 at
 # 0.3); the landmark model's presence (>= 0.5) still rejects boxes holding nobody.

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from relsar_core.pose.base import Skeleton
+from relsar_core.pose.base import (
+    DETECT_EVERY,
+    MAX_PEOPLE,
+    SAME_PERSON_DISTANCE,
+    SAME_PERSON_IOU,
+    Skeleton,
+)
 from relsar_core.pose.roi import Box, box_from_keypoints, box_iou
 from relsar_core.pose.vitpose.estimator import (
     MIN_CONFIDENCE,
@@ -23,13 +29,7 @@ from relsar_core.pose.vitpose.estimator import (
 from relsar_core.pose.vitpose.heatmaps import decode_heatmaps
 from relsar_core.pose.vitpose.topdown import crop_box, heatmap_to_image, preprocess
 
-MAX_PEOPLE = 4
-DETECT_EVERY = 10  # frames: a newcomer waits at most a third of a second at 30 fps
-SAME_PERSON_IOU = 0.4  # a detection overlapping a tracked box this much is that person
-# ... and so is one centred this close to a tracked box's centre (a share of the taller box's
-# height): the detector's box and the box around the joints can differ in size enough to miss
-# the IoU.
-SAME_PERSON_DISTANCE = 0.25
+# A detection is a tracked person (SAME_PERSON_*) by box centres and the taller box's height.
 DUPLICATE_IOU = 0.6  # two tracked boxes overlapping this much have drifted onto one body
 
 
