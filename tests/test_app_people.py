@@ -2,29 +2,17 @@
 drawn with their own label; a real mouse click on the video selects a person, and the side
 panel, the headline and Record follow them."""
 
+# ruff: noqa: F811 - the app tests' fixtures, imported, are parameters here
+
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
-import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from app.settings import open_store
 from app.window import MainWindow
 from relsar_core.skeleton.clip import load_clip
-
-WAIT_MS = 15000  # the 2-core build machines are shared
-
-
-@pytest.fixture
-def model_copy(tiny_tflite_model, tmp_path) -> Path:
-    dst = tmp_path / "model" / "toy.tflite"
-    dst.parent.mkdir()
-    shutil.copy(tiny_tflite_model, dst)
-    shutil.copy(tiny_tflite_model.with_suffix(".json"), dst.with_suffix(".json"))
-    return dst
+from tests.test_app import WAIT_MS, model_copy  # noqa: F401 - a fixture
 
 
 def _widget_point(video, box) -> QPoint:
