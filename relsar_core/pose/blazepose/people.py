@@ -3,7 +3,12 @@
 landmark model once per person. The detector runs on the first frame, then every
 `detect_every` frames while there is room for another person (someone may have come in), and
 at once when everyone is lost. Identities across frames are not kept here: that is
-relsar_core.live.tracking's job (the order of the returned skeletons is not an identity)."""
+relsar_core.live.tracking's job (the order of the returned skeletons is not an identity).
+
+Speed (docs/pose.md, "Several people"): the tracked people's landmarks run side by side on
+`workers` one-thread interpreters (relsar_core.pose.blazepose.landmark_pool), then are applied
+to each person in order, so the result is the same as one by one; the landmark model is the
+mask-free copy (relsar_core.pose.blazepose.derived, same outputs bit for bit)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from relsar_core.pose.base import (
     SAME_PERSON_IOU,
     Skeleton,
 )
+from relsar_core.pose.blazepose.derived import landmark_model
 from relsar_core.pose.blazepose.estimator import (
     LANDMARK_FILE,
     ROI_FILTER,
@@ -26,7 +32,8 @@ from relsar_core.pose.blazepose.estimator import (
     _model_path,
     tracking_roi,
 )
-from relsar_core.pose.blazepose.landmarks import BlazePoseLandmarker
+from relsar_core.pose.blazepose.landmark_pool import LandmarkPool, default_workers
+from relsar_core.pose.blazepose.landmarks import LandmarkResult
 from relsar_core.pose.blazepose.small_people import MissProbe
 from relsar_core.pose.one_euro import OneEuroFilter
 from relsar_core.pose.roi import Roi, box_iou
@@ -46,7 +53,11 @@ class _Person:
 
 
 class MultiPersonBlazePose:
-    """`estimate_people(frame) -> list[Skeleton]` (blazepose33), at most `max_people`."""
+    """`estimate_people(frame) -> list[Skeleton]` (blazepose33), at most `max_people`.
+
+    `num_threads`: the detector's interpreter threads; `workers`: landmark interpreters (one
+    thread each) run side by side, by default one per usable core, at most one per person;
+    `mask_free=False` runs the fetched landmark model as it is (for measuring the copy)."""
 
     layout = "blazepose33"
 
@@ -58,13 +69,18 @@ class MultiPersonBlazePose:
         detect_every: int = DETECT_EVERY,
         min_presence: float = 0.5,
         detector: BlazePoseDetector | None = None,
+        workers: int | None = None,
+        mask_free: bool = True,
     ) -> None:
         self.detector = detector or BlazePoseDetector(
             model_dir, num_threads, min_score=MIN_DETECTION_SCORE
         )
-        self.landmarker = BlazePoseLandmarker(
-            str(_model_path(model_dir, LANDMARK_FILE)), num_threads
+        path = _model_path(model_dir, LANDMARK_FILE)
+        self.landmark_path = landmark_model(path) if mask_free else path
+        self.pool = LandmarkPool(
+            str(self.landmark_path), default_workers(max_people) if workers is None else workers
         )
+        self.landmarker = self.pool.landmarkers[0]  # newcomers, one at a time
         self.max_people = max_people
         self.detect_every = detect_every
         self.min_presence = min_presence
@@ -85,9 +101,18 @@ class MultiPersonBlazePose:
         return self._miss.reason
 
     def estimate_people(self, frame_bgr: np.ndarray) -> list[Skeleton]:
+        # Tracked people from their ROI of the previous frame: every landmark run at once, then
+        # each result applied in order (as one by one: a later ROI is checked against the
+        # earlier ones' moved ROIs).
+        runnable = [p for p in self._people if p.roi.size >= 8]
+        self.landmark_runs += len(runnable)
+        found = dict(
+            zip(map(id, runnable), self.pool.run(frame_bgr, [p.roi for p in runnable]), strict=True)
+        )
         skeletons, kept = [], []
-        for person in self._people:  # tracked people: their ROI from the previous frame
-            sk = self._track(frame_bgr, person)
+        for person in self._people:
+            result = found.get(id(person))
+            sk = None if result is None else self._follow(person, result)
             if sk is not None:
                 skeletons.append(sk)
                 kept.append(person)
@@ -126,7 +151,11 @@ class MultiPersonBlazePose:
         if person.roi.size < 8:
             return None
         self.landmark_runs += 1
-        result = self.landmarker.run(frame_bgr, person.roi)
+        return self._follow(person, self.landmarker.run(frame_bgr, person.roi))
+
+    def _follow(self, person: _Person, result: LandmarkResult) -> Skeleton | None:
+        """This frame's landmarks in the person's ROI: the skeleton, and the ROI moved on for
+        the next frame. None: nobody there any more."""
         if result.presence < self.min_presence:
             return None
         person.presence = result.presence
@@ -142,6 +171,7 @@ class MultiPersonBlazePose:
 
     def close(self) -> None:
         self.detector.close()
+        self.pool.close()
         self.landmarker = None  # type: ignore[assignment]
 
 
