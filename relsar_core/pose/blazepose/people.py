@@ -29,6 +29,7 @@ from relsar_core.pose.blazepose.estimator import (
     LANDMARK_FILE,
     ROI_FILTER,
     BlazePoseDetector,
+    PersonDetection,
     _model_path,
     tracking_roi,
 )
@@ -55,9 +56,11 @@ class _Person:
 class MultiPersonBlazePose:
     """`estimate_people(frame) -> list[Skeleton]` (blazepose33), at most `max_people`.
 
-    `num_threads`: the detector's interpreter threads; `workers`: landmark interpreters (one
+    `num_threads`: the detector's interpreter threads (default: 1 beside several landmark
+    workers, as it runs alongside them when it is due); `workers`: landmark interpreters (one
     thread each) run side by side, by default one per usable core, at most one per person;
-    `mask_free=False` runs the fetched landmark model as it is (for measuring the copy)."""
+    `mask_free=False` runs the fetched landmark model as it is and `landmark_threads` gives each
+    landmark interpreter more threads (both only to measure against: the defaults are faster)."""
 
     layout = "blazepose33"
 
@@ -71,15 +74,17 @@ class MultiPersonBlazePose:
         detector: BlazePoseDetector | None = None,
         workers: int | None = None,
         mask_free: bool = True,
+        landmark_threads: int = 1,
     ) -> None:
+        workers = default_workers(max_people) if workers is None else max(1, workers)
+        if num_threads is None and workers > 1:
+            num_threads = 1  # the detector then runs beside a landmark worker, not alone
         self.detector = detector or BlazePoseDetector(
             model_dir, num_threads, min_score=MIN_DETECTION_SCORE
         )
         path = _model_path(model_dir, LANDMARK_FILE)
         self.landmark_path = landmark_model(path) if mask_free else path
-        self.pool = LandmarkPool(
-            str(self.landmark_path), default_workers(max_people) if workers is None else workers
-        )
+        self.pool = LandmarkPool(str(self.landmark_path), workers, landmark_threads)
         self.landmarker = self.pool.landmarkers[0]  # newcomers, one at a time
         self.max_people = max_people
         self.detect_every = detect_every
@@ -106,9 +111,11 @@ class MultiPersonBlazePose:
         # earlier ones' moved ROIs).
         runnable = [p for p in self._people if p.roi.size >= 8]
         self.landmark_runs += len(runnable)
-        found = dict(
-            zip(map(id, runnable), self.pool.run(frame_bgr, [p.roi for p in runnable]), strict=True)
-        )
+        # A detection due this frame anyway (room for someone new, its turn) runs alongside.
+        due = len(self._people) < self.max_people and self._since_detect + 1 >= self.detect_every
+        detect = (lambda: self.detector.detect(frame_bgr)) if due and self._people else None
+        results, detections = self.pool.run(frame_bgr, [p.roi for p in runnable], detect)
+        found = dict(zip(map(id, runnable), results, strict=True))
         skeletons, kept = [], []
         for person in self._people:
             result = found.get(id(person))
@@ -120,19 +127,24 @@ class MultiPersonBlazePose:
         self._since_detect += 1
         room = len(self._people) < self.max_people
         if not self._people or (room and self._since_detect >= self.detect_every):
-            skeletons += self._detect_newcomers(frame_bgr)
+            skeletons += self._detect_newcomers(frame_bgr, detections)
         if skeletons:
             self._miss.found()
         else:
             self._miss.missed(self.detector, frame_bgr)
         return skeletons
 
-    def _detect_newcomers(self, frame_bgr: np.ndarray) -> list[Skeleton]:
+    def _detect_newcomers(
+        self, frame_bgr: np.ndarray, detections: list[PersonDetection] | None = None
+    ) -> list[Skeleton]:
+        """Newcomers among this frame's detections (`detections`: already run on it)."""
         self.detector_runs += 1
         self._since_detect = 0
         found = []
         tracked = [p.roi for p in self._people]
-        for det in self.detector.detect(frame_bgr):
+        if detections is None:
+            detections = self.detector.detect(frame_bgr)
+        for det in detections:
             if len(self._people) >= self.max_people:
                 break
             if any(_same_person(det.roi(), t) for t in tracked):
