@@ -243,6 +243,7 @@ def test_relsar_teach_teaches_lists_and_forgets(default_copy, toy_data, tmp_path
     with pytest.raises(SystemExit) as done:
         teach_main([str(default_copy), "--data", str(data)])
     assert done.value.code == 0
+    assert "held-out score: the share" in capsys.readouterr().err  # as the app shows it
     ex = fewshot.load_taught(default_copy)
     assert ex.counts() == {"hop": 4, "wave2": 4}
     # The same code as the app's Teach: the model with its taught actions names a new clip.
