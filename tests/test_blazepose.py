@@ -122,6 +122,54 @@ def test_heatmap_refinement_moves_to_the_confident_peak_only():
     assert peak[0] > 0.99 and peak[1] < 0.5
 
 
+def test_heatmap_refinement_follows_mediapipes_edges():
+    """MediaPipe truncates the cell index toward zero and checks the row against the width: a
+    point just left of the heatmap counts as column 0, one just below it is still refined from
+    the rows its window reaches, one far below is left alone."""
+    hm = np.full((64, 64, 3), -30.0, np.float32)
+    hm[20, 0, 0] = 10.0
+    hm[62, 30, 1] = 10.0
+    xy = np.array([[-0.005, 20.5 / 64], [30.2 / 64, 65.5 / 64], [0.5, 1.5]], np.float32)
+    out, peak = refine_with_heatmap(xy, hm)
+    np.testing.assert_allclose(out[0], [0.0, 20 / 64], atol=1e-6)  # floor() would skip it
+    np.testing.assert_allclose(out[1], [30 / 64, 62 / 64], atol=1e-6)
+    np.testing.assert_array_equal(out[2], xy[2])
+    assert peak[2] == 1.0  # no window: no evidence against the point
+
+
+def test_roi_tracking_reproduces_mediapipe_from_the_fixture_alone():
+    """MediaPipe's own auxiliary landmarks in, its next-frame ROIs out, to the bit: the One Euro
+    filter (double steps, float state, the solutions' 33333 us frames) and the rect maths. Needs
+    only the committed fixture, no model or video."""
+    from relsar_core.bench.pose_reference import FIXTURE, rect_of
+    from relsar_core.pose.blazepose.mediapipe_math import FRAME_NS, RoiTracker
+
+    with np.load(FIXTURE) as f:
+        aux, nxt = f["video_aux"], f["video_next_roi"]
+    size, tracker, checked = (640, 480), RoiTracker(), 0
+    for t in range(len(aux)):
+        if not np.isfinite(aux[t, 0, 0]):
+            tracker.reset()
+            continue
+        ours = tracker((aux[t] / size).astype(np.float32), size, (t + 1) * FRAME_NS)
+        assert ours == rect_of(nxt[t], size), t
+        checked += 1
+    assert checked >= 100
+
+
+def test_normalized_rect_padding_and_crop_square():
+    """A square ROI in pixels is rarely square in float32 fractions of a 640×480 image: PadRoi
+    then letterboxes by a hair and crops the longer side, as MediaPipe does."""
+    from relsar_core.pose.blazepose.mediapipe_math import F32, NormRect
+
+    side = F32(160.36)  # one such side
+    rect = NormRect(F32(0.5), F32(0.5), side / F32(640), side / F32(480), F32(0.3), (640, 480))
+    w, h = rect.pixel_size()
+    hpad, vpad = rect.padding()
+    assert w != h and (hpad == 0) != (vpad == 0) and max(hpad, vpad) < 1e-6
+    assert rect.roi().size == float(max(w, h))
+
+
 def test_pose_modules_do_not_import_tensorflow_or_torch():
     code = (
         "import sys, relsar_core.pose.blazepose.estimator, relsar_core.pose.factory;"

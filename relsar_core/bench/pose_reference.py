@@ -165,7 +165,7 @@ def landmarks_given_roi(ref: Reference, landmarker) -> dict[str, float]:
             continue  # no ROI, or MediaPipe's presence gate found nobody in it
         size = (frame.shape[1], frame.shape[0])
         ours = landmarker.run_rect(frame, rect_of(roi, size)).keypoints
-        exact += same_bits(ours[:, :2], lm[:, :2])
+        exact += int(same_bits(ours[:, :2], lm[:, :2]))
         e_px, e_torso = joint_errors(ours, lm)
         px.append(e_px)
         torso.append(e_torso)
@@ -202,9 +202,8 @@ def detector_agreement(ref: Reference, detector) -> dict[str, float]:
             kp_err = np.hypot(*(ours[best].keypoints - kps.astype(np.float32)).T)
             worst_kp = max(worst_kp, float(kp_err.max()))
             worst_hip = max(worst_hip, float(kp_err[0]))
-            exact += same_bits(ours[best].keypoints, kps) and np.float32(row[0]) == np.float32(
-                ours[best].score
-            )
+            same_score = np.float32(row[0]) == np.float32(ours[best].score)
+            exact += int(same_bits(ours[best].keypoints, kps) and same_score)
         extra += len(ours) - len(used)
     return {
         "reference": matched + missed,
@@ -234,7 +233,7 @@ def tracking_roi_agreement(ref: Reference) -> dict[str, float]:
             continue
         ours = tracker((aux[t] / size).astype(np.float32), size, (t + 1) * FRAME_NS)
         theirs = rect_of(nxt[t], size)
-        exact += ours == theirs
+        exact += int(ours == theirs)
         o, r = ours.roi(), theirs.roi()
         centre.append(float(np.hypot(o.cx - r.cx, o.cy - r.cy)))
         side.append(abs(o.size - r.size))
@@ -254,11 +253,11 @@ def end_to_end(ref: Reference, estimator) -> dict[str, float]:
     torso = []
     for frame, lm in zip(ref.video, ref.data["video_landmarks"], strict=True):
         sk = estimator.estimate(frame)
-        agree += (sk is None) == (not np.isfinite(lm[0, 0]))
+        agree += int((sk is None) == (not np.isfinite(lm[0, 0])))
         if sk is None or not np.isfinite(lm[0, 0]):
             continue
         both += 1
-        exact += same_bits(sk.keypoints[:, :2], lm[:, :2])
+        exact += int(same_bits(sk.keypoints[:, :2], lm[:, :2]))
         hips_ours = sk.keypoints[[23, 24], :2].mean(axis=0)
         hips_ref = lm[[23, 24], :2].mean(axis=0)
         if np.hypot(*(hips_ours - hips_ref)) > SAME_PERSON * torso_length(lm):

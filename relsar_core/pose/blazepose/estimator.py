@@ -3,7 +3,9 @@
 `BlazePoseDetector` finds people (also used by ViTPose for its first frame and after a loss);
 `BlazePoseEstimator` is the `PoseEstimator`: detect once, then track the person by placing each
 frame's ROI from the previous frame's landmarks, so steady-state frames skip the detector.
-When the landmark model says the ROI holds nobody, the same frame is re-detected at once.
+When the landmark model says the ROI holds nobody, that frame returns nothing and the next one
+is detected (MediaPipe's rule). All of it in MediaPipe 0.10.14's own float32 arithmetic
+(mediapipe_math.py): on the sample video every frame is its output to the bit.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from relsar_core.pose.roi import Box, Roi, box_iou, crop_roi, roi_from_alignment
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
 ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracking ROIs
-# One Euro smoothing of the two points that place the next ROI, exactly as MediaPipe 0.10.14's
-# pose_landmark_filtering graph (its compiled options: min_cutoff 0.01, beta 10, d_cutoff 1),
-# speed in body sizes (2 × the alignment radius of each frame), one frame = 1/30 s.
+# One Euro smoothing of the two points that place the next ROI, MediaPipe 0.10.14's options
+# (min_cutoff 0.01, beta 10, d_cutoff 1), speed in body sizes, in float64 pixels: what
+# `tracking_roi` (the several-people estimator) uses. BlazePoseEstimator uses
+# mediapipe_math.RoiTracker instead, MediaPipe's own arithmetic to the bit.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 # MediaPipe's landmark smoothing (pose_landmark_filtering: One Euro, min_cutoff 0.1, beta 40,
 # d_cutoff 1; speed in units of the landmarks' box size). Off by default: measured on the action
@@ -47,11 +50,16 @@ ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 LANDMARK_FILTER = {"min_cutoff": 0.1, "beta": 40.0, "d_cutoff": 1.0}
 # After this many frames without anyone, where the last person stood no longer matters.
 FORGET_AFTER_FRAMES = 30
+# Interpreter threads per model unless told: one, as MediaPipe's own InferenceCalculator off
+# mobile. A second XNNPACK thread spins between operators and while Python works, costing more
+# CPU per frame than it saves on 2 cores (docs/pose.md, "Speed").
+DEFAULT_THREADS = 1
 
 
 def tracking_roi(roi_filter: OneEuroFilter, alignment: np.ndarray) -> Roi:
     """The next frame's ROI from this frame's two alignment points, smoothed as MediaPipe does:
-    speed in units of the body (2 × the alignment radius of this frame)."""
+    speed in units of the body (2 × the alignment radius of this frame). Float64 pixels: within
+    1e-4 px of MediaPipe per step, not bit for bit (see mediapipe_math.RoiTracker)."""
     body_size = 2.0 * float(np.hypot(*(alignment[1] - alignment[0])))
     smooth = roi_filter(alignment, value_scale=1.0 / max(body_size, 1e-6))
     return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
@@ -135,12 +143,11 @@ class BlazePoseDetector:
         # Letterbox as MediaPipe: the whole frame warped bilinearly (no area averaging) into the
         # n×n square that holds its long side, the short side padded black (BORDER_ZERO).
         side = float(max(w, h))
-        canvas = crop_roi(frame_bgr, Roi(w / 2, h / 2, side), n, border="zero")
+        canvas = crop_roi(frame_bgr, Roi(w / 2, h / 2, side), n, border="zero", reuse_map=True)
         # MediaPipe's [-1, 1] conversion is OpenCV's convertTo: v × (2/255) - 1 with one
         # rounding (a fused multiply-add in its AVX2 code), which double arithmetic reproduces.
-        rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
-        tensor = (rgb * np.float64(F32(2) / F32(255)) - 1.0).astype(F32)
-        self._interpreter.set_tensor(self._input, tensor[None])
+        scaled = np.multiply(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), np.float64(F32(2) / F32(255)))
+        np.subtract(scaled, 1.0, out=self._interpreter.tensor(self._input)()[0], casting="unsafe")
         self._interpreter.invoke()
         raw = decode_ssd(
             self._interpreter.get_tensor(self._boxes)[0],
@@ -208,6 +215,8 @@ class BlazePoseEstimator(PoseEstimator):
         smooth_landmarks: bool = False,
         redetect_same_frame: bool = False,
     ) -> None:
+        num_threads = num_threads or DEFAULT_THREADS
+        self.threads = num_threads  # per model (a detector passed in keeps its own)
         self.detector = detector or BlazePoseDetector(model_dir, num_threads, min_detection_score)
         self.smooth_landmarks = smooth_landmarks
         self._landmark_filter = OneEuroFilter(**LANDMARK_FILTER)

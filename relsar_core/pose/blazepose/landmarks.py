@@ -54,7 +54,8 @@ def refine_with_heatmap(
     sums in its row-major order, the cell index truncated toward zero, the window clipped at the
     heatmap's edges, and its check of the row against the column (a point just below the heatmap
     is still refined from the rows it reaches)."""
-    h, w, n = heatmap.shape
+    h, w, channels = heatmap.shape
+    n = len(xy)  # landmark i uses heatmap channel i
     half = (kernel - 1) // 2
     xy = np.asarray(xy, F32)
     with np.errstate(invalid="ignore"):
@@ -64,24 +65,17 @@ def refine_with_heatmap(
     offsets = np.arange(-half, half + 1)
     rows = row[:, None] + offsets[None, :]  # (L, k)
     cols = col[:, None] + offsets[None, :]
-    cell_ok = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-    cell_ok &= valid[:, None, None]
-    chan = np.arange(n)[:, None, None]
-    logits = heatmap[np.clip(rows, 0, h - 1)[:, :, None], np.clip(cols, 0, w - 1)[:, None, :], chan]
-    conf = np.where(cell_ok, sigmoid_f32(logits), F32(0)).reshape(n, -1)  # (L, k*k) row-major
+    ok = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+    ok &= valid[:, None, None]
+    cells = np.clip(rows, 0, h - 1)[:, :, None] * w + np.clip(cols, 0, w - 1)[:, None, :]
+    logits = heatmap.reshape(-1)[(cells * channels + np.arange(n)[:, None, None]).reshape(n, -1)]
+    terms = np.empty((3, n, kernel * kernel), F32)  # confidence, col × it, row × it (row-major)
+    np.multiply(sigmoid_f32(logits), ok.reshape(n, -1), out=terms[0])
+    np.multiply(np.broadcast_to(cols[:, None, :], ok.shape).reshape(n, -1), terms[0], out=terms[1])
+    np.multiply(np.broadcast_to(rows[:, :, None], ok.shape).reshape(n, -1), terms[0], out=terms[2])
     # cumsum adds one term after the other in float32, as the C++ loop (sum() would pair them).
-    total = np.cumsum(conf, axis=1, dtype=F32)[:, -1]
-    peak = conf.max(axis=1)
-    wcol = np.cumsum(
-        np.broadcast_to(cols[:, None, :], (n, kernel, kernel)).reshape(n, -1).astype(F32) * conf,
-        axis=1,
-        dtype=F32,
-    )[:, -1]
-    wrow = np.cumsum(
-        np.broadcast_to(rows[:, :, None], (n, kernel, kernel)).reshape(n, -1).astype(F32) * conf,
-        axis=1,
-        dtype=F32,
-    )[:, -1]
+    total, wcol, wrow = np.cumsum(terms, axis=2)[:, :, -1]
+    peak = terms[0].max(axis=1)
     refine = valid & (peak >= F32(min_confidence)) & (total > 0)
     out = xy.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -126,15 +120,19 @@ class BlazePoseLandmarker:
 
     def run_rect(self, frame_bgr: np.ndarray, rect: NormRect) -> LandmarkResult:
         """Landmarks in MediaPipe's normalized rect, decoded in its float32 arithmetic."""
-        crop = crop_roi(frame_bgr, rect.roi(), INPUT_SIZE)
-        tensor = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(F32) * F32(1 / 255)
-        self._interpreter.set_tensor(self._input, tensor[None])
+        rgb = cv2.cvtColor(crop_roi(frame_bgr, rect.roi(), INPUT_SIZE), cv2.COLOR_BGR2RGB)
+        # Written straight into the model's input (no temporary tensor, no copy): v × (1/255)
+        # in float32, MediaPipe's conversion.
+        np.multiply(rgb, F32(1 / 255), out=self._interpreter.tensor(self._input)()[0])
         self._interpreter.invoke()
         raw = self._interpreter.get_tensor(self._landmarks).reshape(NUM_ALL, 5)
         presence = float(self._interpreter.get_tensor(self._flag).reshape(-1)[0])
-        heatmap = self._interpreter.get_tensor(self._heatmap)[0]
-        xy, peak = refine_with_heatmap(raw[:, :2] / F32(INPUT_SIZE), heatmap)
-        norm = project_to_image(xy[: NUM_BODY + 2], rect)
+        used = NUM_BODY + 2  # the 4 other auxiliary points are never used: not decoded
+        # The heatmap is read in place (a view of the model's output, gone at the next invoke).
+        heatmap = self._interpreter.tensor(self._heatmap)()[0]
+        xy, peak = refine_with_heatmap(raw[:used, :2] / F32(INPUT_SIZE), heatmap)
+        del heatmap
+        norm = project_to_image(xy, rect)
         image_xy = to_pixels(norm, rect.image_size)
         visibility = sigmoid_f32(raw[:NUM_BODY, 3])
         present = np.minimum(sigmoid_f32(raw[:NUM_BODY, 4]), peak[:NUM_BODY])
