@@ -173,21 +173,22 @@ def _fixed_point_map(roi: Roi, n: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(32.0, scale, out=scale)
     far = not np.all(np.abs(box) < 16000)  # positions could leave int16: clip them
-    fixed = []
-    for a, b, c in ((m[0], m[1], m[2]), (m[3], m[4], m[5])):
-        pos = (a * block + b * rows + c)[:, :, None] + a * col
-        pos *= scale
-        if far:
-            np.clip(np.nan_to_num(pos), -_LIMIT, _LIMIT, out=pos)
-        np.rint(pos, out=pos)
-        fixed.append(pos.reshape(n, -1)[:, :n].astype(np.int32))
-    ix, iy = fixed
-    frac = (iy & 31) << 5
-    frac |= ix & 31
+    pos = np.empty((2,) + scale.shape)
+    for k, (a, b, c) in enumerate(((m[0], m[1], m[2]), (m[3], m[4], m[5]))):
+        np.add((a * block + b * rows + c)[:, :, None], a * col, out=pos[k])
+    pos *= scale
+    if far:
+        np.clip(np.nan_to_num(pos), -_LIMIT, _LIMIT, out=pos)
+    np.rint(pos, out=pos)
+    fixed = pos.reshape(2, n, -1)[:, :, :n].astype(np.int32)
     xy = np.empty((n, n, 2), np.int16)
-    xy[..., 0] = ix >> 5
-    xy[..., 1] = iy >> 5
-    return xy, frac.astype(np.uint16)
+    np.right_shift(fixed[0], 5, out=xy[..., 0], casting="unsafe")
+    np.right_shift(fixed[1], 5, out=xy[..., 1], casting="unsafe")
+    fixed &= 31
+    np.left_shift(fixed[1], 5, out=fixed[1])
+    frac = np.empty((n, n), np.uint16)
+    np.bitwise_or(fixed[1], fixed[0], out=frac, casting="unsafe")
+    return xy, frac
 
 
 _kept_map = functools.lru_cache(maxsize=4)(_fixed_point_map)

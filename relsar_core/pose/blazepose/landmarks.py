@@ -56,31 +56,30 @@ def refine_with_heatmap(
     is still refined from the rows it reaches)."""
     h, w, channels = heatmap.shape
     n = len(xy)  # landmark i uses heatmap channel i
-    half = (kernel - 1) // 2
+    offsets = np.arange(kernel) - (kernel - 1) // 2
     xy = np.asarray(xy, F32)
-    with np.errstate(invalid="ignore"):
-        col = np.trunc(np.clip(xy[:, 0] * F32(w), -1e6, 1e6)).astype(np.int64)
-        row = np.trunc(np.clip(xy[:, 1] * F32(h), -1e6, 1e6)).astype(np.int64)
+    # int(x * w) in C++: truncation toward zero (astype's), after clamping to a defined range.
+    col = np.minimum(np.maximum(xy[:, 0] * F32(w), -1e6), 1e6).astype(np.int64)
+    row = np.minimum(np.maximum(xy[:, 1] * F32(h), -1e6), 1e6).astype(np.int64)
     valid = (col >= 0) & (col < w) & (row >= 0)
-    offsets = np.arange(-half, half + 1)
-    rows = row[:, None] + offsets[None, :]  # (L, k)
-    cols = col[:, None] + offsets[None, :]
+    rows = row[:, None] + offsets  # (L, k)
+    cols = col[:, None] + offsets
     ok = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
     ok &= valid[:, None, None]
     cells = np.clip(rows, 0, h - 1)[:, :, None] * w + np.clip(cols, 0, w - 1)[:, None, :]
-    logits = heatmap.reshape(-1)[(cells * channels + np.arange(n)[:, None, None]).reshape(n, -1)]
-    terms = np.empty((3, n, kernel * kernel), F32)  # confidence, col × it, row × it (row-major)
-    np.multiply(sigmoid_f32(logits), ok.reshape(n, -1), out=terms[0])
-    np.multiply(np.broadcast_to(cols[:, None, :], ok.shape).reshape(n, -1), terms[0], out=terms[1])
-    np.multiply(np.broadcast_to(rows[:, :, None], ok.shape).reshape(n, -1), terms[0], out=terms[2])
-    # cumsum adds one term after the other in float32, as the C++ loop (sum() would pair them).
-    total, wcol, wrow = np.cumsum(terms, axis=2)[:, :, -1]
-    peak = terms[0].max(axis=1)
+    logits = heatmap.reshape(-1)[cells * channels + np.arange(n)[:, None, None]]
+    terms = np.empty((3, n, kernel, kernel), F32)  # confidence, col × it, row × it
+    np.multiply(sigmoid_f32(logits), ok, out=terms[0])
+    np.multiply(cols[:, None, :].astype(F32), terms[0], out=terms[1])
+    np.multiply(rows[:, :, None].astype(F32), terms[0], out=terms[2])
+    # cumsum adds one term after the other in float32 in row-major order, as the C++ loop
+    # (sum() would add them pairwise).
+    total, wcol, wrow = np.cumsum(terms.reshape(3, n, -1), axis=2)[:, :, -1]
+    peak = terms[0].reshape(n, -1).max(axis=1)
     refine = valid & (peak >= F32(min_confidence)) & (total > 0)
     out = xy.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[refine, 0] = (wcol[refine] / F32(w)) / total[refine]
-        out[refine, 1] = (wrow[refine] / F32(h)) / total[refine]
+    out[refine, 0] = (wcol[refine] / F32(w)) / total[refine]
+    out[refine, 1] = (wrow[refine] / F32(h)) / total[refine]
     return out, np.where(valid & (total > 0), peak, F32(1))
 
 
