@@ -62,8 +62,13 @@ def test_people_bench_path_runs_on_real_frames():
 
     r = _run(walker_frames(25, start=15), fps=10.0, max_people=4)
     assert len(r["times"]) == 25 and r["counts"].max() >= 1  # the walker is found
-    # and keeps an id (someone who only walks in near the end has a short span, of course)
-    assert all(len(v) >= 10 for v in r["spans"].values() if v[0] < 10), r["spans"]
+    # The walker keeps one id while BlazePose sees him; passing the sign post beside a man in a
+    # grey coat he is lost (video frame 24, 9 here), and the man, found the next frame half a
+    # body away, gets an id of his own (he used to take the walker's) and keeps it.
+    spans = r["spans"]
+    walker, other = sorted(spans, key=lambda k: spans[k][0])[:2]
+    assert spans[walker][0] <= 2 and 7 <= len(spans[walker]) and spans[walker][-1] <= 9, spans
+    assert spans[other][0] >= 10 and len(spans[other]) >= 10, spans
 
 
 def _hips(sk) -> np.ndarray:

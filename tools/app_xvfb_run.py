@@ -61,14 +61,20 @@ class Screen:
         self.env.pop("QT_QPA_PLATFORM", None)
         self.procs = [
             subprocess.Popen(
-                ["Xvfb", self.display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"]
+                ["Xvfb", self.display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         ]
         for _ in range(100):
             if subprocess.run(["xdpyinfo"], env=self.env, capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
-        self.procs.append(subprocess.Popen(["openbox"], env=self.env, stderr=subprocess.DEVNULL))
+        self.procs.append(
+            subprocess.Popen(
+                ["openbox"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
         time.sleep(0.5)
 
     def xdo(self, *args: str) -> str:
