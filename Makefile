@@ -26,9 +26,11 @@ models: $(STAMP)
 app: setup
 	$(BIN)/relsar-app
 
-# CI runs this (.ci/run): the lint (style and the import contracts) first, then every test.
+# CI runs this (.ci/run): the lint (style and the import contracts) first, then every test: the
+# suite on both cores (a test file stays on one worker), then the wall-clock tests alone.
 test: setup lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not serial"
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m serial
 
 # Rebuild the shipped default model from motion capture (data, training, conversion, held-out
 # scores) and copy it into relsar_core/assets/; see relsar_core/assets/models/MODEL_CARD.md.

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from tests.test_app import WAIT_MS, make_window, model_copy, toy_clip, wait_idle, wait_label  # noqa: F401
 
 MAX_GAP_MS = 100
+pytestmark = pytest.mark.serial  # wall-clock bounds: run alone, not beside a training test
 
 
 class GapMeter:
