@@ -51,7 +51,9 @@ class TeachReview(QDialog):
         summaries = {s.name: s for s in classifier.summaries()}
         names = sorted(scores, key=lambda n: (n != action, n))  # the action just taught first
         self.table = QTableWidget(len(names), 4)
-        self.table.setHorizontalHeaderLabels(["Taught action", "Examples", "Score", "Note"])
+        self.table.setHorizontalHeaderLabels(
+            ["Taught action", "Examples", "Held-out score", "Note"]
+        )
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
