@@ -99,6 +99,7 @@ def test_landmarks_side_by_side_equal_one_by_one(two_people, rois):
         first = (lambda: "detections") if round_ else None
         side_by_side, extra = pool.run(two_people, rois, first)
         assert extra == ("detections" if round_ else None)
+        assert pool.helper_cpu_s > 0  # the second worker ran landmarks (the bench reads this)
         assert len(side_by_side) == len(rois)
         for roi, got in zip(rois, side_by_side, strict=True):
             want = serial.run(two_people, roi)

@@ -38,24 +38,6 @@ def test_short_occlusion_keeps_the_id_and_a_long_absence_does_not():
     assert people and people[0].person != first
 
 
-def test_someone_found_beside_a_person_just_lost_gets_their_own_id():
-    # The sample video's hand-over: a walker missed for a frame, and a man beside him found the
-    # next frame half a body size away (too far for anyone seen a moment ago to have moved).
-    from relsar_core.live.tracking import MATCH_DISTANCE, STEADY_DISTANCE, allowed_distance
-
-    tracker = PersonTracker(fps=30)
-    for t in range(20):
-        people = tracker.update([_person(100 + 2 * t)])
-    walker = people[0].person
-    assert tracker.update([]) == []
-    size = float(np.hypot(0.36, 1.35)) * 200  # body_size of _person: its joints' box diagonal
-    beside = 100 + 2 * 21 + 0.45 * size  # within MATCH_DISTANCE of the walker, not STEADY
-    ids = {p.person for _ in range(6) for p in tracker.update([_person(beside)])}
-    assert ids and walker not in ids
-    assert STEADY_DISTANCE < 0.45 < MATCH_DISTANCE
-    assert allowed_distance(1) == STEADY_DISTANCE and allowed_distance(60) == MATCH_DISTANCE
-
-
 def test_two_people_get_their_own_ids_and_boxes():
     tracker = PersonTracker(fps=30)
     for _ in range(3):

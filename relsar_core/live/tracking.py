@@ -21,18 +21,8 @@ import numpy as np
 MIN_JOINT_CONFIDENCE = 0.2  # as the features: below this a joint is missing
 FORGET_S = 1.0  # a person unseen for longer than this gets a new id when they come back
 BIRTH_FRAMES = 2
-# Match when the visible joints are on average within this many body sizes of the prediction...
+# Match when the visible joints are on average within this many body sizes of the prediction.
 MATCH_DISTANCE = 0.6
-# ... but a person seen a moment ago cannot have moved that far: a track unseen for at most
-# STEADY_GAP frames matches only within STEADY_DISTANCE, the bar rising by GAP_GROWTH a frame
-# after that up to MATCH_DISTANCE (the Kalman prediction drifts while nobody is seen). On the
-# sample video a walker was lost for a frame beside another man, who was found the next frame
-# 0.57 body sizes away (walkers move at most 0.2 a frame) and took the walker's id; he now gets
-# an id of his own, and the synthetic crossings switch no more often (docs/pose.md, "Who is who
-# on the sample video").
-STEADY_DISTANCE = 0.3
-STEADY_GAP = 8
-GAP_GROWTH = 0.02
 
 
 @dataclass
@@ -62,16 +52,7 @@ def _skeleton_distance(detection, tracked) -> float:
     if not seen.any():
         return 1e6
     err = np.hypot(*(detection.points[seen] - tracked.estimate[seen]).T)
-    distance = float(err.mean()) / detection.data["size"]
-    last = tracked.last_detection
-    unseen = detection.data["frame"] - last.data["frame"] if last is not None else STEADY_GAP + 99
-    # norfair has one threshold (MATCH_DISTANCE): scale so that it means `allowed` here.
-    return distance * MATCH_DISTANCE / allowed_distance(unseen)
-
-
-def allowed_distance(unseen: int) -> float:
-    """How far (in body sizes) a track last seen `unseen` frames ago may match."""
-    return min(MATCH_DISTANCE, STEADY_DISTANCE + GAP_GROWTH * max(0, unseen - STEADY_GAP))
+    return float(err.mean()) / detection.data["size"]
 
 
 def body_box(keypoints: np.ndarray) -> tuple[float, float, float, float]:

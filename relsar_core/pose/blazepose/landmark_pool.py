@@ -11,6 +11,7 @@ them one by one."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,6 +43,8 @@ class LandmarkPool:
             else None
         )
 
+        self.helper_cpu_s = 0.0  # CPU seconds of the busiest helper thread in the last run
+
     @property
     def workers(self) -> int:
         return len(self.landmarkers)
@@ -55,6 +58,7 @@ class LandmarkPool:
             [] if first is None else [lambda _: first()]
         )
         jobs += [lambda lm, roi=roi: lm.run(frame_bgr, roi) for roi in rois]
+        self.helper_cpu_s = 0.0
         if len(jobs) <= 1 or self._executor is None:
             out = [job(self.landmarkers[0]) for job in jobs]
         else:
@@ -72,10 +76,16 @@ class LandmarkPool:
                         return
                     out[i] = jobs[i](landmarker)
 
-            helpers = [self._executor.submit(work, lm) for lm in self.landmarkers[1 : len(jobs)]]
+            def helper(landmarker: BlazePoseLandmarker) -> float:
+                start = time.thread_time()
+                work(landmarker)
+                return time.thread_time() - start
+
+            helpers = [self._executor.submit(helper, lm) for lm in self.landmarkers[1 : len(jobs)]]
             work(self.landmarkers[0])
-            for future in helpers:
-                future.result()  # re-raises a worker's error here
+            # The busiest helper's CPU this frame (a benchmark's measure; .result() also
+            # re-raises a worker's error here).
+            self.helper_cpu_s = max(future.result() for future in helpers)
         if first is None:
             return out, None
         return out[1:], out[0]
