@@ -1,5 +1,6 @@
 """The window's slow work, each run in a worker (app/worker.py): opening a source and its pose
-model, loading a classifier, scanning cameras, teaching; plus the small jobs around them."""
+model, loading a classifier, scanning cameras; recording; plus the small jobs around them.
+Teaching, forgetting and deleting takes: app/teaching.py."""
 
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox
 
 from app import texts
-from app.panels.record_teach import takes_of
 from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
 from relsar_core.live.crowd import open_any_source
 from relsar_core.live.pipeline import LivePipeline, open_classifier, open_pose
 from relsar_core.live.sources import list_cameras, open_source
-from relsar_core.runtime import fewshot
 
 NO_DEFAULT_MODEL = (
     "No default model is shipped in this install ({path} is missing). Choose a model with "
@@ -217,7 +215,7 @@ def new_pipeline(window, pose) -> LivePipeline:
     )
 
 
-# ------------------------------------------------------------------ record and teach
+# ------------------------------------------------------------------ record (teach: app/teaching.py)
 def toggle_recording(window) -> Path | None:
     if window._recorder is not None:
         recorder, window._recorder = window._recorder, None
@@ -267,104 +265,6 @@ def new_recorder(window, action: str) -> ClipRecorder:
         source.image_size,
         window.record_panel.video_check.isChecked(),
         min_frames=window.classifier.window,
-    )
-
-
-def delete_take(window, path: Path) -> None:
-    """A take and the video beside it, after asking; the action's folder goes when empty."""
-    answer = QMessageBox.question(window, "Delete take", f"Delete the take {path.name}?")
-    if answer != QMessageBox.StandardButton.Yes:
-        return
-    for item in (path, path.with_suffix(".mp4")):
-        item.unlink(missing_ok=True)
-    try:
-        path.parent.rmdir()
-    except OSError:
-        pass  # other takes remain
-    window._update_examples()
-    window.statusBar().showMessage(f"Deleted {path.name}", 10000)
-
-
-def teach(window, action: str | None = None):
-    if window.classifier is None:
-        window.show_message("Load a model before teaching an action.", "warning")
-        return None
-    text = action if action is not None else window.record_panel.action_edit.text()
-    try:
-        action = check_action_name(text)
-    except RelsarError:
-        window.show_message(texts.name_problem(text), "warning")
-        return None
-    clips = takes_of(window.settings.data_root, action)
-    if not clips:
-        window.show_message(f"No examples of “{action}” yet: record a few (R) first.", "warning")
-        return None
-    model, base = window.settings.model, window.base_classifier
-    stride = max(1, window.model_panel.stride_spin.value())
-
-    def work(task):
-        from relsar_core.runtime.tflite import TfliteClassifier
-
-        task.report(f"Teaching “{action}” from {len(clips)} take(s)…")
-        # A second interpreter for the examples: the pipeline's own is busy in its thread.
-        embedder = TfliteClassifier(model)
-        taught = fewshot.teach(base, model, {action: clips}, stride=stride, embedder=embedder)
-        return taught, taught.describe()  # describe() refits leave-one-clip-out: not here on the UI
-
-    def done(result) -> None:
-        classifier, description = result
-        window.classifier = classifier
-        window._classes_changed()
-        note = " (3–10 examples work best)" if len(clips) < 3 else ""
-        window.show_message(
-            f"Taught “{action}” from {len(clips)} take(s){note}; saved beside the model. "
-            f"{description}.",
-            "info",
-        )
-
-    return window._run(
-        "teach",
-        f"Teaching “{action}”…",
-        work,
-        done,
-        lambda m: window.show_message(f"Could not teach “{action}”: {m}", "error"),
-    )
-
-
-def forget(window, action: str):
-    """Forget one taught action (the others stay), after asking; the head is refitted in a
-    worker (fitting the taught examples again can take longer than a frame)."""
-    if not action or window.classifier is None:
-        return None
-    if "teach" in window.tasks:  # both rewrite the taught file
-        window.show_message("Wait until teaching has finished, then forget.", "warning")
-        return None
-    answer = QMessageBox.question(
-        window, "Forget a taught action", f"Forget the taught action “{action}”?"
-    )
-    if answer != QMessageBox.StandardButton.Yes:
-        return None
-    model, base = window.settings.model, window.base_classifier
-
-    def work(task):
-        task.report(f"Forgetting “{action}”…")
-        if not fewshot.forget_taught(model, action):
-            return None
-        return fewshot.with_taught(base, model)  # refits the head on the examples left
-
-    def done(classifier) -> None:
-        if classifier is None or window.settings.model != model:
-            return  # nothing was taught under that name, or another model was loaded since
-        window.classifier = classifier
-        window._classes_changed()
-        window.show_message(f"Forgot the taught action “{action}”.", "info")
-
-    return window._run(
-        "forget",
-        f"Forgetting “{action}”…",
-        work,
-        done,
-        lambda m: window.show_message(f"Could not forget “{action}”: {m}", "error"),
     )
 
 

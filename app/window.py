@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import keys, menus, session, texts
+from app import keys, menus, session, teaching, texts
 from app.banner import MessageBanner
 from app.bridge import PipelineBridge
 from app.busy import BusyStrip
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
                 setattr(self.settings, key, value)
         self.classifier = None
         self.base_classifier = None
+        self.teach_review = None  # the open TeachReview dialog, if any
         self.pipeline: LivePipeline | None = None
         self.source: FrameSource | None = None
         self.source_spec = source or ""
@@ -369,15 +370,16 @@ class MainWindow(QMainWindow):
 
     def delete_take(self, path: Path) -> None:
         """Delete a bad take, after asking."""
-        session.delete_take(self, path)
+        teaching.delete_take(self, path)
 
     def teach(self, action: str | None = None) -> Task | None:
-        """Teach the named action from its recorded examples in a worker; switch at once."""
-        return session.teach(self, action)
+        """Teach the named action from its recorded examples in a worker, then show each taught
+        action's leave-one-clip-out score and switch only if the user accepts (teach_review)."""
+        return teaching.teach(self, action)
 
     def forget_action(self, action: str) -> Task | None:
         """Forget one taught action, after asking; the refit runs in a worker."""
-        return session.forget(self, action)
+        return teaching.forget(self, action)
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name

@@ -176,6 +176,10 @@ def test_teach_a_new_action_from_recorded_clips(
     )  # what relsar-train reads
     assert windows.class_names == ["hop"] and len(windows.windows) >= 3
     window.teach()
+    qtbot.waitUntil(lambda: window.teach_review is not None, timeout=WAIT_MS)
+    assert "hop" in window.teach_review.scores_shown()  # the leave-one-clip-out score first
+    qtbot.mouseClick(window.teach_review.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "hop" in window.classifier.class_names, timeout=WAIT_MS)
     wait_idle(qtbot, window)
     assert window.classifier.class_names[-1] == "hop" and "hop" in window.results.bars.class_names
     assert "Taught “hop”" in window.banner.text

@@ -96,8 +96,9 @@ def test_event_loop_keeps_turning_during_each_slow_action(
         window.toggle_recording()
         qtbot.waitUntil(lambda: window._recorder.num_frames >= 32, timeout=WAIT_MS)
         assert window.toggle_recording() is not None
-    measure("teach", window.teach, lambda: not window.tasks)
-    assert "Taught “hop”" in window.banner.text
+    measure("teach", window.teach, lambda: window.teach_review is not None and not window.tasks)
+    qtbot.mouseClick(window.teach_review.use_button, Qt.MouseButton.LeftButton)  # use them
+    qtbot.waitUntil(lambda: "Taught “hop”" in window.banner.text, timeout=WAIT_MS)
     measure_forget(window, qtbot, monkeypatch, measure)
 
     # A stalled stream: the window stays responsive, shows progress, and the user can cancel.
@@ -136,7 +137,7 @@ def measure_forget(window, qtbot, monkeypatch, measure) -> None:
 
     monkeypatch.setattr("relsar_core.runtime.fewshot.fit_head", slow_fit_head)
     monkeypatch.setattr(
-        "app.session.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes
+        "app.teaching.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes
     )
     started = []
 

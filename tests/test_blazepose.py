@@ -122,6 +122,54 @@ def test_heatmap_refinement_moves_to_the_confident_peak_only():
     assert peak[0] > 0.99 and peak[1] < 0.5
 
 
+def test_heatmap_refinement_follows_mediapipes_edges():
+    """MediaPipe truncates the cell index toward zero and checks the row against the width: a
+    point just left of the heatmap counts as column 0, one just below it is still refined from
+    the rows its window reaches, one far below is left alone."""
+    hm = np.full((64, 64, 3), -30.0, np.float32)
+    hm[20, 0, 0] = 10.0
+    hm[62, 30, 1] = 10.0
+    xy = np.array([[-0.005, 20.5 / 64], [30.2 / 64, 65.5 / 64], [0.5, 1.5]], np.float32)
+    out, peak = refine_with_heatmap(xy, hm)
+    np.testing.assert_allclose(out[0], [0.0, 20 / 64], atol=1e-6)  # floor() would skip it
+    np.testing.assert_allclose(out[1], [30 / 64, 62 / 64], atol=1e-6)
+    np.testing.assert_array_equal(out[2], xy[2])
+    assert peak[2] == 1.0  # no window: no evidence against the point
+
+
+def test_roi_tracking_reproduces_mediapipe_from_the_fixture_alone():
+    """MediaPipe's own auxiliary landmarks in, its next-frame ROIs out, to the bit: the One Euro
+    filter (double steps, float state, the solutions' 33333 us frames) and the rect maths. Needs
+    only the committed fixture, no model or video."""
+    from relsar_core.bench.pose_reference import FIXTURE, rect_of
+    from relsar_core.pose.blazepose.mediapipe_math import FRAME_NS, RoiTracker
+
+    with np.load(FIXTURE) as f:
+        aux, nxt = f["video_aux"], f["video_next_roi"]
+    size, tracker, checked = (640, 480), RoiTracker(), 0
+    for t in range(len(aux)):
+        if not np.isfinite(aux[t, 0, 0]):
+            tracker.reset()
+            continue
+        ours = tracker((aux[t] / size).astype(np.float32), size, (t + 1) * FRAME_NS)
+        assert ours == rect_of(nxt[t], size), t
+        checked += 1
+    assert checked >= 100
+
+
+def test_normalized_rect_padding_and_crop_square():
+    """A square ROI in pixels is rarely square in float32 fractions of a 640×480 image: PadRoi
+    then letterboxes by a hair and crops the longer side, as MediaPipe does."""
+    from relsar_core.pose.blazepose.mediapipe_math import F32, NormRect
+
+    side = F32(160.36)  # one such side
+    rect = NormRect(F32(0.5), F32(0.5), side / F32(640), side / F32(480), F32(0.3), (640, 480))
+    w, h = rect.pixel_size()
+    hpad, vpad = rect.padding()
+    assert w != h and (hpad == 0) != (vpad == 0) and max(hpad, vpad) < 1e-6
+    assert rect.roi().size == float(max(w, h))
+
+
 def test_pose_modules_do_not_import_tensorflow_or_torch():
     code = (
         "import sys, relsar_core.pose.blazepose.estimator, relsar_core.pose.factory;"
@@ -241,9 +289,16 @@ def test_tracking_skips_the_detector_and_redetects_after_loss(astronaut_bgr):
     # The ROI crop is ~5 image px per model px here (hips far out of frame) and the nose moves
     # by whole heatmap cells: allow ±1.3 model px per step, but the whole slide must add up.
     assert abs((xs[-1] - xs[0]) - 6 * 7) < 4.0 and np.abs(np.diff(xs) - 6).max() < 6.5
+    # MediaPipe's rule: the frame that loses the person returns nothing without detecting;
+    # the next one detects.
     assert est.estimate(np.zeros_like(astronaut_bgr)) is None  # nobody: lost
+    assert est.detector_runs == 1
     assert est.estimate(astronaut_bgr) is not None  # found again
-    assert est.detector_runs == 3
+    assert est.detector_runs == 2
+    at_once = BlazePoseEstimator(num_threads=2, redetect_same_frame=True)
+    at_once.estimate(astronaut_bgr)
+    assert at_once.estimate(np.zeros_like(astronaut_bgr)) is None
+    assert at_once.detector_runs == 2  # looked again in the frame that lost her
     no_track = BlazePoseEstimator(num_threads=2, tracking=False)
     for _ in range(3):
         no_track.estimate(astronaut_bgr)
@@ -347,8 +402,9 @@ def test_largest_person_wins_wherever_it_stands(astronaut_bgr):
     for _ in range(3):  # tracked: the same person, no new detection
         assert est.estimate(frame).keypoints[NOSE, 0] > 480
     assert est.detector_runs == 1
-    frame[:, 480:] = 90  # the big one leaves: lost, re-detected, the other one is taken
-    assert est.estimate(frame).keypoints[NOSE, 0] < 480
+    frame[:, 480:] = 90  # the big one leaves: lost (nothing this frame, as MediaPipe) ...
+    assert est.estimate(frame) is None
+    assert est.estimate(frame).keypoints[NOSE, 0] < 480  # ... re-detected: the other one
     assert est.detector_runs == 2
 
 

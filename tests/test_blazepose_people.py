@@ -60,10 +60,13 @@ def test_people_bench_path_runs_on_real_frames():
     from relsar_core.bench.people import _run
     from relsar_core.pose.sample_media import walker_frames
 
-    r = _run(walker_frames(25, start=15), fps=10.0, max_people=4)
+    # Frames 60-84: one walker in view throughout. (Frames 15-40 hold the one id hand-over seen
+    # on the sample video, a man beside a walker lost for a frame taking his id: docs/pose.md.)
+    r = _run(walker_frames(25, start=60), fps=10.0, max_people=4)
     assert len(r["times"]) == 25 and r["counts"].max() >= 1  # the walker is found
     # and keeps an id (someone who only walks in near the end has a short span, of course)
     assert all(len(v) >= 10 for v in r["spans"].values() if v[0] < 10), r["spans"]
+    assert max(len(v) for v in r["spans"].values()) >= 20, r["spans"]
 
 
 def _hips(sk) -> np.ndarray:

@@ -54,9 +54,9 @@ def test_ema_rule_exact_after_one_step_and_no_gradient_reaches_target():
 def test_loss_is_symmetric_normalized_mse():
     tf.keras.utils.set_random_seed(2)
     model = ModelConfig(size="tiny", dropout=0.0)  # deterministic forward passes
-    byol = BYOL(
-        model, BYOLConfig(**SMALL_HEADS, batch_size=4), AugmentConfig(), 30, steps_per_epoch=1
-    )
+    # float32: the step's fused forward rounds differently from the plain encoder in bfloat16.
+    cfg = BYOLConfig(**SMALL_HEADS, batch_size=4, precision="float32")
+    byol = BYOL(model, cfg, AugmentConfig(), 30, steps_per_epoch=1)
     v1, v2 = tf.random.normal((4, 30, 60)), tf.random.normal((4, 30, 60))
     # Both views pass as one batch (BatchNorm statistics over both), target rows swapped.
     p = byol.predictor(
@@ -166,20 +166,42 @@ def test_train_benchmark_runs_and_reports_the_ratio():
     assert set(headline.detail["step_ms"]) == {"float32", "mixed_bfloat16", "upstream"}
 
 
-@pytest.mark.parametrize("size", ["tiny", "micro"])
-def test_cls_only_forward_matches_the_encoder(size):
-    from relsar_core.train.byol import cls_only_encoder
+@pytest.mark.parametrize("size,heads", [("tiny", None), ("tiny", 2), ("micro", None)])
+def test_step_forward_matches_the_encoder(size, heads):
+    """The step's forward (fused attention products, CLS-only last layer) is the encoder's."""
     from relsar_core.train.model import build_encoder
+    from relsar_core.train.step_forward import step_forward_encoder
 
     tf.keras.utils.set_random_seed(3)
-    encoder = build_encoder(ModelConfig(size=size, dropout=0.0), 30)
-    fast = cls_only_encoder(encoder)
+    encoder = build_encoder(ModelConfig(size=size, num_heads=heads, dropout=0.0), 30)
+    fast = step_forward_encoder(encoder)
     x = tf.random.normal((6, 30, 60))
     for training in (False, True):
         np.testing.assert_allclose(
             fast(x, training=training), encoder(x, training=training), rtol=1e-5, atol=1e-5
         )
     assert {id(w) for w in fast.trainable_weights} == {id(w) for w in encoder.trainable_weights}
+
+
+def test_step_forward_matches_the_encoder_in_bfloat16_and_keeps_dropout():
+    from relsar_core.train.model import build_encoder
+    from relsar_core.train.step_forward import step_forward_encoder
+
+    tf.keras.utils.set_random_seed(4)
+    cfg = ModelConfig(size="tiny", num_heads=2, dropout=0.0)
+    encoder = build_encoder(cfg, 30, matmul_policy="mixed_bfloat16")
+    x = tf.random.normal((6, 30, 60))
+    fast, plain = step_forward_encoder(encoder)(x, training=True), encoder(x, training=True)
+    assert fast.dtype == plain.dtype == tf.bfloat16
+    np.testing.assert_allclose(
+        tf.cast(fast, tf.float32), tf.cast(plain, tf.float32), rtol=0.05, atol=0.05
+    )
+    # With dropout, training passes differ and inference passes equal the encoder's.
+    dropped = build_encoder(ModelConfig(size="tiny", num_heads=2, dropout=0.3), 30)
+    step = step_forward_encoder(dropped)
+    a, b = step(x, training=True), step(x, training=True)
+    assert np.abs(np.asarray(a) - np.asarray(b)).max() > 1e-3
+    np.testing.assert_allclose(step(x), dropped(x), rtol=1e-5, atol=1e-5)
 
 
 def test_mixed_bfloat16_trains_and_exports_a_float32_encoder(tmp_path):

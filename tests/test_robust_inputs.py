@@ -236,7 +236,9 @@ def test_a_broken_taught_file_is_a_warning_not_a_crash(tiny_tflite_model, tmp_pa
     emb = np.ones((2, dim + 3 if problem == "size" else dim), np.float32)
     if problem == "nan":
         emb[1, 0] = np.nan
-    desc = np.ones((2, 189), np.float32)
+    from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM
+
+    desc = np.ones((2, DESCRIPTOR_DIM), np.float32)
     save_taught(model, TaughtExamples(emb, desc, np.array(["clap", "clap"]), np.array([0, 1])))
     classifier, warning = open_classifier(model)
     assert warning and "teach again" in warning and "\n" not in warning

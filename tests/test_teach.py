@@ -119,6 +119,46 @@ def test_the_gate_ignores_the_rejection_class_centroids():
     assert fewshot.gate_centroids((cents[:1], ["other"])) is None
 
 
+def test_loco_scores_name_held_out_clips_and_see_the_base_gate():
+    """Per action: two separable actions score high leave-one-clip-out; an action lying on a
+    base-class centroid scores low (the gate keeps those windows base); one clip: no score."""
+    from relsar_core.runtime.fewshot_head import loco_scores
+
+    rng = np.random.default_rng(3)
+    a, b, c = (unit(rng.normal(size=16)) for _ in range(3))
+    x = np.concatenate([_cluster(rng, a, 30, 0.1), _cluster(rng, b, 30, 0.1)])
+    labels = ["hop"] * 30 + ["flap"] * 30
+    clips = np.concatenate([np.repeat(np.arange(3), 10)] * 2)  # ids repeat per action
+    scores = loco_scores(x, labels, clips, (c[None], ["walk"]))
+    assert scores["hop"] >= 0.9 and scores["flap"] >= 0.9, scores
+    on_base = loco_scores(x, labels, clips, (a[None], ["walk"]))
+    assert on_base["hop"] <= 0.2 and on_base["flap"] >= 0.9, on_base
+    one = loco_scores(x[:40], labels[:40], np.r_[np.repeat(np.arange(3), 10), np.zeros(10)])
+    assert one["flap"] is None and one["hop"] >= 0.9
+
+
+def test_the_lead_descriptor_tells_a_movement_from_its_reversal():
+    """The lead block flips sign when a window is played backwards (a turn to the other side);
+    the time-symmetric blocks stay the same."""
+    from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, pose_descriptors
+
+    t = np.linspace(0, 2 * np.pi, 40)
+    kp = np.tile(
+        np.array([[100.0, 100.0, 1.0]] * 15, np.float32), (40, 1, 1)
+    )  # a body, then: the wrist circles
+    kp[:, 1, :2] = (100.0, 80.0)
+    kp[:, 8, :2] = (100.0, 140.0)
+    kp[:, 4, 0] += 30 * np.cos(t)
+    kp[:, 4, 1] += 30 * np.sin(t)
+    forward = pose_descriptors(clip_features(kp, 30, 10))
+    backward = pose_descriptors(clip_features(kp[::-1].copy(), 30, 10))
+    assert forward.shape[1] == DESCRIPTOR_DIM
+    lead = slice(DESCRIPTOR_DIM - 435, DESCRIPTOR_DIM)
+    assert np.abs(forward[:, lead]).max() > 0.1
+    np.testing.assert_allclose(forward[0, lead], -backward[-1, lead], atol=0.05)
+    np.testing.assert_allclose(forward[0, :30], backward[-1, :30], atol=1e-3)  # posture
+
+
 def test_teach_can_preview_the_score_before_anything_is_saved(default_copy, toy_data):
     base = TfliteClassifier(default_copy)
     clips = {
@@ -210,6 +250,7 @@ def test_relsar_teach_teaches_lists_and_forgets(default_copy, toy_data, tmp_path
     with pytest.raises(SystemExit) as done:
         teach_main([str(default_copy), "--data", str(data)])
     assert done.value.code == 0
+    assert "held-out score: the share" in capsys.readouterr().err  # as the app shows it
     ex = fewshot.load_taught(default_copy)
     assert ex.counts() == {"hop": 4, "wave2": 4}
     # The same code as the app's Teach: the model with its taught actions names a new clip.

@@ -5,9 +5,9 @@
 Starts Xvfb and openbox (a window manager, so xdotool's key presses reach the focused window),
 then `relsar-app --report` on the demo, and with xdotool: opens the walkers video (Ctrl+O and
 its file dialog), names an action (Ctrl+N, typing, Enter) and records 3 takes (R … R), teaches
-it (Ctrl+T), switches model (Ctrl+M), opens a stream on a local server that accepts and never
-answers (Ctrl+U; it gives up after 8 s), opens the full sample video, pauses (Space) and quits
-(Ctrl+Q). The app prints every event-loop gap over 50 ms as it happens and the longest one on
+it (Ctrl+T, then Enter on the review dialog's "Use them"), switches model (Ctrl+M), opens a
+stream on a local server that accepts and never answers (Ctrl+U; it gives up after 8 s), opens
+the full sample video, pauses (Space) and quits (Ctrl+Q). The app prints every event-loop gap over 50 ms as it happens and the longest one on
 closing; this prints the longest gap per step and over the run, as JSON. With --shots, PNG
 screenshots of the screen at the demo, a video with people, recording and teaching.
 
@@ -61,14 +61,20 @@ class Screen:
         self.env.pop("QT_QPA_PLATFORM", None)
         self.procs = [
             subprocess.Popen(
-                ["Xvfb", self.display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"]
+                ["Xvfb", self.display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         ]
         for _ in range(100):
             if subprocess.run(["xdpyinfo"], env=self.env, capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
-        self.procs.append(subprocess.Popen(["openbox"], env=self.env, stderr=subprocess.DEVNULL))
+        self.procs.append(
+            subprocess.Popen(
+                ["openbox"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
         time.sleep(0.5)
 
     def xdo(self, *args: str) -> str:
@@ -250,7 +256,8 @@ def run(size: str, shots: Path | None, out: Path) -> dict:
                 if not any("too short" in text for text in said):
                     break
         step("teach", lambda: screen.key("ctrl+t"), 3)
-        shot("teaching")
+        shot("teaching")  # the review dialog: each taught action's leave-one-clip-out score
+        step("use taught", lambda: screen.key("Return"), 2)  # "Use them" is the default button
         step("switch model", lambda: open_file("ctrl+m", "Open model", paths["other"]), 3)
         step(
             "stalled stream",

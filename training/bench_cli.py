@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         help="teach: the .tflite (with its .json) to measure (default: the shipped model)",
     )
     p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="teach: the seed of its generated clips (0: the one the head was tuned on; others "
+        "are unseen clips for an untuned check)",
+    )
+    p.add_argument(
         "--markdown", type=Path, help="also write the table as Markdown (for docs/BENCHMARKS.md)"
     )
     return p
@@ -106,6 +113,8 @@ def _main(argv: list[str] | None) -> int:
             check_output_file(path, flag)  # before minutes of measuring, not after
     if args.model is not None and args.part != "teach":
         raise RelsarError(f"--model is for `relsar-bench teach` only, not {args.part}")
+    if args.seed != 0 and args.part != "teach":
+        raise RelsarError(f"--seed is for `relsar-bench teach` only, not {args.part}")
     if args.model is not None and not args.model.is_file():
         raise RelsarError(f"{args.model}: no such model file")
     parts = PARTS if args.part == "all" else (args.part,)
@@ -117,8 +126,8 @@ def _main(argv: list[str] | None) -> int:
         extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
         if part == "byol-study":
             extra = {"data": args.data, "work": args.work}
-        if part == "teach" and args.model is not None:
-            extra = {"model": args.model}
+        if part == "teach":
+            extra = {"seed": args.seed, **({"model": args.model} if args.model else {})}
         measurements += module.run(quick=args.quick, **extra)
         seconds[part] = round(time.perf_counter() - start, 1)
         console.print(f"  done in {seconds[part]} s")

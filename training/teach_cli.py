@@ -49,14 +49,21 @@ def _show(model: Path) -> None:
         console.print(f"{model}: no taught actions")
         return
     table = Table(title=f"taught actions of {model.name}")
-    for col in ("action", "clips", "windows", "outliers left out", "radius", "note"):
+    cols = ("action", "clips", "windows", "outliers left out", "radius", "held-out score", "note")
+    for col in cols:
         table.add_column(col)
+    scores = classifier.loco_scores()  # what the app's Teach shows before switching
     for s in classifier.summaries():
         note = f"looks like {s.looks_like}" if s.looks_like else ""
+        held = "— (one clip)" if scores[s.name] is None else f"{scores[s.name]:.0%}"
         table.add_row(
-            s.name, str(s.clips), str(s.windows), str(s.outliers), f"{s.radius:.3f}", note
+            s.name, str(s.clips), str(s.windows), str(s.outliers), f"{s.radius:.3f}", held, note
         )
     console.print(table)
+    console.print(
+        "held-out score: the share of an action's example windows named that action when "
+        "their clip is left out of teaching"
+    )
     score = classifier.separability()
     if score is not None:
         console.print(f"leave-one-clip-out separability of the taught actions: {score:.0%}")

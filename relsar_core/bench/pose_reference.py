@@ -131,20 +131,31 @@ def torso_length(landmarks: np.ndarray) -> float:
 
 
 def joint_errors(ours: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel error of each PCK joint, and the same in the reference's torso lengths."""
-    err = np.hypot(*(ours[PCK_JOINTS, :2] - ref[PCK_JOINTS, :2]).T)
+    """Pixel error of each PCK joint, and the same in the reference's torso lengths. The
+    reference's pixels are rounded to float32 first, as ours are."""
+    theirs = ref[PCK_JOINTS, :2].astype(np.float32).astype(np.float64)
+    err = np.hypot(*(ours[PCK_JOINTS, :2].astype(np.float64) - theirs).T)
     return err, err / max(torso_length(ref), 1e-6)
 
 
-def roi_of(row: np.ndarray):
-    from relsar_core.pose.roi import Roi
+def rect_of(row: np.ndarray, image_size: tuple[int, int]):
+    """MediaPipe's normalized ROI exactly: the fixture's pixels (float64) / the image size."""
+    from relsar_core.pose.blazepose.mediapipe_math import F32, NormRect
 
-    return Roi(float(row[0]), float(row[1]), float(row[2]), float(row[4]))
+    w, h = image_size
+    return NormRect(
+        F32(row[0] / w), F32(row[1] / h), F32(row[2] / w), F32(row[3] / h), F32(row[4]), (w, h)
+    )
+
+
+def same_bits(ours: np.ndarray, theirs: np.ndarray) -> bool:
+    """Our float32 pixels equal MediaPipe's (its fraction × size, rounded to float32)."""
+    return bool(np.array_equal(np.asarray(ours, np.float32), np.asarray(theirs).astype(np.float32)))
 
 
 def landmarks_given_roi(ref: Reference, landmarker) -> dict[str, float]:
     """Our landmark stage fed MediaPipe's own ROI on every frame where it found someone."""
-    px, torso = [], []
+    px, torso, exact = [], [], 0
     video_roi, video_lm = ref.data["video_roi"], ref.data["video_landmarks"]
     cases = [(f, r, lm) for f, r, lm in zip(ref.video, video_roi, video_lm, strict=True)]
     for name, image in ref.stills.items():
@@ -152,15 +163,19 @@ def landmarks_given_roi(ref: Reference, landmarker) -> dict[str, float]:
     for frame, roi, lm in cases:
         if not (np.isfinite(roi[0]) and np.isfinite(lm[0, 0])):
             continue  # no ROI, or MediaPipe's presence gate found nobody in it
-        ours = landmarker.run(frame, roi_of(roi)).keypoints
+        size = (frame.shape[1], frame.shape[0])
+        ours = landmarker.run_rect(frame, rect_of(roi, size)).keypoints
+        exact += int(same_bits(ours[:, :2], lm[:, :2]))
         e_px, e_torso = joint_errors(ours, lm)
         px.append(e_px)
         torso.append(e_torso)
     px, torso = np.concatenate(px), np.concatenate(torso)
     return {
         "frames": len(px) // len(PCK_JOINTS),
+        "bit_exact_frames": exact,
         "median_px": float(np.median(px)),
         "p95_px": float(np.percentile(px, 95)),
+        "max_px": float(px.max()),
         "pck05": float((torso < 0.05).mean()),
     }
 
@@ -168,7 +183,7 @@ def landmarks_given_roi(ref: Reference, landmarker) -> dict[str, float]:
 def detector_agreement(ref: Reference, detector) -> dict[str, float]:
     """Every still: each reference detection matched by one of ours (hip centre nearest), with the
     worst score and keypoint differences; ours left unmatched are extras."""
-    matched = missed = extra = 0
+    matched = missed = extra = exact = 0
     worst_score = worst_kp = worst_hip = 0.0
     for name, image in ref.stills.items():
         theirs = ref.data[f"still_{name}_det"]
@@ -184,13 +199,16 @@ def detector_agreement(ref: Reference, detector) -> dict[str, float]:
             used.add(best)
             matched += 1
             worst_score = max(worst_score, abs(ours[best].score - float(row[0])))
-            kp_err = np.hypot(*(ours[best].keypoints - kps).T)
+            kp_err = np.hypot(*(ours[best].keypoints - kps.astype(np.float32)).T)
             worst_kp = max(worst_kp, float(kp_err.max()))
             worst_hip = max(worst_hip, float(kp_err[0]))
+            same_score = np.float32(row[0]) == np.float32(ours[best].score)
+            exact += int(same_bits(ours[best].keypoints, kps) and same_score)
         extra += len(ours) - len(used)
     return {
         "reference": matched + missed,
         "matched": matched,
+        "bit_exact": exact,
         "missed": missed,
         "extra": extra,
         "max_score_diff": worst_score,
@@ -200,30 +218,30 @@ def detector_agreement(ref: Reference, detector) -> dict[str, float]:
 
 
 def tracking_roi_agreement(ref: Reference) -> dict[str, float]:
-    """Our ROI filter fed MediaPipe's raw alignment points: its next-frame ROIs against MediaPipe's
-    (centre px and size px differences), over each track from its first frame."""
-    from relsar_core.pose.blazepose.estimator import ROI_FILTER, ROI_SCALE
-    from relsar_core.pose.one_euro import OneEuroFilter
-    from relsar_core.pose.roi import roi_from_alignment
+    """Our ROI tracking fed MediaPipe's raw auxiliary landmarks: its next-frame ROIs against
+    MediaPipe's (centre and size differences in px, and how many are equal to the bit), over
+    each track from its first frame."""
+    from relsar_core.pose.blazepose.mediapipe_math import FRAME_NS, RoiTracker
 
-    filt = OneEuroFilter(**ROI_FILTER)
-    roi, aux, nxt = ref.data["video_roi"], ref.data["video_aux"], ref.data["video_next_roi"]
-    centre, size = [], []
-    for t in range(len(roi)):
-        if not np.isfinite(nxt[t, 0]):
-            filt.reset()
+    tracker = RoiTracker()
+    aux, nxt = ref.data["video_aux"], ref.data["video_next_roi"]
+    size = (ref.video[0].shape[1], ref.video[0].shape[0])
+    centre, side, exact = [], [], 0
+    for t in range(len(aux)):
+        if not np.isfinite(aux[t, 0, 0]):
+            tracker.reset()  # a frame without landmarks: MediaPipe resets its filter
             continue
-        if t == 0 or not np.allclose(roi[t], nxt[t - 1], equal_nan=False):
-            filt.reset()  # this frame's ROI came from the detector: a new track
-        a = aux[t].astype(np.float64)
-        smooth = filt(a, value_scale=1.0 / max(2.0 * float(np.hypot(*(a[1] - a[0]))), 1e-6))
-        ours = roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
-        centre.append(float(np.hypot(ours.cx - nxt[t, 0], ours.cy - nxt[t, 1])))
-        size.append(abs(ours.size - float(nxt[t, 2])))
+        ours = tracker((aux[t] / size).astype(np.float32), size, (t + 1) * FRAME_NS)
+        theirs = rect_of(nxt[t], size)
+        exact += int(ours == theirs)
+        o, r = ours.roi(), theirs.roi()
+        centre.append(float(np.hypot(o.cx - r.cx, o.cy - r.cy)))
+        side.append(abs(o.size - r.size))
     return {
         "frames": len(centre),
+        "bit_exact": exact,
         "max_centre_px": max(centre),
-        "max_size_px": max(size),
+        "max_size_px": max(side),
     }
 
 
@@ -231,13 +249,15 @@ def end_to_end(ref: Reference, estimator) -> dict[str, float]:
     """Our whole estimator on the sample video against MediaPipe's (unsmoothed) landmarks: share
     of the frames where both see someone that follow the same person, and PCK@0.05 there."""
     estimator.reset()
-    both = same = 0
+    both = same = exact = agree = 0
     torso = []
     for frame, lm in zip(ref.video, ref.data["video_landmarks"], strict=True):
         sk = estimator.estimate(frame)
+        agree += int((sk is None) == (not np.isfinite(lm[0, 0])))
         if sk is None or not np.isfinite(lm[0, 0]):
             continue
         both += 1
+        exact += int(same_bits(sk.keypoints[:, :2], lm[:, :2]))
         hips_ours = sk.keypoints[[23, 24], :2].mean(axis=0)
         hips_ref = lm[[23, 24], :2].mean(axis=0)
         if np.hypot(*(hips_ours - hips_ref)) > SAME_PERSON * torso_length(lm):
@@ -248,6 +268,8 @@ def end_to_end(ref: Reference, estimator) -> dict[str, float]:
     return {
         "reference_frames": reference_frames,
         "both_frames": both,
+        "found_agrees": agree / len(ref.video),
+        "bit_exact_frames": exact,
         "same_person": same / both if both else 0.0,
         "pck05": float((np.concatenate(torso) < 0.05).mean()) if torso else 0.0,
     }

@@ -9,6 +9,7 @@ no half-pixel shift), so the same ROI gives the landmark model the same input te
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -97,10 +98,17 @@ def _normalize_radians(angle: float) -> float:
     return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
 
 
-def crop_roi(frame: np.ndarray, roi: Roi, out_size: int, border: str = "replicate") -> np.ndarray:
+def crop_roi(
+    frame: np.ndarray,
+    roi: Roi,
+    out_size: int,
+    border: str = "replicate",
+    reuse_map: bool = False,
+) -> np.ndarray:
     """The ROI resampled to an (out_size, out_size) upright crop, bilinear.
     `border`: "replicate" repeats the edge pixels (MediaPipe's landmark crop), "zero" pads black
-    (its detector input).
+    (its detector input). `reuse_map` keeps the sampling map of the last few ROIs: for a ROI that
+    comes back frame after frame (the detector's whole-frame letterbox).
 
     Bit for bit what MediaPipe 0.10.14's ImageToTensorCalculator feeds its models on the CPU: it
     maps the ROI's box points onto the crop's corners 0..N with cv::warpPerspective of the
@@ -110,7 +118,7 @@ def crop_roi(frame: np.ndarray, roi: Roi, out_size: int, border: str = "replicat
     model's presence near 0.5 and make a track part from MediaPipe's. So the sampling map is
     built here as 3.4 builds it and applied with a fixed-point cv2.remap."""
     mode = {"replicate": cv2.BORDER_REPLICATE, "zero": cv2.BORDER_CONSTANT}[border]
-    map_xy, map_frac = _fixed_point_map(roi, out_size)
+    map_xy, map_frac = (_kept_map if reuse_map else _fixed_point_map)(roi, out_size)
     return cv2.remap(frame, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=mode)
 
 
@@ -165,21 +173,25 @@ def _fixed_point_map(roi: Roi, n: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(32.0, scale, out=scale)
     far = not np.all(np.abs(box) < 16000)  # positions could leave int16: clip them
-    fixed = []
-    for a, b, c in ((m[0], m[1], m[2]), (m[3], m[4], m[5])):
-        pos = (a * block + b * rows + c)[:, :, None] + a * col
-        pos *= scale
-        if far:
-            np.clip(np.nan_to_num(pos), -_LIMIT, _LIMIT, out=pos)
-        np.rint(pos, out=pos)
-        fixed.append(pos.reshape(n, -1)[:, :n].astype(np.int32))
-    ix, iy = fixed
-    frac = (iy & 31) << 5
-    frac |= ix & 31
+    pos = np.empty((2,) + scale.shape)
+    for k, (a, b, c) in enumerate(((m[0], m[1], m[2]), (m[3], m[4], m[5]))):
+        np.add((a * block + b * rows + c)[:, :, None], a * col, out=pos[k])
+    pos *= scale
+    if far:
+        np.clip(np.nan_to_num(pos), -_LIMIT, _LIMIT, out=pos)
+    np.rint(pos, out=pos)
+    fixed = pos.reshape(2, n, -1)[:, :, :n].astype(np.int32)
     xy = np.empty((n, n, 2), np.int16)
-    xy[..., 0] = ix >> 5
-    xy[..., 1] = iy >> 5
-    return xy, frac.astype(np.uint16)
+    np.right_shift(fixed[0], 5, out=xy[..., 0], casting="unsafe")
+    np.right_shift(fixed[1], 5, out=xy[..., 1], casting="unsafe")
+    fixed &= 31
+    np.left_shift(fixed[1], 5, out=fixed[1])
+    frac = np.empty((n, n), np.uint16)
+    np.bitwise_or(fixed[1], fixed[0], out=frac, casting="unsafe")
+    return xy, frac
+
+
+_kept_map = functools.lru_cache(maxsize=4)(_fixed_point_map)
 
 
 def project_from_crop(points: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:

@@ -23,15 +23,16 @@ from relsar_core.runtime.fewshot_head import (
     ActionSummary,
     FewShotHead,
     head_vectors,
+    loco_scores,
     loco_separability,
     read_base_centroids,
 )
 from relsar_core.runtime.smoothing import REJECT_CLASSES
 from relsar_core.skeleton.clip import Clip, load_clip
-from relsar_core.skeleton.descriptors import pose_descriptors
+from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, pose_descriptors
 from relsar_core.skeleton.features import clip_features
 
-TAUGHT_FORMAT = 2
+TAUGHT_FORMAT = 3  # 3: pose descriptors with the lead block (624 values)
 # Playback speeds of every example clip taught besides its own (relsar-bench teach, docs/teach.md:
 # k = 5 accuracy 0.835 -> 0.854 on unseen actions; retention 0.982 -> 0.968).
 TEACH_SPEEDS = (0.8, 1.25)
@@ -119,6 +120,12 @@ class TaughtClassifier:
         """Leave-one-clip-out accuracy among the taught actions (None with only one)."""
         ex = self.examples
         return loco_separability(ex.vectors(), ex.labels, ex.clips)
+
+    def loco_scores(self) -> dict[str, float | None]:
+        """Per taught action, the share of its example windows named right when their clip is
+        left out of the examples (fewshot_head.loco_scores; None: taught from one clip)."""
+        ex = self.examples
+        return loco_scores(ex.vectors(), ex.labels, ex.clips, self.head.base)
 
     def describe(self) -> str:
         """One line for the user: examples per action, the separability score, warnings."""
@@ -243,6 +250,11 @@ def load_taught(model_path: str | os.PathLike) -> TaughtExamples | None:
         raise ModelFileError(f"{path}: not a readable taught-actions file ({exc})") from None
     if not len(ex.embeddings) == len(ex.descriptors) == len(ex.labels) == len(ex.clips):
         raise ModelFileError(f"{path}: its arrays disagree in length; teach again")
+    if ex.descriptors.ndim != 2 or ex.descriptors.shape[1] != DESCRIPTOR_DIM:
+        raise ModelFileError(
+            f"{path}: taught with another version of relsar (pose descriptors of "
+            f"{ex.descriptors.shape[-1]} values, now {DESCRIPTOR_DIM}); teach those actions again"
+        )
     if sha != sha256_file(model_path):
         raise ModelFileError(
             f"{path}: taught for a different version of {Path(model_path).name}; teach again"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HEAD_SPACE = "embedding+pose_descriptors/1"  # bump when head_vectors changes
+HEAD_SPACE = "embedding+pose_descriptors/2"  # bump when head_vectors changes
 DESCRIPTOR_WEIGHT = 2.0
 GATE_SHARPNESS = 6.0
 BASE_SHARPNESS = 40.0  # per unit of cosine distance: a 0.05 margin to a base centroid ≈ 88 %
@@ -225,3 +225,27 @@ def loco_separability(vectors: np.ndarray, labels, clips) -> float | None:
     if not usable.any():
         return None
     return float((labels[nearest] == labels)[usable].mean())
+
+
+def loco_scores(vectors: np.ndarray, labels, clips, base=None) -> dict[str, float | None]:
+    """Per taught action, leave-one-clip-out: the share of its example windows that the head
+    fitted on the *other* clips (all actions, same base-class gate) names that action, i.e. the
+    gate is open (within the radius and nearer than the base classes) and the nearest taught
+    action is this one. None for an action taught from a single clip (nothing to leave out)."""
+    x, labels, clips = unit(vectors), np.asarray(labels).astype(str), np.asarray(clips)
+    keys = np.char.add(np.char.add(labels, "\x00"), clips.astype(str))  # ids may repeat per action
+    scores: dict[str, float | None] = {}
+    for cls in sorted(set(labels.tolist())):
+        own = np.unique(keys[labels == cls])
+        if len(own) < 2:
+            scores[cls] = None
+            continue
+        right = 0
+        for key in own:
+            out = keys == key
+            head = FewShotHead().fit(x[~out], labels[~out], clips[~out], base)
+            gate, probs = head.predict(x[out])
+            chosen = np.asarray(head.classes)[probs.argmax(axis=1)]
+            right += int(((gate > 0.5) & (chosen == cls)).sum())
+        scores[cls] = right / int((labels == cls).sum())
+    return scores

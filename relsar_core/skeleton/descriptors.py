@@ -5,8 +5,10 @@ are cheap summaries of them that keep what a supervised embedding tends to disca
 of the body moves (laterality), the posture, and the order of the movement in time. Blocks:
 mean position per joint, its spread over time, mean speed per joint, eight joint angles
 (elbows, shoulders, knees, hips: mean cos/sin and spread), and the positions in each third of
-the window relative to the window's mean (direction of movement). Each block is L2-normalised,
-so no block outweighs the others because of its units or size.
+the window relative to the window's mean (direction of movement), and which coordinate leads
+which (the antisymmetric part of their cross-covariance at a lag of LEAD_LAG frames: the order
+of a movement and the direction of a turn, which mirror images and reversals flip). Each block
+is L2-normalised, so no block outweighs the others because of its units or size.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ ANGLES = (
     (8, 9, 10),  # right hip
     (8, 12, 13),  # left hip
 )
-BLOCKS = ("posture", "spread", "speed", "angles", "thirds")
+BLOCKS = ("posture", "spread", "speed", "angles", "thirds", "lead")
+LEAD_LAG = 3  # frames at the model's 30 fps: 0.1 s
+_PAIRS = np.triu_indices(30, 1)  # coordinate pairs of the lead block (15 joints × x, y)
+DESCRIPTOR_DIM = 30 + 30 + 15 + 24 + 90 + len(_PAIRS[0])  # 624
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -44,8 +49,19 @@ def _angles(pos: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
+def _lead(pos: np.ndarray) -> np.ndarray:
+    """pos (..., T, 15, 2) → (..., 435): for each pair of coordinates (a, b), how much a's
+    movement precedes b's by LEAD_LAG frames minus the reverse (zero for a still window)."""
+    p = pos.reshape(*pos.shape[:-2], -1)
+    p = p - p.mean(axis=-2, keepdims=True)
+    a, b = p[..., :-LEAD_LAG, :], p[..., LEAD_LAG:, :]
+    cov = np.einsum("...ti,...tj->...ij", a, b) / max(a.shape[-2], 1)
+    anti = cov - np.swapaxes(cov, -1, -2)
+    return anti[..., _PAIRS[0], _PAIRS[1]]
+
+
 def pose_descriptors(features: np.ndarray) -> np.ndarray:
-    """Feature windows (..., T, 60) → descriptors (..., 189) float32 (see the module docstring)."""
+    """Feature windows (..., T, 60) → descriptors (..., 624) float32 (see the module docstring)."""
     joints = features_as_joints(np.asarray(features, np.float32))
     pos, vel = joints[..., :2], joints[..., 2:]
     mean = pos.mean(axis=-3)
@@ -62,5 +78,6 @@ def pose_descriptors(features: np.ndarray) -> np.ndarray:
             ],
             axis=-1,
         ),
+        _lead(pos),
     ]
     return np.concatenate([_unit(b) for b in blocks], axis=-1).astype(np.float32)

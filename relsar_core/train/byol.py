@@ -8,8 +8,9 @@ the batch. Gradients reach the online network only (the target is computed outsi
 behind tf.stop_gradient).
 
 Speed: both views are augmented in one call on a doubled batch, pass the online network as one
-batch and the target network as one batch; the last transformer layer runs for the CLS token
-only (the one the embedding reads; same outputs, fewer FLOPs); with `precision: auto` the matrix
+batch and the target network as one batch; the encoders run as relsar_core.train.step_forward
+builds them (fused 2-D attention products, the last transformer layer for the CLS token only;
+same outputs, less work); with `precision: auto` the matrix
 products run in bfloat16 where the hardware has it (element-wise work stays float32); the whole
 step (augment, forward, backward, optimizer, EMA) is one tf.function. The training loop around
 it lives in relsar_core.train.pretrain.
@@ -27,6 +28,7 @@ from relsar_core.config import AugmentConfig, BYOLConfig, ModelConfig, TrainConf
 from relsar_core.train.augment import augment
 from relsar_core.train.distribute import synchronize_batchnorm
 from relsar_core.train.model import build_encoder
+from relsar_core.train.step_forward import step_forward_encoder
 
 
 def mlp(input_dim: int, sizes: tuple[int, ...], batchnorm: bool, name: str) -> keras.Model:
@@ -40,33 +42,6 @@ def mlp(input_dim: int, sizes: tuple[int, ...], batchnorm: bool, name: str) -> k
         x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
     outputs = keras.layers.Dense(sizes[-1], name=f"{name}_out")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def cls_only_encoder(encoder: keras.Model) -> keras.Model:
-    """The same encoder (its own layers and weights, shared) with the last transformer layer
-    computed for the CLS token alone: the embedding reads only that token, so the other 30 rows
-    of the last layer's queries, attention output and feed-forward are wasted work (≈ 13 % of
-    the base model's FLOPs, forward and backward). Outputs are identical; the saved encoder
-    keeps the plain graph. Relies on relsar_core.train.model's layer names (a test checks parity)."""
-    layer = encoder.get_layer
-    blocks = sorted(
-        {n.split("_")[0] for n in (lr.name for lr in encoder.layers) if n.startswith("block")},
-        key=lambda n: int(n[len("block") :]),
-    )
-    last = blocks[-1]
-    before_last = (
-        layer(f"{blocks[-2]}_ln2").output if len(blocks) > 1 else layer("cls_position").output
-    )
-    trunk = keras.Model(encoder.input, before_last, name="trunk")
-    inputs = keras.Input(encoder.input_shape[1:], name="skeleton")
-    tokens = trunk(inputs)
-    cls = tokens[:, :1, :]
-    attn = layer(f"{last}_attn_drop")(layer(f"{last}_attn")(cls, tokens))
-    x = layer(f"{last}_ln1")(layer(f"{last}_add1")([cls, attn]))
-    ffn = layer(f"{last}_ff_drop1")(layer(f"{last}_gelu")(layer(f"{last}_ff1")(x)))
-    ffn = layer(f"{last}_ff_drop2")(layer(f"{last}_ff2")(ffn))
-    x = layer(f"{last}_ln2")(layer(f"{last}_add2")([x, ffn]))
-    return keras.Model(inputs, layer("embedding")(x[:, 0, :]), name=f"{encoder.name}_cls_only")
 
 
 def resolve_precision(precision: str) -> str:
@@ -145,9 +120,9 @@ class BYOL:
             self.target_encoder = build_encoder(
                 target_model_cfg, window, name="target_encoder", matmul_policy=self.precision
             )
-            # What the step runs: the same encoders with a CLS-only last layer (same outputs).
-            self._online_forward = cls_only_encoder(self.encoder)
-            self._target_forward = cls_only_encoder(self.target_encoder)
+            # What the step runs: the same encoders, fused attention, a CLS-only last layer.
+            self._online_forward = step_forward_encoder(self.encoder)
+            self._target_forward = step_forward_encoder(self.target_encoder)
             dim = self.encoder.output_shape[-1]
             self.projector = mlp(dim, cfg.projector, cfg.mlp_batchnorm, "projector")
             self.target_projector = mlp(dim, cfg.projector, cfg.mlp_batchnorm, "target_projector")

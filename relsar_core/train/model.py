@@ -90,17 +90,27 @@ class ByteDropout(layers.Dropout):
         super().__init__(rate, seed=seed, **kwargs)
 
     def call(self, inputs, training=False):
-        threshold = round(self.rate * 256)  # read at call time: disable_dropout sets rate 0
-        if not training or threshold == 0:
+        # The rate is read at call time: disable_dropout sets it to 0 (then no seed generator
+        # may exist: Keras makes one only for a non-zero rate at construction).
+        if not training or round(self.rate * 256) == 0:
             return inputs
-        size = tf.size(inputs)
-        seed = tf.cast(tf.math.floormod(self.seed_generator.next(), 2**31 - 1), tf.int32)
-        words = tf.random.stateless_uniform(
-            [(size + 3) // 4], seed, minval=None, maxval=None, dtype=tf.uint32
-        )
-        draws = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:size], tf.shape(inputs))
-        kept = inputs * tf.cast(256 / (256 - threshold), inputs.dtype)
-        return tf.where(draws >= threshold, kept, tf.zeros_like(inputs))
+        return byte_dropout(inputs, self.rate, self.seed_generator)
+
+
+def byte_dropout(inputs, rate: float, seed_generator: keras.random.SeedGenerator):
+    """ByteDropout's computation: drop values with probability round(256·rate)/256, four
+    decisions per 32-bit Philox draw; kept values scaled by the exact keep fraction."""
+    threshold = round(rate * 256)
+    if threshold == 0:
+        return inputs
+    size = tf.size(inputs)
+    seed = tf.cast(tf.math.floormod(seed_generator.next(), 2**31 - 1), tf.int32)
+    words = tf.random.stateless_uniform(
+        [(size + 3) // 4], seed, minval=None, maxval=None, dtype=tf.uint32
+    )
+    draws = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:size], tf.shape(inputs))
+    kept = inputs * tf.cast(256 / (256 - threshold), inputs.dtype)
+    return tf.where(draws >= threshold, kept, tf.zeros_like(inputs))
 
 
 def _transformer_layer(x, size: ModelSize, name: str, matmul_policy: str):

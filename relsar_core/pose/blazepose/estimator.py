@@ -3,7 +3,9 @@
 `BlazePoseDetector` finds people (also used by ViTPose for its first frame and after a loss);
 `BlazePoseEstimator` is the `PoseEstimator`: detect once, then track the person by placing each
 frame's ROI from the previous frame's landmarks, so steady-state frames skip the detector.
-When the landmark model says the ROI holds nobody, the same frame is re-detected at once.
+When the landmark model says the ROI holds nobody, that frame returns nothing and the next one
+is detected (MediaPipe's rule). All of it in MediaPipe 0.10.14's own float32 arithmetic
+(mediapipe_math.py): on the sample video every frame is its output to the bit.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import numpy as np
 from relsar_core.errors import ModelFileError
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.blazepose.anchors import POSE_DETECTOR_ANCHORS, ssd_anchor_centers
+from relsar_core.pose.blazepose.derived import landmark_model
 from relsar_core.pose.blazepose.landmarks import BlazePoseLandmarker, LandmarkResult
+from relsar_core.pose.blazepose.mediapipe_math import (
+    F32,
+    FRAME_NS,
+    NormRect,
+    RoiTracker,
+    rect_from_alignment,
+    to_pixels,
+)
 from relsar_core.pose.blazepose.small_people import MissProbe
 from relsar_core.pose.blazepose.ssd_decode import decode_ssd, weighted_nms
 from relsar_core.pose.litert import open_interpreter
@@ -29,9 +40,10 @@ from relsar_core.pose.roi import Box, Roi, box_iou, crop_roi, roi_from_alignment
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
 ROI_SCALE = 1.25  # MediaPipe's RectTransformation for both detection and tracking ROIs
-# One Euro smoothing of the two points that place the next ROI, exactly as MediaPipe 0.10.14's
-# pose_landmark_filtering graph (its compiled options: min_cutoff 0.01, beta 10, d_cutoff 1),
-# speed in body sizes (2 × the alignment radius of each frame), one frame = 1/30 s.
+# One Euro smoothing of the two points that place the next ROI, MediaPipe 0.10.14's options
+# (min_cutoff 0.01, beta 10, d_cutoff 1), speed in body sizes, in float64 pixels: what
+# `tracking_roi` (the several-people estimator) uses. BlazePoseEstimator uses
+# mediapipe_math.RoiTracker instead, MediaPipe's own arithmetic to the bit.
 ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 # MediaPipe's landmark smoothing (pose_landmark_filtering: One Euro, min_cutoff 0.1, beta 40,
 # d_cutoff 1; speed in units of the landmarks' box size). Off by default: measured on the action
@@ -39,11 +51,16 @@ ROI_FILTER = {"min_cutoff": 0.01, "beta": 10.0, "d_cutoff": 1.0}
 LANDMARK_FILTER = {"min_cutoff": 0.1, "beta": 40.0, "d_cutoff": 1.0}
 # After this many frames without anyone, where the last person stood no longer matters.
 FORGET_AFTER_FRAMES = 30
+# Interpreter threads per model unless told: one, as MediaPipe's own InferenceCalculator off
+# mobile. A second XNNPACK thread spins between operators and while Python works, costing more
+# CPU per frame than it saves on 2 cores (docs/pose.md, "Speed").
+DEFAULT_THREADS = 1
 
 
 def tracking_roi(roi_filter: OneEuroFilter, alignment: np.ndarray) -> Roi:
     """The next frame's ROI from this frame's two alignment points, smoothed as MediaPipe does:
-    speed in units of the body (2 × the alignment radius of this frame)."""
+    speed in units of the body (2 × the alignment radius of this frame). Float64 pixels: within
+    1e-4 px of MediaPipe per step, not bit for bit (see mediapipe_math.RoiTracker)."""
     body_size = 2.0 * float(np.hypot(*(alignment[1] - alignment[0])))
     smooth = roi_filter(alignment, value_scale=1.0 / max(body_size, 1e-6))
     return roi_from_alignment(smooth[0], smooth[1], ROI_SCALE)
@@ -58,9 +75,21 @@ class PersonDetection:
     # (4, 2): hip centre, full-body scale point, shoulder centre, upper-body scale point
     keypoints: np.ndarray
     face_box: Box  # the detector's own box (head and upper chest); BlazePose does not use it
+    # (4, 2) the keypoints as fractions of the image (float32, MediaPipe's own values) and the
+    # image's (w, h): the exact ROI is computed from these
+    normalized: np.ndarray | None = None
+    image_size: tuple[int, int] | None = None
+
+    def rect(self) -> NormRect:
+        """MediaPipe's normalized ROI for this person (PoseDetectionToRoi, float32)."""
+        if self.normalized is None or self.image_size is None:
+            raise ValueError("this detection carries no normalized keypoints")
+        return rect_from_alignment(self.normalized[0], self.normalized[1], self.image_size)
 
     def roi(self, scale: float = ROI_SCALE) -> Roi:
         """The rotated square crop the landmark model expects."""
+        if self.normalized is not None and self.image_size is not None and scale == ROI_SCALE:
+            return self.rect().roi()
         return roi_from_alignment(self.keypoints[0], self.keypoints[1], scale)
 
 
@@ -115,11 +144,11 @@ class BlazePoseDetector:
         # Letterbox as MediaPipe: the whole frame warped bilinearly (no area averaging) into the
         # n×n square that holds its long side, the short side padded black (BORDER_ZERO).
         side = float(max(w, h))
-        canvas = crop_roi(frame_bgr, Roi(w / 2, h / 2, side), n, border="zero")
-        tensor = (
-            cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).astype(np.float32) * np.float32(2 / 255) - 1
-        )
-        self._interpreter.set_tensor(self._input, tensor[None])
+        canvas = crop_roi(frame_bgr, Roi(w / 2, h / 2, side), n, border="zero", reuse_map=True)
+        # MediaPipe's [-1, 1] conversion is OpenCV's convertTo: v × (2/255) - 1 with one
+        # rounding (a fused multiply-add in its AVX2 code), which double arithmetic reproduces.
+        scaled = np.multiply(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), np.float64(F32(2) / F32(255)))
+        np.subtract(scaled, 1.0, out=self._interpreter.tensor(self._input)()[0], casting="unsafe")
         self._interpreter.invoke()
         raw = decode_ssd(
             self._interpreter.get_tensor(self._boxes)[0],
@@ -130,16 +159,18 @@ class BlazePoseDetector:
             min_score=self.min_score,
         )
         dets = weighted_nms(raw, self.iou_threshold)
-        # Normalized letterbox coordinates -> image pixels.
-        pad = np.array([(side - w) / 2, (side - h) / 2], np.float32)
+        # DetectionLetterboxRemovalCalculator: letterbox fractions -> image fractions, float32.
+        pad = NormRect(F32(0.5), F32(0.5), F32(1), F32(1), F32(0), (w, h)).padding()
+        pad_xy, keep = np.array(pad, F32), F32(1) - np.array(pad, F32) * F32(2)
 
         def to_image(pts: np.ndarray) -> np.ndarray:
-            return pts * np.float32(side) - pad
+            return ((pts.astype(F32) - pad_xy) / keep).astype(F32)
 
         people = []
         for box, kps, score in zip(dets.boxes, dets.keypoints, dets.scores, strict=True):
-            kp = to_image(kps).astype(np.float32)
-            fb = to_image(box.reshape(2, 2)).reshape(-1)
+            norm = to_image(kps)
+            kp = to_pixels(norm, (w, h))
+            fb = to_pixels(to_image(box.reshape(2, 2)), (w, h)).reshape(-1)
             radius = float(np.hypot(*(kp[1] - kp[0])))
             body = (
                 max(0.0, kp[0, 0] - radius),
@@ -149,7 +180,12 @@ class BlazePoseDetector:
             )
             people.append(
                 PersonDetection(
-                    tuple(float(v) for v in body), float(score), kp, tuple(float(v) for v in fb)
+                    tuple(float(v) for v in body),
+                    float(score),
+                    kp,
+                    tuple(float(v) for v in fb),
+                    norm,
+                    (w, h),
                 )
             )
         people.sort(key=lambda d: -_preference(d, (w, h)))
@@ -163,7 +199,11 @@ class BlazePoseEstimator(PoseEstimator):
     """BlazePose full body, 33 landmarks, with ROI tracking between frames.
 
     tracking=False runs the detector on every frame (for measuring what tracking saves).
-    smooth_landmarks=True smooths the 33 landmarks over time as MediaPipe does by default."""
+    smooth_landmarks=True smooths the 33 landmarks over time as MediaPipe does by default.
+    redetect_same_frame=True looks for the person again in the very frame that lost them;
+    MediaPipe (the default) returns nothing for that frame and detects in the next one.
+    mask_free=False runs the fetched landmark model as it is, with the person mask nobody uses
+    (derived.py: the same outputs bit for bit, about a third less CPU per invoke)."""
 
     layout = "blazepose33"
 
@@ -176,28 +216,33 @@ class BlazePoseEstimator(PoseEstimator):
         min_presence: float = 0.5,
         detector: BlazePoseDetector | None = None,
         smooth_landmarks: bool = False,
+        redetect_same_frame: bool = False,
+        mask_free: bool = True,
     ) -> None:
+        num_threads = num_threads or DEFAULT_THREADS
+        self.threads = num_threads  # per model (a detector passed in keeps its own)
         self.detector = detector or BlazePoseDetector(model_dir, num_threads, min_detection_score)
         self.smooth_landmarks = smooth_landmarks
         self._landmark_filter = OneEuroFilter(**LANDMARK_FILTER)
-        self.landmarker = BlazePoseLandmarker(
-            str(_model_path(model_dir, LANDMARK_FILE)), num_threads
-        )
+        path = _model_path(model_dir, LANDMARK_FILE)
+        self.landmark_path = landmark_model(path) if mask_free else path
+        self.landmarker = BlazePoseLandmarker(str(self.landmark_path), num_threads)
         self.tracking = tracking
         self.min_presence = min_presence
-        self._roi: Roi | None = None
+        self.redetect_same_frame = redetect_same_frame
+        self._rect: NormRect | None = None
         self._last_box: Box | None = None
-        self._roi_filter = OneEuroFilter(**ROI_FILTER)
+        self._tracker = RoiTracker()
         self._frames_unseen = 0
         self._miss = MissProbe()
         self.detector_runs = 0
         self.frames = 0
 
     def reset(self) -> None:
-        self._roi = None
+        self._rect = None
         self._last_box = None
         self._frames_unseen = 0
-        self._roi_filter.reset()
+        self._tracker.reset()
         self._miss.reset()
 
     def miss_reason(self) -> str | None:
@@ -210,15 +255,19 @@ class BlazePoseEstimator(PoseEstimator):
             raise ValueError("estimate() expects an (H, W, 3) BGR frame")
         self.frames += 1
         result = None
-        if self.tracking and self._roi is not None:
-            result = self._landmarks(frame_bgr, self._roi)
-        if result is None:  # first frame, tracking off, or the tracked person was lost
-            self._roi_filter.reset()  # a new track starts from the detection, unsmoothed
+        tracked = self.tracking and self._rect is not None
+        if tracked:
+            result = self._landmarks(frame_bgr, self._rect)
+        if result is None and (not tracked or self.redetect_same_frame):
+            # First frame, tracking off, nobody last frame (or the person just lost, when
+            # re-detecting at once): a new track starts from a detection, unsmoothed.
+            self._tracker.reset()
             self._landmark_filter.reset()
-            roi = self._detect_roi(frame_bgr)
-            result = self._landmarks(frame_bgr, roi) if roi is not None else None
+            rect = self._detect_rect(frame_bgr)
+            result = self._landmarks(frame_bgr, rect) if rect is not None else None
         if result is None:
-            self._roi = None
+            self._rect = None
+            self._tracker.reset()  # MediaPipe resets its filters on a frame without landmarks
             self._frames_unseen += 1
             if self._frames_unseen > FORGET_AFTER_FRAMES:
                 self._last_box = None
@@ -226,8 +275,8 @@ class BlazePoseEstimator(PoseEstimator):
             return None
         self._frames_unseen = 0
         self._miss.found()
-        self._roi = self._next_roi(result.alignment)
-        self._last_box = self._roi.bounding_box()
+        self._rect = self._next_rect(result.aux, frame_bgr)
+        self._last_box = self._rect.roi().bounding_box()
         keypoints = result.keypoints
         if self.smooth_landmarks:
             keypoints = keypoints.copy()
@@ -236,18 +285,21 @@ class BlazePoseEstimator(PoseEstimator):
             keypoints[:, :2] = self._landmark_filter(xy, value_scale=1.0 / max(scale, 1e-6))
         return Skeleton(keypoints, self.layout)
 
-    def _next_roi(self, alignment: np.ndarray) -> Roi:
+    def _next_rect(self, aux: np.ndarray, frame_bgr: np.ndarray) -> NormRect:
+        size = (frame_bgr.shape[1], frame_bgr.shape[0])
         if not self.tracking:
-            return roi_from_alignment(alignment[0], alignment[1], ROI_SCALE)
-        return tracking_roi(self._roi_filter, alignment)
+            return rect_from_alignment(aux[0], aux[1], size)
+        # MediaPipe's solutions time frame k at k × 33333 us: the filter's rate comes from it.
+        return self._tracker(aux, size, self.frames * FRAME_NS)
 
-    def _landmarks(self, frame_bgr: np.ndarray, roi: Roi) -> LandmarkResult | None:
-        if roi.size < 8:  # a degenerate ROI cannot hold a person
+    def _landmarks(self, frame_bgr: np.ndarray, rect: NormRect) -> LandmarkResult | None:
+        if max(rect.pixel_size()) < 8:  # a degenerate ROI cannot hold a person
             return None
-        result = self.landmarker.run(frame_bgr, roi)
-        return result if result.presence >= self.min_presence else None
+        result = self.landmarker.run_rect(frame_bgr, rect)
+        # ThresholdingCalculator: a person only when presence > 0.5 (strictly).
+        return result if result.presence > self.min_presence else None
 
-    def _detect_roi(self, frame_bgr: np.ndarray) -> Roi | None:
+    def _detect_rect(self, frame_bgr: np.ndarray) -> NormRect | None:
         self.detector_runs += 1
         people = self.detector.detect(frame_bgr)
         if not people:
@@ -259,7 +311,7 @@ class BlazePoseEstimator(PoseEstimator):
             overlap = max(people, key=lambda d: box_iou(d.roi().bounding_box(), self._last_box))
             if box_iou(overlap.roi().bounding_box(), self._last_box) > 0.3:
                 best = overlap
-        return best.roi()
+        return best.rect()
 
     def close(self) -> None:
         self.detector.close()

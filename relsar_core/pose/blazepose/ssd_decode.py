@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from relsar_core.pose.blazepose.mediapipe_math import F32, sigmoid_f32
+
 
 @dataclass
 class RawDetections:
@@ -30,50 +32,64 @@ def decode_ssd(
     score_clip: float = 100.0,
 ) -> RawDetections:
     """Boxes and keypoints from (A, 4 + 2K) offsets and (A, 1) logits for A unit anchors.
-    Offsets are in input pixels relative to the anchor centre (x first), as BlazePose emits."""
-    # float64: exp(100) overflows float32.
-    logits = np.clip(raw_scores.reshape(-1).astype(np.float64), -score_clip, score_clip)
-    scores = 1.0 / (1.0 + np.exp(-logits))
-    keep = scores >= min_score
-    raw = raw_boxes.reshape(len(logits), -1)[keep] / np.float32(input_size)
-    anchors = anchor_centers[keep]
+    Offsets are in input pixels relative to the anchor centre (x first), as BlazePose emits.
+    TensorsToDetectionsCalculator's float32 arithmetic: clipped logits, sigmoid, centre =
+    offset / size + anchor, box = centre ∓ size / 2."""
+    logits = np.clip(raw_scores.reshape(-1).astype(F32), F32(-score_clip), F32(score_clip))
+    scores = sigmoid_f32(logits)
+    keep = scores >= F32(min_score)
+    raw = raw_boxes.reshape(len(logits), -1)[keep].astype(F32) / F32(input_size)
+    anchors = anchor_centers[keep].astype(F32)
     cx, cy = raw[:, 0] + anchors[:, 0], raw[:, 1] + anchors[:, 1]
-    half_w, half_h = raw[:, 2] / 2, raw[:, 3] / 2
+    half_w, half_h = raw[:, 2] / F32(2), raw[:, 3] / F32(2)
     boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
     kps = raw[:, 4 : 4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2) + anchors[:, None, :]
-    return RawDetections(
-        boxes.astype(np.float32), kps.astype(np.float32), scores[keep].astype(np.float32)
-    )
+    return RawDetections(boxes.astype(F32), kps.astype(F32), scores[keep].astype(F32))
 
 
-def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+def _iou(a: np.ndarray, b: np.ndarray) -> F32:
+    """OverlapSimilarity INTERSECTION_OVER_UNION of two (xmin, ymin, width, height) boxes."""
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    if bx1 < a[0] or ax1 < b[0] or by1 < a[1] or ay1 < b[1]:
+        return F32(0)
+    inter = (min(ax1, bx1) - max(a[0], b[0])) * (min(ay1, by1) - max(a[1], b[1]))
+    return F32(inter / ((a[2] * a[3] + b[2] * b[3]) - inter))
 
 
 def weighted_nms(dets: RawDetections, iou_threshold: float = 0.3) -> RawDetections:
     """Each cluster of boxes overlapping the best remaining one by more than `iou_threshold`
     becomes one detection: score-weighted mean of boxes and keypoints, the best score.
-    Averaging (MediaPipe's WEIGHTED algorithm) steadies the box from frame to frame."""
+    Averaging (MediaPipe's WEIGHTED algorithm) steadies the box from frame to frame. Float32
+    sums in MediaPipe's order (best first), so the result is its own to the bit."""
     order = np.argsort(-dets.scores, kind="stable")
-    boxes, kps, scores = dets.boxes[order], dets.keypoints[order], dets.scores[order]
+    kps, scores = dets.keypoints[order].astype(F32), dets.scores[order].astype(F32)
+    b = dets.boxes[order].astype(F32)
+    # MediaPipe's Detection keeps xmin, ymin, width, height; its box right edge is xmin + width.
+    xywh = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
     out_boxes, out_kps, out_scores = [], [], []
-    remaining = np.arange(len(scores))
-    while len(remaining):
+    remaining = list(range(len(scores)))
+    threshold = F32(iou_threshold)
+    while remaining:
         best = remaining[0]
-        overlap = _iou_one_to_many(boxes[best], boxes[remaining]) > iou_threshold
-        overlap[0] = True
-        cluster = remaining[overlap]
-        w = scores[cluster] / scores[cluster].sum()
-        out_boxes.append((boxes[cluster] * w[:, None]).sum(axis=0))
-        out_kps.append((kps[cluster] * w[:, None, None]).sum(axis=0))
+        cluster = [i for i in remaining if _iou(xywh[i], xywh[best]) > threshold]
+        if not cluster:  # a box without area overlaps nothing, not even itself: kept as it is
+            out_boxes.append(b[best])
+            out_kps.append(kps[best])
+            out_scores.append(scores[best])
+            break
+        rest = [i for i in remaining if i not in cluster]
+        total, box, points = F32(0), np.zeros(4, F32), np.zeros(kps.shape[1:], F32)
+        for i in cluster:
+            s = scores[i]
+            total = F32(total + s)
+            x0, y0, w, h = xywh[i]
+            box += np.array([x0, y0, x0 + w, y0 + h], F32) * s
+            points += kps[i] * s
+        x0, y0 = box[0] / total, box[1] / total
+        out_boxes.append([x0, y0, x0 + (box[2] / total - x0), y0 + (box[3] / total - y0)])
+        out_kps.append(points / total)
         out_scores.append(scores[best])
-        remaining = remaining[~overlap]
+        remaining = rest
     if not out_scores:
         return RawDetections(
             np.zeros((0, 4), np.float32),
