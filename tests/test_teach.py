@@ -54,7 +54,7 @@ def test_a_taught_wave_does_not_swallow_the_demo_actions(default_copy, toy_data)
     assert taught.has_base_gate  # the shipped sidecar holds base-class centroids
     (summary,) = taught.summaries()
     # Leave-one-clip-out spread of the other recordings, far below the cosine maximum.
-    assert summary.radius <= 0.65  # webcam default model (#14): 0.57
+    assert summary.radius <= 0.75  # webcam default model (#14): 0.57; its 300-clip retrain: 0.70
     demos = sorted((ASSETS / "demo").glob("*.npz"))
     assert len(demos) >= 8
     for path in demos:
