@@ -108,6 +108,25 @@ def test_out_of_set_motions_are_written_apart(webcam):
     assert not other & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
 
 
+def test_validation_out_of_set_motions_are_none_of_the_tests_nor_trained_nor_taught(webcam):
+    """The open-set gate is tuned on these: they must share no movement with the rejection test,
+    the `other` class or the novel actions of relsar-bench teach, and no test camera or body."""
+    from relsar_core.bench.teach_data import HAND_TWINS, NOVEL_ACTIONS
+
+    val = {p.name for p in (webcam / "val_out_of_set").iterdir()}
+    assert len(val) == 8 and all(
+        len(list((webcam / "val_out_of_set" / m).glob("*.npz"))) == 1 for m in val
+    )
+    manifest = json.loads((webcam / "manifest.json").read_text())
+    test = {p.name for p in (webcam / "out_of_set").iterdir()}
+    other = {s.removeprefix("deepmimic_") for s in manifest["other_styles"]}
+    taught = {m for m, _, _ in NOVEL_ACTIONS.values()} | {n for pair in HAND_TWINS for n in pair}
+    classes = {p.name for p in (webcam / "train").iterdir()}
+    assert not val & (test | other | taught | classes)
+    for entry in manifest["clips"]["val_out_of_set"]:
+        assert not in_test_view(entry["camera"]["azimuth"])
+
+
 def test_slow_cameras_store_their_rate_and_load_at_the_models(webcam):
     manifest = json.loads((webcam / "manifest.json").read_text())
     slow = [c for c in manifest["clips"]["train"] if c["capture_fps"] < 30]

@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         "humanoid, randomised in amplitude, timing, handedness, repetitions, style, idle motion and "
         "base posture (standing or seated), seen by laptop/desk/room cameras whole, upper body only "
         "or partly out of frame, with pose-estimator errors calibrated on BlazePose. Writes "
-        "OUT/{train,test,test_whole,test_upper,out_of_set}/ and OUT/manifest.json; the test holds "
+        "OUT/{train,test,test_whole,test_upper,out_of_set,val_out_of_set}/ and OUT/manifest.json; the test holds "
         "out viewpoints (closed under mirroring), styles and body proportions.",
     )
     w.add_argument("--out", type=Path, required=True, help="folder to write the data set into")
@@ -224,8 +224,8 @@ def _webcam(args: argparse.Namespace) -> int:
             ) from None
     c = m["clips"]
     console.print(
-        f"wrote {len(c['train'])} training, {len(c['test'])} test and {len(c['out_of_set'])} "
-        f"out-of-set clips to {args.out} in {time.perf_counter() - start:.1f} s"
+        f"wrote {len(c['train'])} training, {len(c['test'])} test, {len(c['out_of_set'])} "
+        f"out-of-set and {len(c['val_out_of_set'])} validation out-of-set clips to {args.out} in {time.perf_counter() - start:.1f} s"
     )
     return 0
 

@@ -5,7 +5,8 @@
 Prints window and clip accuracy, macro-F1 and per-class precision/recall; writes results.json
 (also per-clip predictions) and, in a folder beside it, the confusion matrix as CSV and PNG.
 `--out-of-set DIR` also measures how often motions that are no class are shown as one with the
-app's default threshold and smoothing.
+app's default threshold and smoothing. The model is scored as the app runs it, with the open-set
+gate its sidecar may hold (relsar_core.runtime.rejection); `--no-gate` scores the model alone.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="folder <motion>/<clip>.npz of motions that are no class: rate shown as a class",
     )
+    p.add_argument(
+        "--no-gate",
+        action="store_true",
+        help="leave out the model's open-set gate (the app uses it): the classifier alone",
+    )
     return p
 
 
@@ -56,11 +62,14 @@ def _main(argv: list[str] | None = None) -> int:
         raise DataError(f"--stride must be at least 1, got {args.stride}")
     if not args.data.is_dir():
         raise DataError(f"{args.data}: no such data folder")
-    model, warning = open_classifier(args.model, num_threads=None)
+    model, warning = open_classifier(args.model, num_threads=None, gate=not args.no_gate)
     if warning:
         console.print(f"warning: {warning}", highlight=False)
     report = evaluate_folder(model, args.data, out_dir_for(args.out), args.stride, str(args.data))
     report["model"] = str(args.model)
+    report["open_set_gate"] = hasattr(model, "rejection") or hasattr(
+        getattr(model, "base", None), "rejection"
+    )
     console.print(format_report(report), highlight=False)
     if args.out_of_set is not None:
         if not args.out_of_set.is_dir():

@@ -13,14 +13,13 @@ import numpy as np
 
 from relsar_core.data.datasets import find_clips, load_clip_folder
 from relsar_core.data.report import clip_probabilities, write_report
-from relsar_core.runtime.smoothing import NO_ACTION, LabelSmoother
+from relsar_core.runtime.smoothing import NO_ACTION, REST_CLASSES, LabelSmoother
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import clip_features
 
 # The app's default label smoothing (LivePipeline's defaults): the rejection rate is measured with it.
 APP_SMOOTHING = dict(alpha=0.5, threshold=0.5, margin=0.1, hold=2)
 APP_STRIDE = 5
-REST_CLASSES = ("idle", "still")  # "no action" classes: shown, but not an action
 
 
 def _probabilities(model, windows: np.ndarray) -> np.ndarray:

@@ -41,16 +41,22 @@ LIVE_CLASSIFIER_THREADS = 1
 NOBODY_FRAMES = 10  # this many frames in a row without a person → "—"
 
 
-def open_classifier(model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS):
-    """The `.tflite` classifier (its `.json` beside it) plus any actions taught for it.
+def open_classifier(
+    model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS, gate: bool = True
+):
+    """The `.tflite` classifier (its `.json` beside it) with its open-set gate (when the sidecar
+    has one and `gate`: relsar_core.runtime.rejection) plus any actions taught for it.
     Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
     from relsar_core.runtime.fewshot import with_taught
+    from relsar_core.runtime.rejection import with_rejection
     from relsar_core.runtime.tflite import TfliteClassifier
 
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelFileError(f"{model_path}: no such model file")
     base = TfliteClassifier(model_path, num_threads=num_threads)
+    if gate:
+        base = with_rejection(base)
     try:
         return with_taught(base, model_path), None
     except ModelFileError as err:

@@ -17,6 +17,9 @@ import numpy as np
 NO_ACTION = "—"
 # Classes that mean "none of the actions" (the default model's `other`): shown as NO_ACTION.
 REJECT_CLASSES = frozenset({"other"})
+# "No action" classes that are still shown by name (a person standing or sitting there): not an
+# action, so neither counted as one in the rejection rate nor gated (relsar_core.runtime.rejection).
+REST_CLASSES = ("idle", "still")
 
 
 @dataclass(frozen=True)

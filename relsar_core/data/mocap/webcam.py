@@ -4,7 +4,8 @@ training only, DeepMimic takes; seen whole, upper body only or partly out of fra
 
 Writes `<out>/train/<class>/*.npz`, `<out>/test/<class>/*.npz`, `<out>/test_whole`,
 `<out>/test_upper` (the test clips of one framing, hard links), `<out>/out_of_set/<motion>/*.npz`
-(motions that are no class, for the rejection rate) and `<out>/manifest.json`. What the test
+(motions that are no class, for the rejection rate), `<out>/val_out_of_set/` (other such motions,
+for tuning the open-set gate on validation: `validation_motions`) and `<out>/manifest.json`. What the test
 holds out: viewpoints (`webcam_rigs`, closed under mirroring), keyframe styles (`TEST_STYLES`),
 body proportions (the outer fifth of every segment's range), all DeepMimic takes (training only).
 """
@@ -40,6 +41,7 @@ from relsar_core.data.mocap.keyframes import (
 )
 from relsar_core.data.mocap.posing import grounded, perform, to_poses
 from relsar_core.data.mocap.sources import DENSE_RATE, body_heading
+from relsar_core.data.mocap.validation_motions import VAL_OUT_OF_SET, WHOLE_ONLY
 from relsar_core.data.mocap.webcam_rigs import sample_webcam_rig
 from relsar_core.errors import DataError
 from relsar_core.files import write_json
@@ -217,7 +219,7 @@ def generate_webcam_dataset(
     from relsar_core.data.mocap.kinematics import HumanoidKinematics
 
     out = Path(out)
-    parts = ["train", "test", "test_whole", "test_upper", "out_of_set"]
+    parts = ["train", "test", "test_whole", "test_upper", "out_of_set", "val_out_of_set"]
     if any((out / p).exists() for p in parts) and not overwrite:
         raise DataError(f"{out}: already holds a data set (pass --overwrite to replace it)")
     for p in parts:
@@ -230,7 +232,7 @@ def generate_webcam_dataset(
         "other_styles": [s.name for s in OTHER] + [f"deepmimic_{m}" for m in OTHER_MOTIONS],
         "upper_body_classes": list(UPPER_BODY_CLASSES),
         "test_styles": sorted(TEST_STYLES),
-        "clips": {"train": [], "test": [], "out_of_set": []},
+        "clips": {"train": [], "test": [], "out_of_set": [], "val_out_of_set": []},
     }
     with HumanoidKinematics() as kin:
         motions = _Motions(kin)
@@ -276,11 +278,34 @@ def generate_webcam_dataset(
                 )
                 if on_clip:
                     on_clip()
+        manifest["clips"]["val_out_of_set"] = _validation_out_of_set(out, motions, cfg, on_clip)
     write_json(out / "manifest.json", manifest, indent=1)
     return manifest
 
 
+def _validation_out_of_set(out: Path, motions: _Motions, cfg: WebcamConfig, on_clip) -> list:
+    """`out_of_set_clips` clips of every VAL_OUT_OF_SET motion (training-side cameras and bodies,
+    each clip its own seed) into `out/val_out_of_set/`; their manifest entries."""
+    entries = []
+    for oi, style in enumerate(VAL_OUT_OF_SET):
+        for i in range(cfg.out_of_set_clips):
+            rng = np.random.default_rng([cfg.seed, 11, oi, i])
+            base = str(rng.choice(style.bases))
+            amp, tempo = rng.uniform(0.8, 1.2), rng.uniform(0.8, 1.25)
+            joints = motions.keyframed(style, rng, cfg.fps, base, amp, tempo)
+            framing = "whole" if style.name in WHOLE_ONLY else str(rng.choice(["whole", "upper"]))
+            clip, meta = make_webcam_clip(
+                joints, rng, "train", framing, style.name, base == "seated", cfg.fps, False
+            )
+            path = out / "val_out_of_set" / style.name / f"{style.name}_{i:04d}.npz"
+            save_clip(path, clip)
+            entries.append({"file": path.relative_to(out).as_posix(), **meta})
+            if on_clip:
+                on_clip()
+    return entries
+
+
 def total_clips(cfg: WebcamConfig) -> int:
-    n_out = len(OUT_OF_SET_MOTIONS) + len(OUT_OF_SET)
+    n_out = len(OUT_OF_SET_MOTIONS) + len(OUT_OF_SET) + len(VAL_OUT_OF_SET)
     classes = len(WEBCAM_CLASSES) * (cfg.train_clips + cfg.test_clips) + cfg.other_clips
     return classes + n_out * cfg.out_of_set_clips
