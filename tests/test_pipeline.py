@@ -337,7 +337,7 @@ def test_teach_adds_an_action_and_keeps_the_others(tiny_tflite_model, toy_data, 
     np.savez(
         fewshot.taught_path(model),
         embeddings=np.zeros((2, 3)),
-        descriptors=np.zeros((2, 4)),
+        descriptors=np.zeros((2, fewshot.DESCRIPTOR_DIM)),  # this version's, for another model
         labels=np.array(["a", "b"]),
         clips=np.array([0, 1]),
         model_sha256=np.str_("0" * 64),

@@ -100,4 +100,7 @@ def test_installed_wheel_runs_the_headless_app_outside_the_checkout(
     assert run.returncode == 0, run.stdout[-1000:] + run.stderr[-2000:]
     labels = Counter(json.loads(line)["label"] for line in out.read_text().splitlines())
     assert sum(labels.values()) >= 30, labels
-    assert labels["walk"] / sum(labels.values()) >= 0.7, labels
+    # The packaged model names the packaged walk: walk is nearly every label it shows, and most
+    # windows (the open-set gate may show "—" for some of this test-side view).
+    shown = sum(n for label, n in labels.items() if label != "—")
+    assert labels["walk"] / shown >= 0.9 and labels["walk"] / sum(labels.values()) >= 0.5, labels
