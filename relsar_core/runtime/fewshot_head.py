@@ -54,9 +54,10 @@ def head_vectors(embeddings: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
     return unit(both)
 
 
-def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
-    """Up to CENTROIDS_PER_CLASS k-means centres per base class of head-space vectors of
-    training windows: the sidecar's `base_centroids` (float16, base64: one short JSON line)."""
+def class_centres(vectors: np.ndarray, labels: np.ndarray, class_names: list[str], k: int):
+    """(centres (M, D) unit, their class names): up to `k` k-means centres of the unit vectors
+    of every class that has windows. The teaching gate's base centroids and the open-set
+    gate's class centres are both made here."""
     from sklearn.cluster import KMeans
 
     vectors, labels = unit(vectors), np.asarray(labels)
@@ -65,11 +66,22 @@ def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[st
         own = vectors[labels == index]
         if len(own) == 0:
             continue
-        k = min(CENTROIDS_PER_CLASS, len(own))
-        km = KMeans(k, n_init=3, random_state=0).fit(own)
-        centres.append(unit(km.cluster_centers_))
-        names += [name] * k
-    vectors = np.concatenate(centres).astype("<f2")
+        n = min(k, len(own))
+        c = (
+            own.mean(axis=0, keepdims=True)
+            if n == 1
+            else KMeans(n, n_init=3, random_state=0).fit(own).cluster_centers_
+        )
+        centres.append(unit(c))
+        names += [name] * n
+    return np.concatenate(centres), names
+
+
+def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
+    """Up to CENTROIDS_PER_CLASS k-means centres per base class of head-space vectors of
+    training windows: the sidecar's `base_centroids` (float16, base64: one short JSON line)."""
+    centres, names = class_centres(vectors, labels, class_names, CENTROIDS_PER_CLASS)
+    vectors = centres.astype("<f2")
     return {
         "space": HEAD_SPACE,
         "labels": names,

@@ -28,38 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from relsar_core.runtime.fewshot_head import class_centres, unit
 from relsar_core.runtime.smoothing import REJECT_CLASSES, REST_CLASSES
 
 REJECTION_SPACE = "embedding_class_centres_cosine/1"  # bump when the score changes
 CENTRES_PER_CLASS = 8
 DEFAULT_SHARPNESS = 20.0  # per unit of cosine: 0.05 below the threshold = 73 % rejected
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
-
-
-def class_centres(embeddings: np.ndarray, labels: np.ndarray, class_names: list[str], k: int):
-    """(centres (M, E) unit, their class names): up to `k` k-means centres of the unit
-    embeddings of every class that has windows (the rejection class's too; it is never gated)."""
-    from sklearn.cluster import KMeans
-
-    e, labels = _unit(embeddings), np.asarray(labels)
-    centres, names = [], []
-    for index, name in enumerate(class_names):
-        own = e[labels == index]
-        if len(own) == 0:
-            continue
-        n = min(k, len(own))
-        c = (
-            own.mean(axis=0, keepdims=True)
-            if n == 1
-            else KMeans(n, n_init=3, random_state=0).fit(own).cluster_centers_
-        )
-        centres.append(_unit(c))
-        names += [name] * n
-    return np.concatenate(centres), names
 
 
 def rejection_entry(
@@ -99,7 +73,7 @@ class RejectionGate:
     def similarities(self, probabilities: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         """(N,) largest cosine of each window to a centre of its top class (1 if it has none)."""
         top = np.asarray(probabilities).argmax(axis=1)
-        all_sims = _unit(embeddings) @ self.centres.T  # (N, M)
+        all_sims = unit(embeddings) @ self.centres.T  # (N, M)
         sims = np.ones(len(top), np.float32)
         for k in np.unique(top):
             cols = self.owner == k
@@ -140,7 +114,7 @@ def read_rejection(metadata: dict, class_names: list[str], dim: int) -> Rejectio
         return None
     owner = np.array([class_names.index(n) for n in labels], np.int64)
     exempt = tuple(i for i, n in enumerate(class_names) if n in REST_CLASSES)
-    return RejectionGate(_unit(vectors), owner, threshold, sharpness, rejects[0], exempt)
+    return RejectionGate(unit(vectors), owner, threshold, sharpness, rejects[0], exempt)
 
 
 @dataclass
