@@ -14,6 +14,7 @@ import pytest
 
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import ClipError, DataError, ModelFileError, RelsarError
+from relsar_core.files import sha256_file
 from relsar_core.live.pipeline import (
     FrameSlot,
     LivePipeline,
@@ -346,6 +347,16 @@ def test_teach_adds_an_action_and_keeps_the_others(tiny_tflite_model, toy_data, 
         fewshot.load_taught(model)
     clf, warning = open_classifier(model)
     assert "different version" in warning and clf.class_names == base.class_names
+    np.savez(  # taught before the pose descriptors grew: refused, with what to do
+        fewshot.taught_path(model),
+        embeddings=np.zeros((2, 3)),
+        descriptors=np.zeros((2, 4)),
+        labels=np.array(["a", "b"]),
+        clips=np.array([0, 1]),
+        model_sha256=np.str_(sha256_file(model)),
+    )
+    with pytest.raises(ModelFileError, match=r"descriptors of 4 values.*teach those actions again"):
+        fewshot.load_taught(model)
     assert fewshot.forget_taught(model) and not fewshot.taught_path(model).exists()
 
 
