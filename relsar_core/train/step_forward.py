@@ -10,6 +10,12 @@ copied), the same outputs, less work on a CPU.
   a per-window product summed over the batch, and that sum alone was 5 % of a float32 step
   (attention was 35 % of the step's op time against 24 % for the twice-as-large feed-forward).
 - Attention dropout draws bytes (ByteDropout's draw) instead of floats; same rate and scaling.
+- The feed-forward's exact GELU is one XLA-fused kernel forward and one backward (FusedGelu),
+  with the input cast folded in: TensorFlow's graph runs tf.nn.gelu and its gradient as about a
+  dozen element-wise kernels, each a pass over the (B·T, d_ff) tensor — 26 % of a float32 step's
+  op time (profile of 5 steps, base, batch 64, 2-core AVX2 CPU), 2–3× less fused. The math is
+  GELU's (x·Φ(x), derivative Φ(x) + x·φ(x)) in float32 in both precisions, as the encoder's
+  float32 GELU layer computes it.
 
 The saved encoder keeps the plain Keras graph (TFLite, loading); tests check that both agree.
 Relies on relsar_core.train.model's layer names.
@@ -21,6 +27,44 @@ import keras
 import tensorflow as tf
 
 from relsar_core.train.model import byte_dropout
+
+_SQRT_HALF = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _gelu_forward(x):
+    x = tf.cast(x, tf.float32)
+    return x * (0.5 * tf.math.erfc(x * -_SQRT_HALF))  # tf.nn.gelu(approximate=False)'s form
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _gelu_backward(x, dy):
+    x32 = tf.cast(x, tf.float32)
+    cdf = 0.5 * tf.math.erfc(x32 * -_SQRT_HALF)
+    pdf = _INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))
+    return tf.cast(dy * (cdf + x32 * pdf), x.dtype)
+
+
+@tf.custom_gradient
+def fused_gelu(x):
+    """Exact GELU in float32 (any float input), forward and gradient each one XLA kernel."""
+    return _gelu_forward(x), lambda dy: _gelu_backward(x, dy)
+
+
+class FusedGelu(keras.layers.Layer):
+    """The encoder's float32 GELU layer as fused_gelu: the bfloat16 input's cast happens inside
+    the kernel instead of as a separate pass (Keras' input conversion is off)."""
+
+    def __init__(self, gelu: keras.layers.Layer, **kw):
+        super().__init__(name=f"{gelu.name}_fused", dtype=gelu.dtype_policy, **kw)
+        self._convert_input_args = False
+
+    def call(self, x):
+        return fused_gelu(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 class FusedSelfAttention(keras.layers.Layer):
@@ -99,7 +143,8 @@ def step_forward_encoder(encoder: keras.Model) -> keras.Model:
         attention = FusedSelfAttention(layer(f"{name}_attn"), query_is_value=not last)
         attn = layer(f"{name}_attn_drop")(attention(query, x))
         x = layer(f"{name}_ln1")(layer(f"{name}_add1")([query, attn]))
-        ffn = layer(f"{name}_ff_drop1")(layer(f"{name}_gelu")(layer(f"{name}_ff1")(x)))
+        gelu = FusedGelu(layer(f"{name}_gelu"))
+        ffn = layer(f"{name}_ff_drop1")(gelu(layer(f"{name}_ff1")(x)))
         ffn = layer(f"{name}_ff_drop2")(layer(f"{name}_ff2")(ffn))
         x = layer(f"{name}_ln2")(layer(f"{name}_add2")([x, ffn]))
     return keras.Model(inputs, layer("embedding")(x[:, 0, :]), name=f"{encoder.name}_step")
