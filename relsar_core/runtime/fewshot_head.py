@@ -28,7 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HEAD_SPACE = "embedding+pose_descriptors/2"  # bump when head_vectors changes
+from relsar_core.skeleton.descriptors import TURN_DIM
+
+HEAD_SPACE = "embedding+pose_descriptors/3"  # bump when head_vectors changes
+# The space before the descriptors' `turn` block: its vectors are this space's for a window
+# that does not turn (the block zero), so such centroids are read with zeros appended
+# (a model converted before it; base classes barely turn, docs/teach.md).
+PREVIOUS_SPACE = ("embedding+pose_descriptors/2", TURN_DIM)
 DESCRIPTOR_WEIGHT = 2.0
 GATE_SHARPNESS = 6.0
 BASE_SHARPNESS = 40.0  # per unit of cosine distance: a 0.05 margin to a base centroid ≈ 88 %
@@ -93,7 +99,7 @@ def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[st
 def read_base_centroids(metadata: dict, dim: int) -> tuple[np.ndarray, list[str]] | None:
     """The sidecar's centroids when they are of this head space and size, else None."""
     data = metadata.get("base_centroids") if isinstance(metadata, dict) else None
-    if not isinstance(data, dict) or data.get("space") != HEAD_SPACE:
+    if not isinstance(data, dict) or data.get("space") not in (HEAD_SPACE, PREVIOUS_SPACE[0]):
         return None
     try:
         raw = np.frombuffer(base64.b64decode(data["float16_base64"]), "<f2")
@@ -101,6 +107,8 @@ def read_base_centroids(metadata: dict, dim: int) -> tuple[np.ndarray, list[str]
         labels = [str(v) for v in data["labels"]]
     except (KeyError, TypeError, ValueError, binascii.Error):
         return None
+    if data["space"] == PREVIOUS_SPACE[0] and vectors.ndim == 2:
+        vectors = np.pad(vectors, ((0, 0), (0, PREVIOUS_SPACE[1])))
     if vectors.ndim != 2 or vectors.shape[1] != dim or len(labels) != len(vectors):
         return None
     return vectors, labels
