@@ -9,8 +9,8 @@ import numpy as np
 
 from relsar_core.runtime.fewshot_head import (
     HEAD_SPACE,
-    PREVIOUS_SPACE,
     base_centroids,
+    head_vectors,
     read_base_centroids,
     unit,
 )
@@ -79,18 +79,28 @@ def test_the_turn_block_says_which_way_the_body_turns():
     assert np.abs(_turn_block(waving)).max() < 0.05
 
 
-def test_centroids_of_the_space_before_the_turn_block_are_read_with_a_zero_turn():
+def test_centroids_of_earlier_head_spaces_are_read_into_this_one():
+    """A centroid of the space before the turn block (descriptor weight 2, 624 values) is
+    read as the window's vector in this space when it does not turn."""
     rng = np.random.default_rng(0)
-    vectors = unit(rng.normal(size=(40, 8)))
-    labels = np.repeat([0, 1], 20)
-    meta = base_centroids(vectors, labels, ["a", "b"])
-    assert meta["space"] == HEAD_SPACE
-    assert read_base_centroids({"base_centroids": meta}, 8) is not None
-    old = dict(meta, space=PREVIOUS_SPACE[0])
-    read = read_base_centroids({"base_centroids": old}, 8 + TURN_DIM)
-    assert read is not None and read[1] == meta["labels"]
-    raw = np.frombuffer(base64.b64decode(meta["float16_base64"]), "<f2").reshape(meta["shape"])
-    np.testing.assert_allclose(read[0][:, :8], unit(raw.astype(np.float32)), atol=1e-6)
-    assert not read[0][:, 8:].any()
-    assert read_base_centroids({"base_centroids": old}, 8) is None  # the wrong size: none
-    assert read_base_centroids({"base_centroids": dict(meta, space="x")}, 8) is None
+    emb, desc = rng.normal(size=(3, 16)), np.abs(rng.normal(size=(3, DESCRIPTOR_DIM)))
+    desc[:, -TURN_DIM:] = 0.0  # no turn
+    old = unit(np.concatenate([unit(emb), 2.0 * unit(desc[:, :-TURN_DIM])], -1))
+    meta = {
+        "space": "embedding+pose_descriptors/2",
+        "labels": ["a", "b", "c"],
+        "shape": list(old.shape),
+        "float16_base64": base64.b64encode(old.astype("<f2").tobytes()).decode("ascii"),
+    }
+    read = read_base_centroids({"base_centroids": meta}, 16 + DESCRIPTOR_DIM)
+    assert read is not None and read[1] == ["a", "b", "c"]
+    np.testing.assert_allclose(read[0], head_vectors(emb, desc), atol=2e-3)  # float16
+    assert read_base_centroids({"base_centroids": meta}, 16) is None  # the wrong size: none
+    this = base_centroids(head_vectors(emb, desc), np.arange(3), ["a", "b", "c"])
+    assert this["space"] == HEAD_SPACE
+    np.testing.assert_allclose(
+        read_base_centroids({"base_centroids": this}, 16 + DESCRIPTOR_DIM)[0],
+        head_vectors(emb, desc),
+        atol=2e-3,
+    )
+    assert read_base_centroids({"base_centroids": dict(this, space="x")}, 16) is None
