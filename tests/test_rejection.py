@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,33 @@ def test_tuning_picks_the_weakest_gate_that_meets_the_target_on_validation(other
     gated, _ = open_classifier(model)
     assert isinstance(gated, GatedClassifier)
     assert gated.rejection.threshold == pytest.approx(chosen["threshold"])
+
+
+def test_relsar_gate_command_fits_the_gate_into_the_sidecar_and_refuses_a_missing_folder(
+    other_model, tmp_path, capsys
+):
+    import tomllib
+
+    from training import rejection_cli
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+        "scripts"
+    ]
+    assert scripts["relsar-gate"] == "training.rejection_cli:main"
+    model, train = other_model
+    with pytest.raises(SystemExit) as bad:
+        rejection_cli.main(
+            [str(model), "--train", str(train), "--val-out-of-set", str(tmp_path / "nope")]
+        )
+    assert bad.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "nope: no such data folder" in err and "Traceback" not in err
+    assert "rejection" not in json.loads(model.with_suffix(".json").read_text())  # nothing written
+
+    _noise_clips(tmp_path / "oos")
+    argv = [str(model), "--train", str(train), "--val-out-of-set", str(tmp_path / "oos")]
+    with pytest.raises(SystemExit) as ok:
+        rejection_cli.main([*argv, "--config", "tiny", "--target", "0.2"])
+    assert ok.value.code == 0
+    entry = json.loads(model.with_suffix(".json").read_text())["rejection"]
+    assert entry["tuning"]["chosen"]["val_out_of_set_shown_as_action"] <= 0.2

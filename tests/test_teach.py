@@ -140,7 +140,7 @@ def test_loco_scores_name_held_out_clips_and_see_the_base_gate():
 def test_the_lead_descriptor_tells_a_movement_from_its_reversal():
     """The lead block flips sign when a window is played backwards (a turn to the other side);
     the time-symmetric blocks stay the same."""
-    from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, pose_descriptors
+    from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, TURN_DIM, pose_descriptors
 
     t = np.linspace(0, 2 * np.pi, 40)
     kp = np.tile(
@@ -153,7 +153,7 @@ def test_the_lead_descriptor_tells_a_movement_from_its_reversal():
     forward = pose_descriptors(clip_features(kp, 30, 10))
     backward = pose_descriptors(clip_features(kp[::-1].copy(), 30, 10))
     assert forward.shape[1] == DESCRIPTOR_DIM
-    lead = slice(DESCRIPTOR_DIM - 435, DESCRIPTOR_DIM)
+    lead = slice(DESCRIPTOR_DIM - TURN_DIM - 435, DESCRIPTOR_DIM - TURN_DIM)
     assert np.abs(forward[:, lead]).max() > 0.1
     np.testing.assert_allclose(forward[0, lead], -backward[-1, lead], atol=0.05)
     np.testing.assert_allclose(forward[0, :30], backward[-1, :30], atol=1e-3)  # posture

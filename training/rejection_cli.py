@@ -1,7 +1,8 @@
-"""Fit a converted model's open-set gate on validation data and write it into its sidecar.
+"""`relsar-gate`: fit a converted model's open-set gate on validation data, into its sidecar.
 
-    python -m training.rejection_cli MODEL.tflite --train DIR --val-out-of-set DIR
-        [--config webcam_model] [--target 0.2]
+    relsar-gate MODEL.tflite --train DIR --val-out-of-set DIR [--config webcam_model] [--target 0.2]
+
+(`python -m training.rejection_cli` is the same command.)
 
 The validation clips are those the trainer held out with the config's `data.val_fraction` and
 `data.seed`; `--val-out-of-set` is a folder `<motion>/<clip>.npz` of motions that are no class
@@ -20,7 +21,7 @@ from relsar_core.cli import console, run_cli
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m training.rejection_cli",
+        prog="relsar-gate",
         description="Fit the open-set gate (class-mean embedding cosine) of a .tflite model on "
         "validation data and write it into the model's sidecar JSON.",
     )

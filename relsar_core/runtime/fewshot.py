@@ -32,7 +32,7 @@ from relsar_core.skeleton.clip import Clip, load_clip
 from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, pose_descriptors
 from relsar_core.skeleton.features import clip_features
 
-TAUGHT_FORMAT = 3  # 3: pose descriptors with the lead block (624 values)
+TAUGHT_FORMAT = 4  # 4: pose descriptors with the turn block (628 values); 3: lead block (624)
 # Playback speeds of every example clip taught besides its own (relsar-bench teach, docs/teach.md:
 # k = 5 accuracy 0.835 -> 0.854 on unseen actions; retention 0.982 -> 0.968).
 TEACH_SPEEDS = (0.8, 1.25)

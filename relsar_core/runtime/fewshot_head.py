@@ -28,14 +28,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HEAD_SPACE = "embedding+pose_descriptors/2"  # bump when head_vectors changes
-DESCRIPTOR_WEIGHT = 2.0
+from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, TURN_DIM
+
+HEAD_SPACE = "embedding+pose_descriptors/4"  # bump when head_vectors changes
+# relsar-bench teach k = 5, seeds 0/1/2 (docs/teach.md): 2.0 → 2.5 gave 0.878/0.882/0.925 →
+# 0.881/0.894/0.942 with the turn block; 3.0 about the same, 1.5 and 4.0 worse.
+DESCRIPTOR_WEIGHT = 2.5
+# Spaces whose centroids (a model converted before) are read into this one: their descriptor
+# weight and the descriptor values they lack at the end (the `turn` block). Re-weighting the
+# descriptor part and appending zeros is exact for a window that does not turn, and base
+# classes barely turn (the bench's numbers within 0.4 points of centroids made in this space).
+EARLIER_SPACES = {
+    "embedding+pose_descriptors/2": (2.0, TURN_DIM),
+    "embedding+pose_descriptors/3": (2.0, 0),
+}
 GATE_SHARPNESS = 6.0
 BASE_SHARPNESS = 40.0  # per unit of cosine distance: a 0.05 margin to a base centroid ≈ 88 %
 CHOICE_TEMPERATURE = 0.02  # cosine distance: softmax over the taught actions' nearest distances
 RADIUS_FACTOR = 3.0
 RADIUS_QUANTILE = 0.9
-MIN_RADIUS = 0.05  # cosine distance: very tight examples still accept small variations
+# Cosine distance: examples that agree closely (one camera set-up, one performer) still accept
+# the action seen another way; the base-class gate, not the radius, keeps base windows
+# (relsar-bench teach k = 5, seeds 0/1/2: 0.05 → 0.3 gave +2.4/0/0 points, retention the same,
+# 0.4 and 0.5 no better).
+MIN_RADIUS = 0.3
 MAX_RADIUS = 1.0  # orthogonal: a larger radius would accept windows unlike the examples at all
 OUTLIER_MADS = 8.0  # lenient: real examples are diverse (docs/teach.md)
 CENTROIDS_PER_CLASS = 4
@@ -93,7 +109,8 @@ def base_centroids(vectors: np.ndarray, labels: np.ndarray, class_names: list[st
 def read_base_centroids(metadata: dict, dim: int) -> tuple[np.ndarray, list[str]] | None:
     """The sidecar's centroids when they are of this head space and size, else None."""
     data = metadata.get("base_centroids") if isinstance(metadata, dict) else None
-    if not isinstance(data, dict) or data.get("space") != HEAD_SPACE:
+    space = data.get("space") if isinstance(data, dict) else None
+    if space != HEAD_SPACE and space not in EARLIER_SPACES:
         return None
     try:
         raw = np.frombuffer(base64.b64decode(data["float16_base64"]), "<f2")
@@ -101,9 +118,21 @@ def read_base_centroids(metadata: dict, dim: int) -> tuple[np.ndarray, list[str]
         labels = [str(v) for v in data["labels"]]
     except (KeyError, TypeError, ValueError, binascii.Error):
         return None
+    if space in EARLIER_SPACES and vectors.ndim == 2:
+        vectors = _from_earlier_space(vectors, *EARLIER_SPACES[space])
     if vectors.ndim != 2 or vectors.shape[1] != dim or len(labels) != len(vectors):
         return None
     return vectors, labels
+
+
+def _from_earlier_space(vectors: np.ndarray, weight: float, missing: int) -> np.ndarray:
+    """Head-space vectors of an earlier space (see EARLIER_SPACES) in this one."""
+    emb = vectors.shape[1] + missing - DESCRIPTOR_DIM
+    if emb <= 0:
+        return vectors  # not of this descriptor size: the caller's size check refuses it
+    out = np.pad(vectors, ((0, 0), (0, missing)))
+    out[:, emb:] *= DESCRIPTOR_WEIGHT / weight
+    return unit(out)
 
 
 def _loco_distances(x: np.ndarray, clips: np.ndarray) -> np.ndarray:
