@@ -300,3 +300,25 @@ def test_fused_gelu_matches_tf_gelu_and_its_gradient():
         np.testing.assert_allclose(
             tf.cast(g_fast, tf.float32), tf.cast(g_plain, tf.float32), rtol=tol, atol=tol
         )
+
+
+def test_fused_layer_norm_matches_keras_and_its_gradients():
+    import keras
+
+    from relsar_core.train.step_forward import FusedLayerNorm
+
+    norm = keras.layers.LayerNormalization(epsilon=1e-6)
+    x = tf.random.stateless_normal((4, 7, 32), seed=(5, 6)) * 2.0 + 0.5
+    norm.build(x.shape)
+    norm.gamma.assign(tf.random.stateless_normal((32,), seed=(7, 8)))
+    norm.beta.assign(tf.random.stateless_normal((32,), seed=(9, 10)))
+    fused = FusedLayerNorm(norm)
+    dy = tf.random.stateless_normal(x.shape, seed=(11, 12))
+    grads = []
+    for layer in (fused, norm):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        grads.append((y, *tape.gradient(y, [x, norm.gamma, norm.beta], output_gradients=dy)))
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -16,6 +16,8 @@ copied), the same outputs, less work on a CPU.
   op time (profile of 5 steps, base, batch 64, 2-core AVX2 CPU), 2–3× less fused. The math is
   GELU's (x·Φ(x), derivative Φ(x) + x·φ(x)) in float32 in both precisions, as the encoder's
   float32 GELU layer computes it.
+- LayerNorm likewise (FusedLayerNorm: one kernel forward, one backward for x, gamma and beta;
+  the layer's own weights), instead of TensorFlow's moments + normalisation and their gradients.
 
 The saved encoder keeps the plain Keras graph (TFLite, loading); tests check that both agree.
 Relies on relsar_core.train.model's layer names.
@@ -50,6 +52,61 @@ def _gelu_backward(x, dy):
 def fused_gelu(x):
     """Exact GELU in float32 (any float input), forward and gradient each one XLA kernel."""
     return _gelu_forward(x), lambda dy: _gelu_backward(x, dy)
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _ln_forward(x, gamma, beta, epsilon):
+    mean = tf.reduce_mean(x, -1, keepdims=True)
+    centred = x - mean
+    rstd = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), -1, keepdims=True) + epsilon)
+    return centred * rstd * gamma + beta
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _ln_backward(x, gamma, epsilon, dy):
+    mean = tf.reduce_mean(x, -1, keepdims=True)
+    centred = x - mean
+    rstd = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), -1, keepdims=True) + epsilon)
+    xhat = centred * rstd
+    rows = list(range(len(x.shape) - 1))
+    dxhat = dy * gamma
+    dx = rstd * (
+        dxhat
+        - tf.reduce_mean(dxhat, -1, keepdims=True)
+        - xhat * tf.reduce_mean(dxhat * xhat, -1, keepdims=True)
+    )
+    return dx, tf.reduce_sum(dy * xhat, rows), tf.reduce_sum(dy, rows)
+
+
+def fused_layer_norm(x, gamma, beta, epsilon: float):
+    """LayerNorm over the last axis (float32), forward and gradient each one XLA kernel."""
+    eps = tf.constant(epsilon, tf.float32)
+
+    @tf.custom_gradient
+    def norm(x, gamma, beta):
+        def grad(dy):
+            return _ln_backward(x, gamma, eps, dy)
+
+        return _ln_forward(x, gamma, beta, eps), grad
+
+    return norm(x, gamma, beta)
+
+
+class FusedLayerNorm(keras.layers.Layer):
+    """A LayerNormalization layer's computation (its gamma and beta) as fused_layer_norm."""
+
+    def __init__(self, norm: keras.layers.LayerNormalization, **kw):
+        super().__init__(name=f"{norm.name}_fused", dtype=norm.dtype_policy, **kw)
+        self.norm = norm
+
+    def call(self, x):
+        norm = self.norm
+        return fused_layer_norm(
+            x, tf.convert_to_tensor(norm.gamma), tf.convert_to_tensor(norm.beta), norm.epsilon
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 class FusedGelu(keras.layers.Layer):
@@ -142,9 +199,9 @@ def step_forward_encoder(encoder: keras.Model) -> keras.Model:
         query = x[:, :1, :] if last else x
         attention = FusedSelfAttention(layer(f"{name}_attn"), query_is_value=not last)
         attn = layer(f"{name}_attn_drop")(attention(query, x))
-        x = layer(f"{name}_ln1")(layer(f"{name}_add1")([query, attn]))
+        x = FusedLayerNorm(layer(f"{name}_ln1"))(layer(f"{name}_add1")([query, attn]))
         gelu = FusedGelu(layer(f"{name}_gelu"))
         ffn = layer(f"{name}_ff_drop1")(gelu(layer(f"{name}_ff1")(x)))
         ffn = layer(f"{name}_ff_drop2")(layer(f"{name}_ff2")(ffn))
-        x = layer(f"{name}_ln2")(layer(f"{name}_add2")([x, ffn]))
+        x = FusedLayerNorm(layer(f"{name}_ln2"))(layer(f"{name}_add2")([x, ffn]))
     return keras.Model(inputs, layer("embedding")(x[:, 0, :]), name=f"{encoder.name}_step")
