@@ -170,6 +170,10 @@ CASES = [
     ("data-toy-existing", "relsar-data", lambda b: ["toy", "--out", str(b.toy)], "not empty"),
     ("data-toy-under-file", "relsar-data", lambda b: ["toy", "--out", str(b.under_a_file)], "is a file"),
     ("data-mocap-under-file", "relsar-data", lambda b: ["mocap", "--out", str(b.under_a_file)], "is a file"),
+    # relsar-gate
+    ("gate-target", "relsar-gate", lambda b: [str(b.path("m.tflite")), "--train", str(b.toy), "--val-out-of-set", str(b.toy), "--target", "1.5"], "--target must lie in [0, 1]"),
+    ("gate-no-data", "relsar-gate", lambda b: [str(b.a_file), "--train", str(b.path("nodata")), "--val-out-of-set", str(b.toy)], "no such data folder"),
+    ("gate-no-model", "relsar-gate", lambda b: [str(b.path("none.tflite")), "--train", str(b.toy), "--val-out-of-set", str(b.toy)], "no such model file"),
     # relsar-teach
     ("teach-stride", "relsar-teach", lambda b: [str(b.path("m.tflite")), "--list", "--stride", "0"], "--stride"),
     ("teach-nothing", "relsar-teach", lambda b: [str(b.path("m.tflite"))], "nothing to do"),
