@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from relsar_core.config import RunConfig, load_config
 from relsar_core.data.datasets import load_clip_folder, split_clips
@@ -34,13 +35,11 @@ def _predictor(path: Path):
 
 
 def _macro_f1(pred: np.ndarray, true: np.ndarray, classes: list[int]) -> float:
-    f1 = []
-    for k in classes:
-        if not np.any(true == k):
-            continue
-        tp = np.sum((pred == k) & (true == k))
-        f1.append(2 * tp / (np.sum(pred == k) + np.sum(true == k)))
-    return round(float(np.mean(f1)), 4) if f1 else float("nan")
+    """relsar-eval's macro-F1 (over the classes the windows hold), restricted to `classes`."""
+    present = [k for k in classes if np.any(true == k)]
+    if not present:
+        return float("nan")
+    return round(float(f1_score(true, pred, labels=present, average="macro", zero_division=0)), 4)
 
 
 def breakdown(model: Path, data: Path, config: str = "webcam_model") -> dict:

@@ -56,8 +56,6 @@ def _main(argv: list[str] | None = None) -> int:
     target = DEFAULT_TARGET if args.target is None else args.target
     if not 0.0 <= target <= 1.0:
         raise DataError(f"--target must lie in [0, 1], got {target}")
-    if not args.model.is_file():
-        raise DataError(f"{args.model}: no such model file")
     for folder in (args.train, args.val_out_of_set):
         if not folder.is_dir():
             raise DataError(f"{folder}: no such data folder")

@@ -78,13 +78,17 @@ def _lead(pos: np.ndarray) -> np.ndarray:
 def _turn(pos: np.ndarray) -> np.ndarray:
     """pos (..., T, 15, 2) → (..., 4): signed area swept per half window by (shoulder-line
     width, nose offset) and (hip-line width, nose offset), tanh-squashed (see the docstring)."""
+
+    def d_dt(a: np.ndarray) -> np.ndarray:
+        return np.gradient(a, axis=-1) if a.shape[-1] > 1 else np.zeros_like(a)
+
     nose = pos[..., 0, 0] - pos[..., 1, 0]
-    d_nose = np.gradient(nose, axis=-1) if nose.shape[-1] > 1 else np.zeros_like(nose)
+    d_nose = d_dt(nose)
     half = nose.shape[-1] // 2
     out = []
     for right, left in ((2, 5), (9, 12)):  # shoulders, hips
         width = pos[..., left, 0] - pos[..., right, 0]
-        d_width = np.gradient(width, axis=-1) if width.shape[-1] > 1 else np.zeros_like(width)
+        d_width = d_dt(width)
         swept = width * d_nose - nose * d_width
         # Each half scaled to a whole window's worth, so the size does not depend on T.
         out += [2.0 * swept[..., :half].sum(-1), 2.0 * swept[..., half:].sum(-1)]

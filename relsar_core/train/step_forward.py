@@ -34,16 +34,20 @@ _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
+def _normal_cdf(x):
+    return 0.5 * tf.math.erfc(x * -_SQRT_HALF)  # tf.nn.gelu(approximate=False)'s form
+
+
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
 def _gelu_forward(x):
     x = tf.cast(x, tf.float32)
-    return x * (0.5 * tf.math.erfc(x * -_SQRT_HALF))  # tf.nn.gelu(approximate=False)'s form
+    return x * _normal_cdf(x)
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
 def _gelu_backward(x, dy):
     x32 = tf.cast(x, tf.float32)
-    cdf = 0.5 * tf.math.erfc(x32 * -_SQRT_HALF)
+    cdf = _normal_cdf(x32)
     pdf = _INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))
     return tf.cast(dy * (cdf + x32 * pdf), x.dtype)
 
@@ -54,20 +58,21 @@ def fused_gelu(x):
     return _gelu_forward(x), lambda dy: _gelu_backward(x, dy)
 
 
+def _normalised(x, epsilon):
+    """(x − mean) / std over the last axis, and 1 / std (the backward pass recomputes both)."""
+    centred = x - tf.reduce_mean(x, -1, keepdims=True)
+    rstd = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), -1, keepdims=True) + epsilon)
+    return centred * rstd, rstd
+
+
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
 def _ln_forward(x, gamma, beta, epsilon):
-    mean = tf.reduce_mean(x, -1, keepdims=True)
-    centred = x - mean
-    rstd = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), -1, keepdims=True) + epsilon)
-    return centred * rstd * gamma + beta
+    return _normalised(x, epsilon)[0] * gamma + beta
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
 def _ln_backward(x, gamma, epsilon, dy):
-    mean = tf.reduce_mean(x, -1, keepdims=True)
-    centred = x - mean
-    rstd = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), -1, keepdims=True) + epsilon)
-    xhat = centred * rstd
+    xhat, rstd = _normalised(x, epsilon)
     rows = list(range(len(x.shape) - 1))
     dxhat = dy * gamma
     dx = rstd * (
