@@ -59,3 +59,68 @@ def test_cut_takes_the_same_fraction_of_training_and_validation_clips(toy_data):
     assert part.test is splits.test
     other = cut(splits, 0.01, seed=1)  # another seed, another draw of labelled clips
     assert set(np.unique(other.train.clip_ids)) != set(np.unique(part.train.clip_ids))
+
+
+def test_probe_head_gives_the_probes_logits_on_raw_embeddings():
+    """LP-FT's starting head: a Dense layer on the raw embeddings with the standardised
+    probe's logits (the standardisation folded in); a class the probe never saw is never
+    predicted. Without the fold (the probe's weights used as they are) the logits differ."""
+    from relsar_core.train.study_fit import linear_probe_embeddings, probe_head_weights
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (3, 8))
+    labels = np.repeat([0, 2, 3], 20)  # classes 1 and 4 have no labelled windows
+    bank = centres[np.searchsorted([0, 2, 3], labels)] + rng.normal(0, 1, (60, 8)) + 5.0
+    probe, _ = linear_probe_embeddings(bank, labels, bank, labels)
+    kernel, bias = probe_head_weights(probe, 5)
+    assert kernel.shape == (8, 5) and bias.shape == (5,)
+    logits = bank @ kernel + bias
+    np.testing.assert_allclose(logits[:, [0, 2, 3]], probe.decision_function(bank), atol=1e-3)
+    assert set(logits.argmax(1)) <= {0, 2, 3}
+    np.testing.assert_array_equal(logits.argmax(1), probe.predict(bank))
+    raw = probe.steps[-1][1]
+    assert not np.allclose(bank @ raw.coef_.T + raw.intercept_, logits[:, [0, 2, 3]], atol=1e-3)
+
+
+def test_two_class_probe_head_gives_the_probes_decision():
+    from relsar_core.train.study_fit import linear_probe_embeddings, probe_head_weights
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 15)
+    bank = rng.normal(0, 1, (30, 4)) + labels[:, None] * 2.0
+    probe, _ = linear_probe_embeddings(bank, labels, bank, labels)
+    kernel, bias = probe_head_weights(probe, 2)
+    logits = bank @ kernel + bias
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], probe.decision_function(bank), 1e-4)
+
+
+def test_study_plan_defaults_are_the_validation_choice_and_lp_ft():
+    from relsar_core.train.label_study import StudyPlan, byol_config
+
+    plan = StudyPlan()
+    cfg = byol_config(plan)
+    assert cfg.byol.batch_size == 64
+    assert tuple(cfg.byol.projector) == tuple(cfg.byol.predictor) == (1024, 256)
+    assert cfg.augment.joint_mask == cfg.augment.frame_mask == 0.0
+    assert plan.finetune_head == "probe"
+    with pytest.raises(ValueError, match="finetune_head"):
+        StudyPlan(finetune_head="linear")
+
+
+def test_lp_ft_start_has_the_encoder_and_the_probe_head():
+    """Fine-tuning's starting weights (LP-FT): the BYOL encoder's and the probe's head; the
+    other weights are those of a plain seeded start."""
+    from relsar_core.config import AugmentConfig, ModelConfig, TrainConfig
+    from relsar_core.train.model import build_encoder
+    from relsar_core.train.study_fit import ReusableTrainer
+
+    model_cfg = ModelConfig(size="tiny")
+    trainer = ReusableTrainer(model_cfg, 3, 30, TrainConfig(epochs=1), AugmentConfig(), 2)
+    encoder = build_encoder(model_cfg, 30).get_weights()
+    head = [np.full((trainer.classifier.get_layer("encoder").output_shape[-1], 3), 0.5), np.ones(3)]
+    start = trainer.initial_weights(0, encoder, [h.astype(np.float32) for h in head])
+    plain = trainer.initial_weights(0, encoder)
+    assert len(start) == len(plain) == len(encoder) + 2
+    for got, want in zip(start, encoder + head, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(plain[-2], head[0])  # without it: the seeded random head

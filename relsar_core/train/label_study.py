@@ -15,7 +15,9 @@ Design (affordable on a 2-core CPU, and fair):
   fine-tuning at half its learning rate) for the same fixed schedule, `epochs` ×
   `steps_per_epoch` steps whatever the fraction (a 1 % run is not 1 step per epoch); the
   best-validation-loss epoch (validation cut like training) scores the test side once. Only
-  the initial weights differ: random (seeded) against the BYOL encoder + a seeded head.
+  the initial weights differ: random (seeded) against the BYOL encoder + the run's linear
+  probe as the head (LP-FT, Kumar et al. 2022: a random head's first gradients distort the
+  pre-trained features; `finetune_head="random"` gives a seeded random head instead).
 - The linear probe is logistic regression on the frozen encoder's embeddings (standardised,
   L2 strength chosen on validation); k-NN is `relsar-train knn`'s cosine k-NN.
 - The test side is a separate folder (`relsar-data webcam`'s held-out viewpoints, styles and
@@ -38,6 +40,8 @@ from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 from relsar_core.train.protocols import label_fraction_subset
 
 METHODS = ("supervised", "byol_finetune", "byol_linear", "byol_knn")
+# The probe runs before fine-tuning, whose head it gives (LP-FT); the table keeps METHODS' order.
+RUN_ORDER = ("supervised", "byol_linear", "byol_finetune", "byol_knn")
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,24 @@ class StudyPlan:
     model_size: str = "micro"
     stride: int = 10
     byol_epochs: int = 10
-    byol_batch: int = 128
+    # The BYOL recipe: `default_model_byol` with the combination chosen on validation (#17,
+    # docs/byol.md "Tuning on validation"): batch 64, 1024-256 heads, no joint/frame masking.
+    byol_batch: int = 64
     epochs: int = 8
     steps_per_epoch: int = 12
     finetune_lr_scale: float = 0.5
+    finetune_head: str = "probe"  # "probe": LP-FT; "random": a seeded random head
     knn_k: int = 20
-    byol: dict = field(default_factory=dict)  # overrides of the BYOL section (tuning)
-    augment: dict = field(default_factory=dict)  # overrides of the BYOL views
+    byol: dict = field(  # overrides of the BYOL section
+        default_factory=lambda: {"projector": [1024, 256], "predictor": [1024, 256]}
+    )
+    augment: dict = field(  # overrides of the BYOL views
+        default_factory=lambda: {"joint_mask": 0.0, "frame_mask": 0.0}
+    )
+
+    def __post_init__(self):
+        if self.finetune_head not in ("probe", "random"):
+            raise ValueError(f"finetune_head: 'probe' or 'random', not {self.finetune_head!r}")
 
 
 def quick_plan() -> StudyPlan:
@@ -202,6 +217,7 @@ def run_study(
         embeddings,
         knn_embeddings,
         linear_probe_embeddings,
+        probe_head_weights,
         scores,
     )
 
@@ -227,13 +243,17 @@ def run_study(
             part = cut(splits, fraction, seed)
             train_rows = np.isin(splits.train.clip_ids, np.unique(part.train.clip_ids))
             val_rows = np.isin(splits.val.clip_ids, np.unique(part.val.clip_ids))
-            for method in METHODS:
+            head = None  # the probe's head, for LP-FT
+            for method in RUN_ORDER:
                 t0 = time.perf_counter()
                 extra: dict = {}
                 if method in trainers:
                     trainer = trainers[method]
+                    finetune = method == "byol_finetune"
                     start = trainer.initial_weights(
-                        seed, encoder_weights if method == "byol_finetune" else None
+                        seed,
+                        encoder_weights if finetune else None,
+                        head if finetune and plan.finetune_head == "probe" else None,
                     )
                     extra = trainer.run(start, part.train, part.val, seed)
                     predicted = trainer.predict(splits.test.windows)
@@ -245,6 +265,7 @@ def run_study(
                         part.val.labels,
                     )
                     predicted, extra = probe.predict(emb["test"]), {"C": c}
+                    head = probe_head_weights(probe, splits.train.num_classes)
                 else:
                     predicted = knn_embeddings(
                         emb["train"][train_rows], part.train.labels, emb["test"], plan.knn_k

@@ -9,6 +9,8 @@ with its weights and optimizer reset, so a run costs its steps and not a new tra
   which score the test side once.
 - `linear_probe_embeddings`: a linear probe on frozen embeddings (multinomial logistic
   regression, features standardised on the labelled set, L2 strength chosen on validation).
+- `probe_head_weights`: that probe as the classifier's Dense head (standardisation folded in),
+  the starting head of LP-FT fine-tuning.
 - `knn_embeddings`: cosine k-NN with distance-weighted votes, as `relsar-train knn`.
 """
 
@@ -69,13 +71,18 @@ class ReusableTrainer:
         compile_for_training(self.model, train_cfg, steps_per_epoch)
         self.model.optimizer.build(self.model.trainable_variables)
 
-    def initial_weights(self, seed: int, encoder_weights: list | None = None) -> list:
+    def initial_weights(
+        self, seed: int, encoder_weights: list | None = None, head_weights: list | None = None
+    ) -> list:
         """A fresh initialisation drawn from `seed` (built, never traced), its encoder part
-        replaced by `encoder_weights` (fine-tuning a pre-trained encoder) when given."""
+        replaced by `encoder_weights` (fine-tuning a pre-trained encoder) and its head by
+        `head_weights` ([kernel, bias], LP-FT) when given."""
         keras.utils.set_random_seed(seed)
         fresh = build_classifier(self.model_cfg, self.num_classes, self.window)
         if encoder_weights is not None:
             fresh.get_layer("encoder").set_weights(encoder_weights)
+        if head_weights is not None:
+            fresh.get_layer("logits").set_weights(head_weights)
         return logits_model(fresh).get_weights()
 
     def run(self, weights: list, train: WindowSet, val: WindowSet, seed: int) -> dict:
@@ -144,6 +151,25 @@ def linear_probe_embeddings(
         if acc > best_acc:
             best, chosen, best_acc = probe, c, acc
     return best, chosen
+
+
+def probe_head_weights(probe, num_classes: int) -> list[np.ndarray]:
+    """[kernel (E, K), bias (K,)] of a Dense layer on the raw embeddings with the probe's
+    logits: the standardisation folded in (z = (x − μ)/σ, so W·z + b = (W/σ)·x + b − W·μ/σ).
+    A class the probe never saw gets a zero row and a bias far below the others, so it starts
+    as never predicted (it can still be learnt)."""
+    scaler, logistic = probe.steps[0][1], probe.steps[-1][1]
+    coef, intercept = logistic.coef_, logistic.intercept_
+    if coef.shape[0] == 1:  # sklearn stores a two-class problem as one row (class 1's margin)
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-1, 1]) * intercept / 2
+    scale = scaler.scale_ if scaler.scale_ is not None else np.ones(coef.shape[1])
+    mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(coef.shape[1])
+    kernel = np.zeros((coef.shape[1], num_classes), np.float32)
+    bias = np.full(num_classes, intercept.min() - 10.0, np.float32)
+    for row, cls in enumerate(logistic.classes_):
+        kernel[:, cls] = coef[row] / scale
+        bias[cls] = intercept[row] - coef[row] @ (mean / scale)
+    return [kernel, bias]
 
 
 def knn_embeddings(bank: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
