@@ -11,7 +11,7 @@ is loading. Ctrl+Space and Ctrl+R work everywhere, also while editing."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtGui import QAction, QFocusEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QWidget
 
 EDITING = "relsar_editing"  # dynamic property of a QLineEdit: being edited (keys type)
@@ -90,8 +90,27 @@ def handle_key(window, obj: QObject, event: QEvent) -> bool:
             action.trigger()
         return True
     if kind == QEvent.Type.ShortcutOverride:
+        if edit is not None and window_shortcut(window, event):
+            # On X11 a line edit binds Ctrl+E (end of line), Ctrl+D (delete) and Ctrl+K itself
+            # and takes them before the menus: Ctrl+E (export) did nothing while a text field
+            # had the focus (seen in the real app under Xvfb). The window's own shortcuts win.
+            event.ignore()
+            return True
         return False
     return _field_key(window, edit, key, event)
+
+
+def window_shortcut(window, event: QKeyEvent) -> bool:
+    """Whether a Ctrl key press is the shortcut of one of the window's enabled actions."""
+    if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        return False
+    pressed = QKeySequence(event.keyCombination())
+    return any(
+        pressed.matches(seq) == QKeySequence.SequenceMatch.ExactMatch
+        for action in window.findChildren(QAction)
+        if action.isEnabled()
+        for seq in action.shortcuts()
+    )
 
 
 def _field_key(window, edit: QLineEdit | None, key: int, event: QKeyEvent) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QStyle, QStyleOptionSlider
 
 from relsar_core.pose.model_store import BLAZEPOSE, missing_files
@@ -182,4 +182,48 @@ def test_a_new_take_clears_the_last_ones_refusal(make_window, qtbot, model_copy,
     assert window.banner.level == "error" and "too short" in window.banner.text
     qtbot.keyClick(window.video, Qt.Key.Key_R)  # the next take
     assert window._recorder is not None and window.banner.text == ""
+    window.stop()
+
+
+class X11LineEditKeys(QObject):
+    """What a QLineEdit does on X11 (its key bindings there: Ctrl+E end of line, Ctrl+D delete,
+    Ctrl+K): it claims those keys before the window's shortcuts see them. The offscreen
+    platform has no such bindings, so the test adds them to the field."""
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        x11 = (Qt.Key.Key_E, Qt.Key.Key_D, Qt.Key.Key_K)
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in x11:
+            event.accept()
+            return True
+        return False
+
+
+def test_window_shortcuts_win_over_a_focused_fields_x11_keys(
+    make_window, qtbot, model_copy, toy_data, monkeypatch
+):
+    """Seen in the real app under Xvfb: with the action's name field focused, Ctrl+E (export)
+    did nothing; the field took it as "end of line"."""
+    from app import menus
+
+    exported = []
+    monkeypatch.setattr(menus, "choose_export", lambda window: exported.append(1))
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    edit = window.record_panel.action_edit
+    x11 = X11LineEditKeys(edit)
+    edit.installEventFilter(x11)
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(edit, "wave2")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)  # finished typing: the field keeps the focus
+    qtbot.waitUntil(lambda: edit.isReadOnly(), timeout=WAIT_MS)
+    qtbot.keyClick(edit, Qt.Key.Key_E, ctrl)
+    assert exported == [1] and edit.hasFocus() and edit.isReadOnly()
+    qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)  # while typing too
+    qtbot.keyClick(edit, Qt.Key.Key_E, ctrl)
+    assert exported == [1, 1] and edit.text() == "wave2"
+    qtbot.keyClick(edit, Qt.Key.Key_K, ctrl)  # no shortcut of the window: the field's key
+    assert exported == [1, 1]
+    qtbot.keyClick(edit, Qt.Key.Key_D, ctrl)  # Ctrl+D: the demo
+    qtbot.waitUntil(lambda: window.source_spec == "demo", timeout=WAIT_MS)
     window.stop()

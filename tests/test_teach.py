@@ -223,15 +223,19 @@ def test_teach_path_resamples_clips_to_the_model_rate(default_copy, toy_data):
     assert len(fast) < len(full)
 
 
-def test_examples_are_taught_at_their_speed_and_slower_and_faster_in_time_order(toy_data):
+def test_examples_are_taught_at_their_speed_slower_faster_and_narrower_in_time_order(toy_data):
     from dataclasses import replace
 
     clip = load_clip(sorted((toy_data / "wave").glob("*.npz"))[0])
     plain = fewshot.clip_windows(clip, 30)
-    variants = [plain] + [
-        fewshot.clip_windows(replace(clip, fps=clip.fps * s), 30) for s in fewshot.TEACH_SPEEDS
+    shapes = [clip] + [fewshot.squashed(clip, w) for w in fewshot.TEACH_WIDTHS]
+    variants = [
+        fewshot.clip_windows(replace(shape, fps=shape.fps * s), 30)
+        for shape in shapes
+        for s in (1.0, *fewshot.TEACH_SPEEDS)
     ]
-    assert fewshot.TEACH_SPEEDS and all(len(v) != len(plain) for v in variants[1:])
+    assert fewshot.TEACH_SPEEDS and fewshot.TEACH_WIDTHS
+    assert len(variants) == (1 + len(fewshot.TEACH_SPEEDS)) * (1 + len(fewshot.TEACH_WIDTHS))
     rows = fewshot.example_windows(clip, 30)
     assert len(rows) == sum(len(v) for v in variants)
     first, second = rows[: len(rows) // 2], rows[len(rows) // 2 :]
@@ -240,6 +244,25 @@ def test_examples_are_taught_at_their_speed_and_slower_and_faster_in_time_order(
         assert (np.abs(second - v[-1]).max(axis=(1, 2)) < 1e-6).any()
     # Resampled, not merely copied: the slower variant has more windows of the same motion.
     assert len(variants[1]) > len(plain) > len(variants[2])
+    # Squashed, not copied: same windows in time, other features.
+    narrow = variants[1 + len(fewshot.TEACH_SPEEDS)]
+    assert narrow.shape == plain.shape and np.abs(narrow - plain).max() > 1e-3
+
+
+def test_a_squashed_clip_is_narrower_about_the_body_and_keeps_missing_joints():
+    rng = np.random.default_rng(0)
+    kp = np.concatenate([rng.uniform(100, 500, (20, 15, 2)), np.ones((20, 15, 1))], -1)
+    kp[3, 4] = 0.0  # a missing joint: (0, 0, confidence 0)
+    clip = Clip(kp.astype(np.float32), fps=30.0)
+    out = fewshot.squashed(clip, 0.8)
+    seen = kp[..., 2] > 0
+    centre = kp[..., 0][seen].mean()
+    np.testing.assert_allclose(
+        out.keypoints[..., 0][seen] - centre, 0.8 * (kp[..., 0][seen] - centre), rtol=1e-4
+    )
+    np.testing.assert_array_equal(out.keypoints[..., 1:], clip.keypoints[..., 1:])
+    assert (out.keypoints[3, 4] == 0).all()
+    assert np.ptp(out.keypoints[..., 0][seen]) < np.ptp(kp[..., 0][seen])
 
 
 def test_relsar_teach_teaches_lists_and_forgets(default_copy, toy_data, tmp_path, capsys):

@@ -6,7 +6,8 @@ base class name adds to that class instead of duplicating it. The file stores th
 embeddings, pose descriptors, labels and clip ids (not a pickled estimator) with the model
 file's SHA-256; the head is refitted from them at load (milliseconds), so it always matches
 the code. Every clip is resampled to the model's frame rate first, as training and live do,
-and is taught at its own speed and a little slower and faster (TEACH_SPEEDS).
+and is taught at its own speed and a little slower and faster (TEACH_SPEEDS), as it is and
+squashed horizontally as if seen from further to the side (TEACH_WIDTHS).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ TAUGHT_FORMAT = 4  # 4: pose descriptors with the turn block (628 values); 3: le
 # Playback speeds of every example clip taught besides its own (relsar-bench teach, docs/teach.md:
 # k = 5 accuracy 0.835 -> 0.854 on unseen actions; retention 0.982 -> 0.968).
 TEACH_SPEEDS = (0.8, 1.25)
+# Widths (x about the body's centre) every example clip is also taught at, each at every speed:
+# a camera further to the side sees a narrower body. 0.8: docs/teach.md, "Camera-angle copies".
+TEACH_WIDTHS = (0.8,)
 
 
 @dataclass
@@ -166,13 +170,29 @@ def taught_path(model_path: str | os.PathLike) -> Path:
 
 def example_windows(clip: Clip, window: int, stride: int = 5) -> np.ndarray:
     """The windows a taught example gives: those of the clip at its own speed and at each of
-    TEACH_SPEEDS (a person repeats an action faster or slower than when they taught it),
-    ordered by their time in the clip, so the two halves of the rows are the clip's first and
-    second half (what leave-one-clip-out uses for a single clip)."""
-    parts = [clip_windows(clip, window, stride)]
-    parts += [clip_windows(replace(clip, fps=clip.fps * s), window, stride) for s in TEACH_SPEEDS]
+    TEACH_SPEEDS (a person repeats an action faster or slower than when they taught it), as it
+    is and squashed to each of TEACH_WIDTHS (seen from another angle), ordered by their time in
+    the clip, so the two halves of the rows are the clip's first and second half (what
+    leave-one-clip-out uses for a single clip)."""
+    parts = []
+    for shape in (clip, *(squashed(clip, w) for w in TEACH_WIDTHS)):
+        parts.append(clip_windows(shape, window, stride))
+        parts += [
+            clip_windows(replace(shape, fps=shape.fps * s), window, stride) for s in TEACH_SPEEDS
+        ]
     when = np.concatenate([np.arange(len(p)) / max(len(p), 1) for p in parts])
     return np.concatenate(parts)[np.argsort(when, kind="stable")]
+
+
+def squashed(clip: Clip, width: float) -> Clip:
+    """The clip with every confident joint's x scaled by `width` about the mean x of the
+    confident joints (a body seen more from the side); missing joints stay as they are."""
+    kp = np.array(clip.keypoints, dtype=np.float32, copy=True)
+    seen = kp[..., 2] > 0
+    if seen.any():
+        centre = float(kp[..., 0][seen].mean())
+        kp[..., 0] = np.where(seen, centre + width * (kp[..., 0] - centre), kp[..., 0])
+    return replace(clip, keypoints=kp)
 
 
 def clip_windows(clip: Clip, window: int, stride: int = 5) -> np.ndarray:
