@@ -282,11 +282,14 @@ SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: expla
 
 def explain_nobody(window, pred) -> None:
     """Once per source: when the pose backend has found people only too small for a few
-    seconds, say so in the banner (a brief miss on a video it mostly follows says nothing)."""
-    if window.nobody_explained:
-        return
+    seconds, say so in the banner (a brief miss on a video it mostly follows says nothing);
+    hide it once someone is classified ("nobody recognised" is then no longer true)."""
     if pred.probabilities is not None:  # an action was classified: someone is followed
         window.small_people_since = None
+        if window.banner.text.startswith(texts.SMALL_PEOPLE_NOTE):
+            window.banner.hide()
+        return
+    if window.nobody_explained:
         return
     if texts.nobody_text(getattr(window.pipeline, "pose", None)) != texts.NOBODY_HINTS["small"]:
         return  # a frame with someone found, or really nobody: the clock keeps its start

@@ -247,8 +247,8 @@ class MainWindow(QMainWindow):
         self.results.start()
         self.log.clear()
         self.video.clear("Starting…")
-        if self.banner.level == "error":
-            self.banner.hide()
+        if self.banner.level == "error" or self.banner.text.startswith(texts.SMALL_PEOPLE_NOTE):
+            self.banner.hide()  # about the last source: an error, or people too small in it
         self.bridge.start(source, self.pipeline)
         self._set_state("running")
         self._set("source", self.source_spec)

@@ -164,3 +164,36 @@ def test_window_on_the_full_sample_video_says_people_too_small(make_window, qtbo
     assert time.monotonic() - hinted >= session.SMALL_PEOPLE_BANNER_S - 1.0
     assert window.banner.level == "info"
     window.stop()
+
+
+def test_a_new_source_hides_the_last_sources_too_small_note(make_window, qtbot):
+    """The note is about the video it was shown for: the demo played after it does not keep it
+    (it stayed above the skeleton replay after Ctrl+D from the full sample video)."""
+    from relsar_core.assets import DEFAULT_MODEL
+
+    window = make_window("demo", DEFAULT_MODEL)
+    window.show_message(texts.SMALL_PEOPLE_NOTE, "info")
+    assert "too small for BlazePose" in window.banner.text
+    window.open_source("demo")
+    qtbot.waitUntil(lambda: not window.tasks and window.running, timeout=20000)
+    assert window.banner.text == ""
+    window.stop()
+
+
+def test_the_too_small_note_goes_once_someone_is_classified(make_window, qtbot):
+    """The "nobody recognised" note stayed above walkers named walk on the full sample video."""
+    from types import SimpleNamespace
+
+    from relsar_core.assets import DEFAULT_MODEL
+
+    window = make_window("demo", DEFAULT_MODEL)
+    window.stop()
+    window.show_message(texts.SMALL_PEOPLE_NOTE, "info")
+    window.nobody_explained = True  # shown once for this source
+    session.explain_nobody(window, SimpleNamespace(probabilities=None))
+    assert "too small for BlazePose" in window.banner.text  # still nobody classified
+    session.explain_nobody(window, SimpleNamespace(probabilities=np.full(3, 1 / 3)))
+    assert window.banner.text == ""
+    window.show_message("Results not exported: disk full", "error")
+    session.explain_nobody(window, SimpleNamespace(probabilities=np.full(3, 1 / 3)))
+    assert window.banner.text.startswith("Results not exported")  # other messages stay
