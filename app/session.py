@@ -280,13 +280,18 @@ def export_results(window, path: Path) -> Path | None:
 SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: explain it once
 
 
+def showing_small_people_note(window) -> bool:
+    """Whether the banner says the people are too small (a note about the current source)."""
+    return window.banner.text.startswith(texts.SMALL_PEOPLE_NOTE)
+
+
 def explain_nobody(window, pred) -> None:
     """Once per source: when the pose backend has found people only too small for a few
     seconds, say so in the banner (a brief miss on a video it mostly follows says nothing);
     hide it once someone is classified ("nobody recognised" is then no longer true)."""
     if pred.probabilities is not None:  # an action was classified: someone is followed
         window.small_people_since = None
-        if window.banner.text.startswith(texts.SMALL_PEOPLE_NOTE):
+        if showing_small_people_note(window):
             window.banner.hide()
         return
     if window.nobody_explained:

@@ -247,7 +247,7 @@ class MainWindow(QMainWindow):
         self.results.start()
         self.log.clear()
         self.video.clear("Starting…")
-        if self.banner.level == "error" or self.banner.text.startswith(texts.SMALL_PEOPLE_NOTE):
+        if self.banner.level == "error" or session.showing_small_people_note(self):
             self.banner.hide()  # about the last source: an error, or people too small in it
         self.bridge.start(source, self.pipeline)
         self._set_state("running")
