@@ -42,6 +42,7 @@ from relsar_core.train.protocols import label_fraction_subset
 METHODS = ("supervised", "byol_finetune", "byol_linear", "byol_knn")
 # The probe runs before fine-tuning, whose head it gives (LP-FT); the table keeps METHODS' order.
 RUN_ORDER = ("supervised", "byol_linear", "byol_finetune", "byol_knn")
+FINETUNE_HEADS = ("probe", "random")  # LP-FT's start, or a seeded random head
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class StudyPlan:
     )
 
     def __post_init__(self):
-        if self.finetune_head not in ("probe", "random"):
-            raise ValueError(f"finetune_head: 'probe' or 'random', not {self.finetune_head!r}")
+        if self.finetune_head not in FINETUNE_HEADS:
+            raise ValueError(f"finetune_head: one of {FINETUNE_HEADS}, not {self.finetune_head!r}")
 
 
 def quick_plan() -> StudyPlan:
