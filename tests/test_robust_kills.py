@@ -233,6 +233,9 @@ def _start_extract(tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, as a shell gives a command
+        # and Ctrl-C's default action, as a terminal gives a foreground command: a suite started
+        # in the background (`make test &`) inherits SIGINT ignored, which exec keeps.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while len(_workers(proc.pid)) < 2 and time.monotonic() < deadline:
