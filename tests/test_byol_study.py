@@ -99,7 +99,7 @@ def test_study_plan_defaults_are_the_validation_choice_and_lp_ft():
 
     plan = StudyPlan()
     cfg = byol_config(plan)
-    assert cfg.byol.batch_size == 64
+    assert cfg.byol.batch_size == 64 and cfg.byol.epochs == plan.byol_epochs == 30
     assert tuple(cfg.byol.projector) == tuple(cfg.byol.predictor) == (1024, 256)
     assert cfg.augment.joint_mask == cfg.augment.frame_mask == 0.0
     assert plan.finetune_head == "probe"

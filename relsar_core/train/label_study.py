@@ -55,7 +55,9 @@ class StudyPlan:
     seeds: tuple[int, ...] = (0, 1, 2)
     model_size: str = "micro"
     stride: int = 10
-    byol_epochs: int = 10
+    # 30 epochs: chosen on validation among 10, 30 and 40 (#17, docs/byol.md "Longer
+    # pre-training and pooled tokens"); the τ and learning-rate schedules follow the epochs.
+    byol_epochs: int = 30
     # The BYOL recipe: `default_model_byol` with the combination chosen on validation (#17,
     # docs/byol.md "Tuning on validation"): batch 64, 1024-256 heads, no joint/frame masking.
     byol_batch: int = 64
