@@ -168,3 +168,31 @@ def test_study_plan_refuses_unknown_probe_features():
 
     with pytest.raises(ValueError, match="probe_features"):
         StudyPlan(probe_features="pooled")
+
+
+def test_probe_fits_run_on_one_blas_thread(monkeypatch):
+    """On a busy 2-core machine OpenBLAS's second thread made each probe fit ~30× slower; the
+    fits run under a one-thread BLAS limit (and leave the limit as it was after)."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    from relsar_core.train.study_fit import linear_probe_embeddings
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    seen, fit = [], LogisticRegression.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(blas_threads())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    before = blas_threads()
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 10)
+    linear_probe_embeddings(
+        rng.normal(0, 1, (30, 4)) + labels[:, None], labels, rng.normal(0, 1, (6, 4)), labels[:6]
+    )
+    assert len(seen) == 3 and all(threads and set(threads) == {1} for threads in seen)
+    assert blas_threads() == before
