@@ -1,8 +1,7 @@
 """The live pipeline, without any UI: source → pose → skeleton window → window_features →
-classifier → smoothing, with each result timestamped so frame-to-label latency is measured.
-
-With `people` > 1 each person in view is tracked and classified (relsar_core.live.people_mode);
-one person (the default) keeps the single-person path, as fast as before.
+classifier → smoothing, with each result timestamped so frame-to-label latency is measured; a
+taught head names a window in the context of the person's last ones (fewshot_head). With
+`people` > 1 each person in view is tracked and classified (relsar_core.live.people_mode).
 
 `LivePipeline.process(frame)` is one synchronous step (used by the worker thread, headless mode
 and the tests). `PipelineRunner` runs it live: a capture thread reads the source into a one-frame
@@ -30,6 +29,7 @@ from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.live.tracking import body_box
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
+from relsar_core.runtime.fewshot_head import DistanceContext, predict_in_stream
 from relsar_core.runtime.smoothing import LabelSmoother
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
@@ -124,6 +124,7 @@ class LivePipeline:
             self.window = SkeletonWindow(classifier.window)
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
+            self.context = DistanceContext()  # the taught head's recent windows
             self._latest: Prediction | None = None
             if self.people == 1:
                 self.crowd = None
@@ -164,6 +165,7 @@ class LivePipeline:
             self.window.clear()
             self._full_steps = 0
             self.smoother.reset()
+            self.context.reset()
             self._latest = None
             if self.crowd is not None:
                 self.crowd.reset()
@@ -253,6 +255,7 @@ class LivePipeline:
         # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
         if self.window.person_fraction < 0.5 or self.window.missing_run >= NOBODY_FRAMES:
             smoothed = self.smoother.nobody()
+            self.context.reset()
             return Prediction(
                 frame.index,
                 frame.capture_time,
@@ -263,7 +266,8 @@ class LivePipeline:
                 None,
                 names,
             )
-        out = self.classifier.predict(window_features(self.window.array()))
+        features = window_features(self.window.array())
+        out = predict_in_stream(self.classifier, features, self.context, frame.timestamp)
         smoothed = self.smoother.update(out.probabilities)
         done = time.perf_counter()
         box = None if body15 is None else body_box(body15)
