@@ -42,10 +42,14 @@ NOBODY_FRAMES = 10  # this many frames in a row without a person → "—"
 
 
 def open_classifier(
-    model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS, gate: bool = True
+    model_path: str | Path,
+    num_threads: int | None = LIVE_CLASSIFIER_THREADS,
+    gate: bool = True,
+    flip_average: bool | None = None,
 ):
     """The `.tflite` classifier (its `.json` beside it) with its open-set gate (when the sidecar
-    has one and `gate`: relsar_core.runtime.rejection) plus any actions taught for it.
+    has one and `gate`: relsar_core.runtime.rejection) plus any actions taught for it; flip
+    test-time averaging as the sidecar says (`flip_average` None) or forced on/off.
     Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
     from relsar_core.runtime.fewshot import with_taught
     from relsar_core.runtime.rejection import with_rejection
@@ -54,7 +58,7 @@ def open_classifier(
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelFileError(f"{model_path}: no such model file")
-    base = TfliteClassifier(model_path, num_threads=num_threads)
+    base = TfliteClassifier(model_path, num_threads=num_threads, flip_average=flip_average)
     if gate:
         base = with_rejection(base)
     try:
