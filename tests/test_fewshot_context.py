@@ -90,7 +90,11 @@ class _Recorder:
         return SimpleNamespace(logits=np.log(p), probabilities=p, embedding=np.zeros((n, 4)))
 
     def predict(self, features, context=None, time=None):
-        self.calls.append((context, time))
+        rows = None  # how many windows the head's mean is over
+        if context is not None:
+            context.add(time, np.zeros(2))
+            rows = len(context._rows)
+        self.calls.append((context, time, rows))
         out = self._out(1)
         return SimpleNamespace(
             logits=out.logits[0], probabilities=out.probabilities[0], embedding=out.embedding[0]
@@ -106,9 +110,9 @@ def test_stream_helpers_give_context_only_to_a_taught_head():
     ctx = DistanceContext()
     predict_in_stream(taught, feats, ctx, 1.5)
     predict_streams(taught, feats[None].repeat(2, 0), [ctx, DistanceContext()], 2.0)
-    assert taught.calls[0] == (ctx, 1.5) and taught.calls[1][1] == [2.0, 2.0]
+    assert taught.calls[0][:2] == (ctx, 1.5) and taught.calls[1][1] == [2.0, 2.0]
     predict_in_stream(taught, feats, ctx, None)  # no time: the window alone
-    assert taught.calls[2] == (None, None)
+    assert taught.calls[2][:2] == (None, None)
 
     class Plain:  # a model without taught actions takes no context
         def predict(self, features):
@@ -127,9 +131,12 @@ def test_the_pipeline_keeps_one_context_per_source_and_person(toy_data):
     pipeline = LivePipeline(classifier, stride=5, alpha=1.0, threshold=0.5)
     for i in range(40):
         pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), Skeleton(kp[i], "body15")))
-    contexts = {id(c) for c, _ in classifier.calls}
+    contexts = {id(c) for c, _, _ in classifier.calls}
     assert len(classifier.calls) == 3 and contexts == {id(pipeline.context)}
-    assert [t for _, t in classifier.calls] == pytest.approx([29 / 30, 34 / 30, 39 / 30])
-    pipeline.context.add(2.0, np.zeros(2))
-    pipeline.reset()  # a new source: the context starts again
-    assert len(pipeline.context._rows) == 0
+    assert [t for _, t, _ in classifier.calls] == pytest.approx([29 / 30, 34 / 30, 39 / 30])
+    assert [n for _, _, n in classifier.calls] == [1, 2, 3]  # each named with the ones before
+    pipeline.reset()  # a new source: the window fills again, by then the context has expired
+    for i in range(40, 70):
+        skeleton = Skeleton(kp[i - 40], "body15")
+        pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), skeleton))
+    assert len(classifier.calls) == 4 and classifier.calls[3][2] == 1

@@ -1,12 +1,10 @@
 """The live pipeline, without any UI: source → pose → skeleton window → window_features →
-classifier → smoothing, with each result timestamped so frame-to-label latency is measured; a
-taught head names a window in the context of the person's last ones (fewshot_head). With
+classifier → smoothing, with each result timestamped so frame-to-label latency is measured. With
 `people` > 1 each person in view is tracked and classified (relsar_core.live.people_mode).
 
-`LivePipeline.process(frame)` is one synchronous step (used by the worker thread, headless mode
-and the tests). `PipelineRunner` runs it live: a capture thread reads the source into a one-frame
-slot that keeps only the newest frame (live sources drop, never queue), and an inference thread
-takes frames from the slot, processes them and hands each result to a callback.
+`LivePipeline.process(frame)` is one synchronous step (the worker thread, headless mode, tests).
+`PipelineRunner` runs it live: a capture thread puts the newest frame into a one-frame slot (live
+sources drop, never queue); an inference thread processes it and hands each result to a callback.
 """
 
 from __future__ import annotations
@@ -128,7 +126,7 @@ class LivePipeline:
             self.window = SkeletonWindow(classifier.window)
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
-            self.context = DistanceContext()  # the taught head's recent windows
+            self.context = DistanceContext()  # the taught head's last windows: expire in 1/3 s
             self._latest: Prediction | None = None
             if self.people == 1:
                 self.crowd = None
@@ -169,7 +167,6 @@ class LivePipeline:
             self.window.clear()
             self._full_steps = 0
             self.smoother.reset()
-            self.context.reset()
             self._latest = None
             if self.crowd is not None:
                 self.crowd.reset()
@@ -259,7 +256,6 @@ class LivePipeline:
         # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
         if self.window.person_fraction < 0.5 or self.window.missing_run >= NOBODY_FRAMES:
             smoothed = self.smoother.nobody()
-            self.context.reset()
             return Prediction(
                 frame.index,
                 frame.capture_time,
