@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relsar_core.data.recording import MAX_ACTION_NAME
-from relsar_core.runtime.smoothing import NO_ACTION
+from relsar_core.runtime.smoothing import NO_ACTION, REJECT_CLASSES
 
 # What a pose backend knows about an empty result, in words a person can act on.
 NOBODY_HINTS = {
@@ -33,8 +33,17 @@ def confidence_text(pred, pipeline=None, person_now: bool = False) -> str:
         if person_now:
             return PERSON_HINTS["window filling"]
         return nobody_text(getattr(pipeline, "pose", None))
-    top = int(smoothed.probabilities.argmax())
-    return f"unsure (best: {pred.class_names[top]} {smoothed.probabilities[top]:.0%})"
+    probabilities, names = smoothed.probabilities, pred.class_names
+    top = int(probabilities.argmax())
+    if names[top] not in REJECT_CLASSES:
+        return f"unsure (best: {names[top]} {probabilities[top]:.0%})"
+    # The model (or its open-set gate) says "none of these": name the nearest real action, not
+    # the rejection class, which means nothing to a person.
+    actions = [i for i, n in enumerate(names) if n not in REJECT_CLASSES]
+    if not actions:
+        return "no known action"
+    near = max(actions, key=lambda i: probabilities[i])
+    return f"no known action (closest: {names[near]} {probabilities[near]:.0%})"
 
 
 def nobody_text(pose) -> str:

@@ -105,6 +105,28 @@ def test_the_selected_persons_reason_is_worded():
     )
 
 
+def _unsure(probabilities, names):
+    import numpy as np
+
+    class Pred:
+        class smoothed:  # noqa: N801 - a stand-in for SmoothedLabel
+            label = "—"
+
+        class_names = names
+
+    Pred.smoothed.probabilities = np.asarray(probabilities, np.float32)
+    Pred.probabilities = Pred.smoothed.probabilities
+    return texts.confidence_text(Pred())
+
+
+def test_no_action_names_the_best_real_action_never_the_rejection_class():
+    names = ["wave", "clap", "other"]
+    assert _unsure([0.4, 0.35, 0.25], names) == "unsure (best: wave 40%)"
+    # The gate moved most of the mass to `other`: say so, and name the nearest action.
+    assert _unsure([0.1, 0.2, 0.7], names) == "no known action (closest: clap 20%)"
+    assert _unsure([1.0], ["other"]) == "no known action"
+
+
 @pytest.mark.skipif(
     bool(
         missing_files(BLAZEPOSE, check_hash=False) or missing_files(SAMPLE_VIDEO, check_hash=False)

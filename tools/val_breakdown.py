@@ -3,6 +3,7 @@ noise level and per keyframe style, on the trainer's own validation clips of a `
 webcam` folder. Never reads the test side; used to choose training changes (MODEL_CARD.md).
 
     python tools/val_breakdown.py MODEL(.tflite|best.keras) DATA_DIR [--config webcam_model]
+                                  [--flip-average | --no-flip-average]
 """
 
 from __future__ import annotations
@@ -20,18 +21,30 @@ from relsar_core.data.datasets import load_clip_folder, split_clips
 from relsar_core.data.mocap.webcam import UPPER_BODY_CLASSES
 
 
-def _predictor(path: Path):
-    """(class names, windows → top class) of a .tflite or of a run folder's .keras."""
+def _predictor(path: Path, flip_average: bool | None = None):
+    """(class names, windows → top class) of a .tflite or of a run folder's .keras, with flip
+    test-time averaging as the sidecar says (None; a .keras has none: off) or forced on/off,
+    through the runtime's one flip-averaging function."""
+    from relsar_core.runtime.flip_average import flip_averaged
+
     if path.suffix == ".tflite":
         from relsar_core.runtime.tflite import TfliteClassifier
 
-        model = TfliteClassifier(path)
+        model = TfliteClassifier(path, flip_average=flip_average)
         return list(model.class_names), lambda w: model.predict_batch(w).probabilities.argmax(1)
     from relsar_core.train.supervised import load_model
 
     keras_model = load_model(path)
     names = json.loads((path.parent / "run.json").read_text())["class_names"]
-    return names, lambda w: keras_model.predict(w, batch_size=512, verbose=0)["logits"].argmax(1)
+
+    def run(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = keras_model.predict(w, batch_size=512, verbose=0)
+        return out["logits"], out["embedding"]
+
+    def top(w: np.ndarray) -> np.ndarray:
+        return (flip_averaged(run, w) if flip_average else run(w))[0].argmax(1)
+
+    return names, top
 
 
 def _macro_f1(pred: np.ndarray, true: np.ndarray, classes: list[int]) -> float:
@@ -42,9 +55,11 @@ def _macro_f1(pred: np.ndarray, true: np.ndarray, classes: list[int]) -> float:
     return round(float(f1_score(true, pred, labels=present, average="macro", zero_division=0)), 4)
 
 
-def breakdown(model: Path, data: Path, config: str = "webcam_model") -> dict:
+def breakdown(
+    model: Path, data: Path, config: str = "webcam_model", flip_average: bool | None = None
+) -> dict:
     cfg = load_config(config, RunConfig)
-    names, predict = _predictor(model)
+    names, predict = _predictor(model, flip_average)
     clips = load_clip_folder(data / "train", cfg.data.window, cfg.data.stride, names)
     _, val_idx, _ = split_clips(clips.clip_labels, cfg.data.val_fraction, 0.0, cfg.data.seed)
     val = clips.subset(val_idx)
@@ -91,8 +106,14 @@ def main() -> None:
     p.add_argument("model", type=Path)
     p.add_argument("data", type=Path)
     p.add_argument("--config", default="webcam_model")
+    p.add_argument(
+        "--flip-average",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="force flip test-time averaging on/off (default: the sidecar's; .keras: off)",
+    )
     args = p.parse_args()
-    print(json.dumps(breakdown(args.model, args.data, args.config), indent=1))
+    print(json.dumps(breakdown(args.model, args.data, args.config, args.flip_average), indent=1))
 
 
 if __name__ == "__main__":

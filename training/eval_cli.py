@@ -7,6 +7,8 @@ Prints window and clip accuracy, macro-F1 and per-class precision/recall; writes
 `--out-of-set DIR` also measures how often motions that are no class are shown as one with the
 app's default threshold and smoothing. The model is scored as the app runs it, with the open-set
 gate its sidecar may hold (relsar_core.runtime.rejection); `--no-gate` scores the model alone.
+Flip test-time averaging (relsar_core.runtime.flip_average) is on when the sidecar says so;
+`--no-flip-average` scores one view per window.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the model's open-set gate (the app uses it): the classifier alone",
     )
+    p.add_argument(
+        "--no-flip-average",
+        action="store_true",
+        help="leave out the flip test-time averaging the sidecar may ask for: one view per window",
+    )
     return p
 
 
@@ -62,13 +69,22 @@ def _main(argv: list[str] | None = None) -> int:
         raise DataError(f"--stride must be at least 1, got {args.stride}")
     if not args.data.is_dir():
         raise DataError(f"{args.data}: no such data folder")
-    model, warning = open_classifier(args.model, num_threads=None, gate=not args.no_gate)
+    model, warning = open_classifier(
+        args.model,
+        None,
+        gate=not args.no_gate,
+        flip_average=False if args.no_flip_average else None,
+    )
     if warning:
         console.print(f"warning: {warning}", highlight=False)
     report = evaluate_folder(model, args.data, out_dir_for(args.out), args.stride, str(args.data))
     report["model"] = str(args.model)
     report["open_set_gate"] = hasattr(model, "rejection") or hasattr(
         getattr(model, "base", None), "rejection"
+    )
+    report["flip_average"] = bool(
+        getattr(model, "flip_average", None)
+        or getattr(getattr(model, "base", None), "flip_average", False)
     )
     console.print(format_report(report), highlight=False)
     if args.out_of_set is not None:

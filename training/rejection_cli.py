@@ -1,6 +1,7 @@
 """`relsar-gate`: fit a converted model's open-set gate on validation data, into its sidecar.
 
     relsar-gate MODEL.tflite --train DIR --val-out-of-set DIR [--config webcam_model] [--target 0.2]
+                [--flip-average | --no-flip-average]
 
 (`python -m training.rejection_cli` is the same command.)
 
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="largest share of validation out-of-set windows shown as an action (default 0.2)",
     )
+    p.add_argument(
+        "--flip-average",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average each window's class scores with its mirror image's (written into the "
+        "sidecar with the gate; default: keep what the sidecar says)",
+    )
     return p
 
 
@@ -61,7 +69,13 @@ def _main(argv: list[str] | None = None) -> int:
             raise DataError(f"{folder}: no such data folder")
     cfg = load_config(args.config, RunConfig)
     entry = tune_rejection(
-        args.model, args.train, args.val_out_of_set, cfg.data.val_fraction, cfg.data.seed, target
+        args.model,
+        args.train,
+        args.val_out_of_set,
+        cfg.data.val_fraction,
+        cfg.data.seed,
+        target,
+        flip_average=args.flip_average,
     )
     write_rejection(args.model, entry)
     t = entry["tuning"]
@@ -73,7 +87,8 @@ def _main(argv: list[str] | None = None) -> int:
             highlight=False,
         )
     console.print(
-        f"chose threshold {entry['threshold']} (target {target}); wrote {args.model.with_suffix('.json')}"
+        f"chose threshold {entry['threshold']} (target {target}, flip averaging "
+        f"{'on' if t['flip_average'] else 'off'}); wrote {args.model.with_suffix('.json')}"
     )
     return 0
 

@@ -7,6 +7,10 @@ window features (the baseline). Reported per space and k, all windows of held-ou
 - false accepts: windows of novel motions that were *not* taught, named as a taught action;
 - twin confusion: the worst share of a left/right twin's windows named as its twin;
 - fit ms: fitting the head.
+Windows are named as the app names them: in order, each clip a stream whose recent taught-action
+distances are averaged (fewshot_head.DistanceContext); "window alone" is the same head without
+that context, and "shown" the share of windows the app's smoothing (LabelSmoother with the
+app's defaults) shows as the window's own label.
 - hand twins: right- and left-handed one-handed actions (teach_data.HAND_TWINS) taught on
   their own at k = 5: accuracy and the worst share of one hand's windows named as the other.
 Plus a closed-set comparison of head candidates (prototypes, k-NN, logistic regression) at
@@ -24,8 +28,16 @@ from relsar_core.bench.common import Measurement
 from relsar_core.bench.teach_data import HAND_TWINS, TWINS, make_teach_clips
 from relsar_core.errors import DataError
 from relsar_core.runtime.fewshot import clip_windows, example_windows, gate_centroids
-from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
+from relsar_core.runtime.fewshot_head import (
+    FewShotHead,
+    base_centroids,
+    head_vectors,
+    stream_contexts,
+    unit,
+)
+from relsar_core.runtime.smoothing import LabelSmoother
 from relsar_core.skeleton.descriptors import pose_descriptors
+from relsar_core.skeleton.features import MODEL_FPS
 
 TAUGHT = ("cartwheel", "cartwheel_l", "spin", "spin_l", "crawl", "roll", "getup_faceup")
 UNTAUGHT = ("getup_facedown", "backflip")
@@ -36,6 +48,7 @@ KS = (1, 3, 5, 10)
 FULL_SIZES = (10, 8, 8)  # teaching clips per action, scored clips per action, base clips per class
 QUICK_SIZES = (10, 4, 4)
 SPACES = ("embedding+descriptors", "embedding", "raw features")
+STRIDE = 5  # frames between windows, at the model's rate: the app's default
 
 
 def _space(name: str, emb: np.ndarray, feats: np.ndarray) -> np.ndarray:
@@ -53,7 +66,7 @@ def _encode(classifier, clips_by_class: dict, windows=clip_windows) -> dict:
     for name, clips in clips_by_class.items():
         out[name] = []
         for clip in clips:
-            feats = windows(clip, classifier.window, 5)
+            feats = windows(clip, classifier.window, STRIDE)
             res = classifier.predict_batch(feats)
             out[name].append((res.probabilities, res.embedding, feats))
     return out
@@ -70,26 +83,55 @@ def _stack(encoded: dict, names, space: str, k: int | None = None):
     return np.concatenate(vecs), np.concatenate(probs), np.array(labels), np.array(clips)
 
 
-def _named(head: FewShotHead, base_names: list[str], vecs, base_probs) -> np.ndarray:
-    gate, taught = head.predict(vecs)
-    combined = np.concatenate([(1 - gate)[:, None] * base_probs, gate[:, None] * taught], axis=1)
+def _combined(head: FewShotHead, vecs, base_probs, labels, clips, context: bool = True):
+    """(N, base + taught) probabilities of the whole classifier; with `context`, each clip's
+    windows in order as one stream (the app's live path), else every window on its own."""
+    streams = np.char.add(np.char.add(np.asarray(labels).astype(str), "\x00"), clips.astype(str))
+    args = stream_contexts(streams, STRIDE / MODEL_FPS) if context else (None, None)
+    gate, taught = head.predict(vecs, *args)
+    return np.concatenate([(1 - gate)[:, None] * base_probs, gate[:, None] * taught], axis=1)
+
+
+def _named(head, base_names, vecs, base_probs, labels, clips, context=True) -> np.ndarray:
     names = np.array(base_names + list(head.classes))
-    return names[combined.argmax(1)]
+    return names[_combined(head, vecs, base_probs, labels, clips, context).argmax(1)]
+
+
+def _shown(head, base_names, vecs, base_probs, labels, clips) -> np.ndarray:
+    """What the app shows for each window: the app's smoothing over each clip's windows."""
+    from relsar_core.data.evaluate import APP_SMOOTHING
+
+    names = base_names + list(head.classes)
+    probs = _combined(head, vecs, base_probs, labels, clips)
+    out, smoother, last = [], None, None
+    for p, key in zip(probs, zip(labels.tolist(), clips.tolist(), strict=True), strict=True):
+        if key != last:
+            smoother, last = LabelSmoother(names, **APP_SMOOTHING), key
+        out.append(smoother.update(p).label)
+    return np.array(out)
 
 
 def _scores(head, base_names, data, space) -> dict:
-    tv, tp, tl, _ = data["score"][space]
-    named = _named(head, base_names, tv, tp)
-    bv, bp, bl, _ = data["base"][space]
+    tv, tp, tl, tc = data["score"][space]
+    named = _named(head, base_names, tv, tp, tl, tc)
+    bv, bp, bl, bc = data["base"][space]
     right_before = np.array(base_names)[bp.argmax(1)] == bl
-    after = _named(head, base_names, bv, bp)
-    uv, up, _, _ = data["untaught"][space]
+    after = _named(head, base_names, bv, bp, bl, bc)
+    uv, up, ul, uc = data["untaught"][space]
     twin = max(float((named[tl == a] == b).mean()) for x in TWINS for a, b in (x, x[::-1]))
+    alone = _named(head, base_names, tv, tp, tl, tc, context=False)
+    after_alone = _named(head, base_names, bv, bp, bl, bc, context=False)
     return {
         "accuracy": float((named == tl).mean()),
         "retention": float((after == bl)[right_before].mean()),
-        "false_accepts": float(np.isin(_named(head, base_names, uv, up), TAUGHT).mean()),
+        "false_accepts": float(np.isin(_named(head, base_names, uv, up, ul, uc), TAUGHT).mean()),
         "twin_confusion": twin,
+        "accuracy_window_alone": float((alone == tl).mean()),
+        "retention_window_alone": float((after_alone == bl)[right_before].mean()),
+        "false_accepts_window_alone": float(
+            np.isin(_named(head, base_names, uv, up, ul, uc, context=False), TAUGHT).mean()
+        ),
+        "accuracy_shown": float((_shown(head, base_names, tv, tp, tl, tc) == tl).mean()),
     }
 
 
@@ -136,9 +178,9 @@ def _hands(data, space: str, centroids, base_names: list[str], k: int) -> dict:
     """The one-handed twins taught on their own (k clips each), whole classifier: accuracy and
     the worst share of a hand's windows named as the other hand."""
     tv, _, tl, tc = data["hand_teach"][space]
-    sv, sp, sl, _ = data["hand_score"][space]
+    sv, sp, sl, sc = data["hand_score"][space]
     head = FewShotHead().fit(tv[tc < k], tl[tc < k], tc[tc < k], centroids)
-    named = _named(head, base_names, sv, sp)
+    named = _named(head, base_names, sv, sp, sl, sc)
     twin = max(float((named[sl == a] == b).mean()) for x in HAND_TWINS for a, b in (x, x[::-1]))
     return {"accuracy": float((named == sl).mean()), "twin_confusion": twin}
 
@@ -220,6 +262,13 @@ def measure(
                 )
             )
             ms.append(Measurement("teach", f"{space} k={k} false accepts", s["false_accepts"], ""))
+            for key, what in (
+                ("accuracy_window_alone", "accuracy, each window alone"),
+                ("retention_window_alone", "retention, each window alone"),
+                ("false_accepts_window_alone", "false accepts, each window alone"),
+                ("accuracy_shown", "accuracy as the app shows it (smoothed)"),
+            ):
+                ms.append(Measurement("teach", f"{space} k={k} {what}", s[key], ""))
             ms.append(
                 Measurement(
                     "teach",

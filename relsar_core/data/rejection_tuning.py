@@ -20,6 +20,7 @@ from relsar_core.data.datasets import find_clips, load_clip_folder, split_clips
 from relsar_core.data.evaluate import APP_SMOOTHING, APP_STRIDE
 from relsar_core.errors import DataError, ModelFileError
 from relsar_core.files import write_json
+from relsar_core.runtime.flip_average import SIDECAR_KEY as FLIP_KEY
 from relsar_core.runtime.rejection import DEFAULT_SHARPNESS, read_rejection, rejection_entry
 from relsar_core.runtime.smoothing import NO_ACTION, REJECT_CLASSES, REST_CLASSES, LabelSmoother
 from relsar_core.runtime.tflite import TfliteClassifier, sidecar_path
@@ -57,17 +58,14 @@ def _macro_f1(pred: np.ndarray, true: np.ndarray, classes: list[int]) -> float:
 
 def _clip_outputs(model, folder: Path, stride: int):
     pairs, _ = find_clips(folder)
-    probs, embs, clips = [], [], []
+    windows, clips = [], []
     for ci, (path, _) in enumerate(pairs):
         w = clip_features(load_clip(path).body15_at_model_rate(), model.window, stride)
-        if len(w):
-            out = model.predict_batch(w)
-            probs.append(out.probabilities)
-            embs.append(out.embedding)
-            clips += [ci] * len(w)
-    if not probs:
+        windows.append(w)
+        clips += [ci] * len(w)
+    if not clips:
         raise DataError(f"{folder}: no windows of {model.window} frames in its clips")
-    return np.concatenate(probs), np.concatenate(embs), np.asarray(clips)
+    return model.predict_batch(np.concatenate(windows)), np.asarray(clips)
 
 
 def tune_rejection(
@@ -78,9 +76,12 @@ def tune_rejection(
     split_seed: int,
     target: float = DEFAULT_TARGET,
     stride: int = APP_STRIDE,
+    flip_average: bool | None = None,
 ) -> dict:
-    """The sidecar `rejection` entry for the model, with the tuning table in it."""
-    model = TfliteClassifier(model_path)
+    """The sidecar `rejection` entry for the model, with the tuning table in it. The threshold
+    is tuned on the scores the model gives with `flip_average` (None: as its sidecar says;
+    runtime.flip_average), recorded in the tuning so write_rejection writes the two together."""
+    model = TfliteClassifier(model_path, flip_average=flip_average)
     names = list(model.class_names)
     rejects = [i for i, n in enumerate(names) if n in REJECT_CLASSES]
     if not rejects:
@@ -94,7 +95,8 @@ def tune_rejection(
     fit, val = data.subset(tr), data.subset(va)
     fit_emb = model.predict_batch(fit.windows).embedding
     val_out = model.predict_batch(val.windows)
-    oos_p, oos_e, oos_clips = _clip_outputs(model, Path(val_out_of_set), stride)
+    oos_out, oos_clips = _clip_outputs(model, Path(val_out_of_set), stride)
+    oos_p = oos_out.probabilities
     actions = [i for i in range(len(names)) if i not in rejects]
     val_names = [names[i] for i in val.labels]
     table, chosen = [], None
@@ -107,7 +109,8 @@ def tune_rejection(
             pv, po = val_out.probabilities, oos_p
         else:
             gate = replace(base_gate, threshold=threshold)
-            pv, po = gate.gate(val_out.probabilities, val_out.embedding), gate.gate(oos_p, oos_e)
+            pv = gate.gate(val_out.probabilities, val_out.embedding, val_out.mirror_embedding)
+            po = gate.gate(oos_p, oos_out.embedding, oos_out.mirror_embedding)
         v = smoothed_rates(pv, val.clip_ids, val_names, names)
         o = smoothed_rates(po, oos_clips, [""] * len(po), names)
         return {
@@ -134,15 +137,18 @@ def tune_rejection(
         "val_windows": int(len(val.labels)),
         "val_out_of_set_windows": int(len(oos_p)),
         "val_out_of_set": str(val_out_of_set),
+        "flip_average": model.flip_average,
     }
     return {**entry, "threshold": chosen["threshold"], "tuning": tuning}
 
 
 def write_rejection(model_path: str | os.PathLike, entry: dict) -> None:
-    """Put `entry` into the model's sidecar as `rejection` (the .tflite is unchanged)."""
+    """Put `entry` into the model's sidecar as `rejection`, with the flip averaging its threshold
+    was tuned with (the .tflite is unchanged)."""
     path = sidecar_path(model_path)
     meta = dict(TfliteClassifier(model_path).metadata)
     meta["rejection"] = entry
+    meta[FLIP_KEY] = bool(entry.get("tuning", {}).get("flip_average", False))
     try:
         write_json(path, meta)
     except OSError as exc:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relsar_core.live.tracking import MIN_JOINT_CONFIDENCE, TrackedPerson
+from relsar_core.runtime.fewshot_head import DistanceContext, predict_streams
 from relsar_core.runtime.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
@@ -50,6 +51,7 @@ class _State:
     def __init__(self, window: int, class_names: list[str], smoothing: dict) -> None:
         self.window = SkeletonWindow(window)
         self.smoother = LabelSmoother(class_names, **smoothing)
+        self.context = DistanceContext()  # the taught head's recent windows of this person
         self.label: SmoothedLabel | None = None
 
 
@@ -96,7 +98,8 @@ class PeopleRecognizer:
                 ready.append((len(results) - 1, state))
         if ready:
             features = np.stack([window_features(s.window.array()) for _, s in ready])
-            out = self.classifier.predict_batch(features)
+            contexts = [s.context for _, s in ready]
+            out = predict_streams(self.classifier, features, contexts, timestamp)
             self.batch_calls += 1
             for row, (i, state) in enumerate(ready):
                 state.label = state.smoother.update(out.probabilities[row])

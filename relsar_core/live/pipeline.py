@@ -1,13 +1,10 @@
 """The live pipeline, without any UI: source → pose → skeleton window → window_features →
-classifier → smoothing, with each result timestamped so frame-to-label latency is measured.
+classifier → smoothing, with each result timestamped so frame-to-label latency is measured. With
+`people` > 1 each person in view is tracked and classified (relsar_core.live.people_mode).
 
-With `people` > 1 each person in view is tracked and classified (relsar_core.live.people_mode);
-one person (the default) keeps the single-person path, as fast as before.
-
-`LivePipeline.process(frame)` is one synchronous step (used by the worker thread, headless mode
-and the tests). `PipelineRunner` runs it live: a capture thread reads the source into a one-frame
-slot that keeps only the newest frame (live sources drop, never queue), and an inference thread
-takes frames from the slot, processes them and hands each result to a callback.
+`LivePipeline.process(frame)` is one synchronous step (the worker thread, headless mode, tests).
+`PipelineRunner` runs it live: a capture thread puts the newest frame into a one-frame slot (live
+sources drop, never queue); an inference thread processes it and hands each result to a callback.
 """
 
 from __future__ import annotations
@@ -30,6 +27,7 @@ from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.live.tracking import body_box
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
+from relsar_core.runtime.fewshot_head import DistanceContext, predict_in_stream
 from relsar_core.runtime.smoothing import LabelSmoother
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
@@ -42,10 +40,14 @@ NOBODY_FRAMES = 10  # this many frames in a row without a person → "—"
 
 
 def open_classifier(
-    model_path: str | Path, num_threads: int | None = LIVE_CLASSIFIER_THREADS, gate: bool = True
+    model_path: str | Path,
+    num_threads: int | None = LIVE_CLASSIFIER_THREADS,
+    gate: bool = True,
+    flip_average: bool | None = None,
 ):
     """The `.tflite` classifier (its `.json` beside it) with its open-set gate (when the sidecar
-    has one and `gate`: relsar_core.runtime.rejection) plus any actions taught for it.
+    has one and `gate`: relsar_core.runtime.rejection) plus any actions taught for it; flip
+    test-time averaging as the sidecar says (`flip_average` None) or forced on/off.
     Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
     from relsar_core.runtime.fewshot import with_taught
     from relsar_core.runtime.rejection import with_rejection
@@ -54,7 +56,7 @@ def open_classifier(
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelFileError(f"{model_path}: no such model file")
-    base = TfliteClassifier(model_path, num_threads=num_threads)
+    base = TfliteClassifier(model_path, num_threads=num_threads, flip_average=flip_average)
     if gate:
         base = with_rejection(base)
     try:
@@ -124,6 +126,7 @@ class LivePipeline:
             self.window = SkeletonWindow(classifier.window)
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
+            self.context = DistanceContext()  # the taught head's last windows: expire in 1/3 s
             self._latest: Prediction | None = None
             if self.people == 1:
                 self.crowd = None
@@ -263,7 +266,8 @@ class LivePipeline:
                 None,
                 names,
             )
-        out = self.classifier.predict(window_features(self.window.array()))
+        features = window_features(self.window.array())
+        out = predict_in_stream(self.classifier, features, self.context, frame.timestamp)
         smoothed = self.smoother.update(out.probabilities)
         done = time.perf_counter()
         box = None if body15 is None else body_box(body15)

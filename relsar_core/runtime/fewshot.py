@@ -22,6 +22,7 @@ from relsar_core.errors import ModelFileError
 from relsar_core.files import atomic_write, sha256_file
 from relsar_core.runtime.fewshot_head import (
     ActionSummary,
+    DistanceContext,
     FewShotHead,
     head_vectors,
     loco_scores,
@@ -97,6 +98,8 @@ def fit_head(base, examples: TaughtExamples) -> FewShotHead:
 class TaughtClassifier:
     """A base classifier plus taught actions; the same interface as TfliteClassifier."""
 
+    names_in_context = True  # fewshot_head.predict_in_stream: a stream's windows in context
+
     def __init__(self, base, examples: TaughtExamples) -> None:
         self.base, self.examples = base, examples
         self.head = fit_head(base, examples)
@@ -145,21 +148,30 @@ class TaughtClassifier:
             text += "; the model has no base-class centroids (re-convert it)"
         return text
 
-    def _combine(self, base_probs, embeddings, features) -> np.ndarray:
-        gate, taught = self.head.predict(head_vectors(embeddings, pose_descriptors(features)))
+    def _combine(self, base_probs, embeddings, features, contexts=None, times=None) -> np.ndarray:
+        vectors = head_vectors(embeddings, pose_descriptors(features))
+        gate, taught = self.head.predict(vectors, contexts, times)
         probs = np.zeros((len(base_probs), len(self.class_names)), np.float32)
         probs[:, : len(self.base_classes)] = (1.0 - gate)[:, None] * base_probs
         np.add.at(probs, (slice(None), self._index), gate[:, None] * taught)
         return probs
 
-    def predict(self, features: np.ndarray) -> TaughtOutput:
+    def predict(
+        self,
+        features: np.ndarray,
+        context: DistanceContext | None = None,
+        time: float | None = None,
+    ) -> TaughtOutput:
+        """One window; with its stream's `context` and `time` (s): see predict_in_stream."""
         out = self.base.predict(features)
-        probs = self._combine(out.probabilities[None], out.embedding[None], features[None])[0]
+        args = ([context], [time]) if context is not None else (None, None)
+        probs = self._combine(out.probabilities[None], out.embedding[None], features[None], *args)
         return TaughtOutput(np.log(np.maximum(probs, 1e-12)), probs, out.embedding)
 
-    def predict_batch(self, features: np.ndarray) -> TaughtOutput:
+    def predict_batch(self, features: np.ndarray, contexts=None, times=None) -> TaughtOutput:
+        """`contexts`/`times`: a DistanceContext and a time per row (None: each window alone)."""
         out = self.base.predict_batch(features)
-        probs = self._combine(out.probabilities, out.embedding, features)
+        probs = self._combine(out.probabilities, out.embedding, features, contexts, times)
         return TaughtOutput(np.log(np.maximum(probs, 1e-12)), probs, out.embedding)
 
 

@@ -17,6 +17,10 @@ to raw features on unseen actions and is blind to laterality; the descriptors fi
   2. the window must be nearer to the taught example than to every base-class centroid, by
      at least -BASE_MARGIN (the model's sidecar holds them, computed from training windows at
      conversion), so a taught action near a base class does not take that class's windows.
+- Context (DistanceContext): in a stream of windows (one person live, one clip in the bench),
+  each taught action's distance and the nearest base centroid's are averaged over the windows
+  of the last CONTEXT_SECONDS before the gate and the choice, so an action is named from a
+  little more than one window of movement.
 - Combined probabilities = (1 − g) · base probabilities ⊕ g · taught probabilities.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +63,10 @@ OUTLIER_MADS = 8.0  # lenient: real examples are diverse (docs/teach.md)
 CENTROIDS_PER_CLASS = 4
 BASE_MARGIN = -0.04  # cosine distance: the taught example must be this much nearer than a base
 # centroid (relsar-bench teach: retention 0.928 -> 0.978 at k = 5 with the speed variants)
+# Seconds of earlier windows of the same stream whose taught-action distances are averaged
+# with the current window's: at the app's stride (5 frames at 30 fps) the current window and
+# the two before it. Chosen on relsar-bench teach seeds 0-7 (docs/teach.md, "Context").
+CONTEXT_SECONDS = 1.0 / 3.0
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -233,19 +242,82 @@ class FewShotHead:
                 out[:, c] = dist[:, cols].min(axis=1)
         return out
 
-    def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """vectors (N, D) → (gate (N,), taught-action probabilities (N, C))."""
+    def predict(
+        self, vectors: np.ndarray, contexts=None, times=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """vectors (N, D) → (gate (N,), taught-action probabilities (N, C)). `contexts`: a
+        DistanceContext per row (rows of one stream share one, in time order) and `times` (N,)
+        seconds: each row's distances to the taught actions and to the nearest base centroid
+        are averaged with its stream's recent ones first (the gate compares like with like)."""
         x = unit(vectors)
         d = self.class_distances(x)
+        if self.base is not None:
+            d = np.concatenate([d, (1.0 - x @ self.base[0].T).min(axis=1)[:, None]], axis=1)
+        if contexts is not None:
+            d = np.stack(
+                [c.add(float(t), row) for c, t, row in zip(contexts, times, d, strict=True)]
+            )
+        if self.base is not None:
+            d, d_base = d[:, :-1], d[:, -1]
         nearest = d.argmin(axis=1)
         d_near = d[np.arange(len(d)), nearest]
         gate = _sigmoid(GATE_SHARPNESS * (1.0 - d_near / self.radii[nearest]))
         if self.base is not None:
-            d_base = (1.0 - x @ self.base[0].T).min(axis=1)
             gate = gate * _sigmoid(BASE_SHARPNESS * (d_base + BASE_MARGIN - d_near))
         z = np.exp(-(d - d_near[:, None]) / CHOICE_TEMPERATURE)
         probs = z / z.sum(axis=1, keepdims=True)
         return gate.astype(np.float32), probs.astype(np.float32)
+
+
+class DistanceContext:
+    """One stream's (one person's, one clip's) head distances of the last
+    CONTEXT_SECONDS: `add(time, distances)` returns their mean with the ones kept. Time going
+    back or another number of actions (new taught actions) starts it again; so does reset()."""
+
+    def __init__(self, seconds: float = CONTEXT_SECONDS) -> None:
+        self.seconds = float(seconds)
+        self._rows: deque = deque()
+
+    def reset(self) -> None:
+        self._rows.clear()
+
+    def add(self, time: float, distances: np.ndarray) -> np.ndarray:
+        row = np.asarray(distances, np.float32)
+        if self._rows and (time < self._rows[-1][0] or self._rows[-1][1].shape != row.shape):
+            self.reset()
+        self._rows.append((time, row))
+        while self._rows[0][0] < time - self.seconds - 1e-6:  # a tolerance for float times
+            self._rows.popleft()
+        return np.mean([r for _, r in self._rows], axis=0)
+
+
+def stream_contexts(streams, step: float) -> tuple[list[DistanceContext], np.ndarray]:
+    """For rows of several streams, each stream's rows contiguous and in time order `step`
+    seconds apart (a clip's windows): (a DistanceContext per row, shared by its stream; times)."""
+    streams = np.asarray(streams)
+    contexts, times, shared, count = [], np.zeros(len(streams)), {}, {}
+    for i, key in enumerate(streams.tolist()):
+        contexts.append(shared.setdefault(key, DistanceContext()))
+        times[i] = step * count.get(key, 0)
+        count[key] = count.get(key, 0) + 1
+    return contexts, times
+
+
+def predict_in_stream(classifier, features: np.ndarray, context, time: float | None):
+    """The classifier's output for one window of a stream (one person live): a classifier with
+    taught actions (`names_in_context`) averages their distances over the stream's recent
+    windows (`context`: a DistanceContext per stream, reset when the stream breaks); any other
+    classifier names the window alone."""
+    if context is not None and time is not None and getattr(classifier, "names_in_context", 0):
+        return classifier.predict(features, context, time)
+    return classifier.predict(features)
+
+
+def predict_streams(classifier, features: np.ndarray, contexts, time: float | None):
+    """predict_in_stream for a batch of windows of several streams at one time (people mode)."""
+    if contexts is not None and time is not None and getattr(classifier, "names_in_context", 0):
+        return classifier.predict_batch(features, list(contexts), [time] * len(features))
+    return classifier.predict_batch(features)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -13,7 +13,10 @@ the teaching head's space) the embedding's class-mean cosine separated validatio
 validation-only out-of-set motions best (AUROC 0.81 vs 0.78 for energy, 0.76 for max softmax),
 as well as 10-NN over all training windows; 8 centres per class instead of one mean keep more
 of the classes at the same rejection (validation macro-F1 0.787 → ~0.80 at 18 % out-of-set
-shown). A global threshold beat per-class quantiles.
+shown). A global threshold beat per-class quantiles. With flip test-time averaging
+(relsar_core.runtime.flip_average) the score is the larger of the window's and its mirror
+image's similarity (on validation it kept more of the classes at the same rejection than the
+window's own, their mean or the mean embedding's; MODEL_CARD.md).
 
 The centres and the threshold live in the sidecar JSON (`rejection`), written after conversion;
 a model without them (or without a rejection class) is used as it is. `open_classifier` applies
@@ -70,10 +73,16 @@ class RejectionGate:
     reject: int  # index of the rejection class
     exempt: tuple[int, ...] = ()  # rest classes (idle): "no action" already, never gated
 
-    def similarities(self, probabilities: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-        """(N,) largest cosine of each window to a centre of its top class (1 if it has none)."""
+    def similarities(
+        self, probabilities: np.ndarray, embeddings: np.ndarray, mirror: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N,) largest cosine of each window to a centre of its top class (1 if it has none).
+        With `mirror` (the mirror images' embeddings, flip averaging on): the larger of the
+        two views' (either view may be the one near the class's training windows)."""
         top = np.asarray(probabilities).argmax(axis=1)
         all_sims = unit(embeddings) @ self.centres.T  # (N, M)
+        if mirror is not None:
+            all_sims = np.maximum(all_sims, unit(mirror) @ self.centres.T)
         sims = np.ones(len(top), np.float32)
         for k in np.unique(top):
             cols = self.owner == k
@@ -82,11 +91,14 @@ class RejectionGate:
                 sims[rows] = all_sims[np.ix_(rows, cols)].max(axis=1)
         return sims
 
-    def gate(self, probabilities: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-        """(N, K) probabilities, (N, E) embeddings → the gated (N, K) probabilities."""
+    def gate(
+        self, probabilities: np.ndarray, embeddings: np.ndarray, mirror: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, K) probabilities, (N, E) embeddings (and their mirror images', with flip
+        averaging) → the gated (N, K) probabilities."""
         p = np.asarray(probabilities, np.float32)
         top = p.argmax(axis=1)
-        sims = self.similarities(p, embeddings)
+        sims = self.similarities(p, embeddings, mirror)
         z = np.clip(self.sharpness * (self.threshold - sims), -60.0, 60.0)
         free = np.isin(top, (self.reject, *self.exempt))
         g = np.where(free, 0.0, 1.0 / (1.0 + np.exp(-z))).astype(np.float32)
@@ -140,10 +152,10 @@ class GatedClassifier:
         return getattr(self.ungated, name)
 
     def _gated(self, out, batched: bool) -> GatedOutput:
-        p, e = out.probabilities, out.embedding
+        p, e, m = out.probabilities, out.embedding, getattr(out, "mirror_embedding", None)
         if not batched:
-            p, e = p[None], e[None]
-        q = self.rejection.gate(p, e)
+            p, e, m = p[None], e[None], None if m is None else m[None]
+        q = self.rejection.gate(p, e, m)
         if not batched:
             q = q[0]
         return GatedOutput(np.log(np.maximum(q, 1e-12)), q, out.embedding, out.probabilities)

@@ -22,6 +22,7 @@ import numpy as np
 
 from relsar_core.errors import ModelFileError, first_line
 from relsar_core.files import read_json_object
+from relsar_core.runtime.flip_average import flip_averaged, read_flip_average
 from relsar_core.skeleton.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
 from relsar_core.threads import default_threads
 
@@ -36,17 +37,8 @@ TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .
 # load, base float32: 1 thread 1.1 ms p50, 2 threads 2.9 ms (docs/convert.md). So half the
 # cores, at most 4.
 _REQUIRED_KEYS = (
-    "format",
-    "class_names",
-    "layout",
-    "window",
-    "features",
-    "quantization",
-    "tflite_sha256",
-    "tflite_bytes",
-    "input",
-    "outputs",
-    "embedding_dim",
+    *("format", "class_names", "layout", "window", "features", "quantization"),
+    *("tflite_sha256", "tflite_bytes", "input", "outputs", "embedding_dim"),
 )
 
 
@@ -123,6 +115,7 @@ class ClassifierOutput:
     logits: np.ndarray  # (K,) or (N, K)
     probabilities: np.ndarray  # softmax of logits, same shape
     embedding: np.ndarray  # (E,) or (N, E)
+    mirror_embedding: np.ndarray | None = None  # the mirror image's, with flip averaging
 
 
 class TfliteRunner:
@@ -258,6 +251,8 @@ def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
             )
     if not isinstance(meta["tflite_sha256"], str) or not isinstance(meta["outputs"], list):
         raise ModelFileError(f"{json_path}: 'tflite_sha256' must be a string and 'outputs' a list")
+    if not isinstance(meta.get("flip_average", False), bool):  # optional: runtime.flip_average
+        raise ModelFileError(f"{json_path}: 'flip_average' must be true or false")
     # Optional (written at conversion for the taught-action gate), but never silently corrupt.
     if "base_centroids" in meta:
         centroids = meta["base_centroids"]
@@ -340,13 +335,15 @@ class TfliteClassifier:
 
     Attributes: class_names, window, layout, embedding_dim, quantization, metadata (the JSON).
     One interpreter inside: use an instance from one thread at a time (the app's inference
-    thread); the returned arrays are copies and may be kept."""
+    thread); the returned arrays are copies and may be kept. `flip_average` (None: what the
+    sidecar says) averages each window's logits with its mirror image's (runtime.flip_average)."""
 
     def __init__(
         self,
         model_path: str | os.PathLike,
         json_path: str | os.PathLike | None = None,
         num_threads: int | None = None,
+        flip_average: bool | None = None,
     ):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -363,6 +360,9 @@ class TfliteClassifier:
         self.layout: str = str(self.metadata["layout"])
         self.embedding_dim: int = int(self.metadata["embedding_dim"])
         self.quantization: str = str(self.metadata["quantization"])
+        self.flip_average = (
+            read_flip_average(self.metadata) if flip_average is None else bool(flip_average)
+        )
 
     @property
     def num_classes(self) -> int:
@@ -380,10 +380,18 @@ class TfliteClassifier:
 
     def predict(self, features: np.ndarray) -> ClassifierOutput:
         """One window (T, 60) from relsar_core.skeleton.features.window_features → (K,), (K,), (E,)."""
-        logits, embedding = self._runner.run(self._check_features(features, batched=False))
-        return ClassifierOutput(logits, softmax(logits), embedding)
+        x = self._check_features(features, batched=False)
+        if not self.flip_average:
+            logits, embedding = self._runner.run(x)
+            return ClassifierOutput(logits, softmax(logits), embedding)
+        logits, embedding, mirror = (v[0] for v in flip_averaged(self._runner.run_batch, x[None]))
+        return ClassifierOutput(logits, softmax(logits), embedding, mirror)
 
     def predict_batch(self, features: np.ndarray) -> ClassifierOutput:
         """Many windows (N, T, 60), e.g. all windows of a clip → (N, K), (N, K), (N, E)."""
-        logits, embedding = self._runner.run_batch(self._check_features(features, batched=True))
+        x = self._check_features(features, batched=True)
+        if self.flip_average:
+            logits, embedding, mirror = flip_averaged(self._runner.run_batch, x)
+            return ClassifierOutput(logits, softmax(logits), embedding, mirror)
+        logits, embedding = self._runner.run_batch(x)
         return ClassifierOutput(logits, softmax(logits), embedding)

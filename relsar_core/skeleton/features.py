@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relsar_core.skeleton.layouts import MID_HIP, NECK
+from relsar_core.skeleton.layouts import LAYOUTS, MID_HIP, NECK
 
 WINDOW = 30
 MODEL_FPS = (
@@ -154,3 +154,13 @@ def clip_features(keypoints: np.ndarray, window: int = WINDOW, stride: int = 1) 
 def features_as_joints(features: np.ndarray) -> np.ndarray:
     """(..., T, 60) → (..., T, 15, 4) view, for augmentations that act per joint."""
     return features.reshape(*features.shape[:-1], NUM_JOINTS, CHANNELS)
+
+
+def flip_features(features: np.ndarray) -> np.ndarray:
+    """(..., T, 60) → the same windows of the mirror-image performer: swap the left and right
+    joints and negate x and vx. Features are centred and scaled, so this equals window_features
+    of the mirrored skeleton (tests/test_features.py). The one NumPy flip: the mirror-leak check
+    and flip test-time averaging (relsar_core.runtime.flip_average) both use it."""
+    x = np.asarray(features, dtype=np.float32)
+    joints = features_as_joints(x)[..., LAYOUTS["body15"].flip_permutation, :]
+    return (joints * np.array([-1.0, 1.0, -1.0, 1.0], np.float32)).reshape(x.shape)

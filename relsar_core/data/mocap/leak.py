@@ -1,7 +1,8 @@
 """The mirror-leak check: how close any test window comes to a training window or its mirror image.
 
 Features are centred and scaled, so a left/right flip in feature space is: swap the left and right
-joints and negate the x channels (x, vx). A distance of 0 would mean the test shows the model a
+joints and negate the x channels (x, vx): `relsar_core.skeleton.features.flip_features`, the same
+function that flip test-time averaging uses. A distance of 0 would mean the test shows the model a
 window it was trained on (as the old split did: test azimuth 30° was the mirror of training's 330°).
 """
 
@@ -9,17 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from relsar_core.skeleton.features import CHANNELS, NUM_JOINTS
-from relsar_core.skeleton.layouts import get_layout
+from relsar_core.skeleton.features import flip_features
 
-
-def flip_features(windows: np.ndarray) -> np.ndarray:
-    """(N, T, 60) → the same windows of the mirror-image performer."""
-    j = windows.reshape(*windows.shape[:-1], NUM_JOINTS, CHANNELS)[
-        ..., get_layout("body15").flip_permutation, :
-    ]
-    j = j * np.array([-1.0, 1.0, -1.0, 1.0], np.float32)
-    return j.reshape(windows.shape)
+__all__ = ["flip_features", "nearest_distances"]
 
 
 def nearest_distances(test: np.ndarray, train: np.ndarray, chunk: int = 8192) -> np.ndarray:

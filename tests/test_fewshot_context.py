@@ -1,0 +1,142 @@
+"""The taught head names a window in the context of its stream's recent windows
+(fewshot_head.DistanceContext): the same code in the live pipeline (one person or several),
+the bench and scripts; a window alone when there is no stream (issue #15)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from relsar_core.live.pipeline import LivePipeline
+from relsar_core.live.sources import Frame
+from relsar_core.pose.base import Skeleton
+from relsar_core.runtime.fewshot_head import (
+    CONTEXT_SECONDS,
+    DistanceContext,
+    FewShotHead,
+    predict_in_stream,
+    predict_streams,
+    stream_contexts,
+    unit,
+)
+from relsar_core.skeleton.clip import load_clip
+
+STEP = 5 / 30  # the app's stride at the model's rate
+
+
+def test_the_context_averages_the_last_third_of_a_second_and_starts_again():
+    assert CONTEXT_SECONDS == pytest.approx(2 * STEP)  # the current window and the two before
+    c = DistanceContext()
+    np.testing.assert_allclose(c.add(0.0, [0.9, 0.0]), [0.9, 0.0])
+    np.testing.assert_allclose(c.add(STEP, [0.0, 0.3]), [0.45, 0.15])
+    np.testing.assert_allclose(c.add(2 * STEP, [0.0, 0.0]), [0.3, 0.1], atol=1e-6)
+    # The window of time 0 is more than CONTEXT_SECONDS old now: it leaves the mean.
+    np.testing.assert_allclose(c.add(3 * STEP, [0.0, 0.0]), [0.0, 0.1], atol=1e-6)
+    # A gap longer than the context: the old windows no longer count.
+    np.testing.assert_allclose(c.add(3 * STEP + 1.0, [0.2, 0.2]), [0.2, 0.2])
+    # Time going back (a new source) or another number of actions (new taught actions).
+    np.testing.assert_allclose(c.add(0.0, [0.4, 0.6]), [0.4, 0.6])
+    np.testing.assert_allclose(c.add(STEP, [0.1, 0.1, 0.1]), [0.1, 0.1, 0.1])
+    c.reset()
+    np.testing.assert_allclose(c.add(2 * STEP, [0.5, 0.5, 0.5]), [0.5, 0.5, 0.5])
+
+
+def _two_actions():
+    """A head with actions a (around e0) and b (around e1) from two clips each, no base gate,
+    and a window w between them, a little nearer b."""
+    rng = np.random.default_rng(0)
+    e = np.eye(8, dtype=np.float32)
+    rows, labels, clips = [], [], []
+    for c, (name, axis) in enumerate((("a", 0), ("b", 1))):
+        for clip in range(2):
+            for _ in range(6):
+                rows.append(e[axis] + 0.05 * rng.normal(size=8))
+                labels.append(name)
+                clips.append(2 * c + clip)
+    head = FewShotHead().fit(np.array(rows), labels, clips)
+    w = unit(0.48 * e[0] + 0.52 * e[1] + 0.3 * e[2])
+    return head, unit(e[0] + 0.1 * e[2]), w
+
+
+def test_a_window_is_named_from_its_streams_recent_windows():
+    head, a, w = _two_actions()
+    _, alone = head.predict(np.stack([a, a, w]))
+    assert [head.classes[i] for i in alone.argmax(1)] == ["a", "a", "b"]  # w alone: b
+    # One stream: w comes right after two windows of a and is named a ...
+    contexts, times = stream_contexts(["s", "s", "s"], STEP)
+    assert contexts[0] is contexts[2] and times.tolist() == [0.0, STEP, 2 * STEP]
+    _, in_stream = head.predict(np.stack([a, a, w]), contexts, times)
+    assert [head.classes[i] for i in in_stream.argmax(1)] == ["a", "a", "a"]
+    # ... but not when it is another stream's (another person, another clip).
+    contexts, times = stream_contexts(["s", "s", "t"], STEP)
+    assert contexts[0] is not contexts[2] and times.tolist() == [0.0, STEP, 0.0]
+    _, apart = head.predict(np.stack([a, a, w]), contexts, times)
+    assert head.classes[int(apart[2].argmax())] == "b"
+
+
+class _Recorder:
+    """A classifier with taught actions (names_in_context) that records what it is given."""
+
+    class_names, window, names_in_context = ["a", "b"], 30, True
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def _out(self, n):
+        p = np.tile(np.array([0.9, 0.1], np.float32), (n, 1))
+        return SimpleNamespace(logits=np.log(p), probabilities=p, embedding=np.zeros((n, 4)))
+
+    def predict(self, features, context=None, time=None):
+        rows = None  # how many windows the head's mean is over
+        if context is not None:
+            context.add(time, np.zeros(2))
+            rows = len(context._rows)
+        self.calls.append((context, time, rows))
+        out = self._out(1)
+        return SimpleNamespace(
+            logits=out.logits[0], probabilities=out.probabilities[0], embedding=out.embedding[0]
+        )
+
+    def predict_batch(self, features, contexts=None, times=None):
+        self.calls.append((contexts, times))
+        return self._out(len(features))
+
+
+def test_stream_helpers_give_context_only_to_a_taught_head():
+    taught, feats = _Recorder(), np.zeros((30, 60), np.float32)
+    ctx = DistanceContext()
+    predict_in_stream(taught, feats, ctx, 1.5)
+    predict_streams(taught, feats[None].repeat(2, 0), [ctx, DistanceContext()], 2.0)
+    assert taught.calls[0][:2] == (ctx, 1.5) and taught.calls[1][1] == [2.0, 2.0]
+    predict_in_stream(taught, feats, ctx, None)  # no time: the window alone
+    assert taught.calls[2][:2] == (None, None)
+
+    class Plain:  # a model without taught actions takes no context
+        def predict(self, features):
+            return "alone"
+
+        def predict_batch(self, features):
+            return "batch"
+
+    assert predict_in_stream(Plain(), feats, ctx, 1.0) == "alone"
+    assert predict_streams(Plain(), feats[None], [ctx], 1.0) == "batch"
+
+
+def test_the_pipeline_keeps_one_context_per_source_and_person(toy_data):
+    kp = load_clip(sorted((toy_data / "wave").glob("*.npz"))[0]).keypoints
+    classifier = _Recorder()
+    pipeline = LivePipeline(classifier, stride=5, alpha=1.0, threshold=0.5)
+    for i in range(40):
+        pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), Skeleton(kp[i], "body15")))
+    contexts = {id(c) for c, _, _ in classifier.calls}
+    assert len(classifier.calls) == 3 and contexts == {id(pipeline.context)}
+    assert [t for _, t, _ in classifier.calls] == pytest.approx([29 / 30, 34 / 30, 39 / 30])
+    assert [n for _, _, n in classifier.calls] == [1, 2, 3]  # each named with the ones before
+    pipeline.reset()  # a new source: the window fills again, by then the context has expired
+    for i in range(40, 70):
+        skeleton = Skeleton(kp[i - 40], "body15")
+        pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), skeleton))
+    assert len(classifier.calls) == 4 and classifier.calls[3][2] == 1
