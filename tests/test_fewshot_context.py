@@ -175,3 +175,6 @@ def test_live_naming_of_taught_actions_equals_the_bench_path(tmp_path, toy_data)
     one = taught.predict(windows[0])  # one window alone, as before
     assert one.probabilities.shape == (len(taught.class_names),)
     np.testing.assert_allclose(one.probabilities, alone.probabilities[0], atol=1e-5)
+    # People mode: two people's first windows, each with a fresh context, are named alone.
+    two = predict_streams(taught, windows[:2], [DistanceContext(), DistanceContext()], 1.0)
+    np.testing.assert_allclose(two.probabilities, alone.probabilities[:2], atol=1e-5)
