@@ -140,3 +140,41 @@ def test_the_pipeline_keeps_one_context_per_source_and_person(toy_data):
         skeleton = Skeleton(kp[i - 40], "body15")
         pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), skeleton))
     assert len(classifier.calls) == 4 and classifier.calls[3][2] == 1
+
+
+def test_live_naming_of_taught_actions_equals_the_bench_path(tmp_path, toy_data):
+    """The pipeline, frame by frame, gives the same probabilities as the bench's batch of a
+    clip's windows in one stream (stream_contexts): one code path for the context."""
+    import shutil
+
+    from relsar_core.assets import ASSETS_DIR
+    from relsar_core.runtime import fewshot
+    from relsar_core.runtime.tflite import TfliteClassifier
+    from relsar_core.skeleton.features import clip_features
+
+    model = tmp_path / "default.tflite"
+    shutil.copy(ASSETS_DIR / "models" / "default.tflite", model)
+    shutil.copy(ASSETS_DIR / "models" / "default.json", model.with_suffix(".json"))
+    waves = sorted((toy_data / "wave").glob("*.npz"))
+    taught = fewshot.teach(TfliteClassifier(model), model, {"wave2": waves[:3]}, save=False)
+    kp = load_clip(waves[11]).keypoints
+    pipeline = LivePipeline(taught, stride=5, alpha=1.0, threshold=0.0)
+    live = []
+    for i in range(len(kp)):
+        out = pipeline.process(
+            Frame(i, time.perf_counter(), None, (640, 480), Skeleton(kp[i], "body15"))
+        )
+        if out.prediction is not None:
+            live.append(out.prediction.probabilities)
+    windows = clip_features(kp, 30, 5)
+    batch = taught.predict_batch(windows, *stream_contexts(np.zeros(len(windows)), STEP))
+    alone = taught.predict_batch(windows)
+    assert len(live) == len(windows) >= 5
+    np.testing.assert_allclose(np.stack(live), batch.probabilities, atol=1e-5)
+    assert not np.allclose(batch.probabilities[2:], alone.probabilities[2:], atol=1e-5)
+    one = taught.predict(windows[0])  # one window alone, as before
+    assert one.probabilities.shape == (len(taught.class_names),)
+    np.testing.assert_allclose(one.probabilities, alone.probabilities[0], atol=1e-5)
+    # People mode: two people's first windows, each with a fresh context, are named alone.
+    two = predict_streams(taught, windows[:2], [DistanceContext(), DistanceContext()], 1.0)
+    np.testing.assert_allclose(two.probabilities, alone.probabilities[:2], atol=1e-5)

@@ -9,7 +9,8 @@ it (Ctrl+T, then Enter on the review dialog's "Use them"), switches model (Ctrl+
 stream on a local server that accepts and never answers (Ctrl+U; it gives up after 8 s), opens
 the full sample video, pauses (Space) and quits (Ctrl+Q). The app prints every event-loop gap over 50 ms as it happens and the longest one on
 closing; this prints the longest gap per step and over the run, as JSON. With --shots, PNG
-screenshots of the screen at the demo, a video with people, recording and teaching.
+screenshots of the screen at the demo, a video with people, recording and teaching. Exits 1
+when the window showed an error message outside the stalled-stream step.
 
 Needs: apt-get install -y xvfb xdotool imagemagick openbox libxcb-icccm4 libxcb-keysyms1;
 `relsar-models fetch default sample-video`. Not part of `make test` (about 45 s)."""
@@ -298,9 +299,27 @@ def run(size: str, shots: Path | None, out: Path) -> dict:
         "steps": [(n, round(a, 2), round(b, 2)) for n, a, b in steps],
         "takes_recorded": takes,
         "messages": [(e["at_s"], e["text"][:120]) for e in events if e["event"] == "message"],
+        "unexpected_errors": unexpected_errors(events, steps),
         "taught": (paths["model"].with_suffix(".taught.npz")).is_file(),
         "last_message": stats.get("message"),
     }
+
+
+# The one step whose error message is the point of it (a stream that never answers).
+EXPECTED_ERROR_STEPS = ("stalled stream",)
+
+
+def unexpected_errors(events: list[dict], steps: list[tuple[str, float, float]]) -> list:
+    """Error messages the window showed outside the steps that expect one: a run that shows
+    e.g. an exception's text after teaching must fail, not just print it in the JSON."""
+    out = []
+    for e in events:
+        if e["event"] != "message" or e.get("level") != "error":
+            continue
+        step = next((n for n, a, _ in reversed(steps) if a <= e["at_s"]), None)  # latest begun
+        if step not in EXPECTED_ERROR_STEPS:
+            out.append((step, e["at_s"], e["text"][:160]))
+    return out
 
 
 def main() -> None:
@@ -311,7 +330,12 @@ def main() -> None:
     args = p.parse_args()
     if args.shots:
         args.shots.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(run(args.size, args.shots, args.out), indent=1))
+    report = run(args.size, args.shots, args.out)
+    print(json.dumps(report, indent=1))
+    if report["unexpected_errors"]:
+        sys.exit(
+            f"the app showed {len(report['unexpected_errors'])} unexpected error(s): see above"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from relsar_core.errors import ModelFileError
 from relsar_core.files import atomic_write, sha256_file
 from relsar_core.runtime.fewshot_head import (
     ActionSummary,
-    DistanceContext,
     FewShotHead,
     head_vectors,
     loco_scores,
@@ -156,16 +155,14 @@ class TaughtClassifier:
         np.add.at(probs, (slice(None), self._index), gate[:, None] * taught)
         return probs
 
-    def predict(
-        self,
-        features: np.ndarray,
-        context: DistanceContext | None = None,
-        time: float | None = None,
-    ) -> TaughtOutput:
-        """One window; with its stream's `context` and `time` (s): see predict_in_stream."""
+    def predict(self, features: np.ndarray, context=None, time=None) -> TaughtOutput:
+        """One window; with its stream's `context` (a DistanceContext) and `time` (s), in the
+        context of the stream's recent windows: see fewshot_head.predict_in_stream."""
         out = self.base.predict(features)
         args = ([context], [time]) if context is not None else (None, None)
-        probs = self._combine(out.probabilities[None], out.embedding[None], features[None], *args)
+        probs = self._combine(out.probabilities[None], out.embedding[None], features[None], *args)[
+            0
+        ]
         return TaughtOutput(np.log(np.maximum(probs, 1e-12)), probs, out.embedding)
 
     def predict_batch(self, features: np.ndarray, contexts=None, times=None) -> TaughtOutput:
