@@ -23,6 +23,12 @@ MODEL_SIZES: tuple[str, ...] = get_args(ModelSizeName)  # presets: relsar_core.t
 # tf.distribute strategies (relsar_core.train.distribute builds them; relsar-train --strategy).
 StrategyName = Literal["default", "mirrored", "multiworker"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyName)
+# What a linear head may read from the frozen encoder (`relsar-train linear --probe-features`,
+# the label-efficiency study's probe): the embedding, or pooled from the last transformer block's
+# tokens (relsar_core.train.model.probe_features_model). The default was chosen on validation
+# (#17, docs/byol.md): 0.504 against 0.436 for the embedding alone.
+PROBE_FEATURES: tuple[str, ...] = ("embedding", "cls_mean_max", "embedding_mean_max", "mean_max")
+DEFAULT_PROBE_FEATURES = "embedding_mean_max"
 
 
 class ModelConfig(Strict):

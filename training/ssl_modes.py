@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from relsar_core.cli import console
-from relsar_core.config import MODEL_SIZES, STRATEGIES
+from relsar_core.config import DEFAULT_PROBE_FEATURES, MODEL_SIZES, PROBE_FEATURES, STRATEGIES
 from relsar_core.train.tf_setup import quiet_tensorflow
 from training.run_args import (
     add_data_arguments,
@@ -222,6 +222,8 @@ def run_linear(args: argparse.Namespace) -> int:
     from relsar_core.train.protocols import linear_probe
 
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
+    if resuming:  # the run's own head input; runs from before the option read the embedding
+        args.probe_features = read_run_info(run_dir).get("probe_features", "embedding")
     splits = load_data(config, data_args)
     report = linear_probe(
         encoder,
@@ -232,6 +234,7 @@ def run_linear(args: argparse.Namespace) -> int:
         args.label_fraction,
         strategy,
         run_info={"data_args": data_args},
+        probe_features=args.probe_features,
     )
     return _finish(report, run_dir)
 
@@ -289,6 +292,15 @@ def add_linear(sub) -> None:
         "Writes the same run folder and report/ as `relsar-train supervised`.",
     )
     _protocol_args(p, "linear")
+    p.add_argument(
+        "--probe-features",
+        choices=PROBE_FEATURES,
+        default=DEFAULT_PROBE_FEATURES,
+        help="what the head reads from the frozen encoder: embedding (its output alone), or the "
+        "last transformer block's frame tokens mean- and max-pooled, after the embedding "
+        "(embedding_mean_max, the default: what `relsar-bench byol-study` probes, chosen on "
+        "validation), after the CLS token (cls_mean_max) or alone (mean_max)",
+    )
     _add_strategy_argument(p, "default")
     p.set_defaults(func=run_linear)
 

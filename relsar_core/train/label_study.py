@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.config import BYOLRunConfig, RunConfig, load_config
+from relsar_core.config import DEFAULT_PROBE_FEATURES, BYOLRunConfig, RunConfig, load_config
 from relsar_core.data.datasets import Splits, load_splits
 from relsar_core.train.augment import source_window
 from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
@@ -66,10 +66,10 @@ class StudyPlan:
     finetune_lr_scale: float = 0.5
     finetune_head: str = "probe"  # "probe": LP-FT; "random": a seeded random head
     knn_k: int = 20
-    # What the linear probe reads (study_fit.PROBE_FEATURES), chosen on validation (#17,
+    # What the linear probe reads (config.PROBE_FEATURES), chosen on validation (#17,
     # docs/byol.md "Longer pre-training and pooled tokens"): the embedding and the last block's
     # mean- and max-pooled frame tokens. k-NN and LP-FT's head read the embedding.
-    probe_features: str = "embedding_mean_max"
+    probe_features: str = DEFAULT_PROBE_FEATURES
     byol: dict = field(  # overrides of the BYOL section
         default_factory=lambda: {"projector": [1024, 256], "predictor": [1024, 256]}
     )

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf  # Keras' backend here; ByteDropout uses TF's raw random bits
 from keras import layers, ops
 
-from relsar_core.config import ModelConfig
+from relsar_core.config import PROBE_FEATURES, ModelConfig
 from relsar_core.errors import ConfigError, first_line
 from relsar_core.files import atomic_write
 from relsar_core.skeleton.features import FEATURE_DIM
@@ -178,15 +178,71 @@ def classifier_from_parts(encoder: keras.Model, head: keras.layers.Layer) -> ker
     return keras.Model(inputs, {"logits": head(embedding), "embedding": embedding}, name="relsar")
 
 
+def check_probe_features(kind: str) -> str:
+    if kind not in PROBE_FEATURES:
+        raise ConfigError(f"probe features: one of {', '.join(PROBE_FEATURES)}, not {kind!r}")
+    return kind
+
+
+def probe_features_model(encoder: keras.Model, kind: str) -> keras.Model:
+    """The one definition of the pooled representation: a model over the encoder's own layers
+    (weights shared) with two outputs, [features, embedding]. `features` is `embedding` (the
+    encoder's output) or pooled from its last block's tokens: `mean_max` (mean and max over the
+    frame tokens), `cls_mean_max` (the CLS token, the embedding's input, and both),
+    `embedding_mean_max` (the embedding and both). The embedding is a linear map of the CLS
+    token alone; the frame tokens carry what the CLS did not gather."""
+    check_probe_features(kind)
+    embedding = encoder.output
+    if kind == "embedding":
+        features = embedding
+    else:
+        last = [layer for layer in encoder.layers if layer.name.endswith("_ln2")][-1]
+        tokens = last.output
+        frames = tokens[:, 1:]  # token 0 is the CLS
+        lead = {"mean_max": [], "cls_mean_max": [tokens[:, 0]], "embedding_mean_max": [embedding]}
+        pooled = [ops.mean(frames, axis=1), ops.max(frames, axis=1)]
+        features = layers.Concatenate(name="pooled")(lead[kind] + pooled)
+    return keras.Model(encoder.input, [features, embedding], name="probe_features")
+
+
+def classifier_from_probe(features: keras.Model, head: keras.layers.Layer) -> keras.Model:
+    """The two-output classifier whose head reads a probe_features_model's features. The encoder
+    is not nested beside it (Keras cannot save two nested models sharing layers): encoder_of
+    recovers it."""
+    inputs = keras.Input(features.input_shape[1:], name="skeleton")
+    pooled, embedding = features(inputs)
+    return keras.Model(inputs, {"logits": head(pooled), "embedding": embedding}, name="relsar")
+
+
+def encoder_of(model: keras.Model) -> keras.Model:
+    """The encoder inside a classifier or logits model of either form (nested `encoder`, or the
+    `probe_features` model of a pooled linear probe: its embedding output)."""
+    names = {layer.name for layer in model.layers}
+    if "encoder" in names or "probe_features" not in names:
+        return model.get_layer("encoder")
+    features = model.get_layer("probe_features")
+    return keras.Model(features.input, features.outputs[1], name="encoder")
+
+
+def _head_input(model: keras.Model, inputs):
+    names = {layer.name for layer in model.layers}
+    if "probe_features" in names and "encoder" not in names:
+        return model.get_layer("probe_features")(inputs)[0]
+    return model.get_layer("encoder")(inputs)
+
+
 def logits_model(classifier: keras.Model) -> keras.Model:
     """A single-output view (logits only) of a classifier, sharing its weights: what training compiles."""
     inputs = keras.Input(classifier.input_shape[1:], name="skeleton")
-    logits = classifier.get_layer("logits")(classifier.get_layer("encoder")(inputs))
+    logits = classifier.get_layer("logits")(_head_input(classifier, inputs))
     return keras.Model(inputs, logits, name="relsar_logits")
 
 
 def classifier_from_logits_model(model: keras.Model) -> keras.Model:
     """Back from the training view to the two-output classifier (weights shared)."""
+    names = {layer.name for layer in model.layers}
+    if "probe_features" in names and "encoder" not in names:
+        return classifier_from_probe(model.get_layer("probe_features"), model.get_layer("logits"))
     return classifier_from_parts(model.get_layer("encoder"), model.get_layer("logits"))
 
 

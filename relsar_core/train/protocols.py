@@ -19,12 +19,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relsar_core.config import RunConfig, dump_config
+from relsar_core.config import DEFAULT_PROBE_FEATURES, RunConfig, dump_config
 from relsar_core.data.datasets import Splits, WindowSet, clip_key
 from relsar_core.data.report import write_report
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.files import write_json
-from relsar_core.train.model import classifier_from_parts, save_model, stem_layers
+from relsar_core.train.model import (
+    check_probe_features,
+    classifier_from_parts,
+    classifier_from_probe,
+    encoder_of,
+    probe_features_model,
+    save_model,
+    stem_layers,
+)
 from relsar_core.train.supervised import fit_classifier, load_model
 
 
@@ -34,10 +42,12 @@ def load_encoder(path: str | os.PathLike) -> keras.Model:
     if path.is_dir():
         path = path / "encoder.keras" if (path / "encoder.keras").is_file() else path / "best.keras"
     model = load_model(path)
-    if model.name == "encoder" or not any(layer.name == "encoder" for layer in model.layers):
+    names = {layer.name for layer in model.layers}
+    # A classifier nests its encoder; a pooled linear probe nests it inside `probe_features`.
+    if model.name == "encoder" or not names & {"encoder", "probe_features"}:
         encoder = model
     else:
-        encoder = model.get_layer("encoder")
+        encoder = encoder_of(model)
     if len(encoder.outputs) != 1 or len(encoder.output_shape) != 2:
         raise ModelFileError(f"{path}: not a ReL-SAR encoder (expected one (batch, E) output)")
     return encoder
@@ -130,9 +140,16 @@ def _train_head(
         encoder = load_encoder(encoder_path)
         _check_window(encoder, splits, str(encoder_path))
         extra = prepare(encoder)
-        classifier = classifier_from_parts(
-            encoder, keras.layers.Dense(splits.train.num_classes, name="logits")
-        )
+        head = keras.layers.Dense(splits.train.num_classes, name="logits")
+        kind = extra.get("probe_features", "embedding")
+        if kind == "embedding":
+            classifier = classifier_from_parts(encoder, head)
+        else:  # the head reads the pooled tokens too (model.probe_features_model)
+            features = probe_features_model(encoder, kind)
+            # Saved with the file: a loaded model's own flag resets its layers' (on --resume
+            # the encoder would train).
+            features.trainable = encoder.trainable
+            classifier = classifier_from_probe(features, head)
         info = {
             "mode": mode,
             "encoder": str(encoder_path),
@@ -157,13 +174,22 @@ def linear_probe(
     label_fraction: float = 1.0,
     strategy: tf.distribute.Strategy | None = None,
     run_info: dict | None = None,
+    probe_features: str = DEFAULT_PROBE_FEATURES,
 ) -> dict:
-    """A linear classifier on the frozen encoder (BatchNorm in inference mode); returns the report."""
+    """A linear classifier on the frozen encoder (BatchNorm in inference mode); returns the report.
+    The head reads `probe_features` (config.PROBE_FEATURES): by default the embedding and the mean
+    and max of the last block's frame tokens, as the label-efficiency study's probe."""
+    check_probe_features(probe_features)
+    if probe_features != "embedding" and config.train.teaching.enabled:
+        raise ConfigError(
+            f"--probe-features {probe_features}: train.teaching needs the head on the embedding "
+            "(use --probe-features embedding, or turn teaching off)"
+        )
 
     def freeze(encoder: keras.Model) -> dict:
         encoder.trainable = False
         disable_dropout(encoder)
-        return {}
+        return {"probe_features": probe_features}
 
     return _train_head(
         encoder_path,

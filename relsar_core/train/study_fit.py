@@ -12,7 +12,7 @@ with its weights and optimizer reset, so a run costs its steps and not a new tra
 - `probe_head_weights`: that probe as the classifier's Dense head (standardisation folded in),
   the starting head of LP-FT fine-tuning.
 - `frozen_features`: what the probe reads from the frozen encoder (its embedding, or its last
-  block's tokens pooled).
+  block's tokens pooled: model.probe_features_model, shared with `relsar-train linear`).
 - `knn_embeddings`: cosine k-NN with distance-weighted votes, as `relsar-train knn`.
 """
 
@@ -23,9 +23,13 @@ import numpy as np
 from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 
-from relsar_core.config import AugmentConfig, ModelConfig, TrainConfig
+from relsar_core.config import PROBE_FEATURES, AugmentConfig, ModelConfig, TrainConfig
 from relsar_core.data.datasets import WindowSet, class_weights
-from relsar_core.train.model import build_classifier, logits_model
+from relsar_core.train.model import (
+    build_classifier,
+    logits_model,
+    probe_features_model,
+)
 from relsar_core.train.supervised import compile_for_training
 from relsar_core.train.tfdata import labelled_dataset
 
@@ -133,29 +137,18 @@ def embeddings(encoder: keras.Model, windows: np.ndarray) -> np.ndarray:
     return encoder.predict(windows, batch_size=256, verbose=0)
 
 
-# What the linear probe may read from the frozen encoder (StudyPlan.probe_features).
-PROBE_FEATURES = ("embedding", "cls_mean_max", "embedding_mean_max", "mean_max")
-
-
 def frozen_features(
     encoder: keras.Model, windows: np.ndarray, kind: str = "embedding"
 ) -> np.ndarray:
-    """The frozen encoder's representation of `windows` that the linear probe reads:
-    `embedding` (the encoder's output), or pooled from its last transformer block's tokens:
-    `mean_max` (mean and max over the frame tokens), `cls_mean_max` (the CLS token, the
-    embedding's input, and both), `embedding_mean_max` (the embedding and both). The embedding
-    is a linear map of the CLS token alone; the frame tokens carry what the CLS did not gather."""
+    """The frozen encoder's representation of `windows` that the linear probe reads (one of
+    PROBE_FEATURES): the features of model.probe_features_model, the same definition that
+    `relsar-train linear --probe-features` puts under its head."""
     if kind not in PROBE_FEATURES:
         raise ValueError(f"probe features: one of {PROBE_FEATURES}, not {kind!r}")
     if kind == "embedding":
         return embeddings(encoder, windows)
-    last = [layer for layer in encoder.layers if layer.name.endswith("_ln2")][-1]
-    tokens, embedding = keras.Model(encoder.input, [last.output, encoder.output]).predict(
-        windows, batch_size=256, verbose=0
-    )
-    frames = tokens[:, 1:]  # token 0 is the CLS
-    lead = {"mean_max": [], "cls_mean_max": [tokens[:, 0]], "embedding_mean_max": [embedding]}
-    return np.concatenate(lead[kind] + [frames.mean(1), frames.max(1)], axis=1)
+    features, _ = probe_features_model(encoder, kind).predict(windows, batch_size=256, verbose=0)
+    return features
 
 
 def linear_probe_embeddings(
