@@ -99,10 +99,11 @@ def test_study_plan_defaults_are_the_validation_choice_and_lp_ft():
 
     plan = StudyPlan()
     cfg = byol_config(plan)
-    assert cfg.byol.batch_size == 64
+    assert cfg.byol.batch_size == 64 and cfg.byol.epochs == plan.byol_epochs == 30
     assert tuple(cfg.byol.projector) == tuple(cfg.byol.predictor) == (1024, 256)
     assert cfg.augment.joint_mask == cfg.augment.frame_mask == 0.0
     assert plan.finetune_head == "probe"
+    assert plan.probe_features == "embedding_mean_max"
     with pytest.raises(ValueError, match="finetune_head"):
         StudyPlan(finetune_head="linear")
 
@@ -124,3 +125,74 @@ def test_lp_ft_start_has_the_encoder_and_the_probe_head():
     for got, want in zip(start, encoder + head, strict=True):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(plain[-2], head[0])  # without it: the seeded random head
+
+
+def test_probe_features_pool_the_last_blocks_tokens():
+    """The probe's representations: `cls_mean_max` is the CLS token (the embedding layer's
+    input: the embedding is that layer on it) and the mean and max of the frame tokens of the
+    last block; `embedding` is the encoder's output. Pooling the CLS too, or another block,
+    fails the checks."""
+    import keras
+
+    from relsar_core.config import ModelConfig
+    from relsar_core.train.model import build_encoder
+    from relsar_core.train.study_fit import frozen_features
+
+    keras.utils.set_random_seed(0)
+    encoder = build_encoder(ModelConfig(size="tiny"), 30)
+    windows = np.random.default_rng(0).normal(0, 1, (5, 30, 60)).astype(np.float32)
+    d = encoder.get_layer("project").output.shape[-1]
+    emb = frozen_features(encoder, windows)
+    np.testing.assert_allclose(emb, encoder.predict(windows, verbose=0), atol=1e-5)
+    both = frozen_features(encoder, windows, "cls_mean_max")
+    assert both.shape == (5, 3 * d)
+    cls, mean, mx = both[:, :d], both[:, d : 2 * d], both[:, 2 * d :]
+    np.testing.assert_allclose(encoder.get_layer("embedding")(cls).numpy(), emb, atol=1e-4)
+    last = keras.Model(encoder.input, encoder.get_layer("block1_ln2").output).predict(
+        windows, verbose=0
+    )
+    np.testing.assert_allclose(mean, last[:, 1:].mean(1), atol=1e-5)
+    np.testing.assert_allclose(mx, last[:, 1:].max(1), atol=1e-5)
+    assert not np.allclose(mean, last.mean(1), atol=1e-3)  # the CLS token is not pooled
+    np.testing.assert_allclose(
+        frozen_features(encoder, windows, "mean_max"), both[:, d:], atol=1e-5
+    )
+    tail = frozen_features(encoder, windows, "embedding_mean_max")
+    np.testing.assert_allclose(tail[:, : emb.shape[1]], emb, atol=1e-5)
+    with pytest.raises(ValueError, match="probe features"):
+        frozen_features(encoder, windows, "cls")
+
+
+def test_study_plan_refuses_unknown_probe_features():
+    from relsar_core.train.label_study import StudyPlan
+
+    with pytest.raises(ValueError, match="probe_features"):
+        StudyPlan(probe_features="pooled")
+
+
+def test_probe_fits_run_on_one_blas_thread(monkeypatch):
+    """On a busy 2-core machine OpenBLAS's second thread made each probe fit ~30× slower; the
+    fits run under a one-thread BLAS limit (and leave the limit as it was after)."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    from relsar_core.train.study_fit import linear_probe_embeddings
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    seen, fit = [], LogisticRegression.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(blas_threads())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    before = blas_threads()
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 10)
+    linear_probe_embeddings(
+        rng.normal(0, 1, (30, 4)) + labels[:, None], labels, rng.normal(0, 1, (6, 4)), labels[:6]
+    )
+    assert len(seen) == 3 and all(threads and set(threads) == {1} for threads in seen)
+    assert blas_threads() == before
