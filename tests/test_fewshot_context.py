@@ -178,3 +178,77 @@ def test_live_naming_of_taught_actions_equals_the_bench_path(tmp_path, toy_data)
     # People mode: two people's first windows, each with a fresh context, are named alone.
     two = predict_streams(taught, windows[:2], [DistanceContext(), DistanceContext()], 1.0)
     np.testing.assert_allclose(two.probabilities, alone.probabilities[:2], atol=1e-5)
+
+
+def _flickering_actions():
+    """Two actions, three clips each, one stream per clip: every third window of a clip lies
+    nearer the other action (alone it is misnamed; with its two neighbours it is not)."""
+    rng = np.random.default_rng(5)
+    e = np.eye(10, dtype=np.float32)
+    rows, labels, clips = [], [], []
+    for name, own, other in (("hop", 0, 1), ("flap", 1, 0)):
+        for clip in range(3):
+            # Each clip's odd windows differ (e[2 + ...]): unlike the other clips' odd ones.
+            odd = e[other] + 0.3 * e[own] + 0.5 * e[2 + clip + 3 * own]
+            for i in range(12):
+                centre = odd if i % 3 == 2 else e[own]
+                rows.append(unit(centre + 0.05 * rng.normal(size=10)))
+                labels.append(name)
+                clips.append(clip)
+    return np.array(rows), np.array(labels), np.array(clips)
+
+
+def test_the_leave_one_clip_out_score_names_held_out_windows_in_context():
+    """The score shown before *Use them* is what the live head does: each held-out clip's
+    windows named in order with a DistanceContext (the bench's stream_contexts), not alone."""
+    from relsar_core.runtime.fewshot_head import loco_scores
+
+    x, labels, clips = _flickering_actions()
+    streams, times = np.zeros(len(x), int), np.tile(np.arange(12) * STEP, 6)
+    in_context = loco_scores(x, labels, clips, None, streams, times)
+    alone = loco_scores(x, labels, clips)
+    expected = {}
+    for cls in ("flap", "hop"):
+        right = 0
+        for clip in range(3):
+            out = (labels == cls) & (clips == clip)
+            head = FewShotHead().fit(x[~out], labels[~out], clips[~out])
+            gate, probs = head.predict(x[out], *stream_contexts(np.zeros(out.sum()), STEP))
+            right += int(((gate > 0.5) & (np.array(head.classes)[probs.argmax(1)] == cls)).sum())
+        expected[cls] = right / 36
+    assert in_context == pytest.approx(expected)
+    assert all(in_context[c] > alone[c] + 0.1 for c in expected), (in_context, alone)
+
+
+def test_taught_examples_keep_each_copys_stream_for_the_score(tmp_path, toy_data):
+    """Teaching stores which copy (speed, width) of its clip each row is and its time in it,
+    through save and load; TaughtClassifier.loco_scores names held-out rows per copy in
+    context. A file without them (taught before) scores each window alone."""
+    import shutil
+
+    from relsar_core.assets import ASSETS_DIR
+    from relsar_core.runtime import fewshot
+    from relsar_core.runtime.fewshot_head import loco_scores
+    from relsar_core.runtime.tflite import TfliteClassifier
+
+    model = tmp_path / "default.tflite"
+    shutil.copy(ASSETS_DIR / "models" / "default.tflite", model)
+    shutil.copy(ASSETS_DIR / "models" / "default.json", model.with_suffix(".json"))
+    base = TfliteClassifier(model)
+    clips = {a: sorted((toy_data / a).glob("*.npz"))[:2] for a in ("wave", "squat")}
+    taught = fewshot.teach(base, model, clips)
+    ex = fewshot.load_taught(model)
+    copies = (1 + len(fewshot.TEACH_SPEEDS)) * (1 + len(fewshot.TEACH_WIDTHS))
+    assert set(ex.copies.tolist()) == set(range(copies))
+    np.testing.assert_array_equal(ex.copies, taught.examples.copies)
+    for key in set(zip(ex.clips.tolist(), ex.copies.tolist(), strict=True)):
+        rows = (ex.clips == key[0]) & (ex.copies == key[1])
+        np.testing.assert_allclose(ex.times[rows], np.arange(rows.sum()) * STEP, atol=1e-5)
+    vectors, centres = ex.vectors(), taught.head.base
+    scores = loco_scores(vectors, ex.labels, ex.clips, centres, ex.streams(), ex.times)
+    assert taught.loco_scores() == scores
+    old = fewshot.TaughtExamples(ex.embeddings, ex.descriptors, ex.labels, ex.clips)
+    assert set(old.copies.tolist()) == {-1}
+    assert fewshot.TaughtClassifier(base, old).loco_scores() == loco_scores(
+        vectors, ex.labels, ex.clips, centres
+    )

@@ -13,7 +13,7 @@ squashed horizontally as if seen from further to the side (TEACH_WIDTHS).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +29,21 @@ from relsar_core.runtime.fewshot_head import (
     read_base_centroids,
 )
 from relsar_core.runtime.smoothing import REJECT_CLASSES
+from relsar_core.runtime.teach_windows import (  # noqa: F401  (re-exported: the teach API)
+    TEACH_SPEEDS,
+    TEACH_WIDTHS,
+    clip_embeddings,
+    clip_windows,
+    example_streams,
+    example_windows,
+    squashed,
+)
 from relsar_core.skeleton.clip import Clip, load_clip
 from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, pose_descriptors
-from relsar_core.skeleton.features import clip_features
 
-TAUGHT_FORMAT = 4  # 4: pose descriptors with the turn block (628 values); 3: lead block (624)
-# Playback speeds of every example clip taught besides its own (relsar-bench teach, docs/teach.md:
-# k = 5 accuracy 0.835 -> 0.854 on unseen actions; retention 0.982 -> 0.968).
-TEACH_SPEEDS = (0.8, 1.25)
-# Widths (x about the body's centre) every example clip is also taught at, each at every speed:
-# a camera further to the side sees a narrower body. 0.8: docs/teach.md, "Camera-angle copies".
-TEACH_WIDTHS = (0.8,)
+# 5: + each row's copy and time in it (leave-one-clip-out in context; a 4 file still reads,
+# its rows scored alone); 4: pose descriptors with the turn block (628 values); 3: lead block
+TAUGHT_FORMAT = 5
 
 
 @dataclass
@@ -57,13 +61,28 @@ class TaughtExamples:
     descriptors: np.ndarray  # (N, D)
     labels: np.ndarray  # (N,) action names
     clips: np.ndarray  # (N,) clip id, unique over the file
+    copies: np.ndarray | None = None  # (N,) which copy of its clip (speed, width); -1 unknown
+    times: np.ndarray | None = None  # (N,) seconds in that copy (teach_windows.example_streams)
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)  # rows taught before copies were kept: each scored alone
+        self.copies = np.full(n, -1, np.int64) if self.copies is None else self.copies
+        self.times = np.zeros(n, np.float32) if self.times is None else self.times
 
     def vectors(self) -> np.ndarray:
         return head_vectors(self.embeddings, self.descriptors)
 
+    def streams(self) -> np.ndarray:
+        """A stream key per row within its clip: its copy, or the row itself when unknown."""
+        own = np.char.add("row", np.arange(len(self.copies)).astype(str))
+        return np.where(self.copies >= 0, self.copies.astype(str), own)
+
     def subset(self, keep: np.ndarray) -> TaughtExamples:
+        return TaughtExamples(*(getattr(self, f)[keep] for f in _FIELDS))
+
+    def joined(self, other: TaughtExamples) -> TaughtExamples:
         return TaughtExamples(
-            self.embeddings[keep], self.descriptors[keep], self.labels[keep], self.clips[keep]
+            *(np.concatenate([getattr(self, f), getattr(other, f)]) for f in _FIELDS)
         )
 
     def counts(self) -> dict[str, int]:
@@ -72,6 +91,9 @@ class TaughtExamples:
             name: len(np.unique(self.clips[self.labels == name]))
             for name in sorted(set(self.labels.tolist()))
         }
+
+
+_FIELDS = ("embeddings", "descriptors", "labels", "clips", "copies", "times")
 
 
 def gate_centroids(centroids: tuple[np.ndarray, list[str]] | None):
@@ -129,9 +151,12 @@ class TaughtClassifier:
 
     def loco_scores(self) -> dict[str, float | None]:
         """Per taught action, the share of its example windows named right when their clip is
-        left out of the examples (fewshot_head.loco_scores; None: taught from one clip)."""
+        left out of the examples, each copy of the clip a stream named in context as live
+        (fewshot_head.loco_scores; None: taught from one clip)."""
         ex = self.examples
-        return loco_scores(ex.vectors(), ex.labels, ex.clips, self.head.base)
+        return loco_scores(
+            ex.vectors(), ex.labels, ex.clips, self.head.base, ex.streams(), ex.times
+        )
 
     def describe(self) -> str:
         """One line for the user: examples per action, the separability score, warnings."""
@@ -177,58 +202,18 @@ def taught_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".taught.npz")
 
 
-def example_windows(clip: Clip, window: int, stride: int = 5) -> np.ndarray:
-    """The windows a taught example gives: those of the clip at its own speed and at each of
-    TEACH_SPEEDS (a person repeats an action faster or slower than when they taught it), as it
-    is and squashed to each of TEACH_WIDTHS (seen from another angle), ordered by their time in
-    the clip, so the two halves of the rows are the clip's first and second half (what
-    leave-one-clip-out uses for a single clip)."""
-    parts = []
-    for shape in (clip, *(squashed(clip, w) for w in TEACH_WIDTHS)):
-        parts.append(clip_windows(shape, window, stride))
-        parts += [
-            clip_windows(replace(shape, fps=shape.fps * s), window, stride) for s in TEACH_SPEEDS
-        ]
-    when = np.concatenate([np.arange(len(p)) / max(len(p), 1) for p in parts])
-    return np.concatenate(parts)[np.argsort(when, kind="stable")]
-
-
-def squashed(clip: Clip, width: float) -> Clip:
-    """The clip with every confident joint's x scaled by `width` about the mean x of the
-    confident joints (a body seen more from the side); missing joints stay as they are."""
-    kp = np.array(clip.keypoints, dtype=np.float32, copy=True)
-    seen = kp[..., 2] > 0
-    if seen.any():
-        centre = float(kp[..., 0][seen].mean())
-        kp[..., 0] = np.where(seen, centre + width * (kp[..., 0] - centre), kp[..., 0])
-    return replace(clip, keypoints=kp)
-
-
-def clip_windows(clip: Clip, window: int, stride: int = 5) -> np.ndarray:
-    """Model inputs (N, window, 60) of a clip resampled to the model's frame rate; a clip
-    shorter than the window is padded at the start with its first frame (as if the person had
-    stood still before it)."""
-    kp = clip.body15_at_model_rate()
-    if len(kp) < window:
-        kp = np.concatenate([np.repeat(kp[:1], window - len(kp), axis=0), kp])
-    return clip_features(kp, window, stride)
-
-
-def clip_embeddings(classifier, clip: Clip, stride: int = 5) -> np.ndarray:
-    """Embeddings (N, E) of all windows of a clip (see clip_windows)."""
-    return classifier.predict_batch(clip_windows(clip, classifier.window, stride)).embedding
-
-
 def examples_from_clips(
     embedder, examples: dict[str, list], stride: int = 5, first_clip: int = 0
 ) -> TaughtExamples:
     """Embed example clips ({action: [clip paths or Clips]}); clip ids count from `first_clip`."""
-    embs, descs, labels, clips = [], [], [], []
+    embs, descs, labels, clips, copies, times = [], [], [], [], [], []
     clip_id = first_clip
     for action, items in examples.items():
         for item in items:
             clip = item if isinstance(item, Clip) else load_clip(item)
-            features = example_windows(clip, embedder.window, stride)
+            features, copy, when = example_streams(clip, embedder.window, stride)
+            copies.append(copy)
+            times.append(when)
             embs.append(embedder.predict_batch(features).embedding)
             descs.append(pose_descriptors(features))
             labels += [action] * len(features)
@@ -241,6 +226,8 @@ def examples_from_clips(
         np.concatenate(descs).astype(np.float32),
         np.asarray(labels, dtype=str),
         np.asarray(clips, dtype=np.int64),
+        np.concatenate(copies).astype(np.int64),
+        np.concatenate(times).astype(np.float32),
     )
 
 
@@ -271,13 +258,15 @@ def load_taught(model_path: str | os.PathLike) -> TaughtExamples | None:
                 data["descriptors"].astype(np.float32),
                 data["labels"].astype(str),
                 data["clips"].astype(np.int64),
+                data["copies"].astype(np.int64) if "copies" in data.files else None,
+                data["times"].astype(np.float32) if "times" in data.files else None,
             )
             sha = str(data["model_sha256"])
     except ModelFileError:
         raise
     except Exception as exc:  # any unreadable file is the same problem for the user
         raise ModelFileError(f"{path}: not a readable taught-actions file ({exc})") from None
-    if not len(ex.embeddings) == len(ex.descriptors) == len(ex.labels) == len(ex.clips):
+    if len({len(getattr(ex, f)) for f in _FIELDS}) != 1:
         raise ModelFileError(f"{path}: its arrays disagree in length; teach again")
     if ex.descriptors.ndim != 2 or ex.descriptors.shape[1] != DESCRIPTOR_DIM:
         raise ModelFileError(
@@ -304,6 +293,8 @@ def save_taught(model_path: str | os.PathLike, examples: TaughtExamples) -> Path
                 descriptors=examples.descriptors,
                 labels=examples.labels.astype(str),
                 clips=examples.clips,
+                copies=examples.copies,
+                times=examples.times,
                 model_sha256=np.str_(sha),
             )
 
@@ -363,12 +354,7 @@ def teach(
     if old is not None:
         old = old.subset(~np.isin(old.labels, list(examples)))
     if old is not None and len(old.labels):
-        new = TaughtExamples(
-            np.concatenate([old.embeddings, new.embeddings]),
-            np.concatenate([old.descriptors, new.descriptors]),
-            np.concatenate([old.labels, new.labels]),
-            np.concatenate([old.clips, new.clips]),
-        )
+        new = old.joined(new)
     classifier = TaughtClassifier(base, new)
     if save:
         save_taught(model_path, new)

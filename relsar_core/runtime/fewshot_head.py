@@ -291,16 +291,21 @@ class DistanceContext:
         return np.mean([r for _, r in self._rows], axis=0)
 
 
+def contexts_of(streams) -> list[DistanceContext]:
+    """A DistanceContext per row, shared by the rows of one stream (same key)."""
+    shared: dict = {}
+    return [shared.setdefault(key, DistanceContext()) for key in np.asarray(streams).tolist()]
+
+
 def stream_contexts(streams, step: float) -> tuple[list[DistanceContext], np.ndarray]:
-    """For rows of several streams, each stream's rows contiguous and in time order `step`
-    seconds apart (a clip's windows): (a DistanceContext per row, shared by its stream; times)."""
+    """For rows of several streams, each stream's rows in time order `step` seconds apart (a
+    clip's windows): (a DistanceContext per row, shared by its stream; times)."""
     streams = np.asarray(streams)
-    contexts, times, shared, count = [], np.zeros(len(streams)), {}, {}
+    times, count = np.zeros(len(streams)), {}
     for i, key in enumerate(streams.tolist()):
-        contexts.append(shared.setdefault(key, DistanceContext()))
         times[i] = step * count.get(key, 0)
         count[key] = count.get(key, 0) + 1
-    return contexts, times
+    return contexts_of(streams), times
 
 
 def predict_in_stream(classifier, features: np.ndarray, context, time: float | None):
@@ -341,13 +346,20 @@ def loco_separability(vectors: np.ndarray, labels, clips) -> float | None:
     return float((labels[nearest] == labels)[usable].mean())
 
 
-def loco_scores(vectors: np.ndarray, labels, clips, base=None) -> dict[str, float | None]:
+def loco_scores(
+    vectors: np.ndarray, labels, clips, base=None, streams=None, times=None
+) -> dict[str, float | None]:
     """Per taught action, leave-one-clip-out: the share of its example windows that the head
     fitted on the *other* clips (all actions, same base-class gate) names that action, i.e. the
     gate is open (within the radius and nearer than the base classes) and the nearest taught
-    action is this one. None for an action taught from a single clip (nothing to leave out)."""
+    action is this one. None for an action taught from a single clip (nothing to leave out).
+    `streams` (a key per row: which copy of its clip, rows of a copy in time order) and `times`
+    (seconds): the held-out clip's windows are named in context, FewShotHead.predict with a
+    DistanceContext per stream as the live path does; without them each window alone."""
     x, labels, clips = unit(vectors), np.asarray(labels).astype(str), np.asarray(clips)
     keys = np.char.add(np.char.add(labels, "\x00"), clips.astype(str))  # ids may repeat per action
+    if streams is not None:
+        streams = np.char.add(np.char.add(keys, "\x00"), np.asarray(streams).astype(str))
     scores: dict[str, float | None] = {}
     for cls in sorted(set(labels.tolist())):
         own = np.unique(keys[labels == cls])
@@ -358,7 +370,10 @@ def loco_scores(vectors: np.ndarray, labels, clips, base=None) -> dict[str, floa
         for key in own:
             out = keys == key
             head = FewShotHead().fit(x[~out], labels[~out], clips[~out], base)
-            gate, probs = head.predict(x[out])
+            args = (
+                (contexts_of(streams[out]), np.asarray(times)[out]) if streams is not None else ()
+            )
+            gate, probs = head.predict(x[out], *args)
             chosen = np.asarray(head.classes)[probs.argmax(axis=1)]
             right += int(((gate > 0.5) & (chosen == cls)).sum())
         scores[cls] = right / int((labels == cls).sum())
