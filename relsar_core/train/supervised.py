@@ -89,13 +89,24 @@ def compile_for_training(model: keras.Model, cfg: TrainConfig, steps_per_epoch: 
     )
 
 
+def refreeze(model: keras.Model) -> keras.Model:
+    """Freeze every layer inside a frozen one, in place. Keras 3 loads a frozen encoder with its
+    MultiHeadAttention's query/key/value/output sublayers trainable (built after the flag is
+    set), so a resumed linear probe would train them."""
+    for layer in model._flatten_layers(include_self=False):
+        if not layer.trainable:
+            for inner in layer._flatten_layers(include_self=False):
+                inner.trainable = False
+    return model
+
+
 def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
     """Load a .keras checkpoint of this project; a missing or broken file is one clear error."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        return keras.models.load_model(path, compile=compile)
+        return refreeze(keras.models.load_model(path, compile=compile))
     except Exception as exc:  # Keras raises many types for a bad file; the user needs one line
         raise ModelFileError(
             f"{path}: not a loadable .keras model ({keras_problem(exc)})"
