@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from relsar_core.data.datasets import load_clip_folder
-from relsar_core.data.mocap.leak import flip_features, nearest_distances
+from relsar_core.data.mocap.leak import nearest_distances
 from relsar_core.data.mocap.webcam_rigs import in_test_view, sample_azimuth
 from relsar_core.skeleton.clip import load_clip
-from relsar_core.skeleton.features import window_features
+from relsar_core.skeleton.features import flip_features, window_features
 from relsar_core.skeleton.layouts import MID_HIP, NECK
 
 

@@ -308,19 +308,29 @@ def stream_contexts(streams, step: float) -> tuple[list[DistanceContext], np.nda
     return contexts_of(streams), times
 
 
+def _in_context(classifier, context, time: float | None) -> bool:
+    """Whether to name windows in their stream's context: a stream was given and the classifier
+    has taught actions (`names_in_context`); otherwise each window is named alone."""
+    return (
+        context is not None
+        and time is not None
+        and bool(getattr(classifier, "names_in_context", False))
+    )
+
+
 def predict_in_stream(classifier, features: np.ndarray, context, time: float | None):
     """The classifier's output for one window of a stream (one person live): a classifier with
     taught actions (`names_in_context`) averages their distances over the stream's recent
     windows (`context`: a DistanceContext per stream, reset when the stream breaks); any other
     classifier names the window alone."""
-    if context is not None and time is not None and getattr(classifier, "names_in_context", 0):
+    if _in_context(classifier, context, time):
         return classifier.predict(features, context, time)
     return classifier.predict(features)
 
 
 def predict_streams(classifier, features: np.ndarray, contexts, time: float | None):
     """predict_in_stream for a batch of windows of several streams at one time (people mode)."""
-    if contexts is not None and time is not None and getattr(classifier, "names_in_context", 0):
+    if _in_context(classifier, contexts, time):
         return classifier.predict_batch(features, list(contexts), [time] * len(features))
     return classifier.predict_batch(features)
 

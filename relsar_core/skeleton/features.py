@@ -159,7 +159,7 @@ def features_as_joints(features: np.ndarray) -> np.ndarray:
 def flip_features(features: np.ndarray) -> np.ndarray:
     """(..., T, 60) → the same windows of the mirror-image performer: swap the left and right
     joints and negate x and vx. Features are centred and scaled, so this equals window_features
-    of the mirrored skeleton (tests/test_features.py). The one NumPy flip: the mirror-leak check
+    of the mirrored skeleton (tests/test_flip_average.py). The one NumPy flip: the mirror-leak check
     and flip test-time averaging (relsar_core.runtime.flip_average) both use it."""
     x = np.asarray(features, dtype=np.float32)
     joints = features_as_joints(x)[..., LAYOUTS["body15"].flip_permutation, :]

@@ -214,19 +214,24 @@ def classifier_from_probe(features: keras.Model, head: keras.layers.Layer) -> ke
     return keras.Model(inputs, {"logits": head(pooled), "embedding": embedding}, name="relsar")
 
 
+def is_pooled_probe(model: keras.Model) -> bool:
+    """Whether a classifier or logits model is classifier_from_probe's form (its head on a
+    `probe_features` model, no nested `encoder`) rather than classifier_from_parts'."""
+    names = {layer.name for layer in model.layers}
+    return "probe_features" in names and "encoder" not in names
+
+
 def encoder_of(model: keras.Model) -> keras.Model:
     """The encoder inside a classifier or logits model of either form (nested `encoder`, or the
     `probe_features` model of a pooled linear probe: its embedding output)."""
-    names = {layer.name for layer in model.layers}
-    if "encoder" in names or "probe_features" not in names:
+    if not is_pooled_probe(model):
         return model.get_layer("encoder")
     features = model.get_layer("probe_features")
     return keras.Model(features.input, features.outputs[1], name="encoder")
 
 
 def _head_input(model: keras.Model, inputs):
-    names = {layer.name for layer in model.layers}
-    if "probe_features" in names and "encoder" not in names:
+    if is_pooled_probe(model):
         return model.get_layer("probe_features")(inputs)[0]
     return model.get_layer("encoder")(inputs)
 
@@ -240,8 +245,7 @@ def logits_model(classifier: keras.Model) -> keras.Model:
 
 def classifier_from_logits_model(model: keras.Model) -> keras.Model:
     """Back from the training view to the two-output classifier (weights shared)."""
-    names = {layer.name for layer in model.layers}
-    if "probe_features" in names and "encoder" not in names:
+    if is_pooled_probe(model):
         return classifier_from_probe(model.get_layer("probe_features"), model.get_layer("logits"))
     return classifier_from_parts(model.get_layer("encoder"), model.get_layer("logits"))
 

@@ -12,8 +12,6 @@ import numpy as np
 
 from relsar_core.skeleton.features import flip_features
 
-__all__ = ["flip_features", "nearest_distances"]
-
 
 def nearest_distances(test: np.ndarray, train: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """RMS distance per feature value from each test window (N, T, 60) to the nearest of the
