@@ -231,6 +231,16 @@ def test_linear_refuses_unknown_probe_features(pretrained, toy_data, splits, tmp
     assert not (tmp_path / "cli").exists() and not (tmp_path / "lib").exists()
 
 
+def test_linear_refuses_pooled_features_with_the_teaching_objective(pretrained, splits, tmp_path):
+    """The teaching objective trains a head on the embedding: a pooled head input is a one-line
+    ConfigError naming the way out, before any run folder is made."""
+    config = load_config("linear", RunConfig, train={"teaching": {"enabled": True}})
+    with pytest.raises(ConfigError, match="train.teaching needs the head on the embedding") as e:
+        linear_probe(pretrained, splits, config, tmp_path / "run", probe_features="mean_max")
+    assert "--probe-features embedding" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
 def test_pooled_linear_run_resumes_with_its_head_input(pooled_linear_run, tmp_path):
     """--resume rebuilds the pooled classifier from last.keras (not an embedding head): the
     best.keras it writes still reads the pooled features."""
