@@ -254,6 +254,9 @@ def test_pooled_linear_run_resumes_with_its_head_input(pooled_linear_run, tmp_pa
         main(["linear", "--resume", str(run), "--epochs", "3"])
     assert done.value.code == 0
     assert json.loads((run / "state.json").read_text())["epoch"] == 3
+    # The optimizer continued: its step count went on from epoch 2's (it restarted at 0 before).
+    steps = int(_saved_optimizer_state(pooled_linear_run / "last.keras")[0]) // 2
+    assert steps > 0 and int(_saved_optimizer_state(run / "last.keras")[0]) == 3 * steps
     for name in ("last.keras", "best.keras"):
         model = keras.models.load_model(run / name)
         assert "probe_features" in {layer.name for layer in model.layers}, name
@@ -294,6 +297,52 @@ def test_a_frozen_encoder_stays_frozen_through_save_and_load(kind, tmp_path):
     assert len(keras.models.load_model(tmp_path / "m.keras").trainable_weights) > 2
     assert len(load_model(tmp_path / "m.keras").trainable_weights) == 2
     assert len(load_model(tmp_path / "m.keras", compile=True).trainable_weights) == 2
+
+
+def _saved_optimizer_state(path) -> list:
+    """The optimizer variables stored in a .keras file (step count first), read with h5py."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with (
+        zipfile.ZipFile(path) as archive,
+        h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as store,
+    ):
+        saved = store["optimizer/vars"]
+        return [np.asarray(saved[str(i)]) for i in range(len(saved))]
+
+
+def test_resuming_a_frozen_encoder_keeps_the_optimizer_state(tmp_path):
+    """load_model(compile=True), what `--resume` uses, restores the step count and the Adam
+    moments of a model with a frozen encoder (Keras alone skipped them: it built the optimizer
+    over the attention sublayers it reloaded trainable, so the learning-rate schedule and the
+    moments restarted from step 0)."""
+    import warnings
+
+    from relsar_core.config import TrainConfig
+    from relsar_core.train.model import classifier_from_parts, logits_model
+    from relsar_core.train.supervised import compile_for_training, load_model
+
+    encoder = build_encoder(ModelConfig(size="tiny"), 30)
+    encoder.trainable = False
+    model = logits_model(classifier_from_parts(encoder, keras.layers.Dense(5, name="logits")))
+    compile_for_training(model, TrainConfig(epochs=2), 2)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, *model.input_shape[1:])).astype("float32")
+    model.fit(x, np.eye(5)[rng.integers(0, 5, 16)], epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.keras")
+    saved = _saved_optimizer_state(tmp_path / "m.keras")
+    assert len(saved) == 5 and int(saved[0]) == 2  # step count + 2 moments × (kernel, bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras' "Skipping variable loading for optimizer"
+        loaded = load_model(tmp_path / "m.keras", compile=True)
+    restored = [np.asarray(v) for v in loaded.optimizer.variables]
+    assert len(restored) == len(saved)
+    for got, want in zip(restored, saved, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(restored[1]).sum() > 0  # the moments are there, not zeros
 
 
 def test_finetune_from_a_pooled_linear_run(pooled_linear_run, pretrained, splits, tmp_path):

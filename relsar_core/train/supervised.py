@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -106,11 +107,48 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        return refreeze(keras.models.load_model(path, compile=compile))
+        model = refreeze(keras.models.load_model(path, compile=False))
+        if compile:
+            compile_as_saved(model, path)
+        return model
     except Exception as exc:  # Keras raises many types for a bad file; the user needs one line
         raise ModelFileError(
             f"{path}: not a loadable .keras model ({keras_problem(exc)})"
         ) from None
+
+
+def compile_as_saved(model: keras.Model, path: Path) -> None:
+    """Compile a loaded (and refrozen) model as it was saved, with its optimizer's state (the
+    step count and moments). Keras' own compile=True builds the optimizer before `refreeze`, over
+    the attention sublayers it reloaded trainable, so the saved state no longer matches its
+    variables and is skipped with a warning: a resumed linear probe restarted Adam's moments and
+    its learning-rate schedule from step 0."""
+    import io
+    import json
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        compile_config = json.loads(archive.read("config.json")).get("compile_config")
+        if not compile_config:
+            return
+        model.compile_from_config(compile_config)
+        weights = io.BytesIO(archive.read("model.weights.h5"))
+    with h5py.File(weights, "r") as store:
+        saved = store.get("optimizer/vars")
+        if saved is None or getattr(model, "optimizer", None) is None:
+            return
+        model.optimizer.build(model.trainable_variables)
+        if len(saved) != len(model.optimizer.variables):  # e.g. a run resumed before this fix
+            warnings.warn(
+                f"{path}: optimizer state not restored (saved {len(saved)} variables, the model "
+                f"trains {len(model.optimizer.variables)}); it restarts from step 0",
+                stacklevel=2,
+            )
+            return
+        for i, variable in enumerate(model.optimizer.variables):
+            variable.assign(saved[str(i)][()])
 
 
 def predict_probabilities(
