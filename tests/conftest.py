@@ -66,6 +66,27 @@ def tiny_tflite_model(tmp_path_factory, tiny_run_dir):
     return out
 
 
+@pytest.fixture
+def toy_gate():
+    """Makes an open-set gate on a toy embedding space: class k's 20 training windows sit near
+    the k-th unit vector of R^8. `toy_gate(names, threshold=0.8)` returns (sidecar entry, gate)."""
+    import numpy as np
+
+    from relsar_core.runtime.rejection import read_rejection, rejection_entry
+
+    def make(names: list[str], threshold: float = 0.8):
+        rng = np.random.default_rng(0)
+        emb = np.concatenate(
+            [rng.normal(0, 0.05, (20, 8)) + np.eye(8)[k] for k in range(len(names))]
+        )
+        entry = rejection_entry(emb, np.repeat(np.arange(len(names)), 20), names, threshold)
+        gate = read_rejection({"rejection": entry}, names, 8)
+        assert gate is not None
+        return entry, gate
+
+    return make
+
+
 # In CI (env CI set) nothing real may be skipped: a test skipped because a pose model or the sample
 # video is not fetched, or a dev dependency is missing, fails there instead. Locally it still skips.
 REAL_PARTS_MISSING = ("not fetched", "could not import")

@@ -135,15 +135,12 @@ def test_relsar_gate_tunes_with_flip_averaging_and_writes_both_together(
     assert json.loads(model.with_suffix(".json").read_text())["flip_average"] is False
 
 
-def test_with_flip_averaging_the_gate_takes_the_nearer_of_the_two_views():
-    from relsar_core.runtime.rejection import GatedClassifier, read_rejection, rejection_entry
+def test_with_flip_averaging_the_gate_takes_the_nearer_of_the_two_views(toy_gate):
+    from relsar_core.runtime.rejection import GatedClassifier
     from relsar_core.runtime.tflite import ClassifierOutput
 
     names = ["wave", "clap", "other"]
-    rng = np.random.default_rng(0)
-    emb = np.concatenate([rng.normal(0, 0.05, (20, 8)) + np.eye(8)[k] for k in range(3)])
-    entry = rejection_entry(emb, np.repeat(np.arange(3), 20), names, 0.8)
-    gate = read_rejection({"rejection": entry}, names, 8)
+    entry, gate = toy_gate(names)
     probs = np.tile(np.array([[0.9, 0.05, 0.05]], np.float32), (2, 1))  # top class: wave
     far, near = np.eye(8)[[5, 5]], np.eye(8)[[0, 5]]  # window 0's mirror image is near `wave`
     alone = gate.similarities(probs, far)

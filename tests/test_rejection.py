@@ -22,17 +22,8 @@ from relsar_core.runtime.rejection import (
 NAMES = ["wave", "clap", "other"]
 
 
-def _gate(threshold: float = 0.8):
-    rng = np.random.default_rng(0)
-    emb = np.concatenate([rng.normal(0, 0.05, (20, 8)) + np.eye(8)[k] for k in range(3)])
-    labels = np.repeat(np.arange(3), 20)
-    gate = read_rejection({"rejection": rejection_entry(emb, labels, NAMES, threshold)}, NAMES, 8)
-    assert gate is not None
-    return gate
-
-
-def test_gate_keeps_windows_near_their_class_and_rejects_far_ones():
-    gate = _gate()
+def test_gate_keeps_windows_near_their_class_and_rejects_far_ones(toy_gate):
+    _, gate = toy_gate(NAMES)
     probs = np.array([[0.9, 0.05, 0.05]] * 3 + [[0.1, 0.1, 0.8]], np.float32)
     emb = np.stack([np.eye(8)[0], np.eye(8)[5], np.eye(8)[1], np.eye(8)[5]]).astype(np.float32)
     out = gate.gate(probs, emb)
@@ -43,13 +34,9 @@ def test_gate_keeps_windows_near_their_class_and_rejects_far_ones():
     assert np.allclose(out[3], probs[3])  # already the rejection class: never gated
 
 
-def test_a_rest_class_is_never_gated():
+def test_a_rest_class_is_never_gated(toy_gate):
     """`idle` is "no action" already: the gate leaves it alone (it only stops actions being named)."""
-    names = ["wave", "idle", "other"]
-    rng = np.random.default_rng(0)
-    emb = np.concatenate([rng.normal(0, 0.05, (20, 8)) + np.eye(8)[k] for k in range(3)])
-    entry = rejection_entry(emb, np.repeat(np.arange(3), 20), names, 0.8)
-    gate = read_rejection({"rejection": entry}, names, 8)
+    _, gate = toy_gate(["wave", "idle", "other"])
     far = np.eye(8, dtype=np.float32)[[5, 5]]
     probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1]], np.float32)
     out = gate.gate(probs, far)
