@@ -13,7 +13,7 @@ squashed horizontally as if seen from further to the side (TEACH_WIDTHS).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,7 @@ class TaughtExamples:
         }
 
 
-_FIELDS = ("embeddings", "descriptors", "labels", "clips", "copies", "times")
+_FIELDS = tuple(f.name for f in fields(TaughtExamples))  # every per-row array, in order
 
 
 def gate_centroids(centroids: tuple[np.ndarray, list[str]] | None):
