@@ -196,3 +196,27 @@ def test_probe_fits_run_on_one_blas_thread(monkeypatch):
     )
     assert len(seen) == 3 and all(threads and set(threads) == {1} for threads in seen)
     assert blas_threads() == before
+
+
+def test_pretraining_is_reused_only_for_the_same_recipe_and_clips(toy_data, tmp_path):
+    """A finished pre-training with the same config and clips is reused (the downstream runs
+    can be redone without it); another recipe, or other clips, trains afresh."""
+    from dataclasses import replace
+
+    from relsar_core.train.label_study import PRETRAINING_RECORD, pretrain, quick_plan
+
+    plan, out = quick_plan(), tmp_path / "byol"
+    first = pretrain(toy_data, None, plan, out, show_progress=False)
+    assert not first.get("reused") and (out / PRETRAINING_RECORD).is_file()
+    stamp = (out / "encoder.keras").stat().st_mtime_ns
+    again = pretrain(toy_data, None, plan, out, show_progress=False)
+    assert again["reused"] and again["loss"] == first["loss"]
+    assert (out / "encoder.keras").stat().st_mtime_ns == stamp
+    other = pretrain(toy_data, None, replace(plan, byol_batch=16), out, show_progress=False)
+    assert not other.get("reused") and other["config"]["batch_size"] == 16
+    fewer = tmp_path / "fewer"
+    for cls in sorted(p for p in toy_data.iterdir() if p.is_dir())[:3]:
+        (fewer / cls.name).mkdir(parents=True)
+        for clip in sorted(cls.glob("*.npz")):
+            (fewer / cls.name / clip.name).symlink_to(clip)
+    assert not pretrain(fewer, None, replace(plan, byol_batch=16), out, False).get("reused")

@@ -166,10 +166,12 @@ def run(
             raise DataError(f"{folder}: no such folder (--data needs train/ and test/ inside)")
     plan = quick_plan() if quick else StudyPlan()
     runs = work / "runs"
-    if runs.exists():
+    if runs.exists():  # the pre-training stays: run_study reuses it when its recipe matches
         import shutil
 
-        shutil.rmtree(runs)
+        for old in runs.iterdir():
+            if old.name != "byol":
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
     result = run_study(train, test, runs, plan, log=lambda s: console.print(s, highlight=False))
     result["quick"] = quick
     write_json(work / "byol_study.json", result, indent=1)

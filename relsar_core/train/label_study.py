@@ -28,7 +28,9 @@ Design (affordable on a 2-core CPU, and fair):
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ import numpy as np
 
 from relsar_core.config import DEFAULT_PROBE_FEATURES, BYOLRunConfig, RunConfig, load_config
 from relsar_core.data.datasets import Splits, load_splits
+from relsar_core.files import write_json
 from relsar_core.train.augment import source_window
 from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 from relsar_core.train.protocols import label_fraction_subset
@@ -45,6 +48,8 @@ METHODS = ("supervised", "byol_finetune", "byol_linear", "byol_knn")
 # The probe runs before fine-tuning, whose head it gives (LP-FT); the table keeps METHODS' order.
 RUN_ORDER = ("supervised", "byol_linear", "byol_finetune", "byol_knn")
 FINETUNE_HEADS = ("probe", "random")  # LP-FT's start, or a seeded random head
+# Written into the BYOL run folder when pre-training finishes: what it was made from.
+PRETRAINING_RECORD = "study_pretraining.json"
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,9 @@ def byol_config(plan: StudyPlan) -> BYOLRunConfig:
 
 
 def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: bool) -> dict:
-    """One BYOL pre-training on the training folder (labels unused, the test folder refused)."""
+    """One BYOL pre-training on the training folder (labels unused, the test folder refused).
+    A finished one in `out` with the same config and the same clips is reused (its summary
+    gets `reused: True`): the downstream runs can be redone without the longest step."""
     cfg = byol_config(plan)
     windows, info = load_pretraining_windows(
         [train_dir],
@@ -152,6 +159,14 @@ def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: boo
         test_data=test_dir,
         source_frames=source_window(cfg.data.window, cfg.augment.speed),
     )
+    recipe = {"config": cfg.model_dump(mode="json"), "clips": info["pretraining_clips"]}
+    done = Path(out) / PRETRAINING_RECORD
+    if done.is_file() and (Path(out) / "encoder.keras").is_file():
+        record = json.loads(done.read_text())
+        if {k: record.get(k) for k in recipe} == recipe:
+            return {**record["summary"], "reused": True}
+    if Path(out).exists():  # another recipe's or an unfinished pre-training
+        shutil.rmtree(out)
     started = time.perf_counter()
     summary = pretrain_byol(
         windows, cfg, out, show_progress=show_progress, run_info={"data_info": info}
@@ -161,6 +176,7 @@ def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: boo
         windows=int(len(windows)),
         config=cfg.model_dump(mode="json")["byol"],
     )
+    write_json(done, {**recipe, "summary": summary})
     return summary
 
 
@@ -213,7 +229,8 @@ def run_study(
     started = time.perf_counter()
     seed_everything(0)
     byol = pretrain(train_dir, test_dir, plan, work / "byol", show_progress)
-    log(f"BYOL: {byol['epochs']} epochs, loss {byol['loss']:.3f}, {byol['seconds']:.0f} s")
+    took = "reused from " + str(work / "byol") if byol.get("reused") else f"{byol['seconds']:.0f} s"
+    log(f"BYOL: {byol['epochs']} epochs, loss {byol['loss']:.3f}, {took}")
     encoder = work / "byol"
     configs = _configs(plan)
     first = configs["supervised"]
