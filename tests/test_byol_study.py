@@ -220,3 +220,37 @@ def test_pretraining_is_reused_only_for_the_same_recipe_and_clips(toy_data, tmp_
         for clip in sorted(cls.glob("*.npz")):
             (fewer / cls.name / clip.name).symlink_to(clip)
     assert not pretrain(fewer, None, replace(plan, byol_batch=16), out, False).get("reused")
+
+
+def test_pooled_head_trainer_starts_as_the_pooled_probe(toy_data):
+    """LP-FT with the head on the probe's pooled features: the trainer built with
+    `head_features` and started from an encoder and that probe gives the probe's logits on
+    raw windows (encoder weights land in the encoder, the head reads the pooled features)."""
+    from relsar_core.config import AugmentConfig, ModelConfig, TrainConfig
+    from relsar_core.data.datasets import load_splits
+    from relsar_core.train.model import build_encoder
+    from relsar_core.train.study_fit import (
+        ReusableTrainer,
+        frozen_features,
+        linear_probe_embeddings,
+        probe_head_weights,
+    )
+
+    splits = load_splits(toy_data, 30, 10, 0.3, 0.15, 42)
+    model_cfg = ModelConfig(size="tiny")
+    encoder = build_encoder(model_cfg, 30)
+    kind = "embedding_mean_max"
+    bank = frozen_features(encoder, splits.train.windows, kind)
+    probe, _ = linear_probe_embeddings(bank, splits.train.labels, bank, splits.train.labels)
+    k = splits.train.num_classes
+    trainer = ReusableTrainer(
+        model_cfg, k, 30, TrainConfig(), AugmentConfig(), 2, head_features=kind
+    )
+    start = trainer.initial_weights(0, encoder.get_weights(), probe_head_weights(probe, k))
+    trainer.model.set_weights(start)
+    logits = trainer.model.predict(splits.test.windows, verbose=0)
+    want = probe.decision_function(frozen_features(encoder, splits.test.windows, kind))
+    np.testing.assert_allclose(logits[:, probe.classes_], want, atol=1e-3)
+    plain = ReusableTrainer(model_cfg, k, 30, TrainConfig(), AugmentConfig(), 2)
+    assert len(plain.model.get_weights()) == len(start)  # same encoder, a wider head
+    assert plain.model.get_weights()[-2].shape[0] < start[-2].shape[0]

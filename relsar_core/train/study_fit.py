@@ -27,6 +27,9 @@ from relsar_core.config import PROBE_FEATURES, AugmentConfig, ModelConfig, Train
 from relsar_core.data.datasets import WindowSet, class_weights
 from relsar_core.train.model import (
     build_classifier,
+    build_encoder,
+    classifier_from_probe,
+    encoder_of,
     logits_model,
     probe_features_model,
 )
@@ -70,10 +73,12 @@ class ReusableTrainer:
         train_cfg: TrainConfig,
         augment_cfg: AugmentConfig,
         steps_per_epoch: int,
+        head_features: str = "embedding",
     ):
         self.model_cfg, self.num_classes, self.window = model_cfg, num_classes, window
         self.cfg, self.augment_cfg, self.steps = train_cfg, augment_cfg, steps_per_epoch
-        self.classifier = build_classifier(model_cfg, num_classes, window)
+        self.head_features = head_features
+        self.classifier = self._build()
         self.model = logits_model(self.classifier)
         compile_for_training(self.model, train_cfg, steps_per_epoch)
         self.model.optimizer.build(self.model.trainable_variables)
@@ -85,12 +90,21 @@ class ReusableTrainer:
         replaced by `encoder_weights` (fine-tuning a pre-trained encoder) and its head by
         `head_weights` ([kernel, bias], LP-FT) when given."""
         keras.utils.set_random_seed(seed)
-        fresh = build_classifier(self.model_cfg, self.num_classes, self.window)
+        fresh = self._build()
         if encoder_weights is not None:
-            fresh.get_layer("encoder").set_weights(encoder_weights)
+            encoder_of(fresh).set_weights(encoder_weights)
         if head_weights is not None:
             fresh.get_layer("logits").set_weights(head_weights)
         return logits_model(fresh).get_weights()
+
+    def _build(self) -> keras.Model:
+        """The classifier; its head reads `head_features` of the encoder (one of PROBE_FEATURES:
+        the embedding, as the shipped classifier, or a pooled probe's features)."""
+        if self.head_features == "embedding":
+            return build_classifier(self.model_cfg, self.num_classes, self.window)
+        encoder = build_encoder(self.model_cfg, self.window)
+        features = probe_features_model(encoder, self.head_features)
+        return classifier_from_probe(features, keras.layers.Dense(self.num_classes, name="logits"))
 
     def run(self, weights: list, train: WindowSet, val: WindowSet, seed: int) -> dict:
         """Train from `weights` for the fixed schedule; the best-validation weights stay loaded."""
