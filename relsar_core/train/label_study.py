@@ -75,6 +75,9 @@ class StudyPlan:
     # docs/byol.md "Longer pre-training and pooled tokens"): the embedding and the last block's
     # mean- and max-pooled frame tokens. k-NN and LP-FT's head read the embedding.
     probe_features: str = DEFAULT_PROBE_FEATURES
+    # What LP-FT's head reads: "embedding" (the shipped classifier's form), or the probe's own
+    # features (then its start is the linear row's probe itself).
+    finetune_features: str = "embedding"
     byol: dict = field(  # overrides of the BYOL section
         default_factory=lambda: {"projector": [1024, 256], "predictor": [1024, 256]}
     )
@@ -90,6 +93,11 @@ class StudyPlan:
         if self.probe_features not in PROBE_FEATURES:
             raise ValueError(
                 f"probe_features: one of {PROBE_FEATURES}, not {self.probe_features!r}"
+            )
+        if self.finetune_features not in ("embedding", self.probe_features):
+            raise ValueError(
+                f"finetune_features: 'embedding' or the probe's {self.probe_features!r}, "
+                f"not {self.finetune_features!r}"
             )
 
 
@@ -283,6 +291,7 @@ def run_study(
             cfg.train,
             cfg.augment,
             plan.steps_per_epoch,
+            head_features=plan.finetune_features if method == "byol_finetune" else "embedding",
         )
         for method, cfg in configs.items()
     }
@@ -309,11 +318,11 @@ def run_study(
                 elif method == "byol_linear":
                     probe, c = probe_on(feats, train_rows, val_rows, part)
                     predicted, extra = probe.predict(feats["test"]), {"C": c}
-                    # LP-FT's head reads the embedding: a probe on other features cannot be it
-                    on_embedding = (
-                        probe if feats is emb else probe_on(emb, train_rows, val_rows, part)[0]
-                    )
-                    head = probe_head_weights(on_embedding, splits.train.num_classes)
+                    # LP-FT's head is this probe when it reads the same features, else the
+                    # same fit on the embedding
+                    same = feats is emb or plan.finetune_features == plan.probe_features
+                    start_probe = probe if same else probe_on(emb, train_rows, val_rows, part)[0]
+                    head = probe_head_weights(start_probe, splits.train.num_classes)
                 else:
                     predicted = knn_embeddings(
                         emb["train"][train_rows], part.train.labels, emb["test"], plan.knn_k
