@@ -220,6 +220,8 @@ def test_pretraining_is_reused_only_for_the_same_recipe_and_clips(toy_data, tmp_
         for clip in sorted(cls.glob("*.npz")):
             (fewer / cls.name / clip.name).symlink_to(clip)
     assert not pretrain(fewer, None, replace(plan, byol_batch=16), out, False).get("reused")
+    (out / PRETRAINING_RECORD).write_text("{not json")  # unreadable: trains afresh
+    assert not pretrain(fewer, None, replace(plan, byol_batch=16), out, False).get("reused")
 
 
 def test_pooled_head_trainer_starts_as_the_pooled_probe(toy_data):

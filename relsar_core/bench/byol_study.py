@@ -170,8 +170,12 @@ def run(
         import shutil
 
         for old in runs.iterdir():
-            if old.name != "byol":
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
+            if old.name == "byol":
+                continue
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
     result = run_study(train, test, runs, plan, log=lambda s: console.print(s, highlight=False))
     result["quick"] = quick
     write_json(work / "byol_study.json", result, indent=1)

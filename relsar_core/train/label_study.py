@@ -28,7 +28,6 @@ Design (affordable on a 2-core CPU, and fair):
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -39,7 +38,8 @@ import numpy as np
 
 from relsar_core.config import DEFAULT_PROBE_FEATURES, BYOLRunConfig, RunConfig, load_config
 from relsar_core.data.datasets import Splits, load_splits
-from relsar_core.files import write_json
+from relsar_core.errors import RelsarError
+from relsar_core.files import read_json_object, write_json
 from relsar_core.train.augment import source_window
 from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 from relsar_core.train.protocols import label_fraction_subset
@@ -167,13 +167,17 @@ def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: boo
         test_data=test_dir,
         source_frames=source_window(cfg.data.window, cfg.augment.speed),
     )
+    out = Path(out)
     recipe = {"config": cfg.model_dump(mode="json"), "clips": info["pretraining_clips"]}
-    done = Path(out) / PRETRAINING_RECORD
-    if done.is_file() and (Path(out) / "encoder.keras").is_file():
-        record = json.loads(done.read_text())
+    done = out / PRETRAINING_RECORD
+    if done.is_file() and (out / "encoder.keras").is_file():
+        try:
+            record = read_json_object(done)
+        except RelsarError:  # unreadable: it proves nothing, so pre-train again
+            record = {}
         if {k: record.get(k) for k in recipe} == recipe:
             return {**record["summary"], "reused": True}
-    if Path(out).exists():  # another recipe's or an unfinished pre-training
+    if out.exists():  # another recipe's, an unfinished or an unreadable pre-training
         shutil.rmtree(out)
     started = time.perf_counter()
     summary = pretrain_byol(
@@ -182,7 +186,7 @@ def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: boo
     summary.update(
         seconds=round(time.perf_counter() - started, 1),
         windows=int(len(windows)),
-        config=cfg.model_dump(mode="json")["byol"],
+        config=recipe["config"]["byol"],
     )
     write_json(done, {**recipe, "summary": summary})
     return summary
