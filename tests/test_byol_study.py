@@ -256,3 +256,13 @@ def test_pooled_head_trainer_starts_as_the_pooled_probe(toy_data):
     plain = ReusableTrainer(model_cfg, k, 30, TrainConfig(), AugmentConfig(), 2)
     assert len(plain.model.get_weights()) == len(start)  # same encoder, a wider head
     assert plain.model.get_weights()[-2].shape[0] < start[-2].shape[0]
+
+
+def test_finetune_features_must_be_the_embedding_or_the_probes():
+    from relsar_core.train.label_study import StudyPlan
+
+    assert StudyPlan(finetune_features="embedding_mean_max").finetune_features == (
+        "embedding_mean_max"
+    )
+    with pytest.raises(ValueError, match="finetune_features: 'embedding' or the probe's"):
+        StudyPlan(finetune_features="cls_mean_max")
