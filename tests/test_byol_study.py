@@ -2,6 +2,7 @@
 model, a few steps): every method × fraction row, seeds aggregated, sane values, the files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -266,3 +267,60 @@ def test_finetune_features_must_be_the_embedding_or_the_probes():
     )
     with pytest.raises(ValueError, match="finetune_features: 'embedding' or the probe's"):
         StudyPlan(finetune_features="cls_mean_max")
+
+
+def test_validation_split_is_the_trainers_and_leaves_the_test_side_out(toy_data, tmp_path):
+    """--validation: the training folder's validation clips (the split run_study holds out)
+    become the stand-in test side, the rest the training side; no clip is on both sides."""
+    from relsar_core.bench.byol_study import validation_data
+    from relsar_core.config import RunConfig, load_config
+    from relsar_core.data.datasets import load_splits
+
+    data = load_config("webcam_model", RunConfig).data
+    want = load_splits(toy_data, 30, 10, data.val_fraction, 0.0, data.seed)
+    train, test = validation_data(toy_data, tmp_path / "validation")
+    names = {side: {p.relative_to(side) for p in side.rglob("*.npz")} for side in (train, test)}
+    for side, split in ((test, want.val), (train, want.train)):
+        clips = {Path(split.clip_paths[i]).relative_to(toy_data) for i in np.unique(split.clip_ids)}
+        assert names[side] == clips
+    assert not names[train] & names[test]
+    assert sorted(d.name for d in test.iterdir()) == sorted(want.train.class_names)
+
+
+def test_study_plan_runs_only_the_chosen_methods():
+    from relsar_core.train.label_study import StudyPlan, run_order
+
+    assert run_order(StudyPlan(methods=("byol_finetune",))) == ("byol_linear", "byol_finetune")
+    assert run_order(StudyPlan(methods=("byol_finetune",), finetune_head="random")) == (
+        "byol_finetune",
+    )
+    assert run_order(StudyPlan(methods=("byol_knn", "supervised"))) == ("supervised", "byol_knn")
+    for bad in ((), ("byol_finetune", "byol_svm")):
+        with pytest.raises(ValueError, match="methods"):
+            StudyPlan(methods=bad)
+
+
+@pytest.mark.slow
+def test_validation_study_with_one_method_never_reads_the_test_folder(tmp_path):
+    """The quick study in validation mode with only fine-tuning: the test folder is gone, yet
+    the study runs (on the training folder's validation clips) and records only fine-tuning."""
+    import shutil
+
+    from relsar_core.bench.byol_study import run, study_data
+
+    work = tmp_path / "work"
+    study_data(work, quick=True)
+    shutil.rmtree(work / "data" / "test")
+    (work / "data" / "test").mkdir()  # present but empty: reading it would fail
+    changes = {"methods": ("byol_finetune",), "fractions": (0.1, 1.0), "seeds": (3,)}
+    measurements = run(True, work / "data", work, validation=True, plan_changes=changes)
+    result = json.loads((work / "byol_study.json").read_text())
+    assert result["validation"] is True and result["plan"]["seeds"] == [3]
+    assert {(r["method"], r["fraction"]) for r in result["rows"]} == {
+        ("byol_finetune", 0.1),
+        ("byol_finetune", 1.0),
+    }
+    assert {r["seed"] for r in result["runs"]} == {3}
+    assert str(work / "validation" / "test") == result["data"]["test"]
+    assert len(measurements) == 2  # no comparison rows without supervised or the probe
+    assert (work / "byol_study.png").read_bytes()[:4] == b"\x89PNG"

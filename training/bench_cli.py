@@ -16,6 +16,44 @@ from relsar_core.errors import RelsarError
 from relsar_core.files import write_json, write_text
 from relsar_core.train.tf_setup import quiet_tensorflow
 
+# relsar_core.train.label_study.METHODS, spelt here so --help needs no TensorFlow import
+STUDY_METHODS = ("supervised", "byol_finetune", "byol_linear", "byol_knn")
+STUDY_OPTIONS = ("validation", "fractions", "seeds", "methods", "finetune_lr_scale")
+
+
+def study_plan_changes(args: argparse.Namespace) -> dict:
+    """The StudyPlan fields the byol-study options set; a bad value is a one-line error."""
+    changes: dict = {}
+    try:
+        if args.fractions:
+            changes["fractions"] = tuple(float(f) for f in args.fractions.split(","))
+        if args.seeds:
+            if "-" in args.seeds:
+                first, last = (int(s) for s in args.seeds.split("-"))
+                changes["seeds"] = tuple(range(first, last + 1))
+            else:
+                changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+    except ValueError:
+        raise RelsarError(
+            f"--fractions {args.fractions!r} / --seeds {args.seeds!r}: comma-separated numbers "
+            "(seeds also as a range S-T)"
+        ) from None
+    if not all(0 < f <= 1 for f in changes.get("fractions", (1,))):
+        raise RelsarError(f"--fractions {args.fractions}: each must be in (0, 1]")
+    if "seeds" in changes and (not changes["seeds"] or min(changes["seeds"]) < 0):
+        raise RelsarError(f"--seeds {args.seeds}: give at least one seed, none negative")
+    if args.methods:
+        methods = tuple(m.strip() for m in args.methods.split(","))
+        unknown = sorted(set(methods) - set(STUDY_METHODS))
+        if unknown or not methods:
+            raise RelsarError(f"--methods: unknown {unknown}; some of {', '.join(STUDY_METHODS)}")
+        changes["methods"] = methods
+    if args.finetune_lr_scale is not None:
+        if not args.finetune_lr_scale > 0:
+            raise RelsarError(f"--finetune-lr-scale {args.finetune_lr_scale}: must be > 0")
+        changes["finetune_lr_scale"] = args.finetune_lr_scale
+    return changes
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -58,6 +96,32 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="byol-study: folder for its data, runs, byol_study.{json,md,png} (default "
         "build/byol-study, build/byol-study-quick with --quick)",
+    )
+    p.add_argument(
+        "--validation",
+        action="store_true",
+        help="byol-study: run on the training folder alone, its validation clips standing in "
+        "for the test side (which is never read): for tuning, not for the results",
+    )
+    p.add_argument(
+        "--fractions",
+        metavar="F,..",
+        help="byol-study: label fractions in (0, 1] (default 0.01,0.05,0.1,1)",
+    )
+    p.add_argument(
+        "--seeds", metavar="S-T|S,..", help="byol-study: seeds, e.g. 0-9 or 0,3 (default 0-2)"
+    )
+    p.add_argument(
+        "--methods",
+        metavar="M,..",
+        help="byol-study: some of " + ", ".join(STUDY_METHODS) + " (default: all)",
+    )
+    p.add_argument(
+        "--finetune-lr-scale",
+        type=float,
+        metavar="X",
+        help="byol-study: fine-tuning's learning rate as a multiple of supervised training's "
+        "(default 0.5)",
     )
     p.add_argument(
         "--model",
@@ -115,6 +179,12 @@ def _main(argv: list[str] | None) -> int:
         raise RelsarError(f"--model is for `relsar-bench teach` only, not {args.part}")
     if args.seed != 0 and args.part != "teach":
         raise RelsarError(f"--seed is for `relsar-bench teach` only, not {args.part}")
+    for option in STUDY_OPTIONS:
+        value = getattr(args, option)
+        if value not in (None, False) and args.part != "byol-study":
+            flag = "--" + option.replace("_", "-")
+            raise RelsarError(f"{flag} is for `relsar-bench byol-study` only, not {args.part}")
+    plan_changes = study_plan_changes(args)
     if args.model is not None and not args.model.is_file():
         raise RelsarError(f"{args.model}: no such model file")
     parts = PARTS if args.part == "all" else (args.part,)
@@ -125,7 +195,12 @@ def _main(argv: list[str] | None) -> int:
         module = importlib.import_module(f"relsar_core.bench.{part.replace('-', '_')}")
         extra = {"people": args.people} if part == "pipeline" and args.people > 1 else {}
         if part == "byol-study":
-            extra = {"data": args.data, "work": args.work}
+            extra = {
+                "data": args.data,
+                "work": args.work,
+                "validation": args.validation,
+                "plan_changes": plan_changes,
+            }
         if part == "teach":
             extra = {"seed": args.seed, **({"model": args.model} if args.model else {})}
         measurements += module.run(quick=args.quick, **extra)

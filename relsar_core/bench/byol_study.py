@@ -8,6 +8,10 @@ viewpoints, styles and body proportions). Without --data, a subset of the defaul
 is generated into WORK/data (`relsar-data webcam --seed 0` with fewer clips per class: the
 first clips of the full data set, which draws every clip from its own seed). --quick runs the
 same plumbing on toy clips with the tiny model in seconds (a test, not a result).
+
+--validation tunes without the test side: the study runs on the training folder alone, its
+validation clips (the split the trainer itself holds out) standing in for the test folder, which
+is never read. Choices are made this way and scored on the test side once (docs/byol.md).
 """
 
 from __future__ import annotations
@@ -54,6 +58,34 @@ def study_data(work: Path, quick: bool) -> tuple[Path, Path]:
     return data / "train", data / "test"
 
 
+def validation_data(train: Path, out: Path) -> tuple[Path, Path]:
+    """(train, test) folders in `out` for --validation: the training folder's validation clips
+    (the split `run_study` holds out, from the `webcam_model` recipe's fraction and seed) as the
+    test side, the rest as the training side. Hard links where the file system allows."""
+    import shutil
+
+    import numpy as np
+
+    from relsar_core.config import RunConfig, load_config
+    from relsar_core.data.datasets import find_clips, split_clips
+
+    pairs, names = find_clips(train)
+    labels = np.array([names.index(c) for _, c in pairs])
+    data = load_config("webcam_model", RunConfig).data
+    _, val, _ = split_clips(labels, data.val_fraction, 0.0, data.seed)
+    held = set(val.tolist())
+    if out.exists():
+        shutil.rmtree(out)
+    for i, (path, name) in enumerate(pairs):
+        side = out / ("test" if i in held else "train") / name
+        side.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, side / path.name)
+        except OSError:
+            shutil.copy2(path, side / path.name)
+    return out / "train", out / "test"
+
+
 def markdown(result: dict) -> str:
     """The study table: accuracy mean ± std (min–max) over the seeds, per method and fraction."""
     fractions = result["plan"]["fractions"]
@@ -71,9 +103,11 @@ def markdown(result: dict) -> str:
                 else "–"
             )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    clips = {f: rows[("supervised", f)]["labelled_clips"] for f in fractions}
+    clips = {r["fraction"]: r["labelled_clips"] for r in result["rows"]}
     lines.append(
-        "| labelled training clips | " + " | ".join(str(clips[f]) for f in fractions) + " |"
+        "| labelled training clips | "
+        + " | ".join(str(clips.get(f, "–")) for f in fractions)
+        + " |"
     )
     return "\n".join(lines) + "\n"
 
@@ -88,15 +122,17 @@ def plot(result: dict, path: Path) -> None:
     rows = {(r["method"], r["fraction"]): r for r in result["rows"]}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for method, label in LABELS.items():
-        mean = [rows[(method, f)]["accuracy_mean"] for f in fractions]
-        std = [rows[(method, f)]["accuracy_std"] for f in fractions]
-        ax.errorbar(
-            [100 * f for f in fractions], mean, yerr=std, marker="o", capsize=3, label=label
-        )
+        have = [f for f in fractions if (method, f) in rows]
+        if not have:
+            continue
+        mean = [rows[(method, f)]["accuracy_mean"] for f in have]
+        std = [rows[(method, f)]["accuracy_std"] for f in have]
+        ax.errorbar([100 * f for f in have], mean, yerr=std, marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xticks([100 * f for f in fractions], [f"{f:.0%}" for f in fractions])
     ax.set_xlabel("labelled training clips")
-    ax.set_ylabel("held-out test accuracy (windows)")
+    side = "validation" if result.get("validation") else "held-out test"
+    ax.set_ylabel(f"{side} accuracy (windows)")
     ax.set_title(f"Label efficiency, mean ± std of {len(result['plan']['seeds'])} seeds")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
@@ -119,18 +155,19 @@ def measurements(result: dict) -> list[Measurement]:
         for (m, f), r in rows.items()
     ]
     full = max(result["plan"]["fractions"])
-    linear, supervised = rows[("byol_linear", full)], rows[("supervised", full)]
-    out.append(
-        Measurement(
-            "byol-study",
-            f"linear probe / supervised, {full:.0%} labels",
-            linear["accuracy_mean"] / max(supervised["accuracy_mean"], 1e-9),
-            "x",
-            target=">= 0.85",
+    if ("byol_linear", full) in rows and ("supervised", full) in rows:
+        linear, supervised = rows[("byol_linear", full)], rows[("supervised", full)]
+        out.append(
+            Measurement(
+                "byol-study",
+                f"linear probe / supervised, {full:.0%} labels",
+                linear["accuracy_mean"] / max(supervised["accuracy_mean"], 1e-9),
+                "x",
+                target=">= 0.85",
+            )
         )
-    )
     for f in result["plan"]["fractions"]:
-        if f < 1:
+        if f < 1 and {("byol_finetune", f), ("supervised", f)} <= rows.keys():
             gain = (
                 rows[("byol_finetune", f)]["accuracy_mean"]
                 - rows[("supervised", f)]["accuracy_mean"]
@@ -148,8 +185,16 @@ def measurements(result: dict) -> list[Measurement]:
 
 
 def run(
-    quick: bool, data: str | os.PathLike | None = None, work: str | os.PathLike | None = None
+    quick: bool,
+    data: str | os.PathLike | None = None,
+    work: str | os.PathLike | None = None,
+    validation: bool = False,
+    plan_changes: dict | None = None,
 ) -> list[Measurement]:
+    """The study (or, `validation`, its stand-in on the training folder alone), with the plan
+    changed by `plan_changes` (StudyPlan fields: fractions, seeds, methods, …)."""
+    from dataclasses import replace
+
     from relsar_core.cli import console
     from relsar_core.train.label_study import StudyPlan, quick_plan, run_study
 
@@ -164,7 +209,9 @@ def run(
             from relsar_core.errors import DataError
 
             raise DataError(f"{folder}: no such folder (--data needs train/ and test/ inside)")
-    plan = quick_plan() if quick else StudyPlan()
+    if validation:  # the test folder is never read
+        train, test = validation_data(train, work / "validation")
+    plan = replace(quick_plan() if quick else StudyPlan(), **(plan_changes or {}))
     runs = work / "runs"
     if runs.exists():  # the pre-training stays: run_study reuses it when its recipe matches
         import shutil
@@ -178,6 +225,7 @@ def run(
                 old.unlink()
     result = run_study(train, test, runs, plan, log=lambda s: console.print(s, highlight=False))
     result["quick"] = quick
+    result["validation"] = validation
     write_json(work / "byol_study.json", result, indent=1)
     write_text(work / "byol_study.md", markdown(result))
     plot(result, work / "byol_study.png")

@@ -58,6 +58,7 @@ class StudyPlan:
 
     fractions: tuple[float, ...] = (0.01, 0.05, 0.1, 1.0)
     seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = METHODS  # a subset runs only those (and the probe LP-FT needs)
     model_size: str = "micro"
     stride: int = 10
     # 30 epochs: chosen on validation among 10, 30 and 40 (#17, docs/byol.md "Longer
@@ -88,6 +89,8 @@ class StudyPlan:
     def __post_init__(self):
         from relsar_core.train.study_fit import PROBE_FEATURES
 
+        if not self.methods or set(self.methods) - set(METHODS):
+            raise ValueError(f"methods: some of {METHODS}, not {self.methods!r}")
         if self.finetune_head not in FINETUNE_HEADS:
             raise ValueError(f"finetune_head: one of {FINETUNE_HEADS}, not {self.finetune_head!r}")
         if self.probe_features not in PROBE_FEATURES:
@@ -134,7 +137,17 @@ def _configs(plan: StudyPlan) -> dict:
             },
         )
 
-    return {"supervised": run_config(1.0), "byol_finetune": run_config(plan.finetune_lr_scale)}
+    scales = {"supervised": 1.0, "byol_finetune": plan.finetune_lr_scale}
+    return {m: run_config(scale) for m, scale in scales.items() if m in plan.methods}
+
+
+def run_order(plan: StudyPlan) -> tuple[str, ...]:
+    """The methods to run, in RUN_ORDER: the chosen ones, and the probe when LP-FT needs its
+    head (then it runs, but only the chosen methods are recorded)."""
+    wanted = set(plan.methods)
+    if "byol_finetune" in wanted and plan.finetune_head == "probe":
+        wanted.add("byol_linear")
+    return tuple(m for m in RUN_ORDER if m in wanted)
 
 
 def byol_config(plan: StudyPlan) -> BYOLRunConfig:
@@ -245,7 +258,7 @@ def run_study(
     log(f"BYOL: {byol['epochs']} epochs, loss {byol['loss']:.3f}, {took}")
     encoder = work / "byol"
     configs = _configs(plan)
-    first = configs["supervised"]
+    first = load_config("webcam_model", RunConfig, data={"stride": plan.stride})
     splits = load_splits(
         train_dir,
         first.data.window,
@@ -306,7 +319,7 @@ def run_study(
             train_rows = np.isin(splits.train.clip_ids, np.unique(part.train.clip_ids))
             val_rows = np.isin(splits.val.clip_ids, np.unique(part.val.clip_ids))
             head = None  # the probe's head, for LP-FT
-            for method in RUN_ORDER:
+            for method in run_order(plan):
                 t0 = time.perf_counter()
                 extra: dict = {}
                 if method in trainers:
@@ -342,6 +355,8 @@ def run_study(
                     **extra,
                     "seconds": round(time.perf_counter() - t0, 1),
                 }
+                if method not in plan.methods:  # only LP-FT's start
+                    continue
                 runs.append(run)
                 log(
                     f"{method:14s} {fraction:>5.0%} seed {seed}: accuracy {run['accuracy']:.3f} "
