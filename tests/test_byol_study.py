@@ -103,7 +103,7 @@ def test_study_plan_defaults_are_the_validation_choice_and_lp_ft():
     assert cfg.byol.batch_size == 64 and cfg.byol.epochs == plan.byol_epochs == 30
     assert tuple(cfg.byol.projector) == tuple(cfg.byol.predictor) == (1024, 256)
     assert cfg.augment.joint_mask == cfg.augment.frame_mask == 0.0
-    assert plan.finetune_head == "probe"
+    assert plan.finetune_head == "probe" and plan.finetune_lr_scale == 2.0
     assert plan.probe_features == "embedding_mean_max"
     with pytest.raises(ValueError, match="finetune_head"):
         StudyPlan(finetune_head="linear")

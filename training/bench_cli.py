@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="X",
         help="byol-study: fine-tuning's learning rate as a multiple of supervised training's "
-        "(default 0.5)",
+        "(default 2, chosen on validation)",
     )
     p.add_argument(
         "--model",
