@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "few-shot teaching of motions the shipped model never saw (not part of all); tracking = "
         "identity switches on synthetic crossings; people = several people on the sample video "
         "(neither part of all); byol-study = the BYOL label-efficiency study (1/5/10/100 %% labels, "
-        "3 seeds; about 25 min on 2 CPU cores; not part of all)",
+        "3 seeds; about 15 min on 2 quiet CPU cores, 22 on a busy one; not part of all)",
     )
     p.add_argument(
         "--quick", action="store_true", help="fewer repetitions: a rough number in seconds"
