@@ -42,9 +42,16 @@ def test_quick_study_has_every_row_with_sane_values(quick_study):
     assert result["byol"]["windows"] > 0 and len(result["split"]["test"]["clips"]) == 5 * 3
     names = [m.name for m in measurements]
     assert "linear probe / supervised, 100% labels" in names
-    assert sum(n.startswith("BYOL + fine-tune − supervised") for n in names) == 3
+    gains = [n for n in names if n.startswith("BYOL + fine-tune − supervised")]
+    assert len(gains) == 6 and sum(n.endswith("last epoch's weights") for n in gains) == 3
+    # every supervised and fine-tune run is also scored with its last epoch's weights
+    for r in result["runs"]:
+        trained = r["method"] in ("supervised", "byol_finetune")
+        assert ("accuracy_last" in r) == trained
+        assert not trained or 0.0 <= r["accuracy_last"] <= 1.0
     table = (work / "byol_study.md").read_text()
-    assert "BYOL + fine-tune" in table and table.count("\n") == 2 + 4 + 1
+    # the table (2 + 4 methods + clips) and the last-weights table (blank, title, blank, 2 + 2)
+    assert "BYOL + fine-tune" in table and table.count("\n") == 2 + 4 + 1 + 3 + 2 + 2
     assert (work / "byol_study.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -324,3 +331,33 @@ def test_validation_study_with_one_method_never_reads_the_test_folder(tmp_path):
     assert str(work / "validation" / "test") == result["data"]["test"]
     assert len(measurements) == 2  # no comparison rows without supervised or the probe
     assert (work / "byol_study.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_trainer_keeps_the_last_epochs_weights_beside_the_best(toy_data):
+    """The fixed-schedule rule's score comes from the same run: `last_weights` are the weights
+    after the last epoch, `predict(windows, weights)` uses them and leaves the best loaded."""
+    from dataclasses import replace
+
+    from relsar_core.config import AugmentConfig, ModelConfig, TrainConfig
+    from relsar_core.data.datasets import load_splits
+    from relsar_core.train.study_fit import ReusableTrainer
+
+    splits = load_splits(toy_data, 30, 10, 0.3, 0.15, 42)
+    # validation with every label wrong: learning the training labels makes its loss rise, so
+    # the best epoch is an early one and the last weights are others
+    wrong = replace(splits.val, labels=(splits.val.labels + 1) % 5)
+    cfg = TrainConfig(epochs=3, learning_rate=0.01, warmup_epochs=0)
+    trainer = ReusableTrainer(ModelConfig(size="tiny"), 5, 30, cfg, AugmentConfig(), 2)
+    info = trainer.run(trainer.initial_weights(0), splits.train, wrong, 0)
+    assert info["best_epoch"] < 3
+    best = trainer.model.get_weights()
+    last = trainer.last_weights
+    assert any(not np.array_equal(a, b) for a, b in zip(best, last, strict=True))
+    want = trainer.model.predict(splits.test.windows, verbose=0).argmax(1)
+    np.testing.assert_array_equal(trainer.predict(splits.test.windows), want)
+    trainer.model.set_weights(last)
+    want_last = trainer.model.predict(splits.test.windows, verbose=0).argmax(1)
+    trainer.model.set_weights(best)
+    np.testing.assert_array_equal(trainer.predict(splits.test.windows, last), want_last)
+    for got, kept in zip(trainer.model.get_weights(), best, strict=True):
+        np.testing.assert_array_equal(got, kept)  # the best weights are loaded again

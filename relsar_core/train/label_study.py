@@ -14,7 +14,8 @@ Design (affordable on a 2-core CPU, and fair):
   supervised recipe (`webcam_model`: optimizer, label smoothing, class weights, augmentations;
   fine-tuning at twice its learning rate) for the same fixed schedule, `epochs` ×
   `steps_per_epoch` steps whatever the fraction (a 1 % run is not 1 step per epoch); the
-  best-validation-loss epoch (validation cut like training) scores the test side once. Only
+  best-validation-loss epoch (validation cut like training) scores the test side once (and,
+  beside it, the last epoch's weights: the fixed-schedule rule, for reference). Only
   the initial weights differ: random (seeded) against the BYOL encoder + the run's linear
   probe as the head (LP-FT, Kumar et al. 2022: a random head's first gradients distort the
   pre-trained features; `finetune_head="random"` gives a seeded random head instead).
@@ -238,6 +239,12 @@ def summarise(runs: list[dict], plan: StudyPlan) -> list[dict]:
                     "seconds_mean": float(np.mean([r["seconds"] for r in mine])),
                 }
             )
+            if all("accuracy_last" in r for r in mine):  # supervised and fine-tune
+                last = np.array([r["accuracy_last"] for r in mine])
+                rows[-1].update(
+                    accuracy_last_mean=float(last.mean()),
+                    accuracy_last_std=float(last.std(ddof=1)) if len(last) > 1 else 0.0,
+                )
     return rows
 
 
@@ -334,6 +341,11 @@ def run_study(
                     )
                     extra = trainer.run(start, part.train, part.val, seed)
                     predicted = trainer.predict(splits.test.windows)
+                    # the fixed-schedule rule beside it: the same run's last weights
+                    last = scores(
+                        trainer.predict(splits.test.windows, trainer.last_weights), splits.test
+                    )
+                    extra.update(accuracy_last=last["accuracy"], macro_f1_last=last["macro_f1"])
                 elif method == "byol_linear":
                     probe, c = probe_on(feats, train_rows, val_rows, part)
                     predicted, extra = probe.predict(feats["test"]), {"C": c}

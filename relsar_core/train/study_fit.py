@@ -107,7 +107,8 @@ class ReusableTrainer:
         return classifier_from_probe(features, keras.layers.Dense(self.num_classes, name="logits"))
 
     def run(self, weights: list, train: WindowSet, val: WindowSet, seed: int) -> dict:
-        """Train from `weights` for the fixed schedule; the best-validation weights stay loaded."""
+        """Train from `weights` for the fixed schedule; the best-validation weights stay loaded
+        and the last epoch's are kept in `last_weights` (the fixed-schedule rule)."""
         keras.utils.set_random_seed(seed)
         self.model.set_weights(weights)
         for variable in self.model.optimizer.variables:  # moments and the step count
@@ -140,11 +141,20 @@ class ReusableTrainer:
             shuffle=False,  # the dataset shuffles
             callbacks=[keep],
         )
+        self.last_weights = self.model.get_weights()
         self.model.set_weights(keep.weights)
         return {"best_epoch": keep.epoch, "best_val_loss": float(keep.best)}
 
-    def predict(self, windows: np.ndarray) -> np.ndarray:
-        return self.model.predict(windows, batch_size=256, verbose=0).argmax(1)
+    def predict(self, windows: np.ndarray, weights: list | None = None) -> np.ndarray:
+        """Class indices from the loaded (best-validation) weights, or from `weights`."""
+        if weights is None:
+            return self.model.predict(windows, batch_size=256, verbose=0).argmax(1)
+        loaded = self.model.get_weights()
+        self.model.set_weights(weights)
+        try:
+            return self.model.predict(windows, batch_size=256, verbose=0).argmax(1)
+        finally:
+            self.model.set_weights(loaded)
 
 
 def embeddings(encoder: keras.Model, windows: np.ndarray) -> np.ndarray:
