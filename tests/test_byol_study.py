@@ -330,6 +330,8 @@ def test_validation_study_with_one_method_never_reads_the_test_folder(tmp_path):
     assert {r["seed"] for r in result["runs"]} == {3}
     assert str(work / "validation" / "test") == result["data"]["test"]
     assert len(measurements) == 2  # no comparison rows without supervised or the probe
+    table = (work / "byol_study.md").read_text()
+    assert "BYOL + fine-tune" in table and "k-NN" not in table and "supervised" not in table
     assert (work / "byol_study.png").read_bytes()[:4] == b"\x89PNG"
 
 

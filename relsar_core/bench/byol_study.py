@@ -93,6 +93,8 @@ def markdown(result: dict) -> str:
     lines = [head, "|---|" + "---:|" * len(fractions)]
     rows = {(r["method"], r["fraction"]): r for r in result["rows"]}
     for method, label in LABELS.items():
+        if not any((method, f) in rows for f in fractions):
+            continue  # not run (--methods)
         cells = []
         for f in fractions:
             r = rows.get((method, f))
