@@ -45,7 +45,7 @@ def study_plan_changes(args: argparse.Namespace) -> dict:
     if args.methods:
         methods = tuple(m.strip() for m in args.methods.split(","))
         unknown = sorted(set(methods) - set(STUDY_METHODS))
-        if unknown or not methods:
+        if unknown:  # a split of a non-empty string is never empty
             raise RelsarError(f"--methods: unknown {unknown}; some of {', '.join(STUDY_METHODS)}")
         changes["methods"] = methods
     if args.finetune_lr_scale is not None:
