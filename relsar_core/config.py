@@ -73,6 +73,9 @@ class AugmentConfig(Strict):
     crop: float = Field(0.0, ge=0, lt=1)  # temporal crop keeps at least 1 - crop of the window
     joint_mask: float = Field(0.0, ge=0, lt=1)
     frame_mask: float = Field(0.0, ge=0, lt=1)
+    # Centre each resampled view on its own span, as window_features centres a live window
+    # (augment.recentre); off, a view cut from a longer or shifted span stays off-centre.
+    recentre: bool = True
 
 
 class TeachingConfig(Strict):

@@ -46,7 +46,15 @@ def run_supervised(args: argparse.Namespace) -> int:
             run_dir / "run.json",
             {"mode": "supervised-kfold", "folds": folds, "data_args": data_args},
         )
-    data = load_clip_folder(data_args["data"], config.data.window, config.data.stride)
+    from relsar_core.train.augment import source_window
+
+    window = config.data.window
+    data = load_clip_folder(
+        data_args["data"],
+        window,
+        config.data.stride,
+        source_frames=source_window(window, config.augment.speed),
+    )
     summary = cross_validate(data, config, run_dir, folds, resume=resuming)
     console.print(
         f"{folds}-fold accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f} "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from relsar_core.skeleton.features import (
     MIN_CONFIDENCE,
     WINDOW,
     clip_features,
+    context_windows,
     window_features,
 )
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
@@ -36,6 +37,9 @@ class WindowSet:
     clip_paths: list[str]
     clip_labels: np.ndarray  # (C,) int32 class index per clip
     class_names: list[str]
+    # (N, S, 60): the same windows with context around them (S > T frames, see with_context), so
+    # the speed augmentation can speed motion up; training reads these when present.
+    sources: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
@@ -51,7 +55,16 @@ class WindowSet:
             self.clip_paths,
             self.clip_labels,
             self.class_names,
+            None if self.sources is None else self.sources[keep],
         )
+
+    @property
+    def training_windows(self) -> np.ndarray:
+        """What a training pipeline cuts its views from: the context windows, else the windows."""
+        return self.windows if self.sources is None else self.sources
+
+    def without_sources(self) -> WindowSet:
+        return replace(self, sources=None)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -93,10 +106,15 @@ def _windows_of(keypoints: np.ndarray, window: int, stride: int, source: str) ->
 
 
 def _assemble(
-    per_clip: list[np.ndarray], clip_labels: list[int], paths: list[str], names: list[str]
+    per_clip: list[np.ndarray],
+    clip_labels: list[int],
+    paths: list[str],
+    names: list[str],
+    sources: list[np.ndarray] | None = None,
 ) -> WindowSet:
     counts = [len(w) for w in per_clip]
     return WindowSet(
+        sources=None if sources is None else np.concatenate(sources).astype(np.float32, copy=False),
         windows=np.concatenate(per_clip).astype(np.float32, copy=False),
         labels=np.repeat(np.asarray(clip_labels, np.int32), counts),
         clip_ids=np.repeat(np.arange(len(per_clip), dtype=np.int32), counts),
@@ -138,14 +156,21 @@ def load_clip_folder(
     window: int = WINDOW,
     stride: int = 5,
     class_names: list[str] | None = None,
+    source_frames: int | None = None,
 ) -> WindowSet:
-    """Every clip of a `<root>/<class>/<clip>.npz` folder, cut into windows every `stride` frames."""
+    """Every clip of a `<root>/<class>/<clip>.npz` folder, cut into windows every `stride` frames;
+    with `source_frames` > window also their context windows (WindowSet.sources)."""
     clips = folder_clips(root, class_names)
     per_clip = [
         _windows_of(kp, window, stride, path)
         for kp, path in zip(clips.keypoints, clips.clip_paths, strict=True)
     ]
-    return _assemble(per_clip, list(clips.clip_labels), clips.clip_paths, clips.class_names)
+    sources = None
+    if source_frames and source_frames > window:
+        sources = [context_windows(kp, window, stride, source_frames) for kp in clips.keypoints]
+    return _assemble(
+        per_clip, list(clips.clip_labels), clips.clip_paths, clips.class_names, sources
+    )
 
 
 # A frame-to-frame move of the median joint by more than this many body heights, and by more
@@ -210,17 +235,24 @@ def upstream_clips(root: str | os.PathLike, layout: str | None = None) -> Labell
 
 
 def load_upstream_npy(
-    root: str | os.PathLike, layout: str | None = None, window: int = WINDOW
+    root: str | os.PathLike,
+    layout: str | None = None,
+    window: int = WINDOW,
+    source_frames: int | None = None,
 ) -> WindowSet:
     """The upstream per-class .npy files (upstream_clips), each video cut into consecutive
     `window`-frame blocks, the upstream protocol; a video's blocks form one clip, so they never
-    land in different splits or folds. Videos shorter than one block are dropped."""
+    land in different splits or folds. Videos shorter than one block are dropped. With
+    `source_frames` > window also each block's context window in its video (WindowSet.sources)."""
     clips = upstream_clips(root, layout)
-    per_clip, labels, paths = [], [], []
+    widen = bool(source_frames and source_frames > window)
+    per_clip, labels, paths, sources = [], [], [], []
     for kp, label, path in zip(clips.keypoints, clips.clip_labels, clips.clip_paths, strict=True):
         blocks = len(kp) // window
         if blocks:
             per_clip.append(window_features(kp[: blocks * window].reshape(blocks, window, 15, 3)))
+            if widen:
+                sources.append(context_windows(kp, window, window, source_frames))
             labels.append(int(label))
             paths.append(path)
     for label, name in enumerate(clips.class_names):
@@ -228,7 +260,7 @@ def load_upstream_npy(
             raise DataError(
                 f"{Path(root) / name}.npy: no video of {window} frames or more (too short for one window)"
             )
-    return _assemble(per_clip, labels, paths, clips.class_names)
+    return _assemble(per_clip, labels, paths, clips.class_names, sources if widen else None)
 
 
 def clip_key(path: str | os.PathLike) -> str:
@@ -339,22 +371,25 @@ def load_splits(
     data_format: str = "folder",
     protocol: str = "random",
     test_data: str | os.PathLike | None = None,
+    source_frames: int | None = None,
 ) -> Splits:
     """Load a data set and split it by clip.
 
     protocol `random`: stratified train/val/test by clip with `seed`; `nwucla-cross-view`: views
     1, 2 train (val carved from them), view 3 test. `test_data` (a second folder) replaces the
-    test split, e.g. held-out cameras of a generated data set."""
+    test split, e.g. held-out cameras of a generated data set. `source_frames`: the training
+    side also gets context windows of that many frames (augment.source_window)."""
     if data_format == "folder":
-        full = load_clip_folder(data, window, stride)
+        full = load_clip_folder(data, window, stride, source_frames=source_frames)
     elif data_format == "upstream-npy":
-        full = load_upstream_npy(data, window=window)
+        full = load_upstream_npy(data, window=window, source_frames=source_frames)
     else:
         raise DataError(f"unknown data format {data_format!r} ({', '.join(DATA_FORMATS)})")
     train_idx, val_idx, test_idx = split_indices(
         full, protocol, val_fraction, test_fraction, seed, test_data is not None, data
     )
-    test = full.subset(test_idx) if len(test_idx) else None
+    test = full.subset(test_idx).without_sources() if len(test_idx) else None
     if test_data is not None:
         test = load_clip_folder(test_data, window, stride, class_names=full.class_names)
-    return Splits(full.subset(train_idx), full.subset(val_idx) if len(val_idx) else None, test)
+    val = full.subset(val_idx).without_sources() if len(val_idx) else None
+    return Splits(full.subset(train_idx), val, test)

@@ -151,6 +151,23 @@ def clip_features(keypoints: np.ndarray, window: int = WINDOW, stride: int = 1) 
     return window_features(sliding_windows(keypoints, window, stride))
 
 
+def context_windows(
+    keypoints: np.ndarray, window: int, stride: int, source_frames: int
+) -> np.ndarray:
+    """The windows of clip_features(keypoints, window, stride), each widened to `source_frames`
+    frames of the same clip around it: (N, source_frames, 60), the same N and order. Training
+    cuts its views from these, so a sped-up view plays real frames (augment.source_window). A
+    widened window is shifted to stay inside the clip; a clip shorter than it is padded by
+    repeating its last frame."""
+    kp = np.asarray(keypoints, dtype=np.float32)
+    starts = np.arange(0, len(kp) - window + 1, stride)
+    if len(kp) < source_frames:
+        kp = np.concatenate([kp, np.repeat(kp[-1:], source_frames - len(kp), axis=0)])
+    extra = source_frames - window
+    first = np.clip(starts - extra // 2, 0, len(kp) - source_frames)
+    return window_features(kp[first[:, None] + np.arange(source_frames)])
+
+
 def features_as_joints(features: np.ndarray) -> np.ndarray:
     """(..., T, 60) → (..., T, 15, 4) view, for augmentations that act per joint."""
     return features.reshape(*features.shape[:-1], NUM_JOINTS, CHANNELS)

@@ -276,6 +276,7 @@ def run_study(
         0.0,
         first.data.seed,
         test_data=test_dir,
+        source_frames=source_window(first.data.window, first.augment.speed),
     )
     from relsar_core.train.protocols import load_encoder
     from relsar_core.train.study_fit import (

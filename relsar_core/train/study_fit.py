@@ -119,7 +119,7 @@ class ReusableTrainer:
             else None
         )
         train_ds = labelled_dataset(
-            train.windows,
+            train.training_windows,
             train.labels,
             train.num_classes,
             self.cfg.batch_size,
@@ -127,6 +127,7 @@ class ReusableTrainer:
             self.augment_cfg,
             sample_weights,
             seed,
+            out_steps=int(train.windows.shape[1]),
         ).repeat()
         val_ds = labelled_dataset(
             val.windows, val.labels, val.num_classes, self.cfg.batch_size, False

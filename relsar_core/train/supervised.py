@@ -206,7 +206,7 @@ def fit_classifier(
             else None
         )
         train_ds = labelled_dataset(
-            train.windows,
+            train.training_windows,
             train.labels,
             train.num_classes,
             cfg.batch_size,
@@ -214,6 +214,7 @@ def fit_classifier(
             None if cfg.teaching.enabled else config.augment,  # it augments in its own step
             weights,
             cfg.seed,
+            out_steps=int(train.windows.shape[1]),
         )
         val_ds = None
         if val is not None and len(val):
@@ -320,7 +321,11 @@ def cross_validate(
         sub_train, sub_val, _ = split_clips(
             data.clip_labels[rest], config.data.val_fraction, 0.0, config.data.seed
         )
-        splits = Splits(data.subset(rest[sub_train]), data.subset(rest[sub_val]), data.subset(test))
+        splits = Splits(
+            data.subset(rest[sub_train]),
+            data.subset(rest[sub_val]).without_sources(),
+            data.subset(test).without_sources(),
+        )
         reports.append(
             train_supervised(
                 splits,

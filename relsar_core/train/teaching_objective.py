@@ -134,7 +134,8 @@ class TeachingTrainer(keras.Model):
     def train_step(self, data):
         x, y, w = keras.utils.unpack_x_y_sample_weight(data)
         plain = self.augment_cfg.model_copy(update={"flip": 0.0})
-        v1, v2 = augment(x, plain), augment(x, plain)
+        steps = self.net.input_shape[1]  # x may hold context windows (WindowSet.sources)
+        v1, v2 = augment(x, plain, steps), augment(x, plain, steps)
         flipped = (tf.random.uniform([tf.shape(x)[0]]) < self.augment_cfg.flip)[:, None, None]
         v1 = tf.where(flipped, flip_features(v1), v1)
         v2 = tf.where(flipped, flip_features(v2), v2)

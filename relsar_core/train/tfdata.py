@@ -18,8 +18,11 @@ def labelled_dataset(
     augment_cfg: AugmentConfig | None = None,
     sample_weights: np.ndarray | None = None,
     seed: int = 0,
+    out_steps: int | None = None,
 ) -> tf.data.Dataset:
-    """(windows, one-hot labels[, per-window weights]) batches; shuffled and augmented when training."""
+    """(windows, one-hot labels[, per-window weights]) batches; shuffled and augmented when training.
+    Training windows may be context windows (WindowSet.training_windows): the augmentation then
+    cuts `out_steps`-frame views from them."""
     tensors = (windows.astype(np.float32), tf.one_hot(labels, num_classes))
     if sample_weights is not None:
         tensors += (sample_weights.astype(np.float32),)
@@ -29,7 +32,7 @@ def labelled_dataset(
     ds = ds.batch(batch_size, drop_remainder=False)
     if training and augment_cfg is not None:
         ds = ds.map(
-            lambda x, *rest: (augment(x, augment_cfg), *rest), num_parallel_calls=tf.data.AUTOTUNE
+            lambda x, *rest: (augment(x, augment_cfg, out_steps), *rest), num_parallel_calls=tf.data.AUTOTUNE
         )
     return ds.prefetch(tf.data.AUTOTUNE)
 
