@@ -36,7 +36,9 @@ def test_context_windows_hold_each_window_and_stay_in_the_clip():
     first = np.clip(starts - (source - WINDOW) // 2, 0, len(kp) - source)
     assert first[0] == 0 and first[-1] == len(kp) - source  # shifted inside, never padded
     # The window's own frames, cut from its context window and re-centred, are the window.
-    views = np.stack([w[s - f : s - f + WINDOW] for w, s, f in zip(wide, starts, first)])
+    views = np.stack(
+        [w[s - f : s - f + WINDOW] for w, s, f in zip(wide, starts, first, strict=True)]
+    )
     pos = views.reshape(len(views), WINDOW, 15, 4)[..., :2]
     assert np.abs(pos[:, :, MID_HIP].mean(axis=1)).max() > 0.05  # off-centre before recentre
     centred = recentre(tf.constant(pos)).numpy()

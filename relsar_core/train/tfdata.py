@@ -32,7 +32,8 @@ def labelled_dataset(
     ds = ds.batch(batch_size, drop_remainder=False)
     if training and augment_cfg is not None:
         ds = ds.map(
-            lambda x, *rest: (augment(x, augment_cfg, out_steps), *rest), num_parallel_calls=tf.data.AUTOTUNE
+            lambda x, *rest: (augment(x, augment_cfg, out_steps), *rest),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)
 
