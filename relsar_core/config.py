@@ -70,12 +70,12 @@ class AugmentConfig(Strict):
     shear: float = Field(0.0, ge=0, lt=1)
     noise: float = Field(0.01, ge=0)
     speed: float = Field(0.2, ge=0, lt=1)  # playback speed in [1 - s, 1 + s]
+    # Cut training views from context windows (augment.view_source_frames), so rates > 1 play real
+    # frames; false: the view stays inside the window and rates > 1 are clamped to 1.
+    speed_up: bool = True
     crop: float = Field(0.0, ge=0, lt=1)  # temporal crop keeps at least 1 - crop of the window
     joint_mask: float = Field(0.0, ge=0, lt=1)
     frame_mask: float = Field(0.0, ge=0, lt=1)
-    # Centre each resampled view on its own span, as window_features centres a live window
-    # (augment.recentre); off, a view cut from a longer or shifted span stays off-centre.
-    recentre: bool = True
 
 
 class TeachingConfig(Strict):

@@ -1,6 +1,6 @@
 """Training windows with context (issue #17, fix 2 in the supervised pipeline): the training
 side is cut with source_window(T, speed) frames around each window, so a sped-up view plays real
-frames, and a view is re-centred as window_features centres a live window."""
+frames."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,8 @@ import tensorflow as tf
 from relsar_core.config import AugmentConfig
 from relsar_core.data.datasets import load_splits
 from relsar_core.skeleton.features import clip_features, context_windows
-from relsar_core.skeleton.layouts import MID_HIP, NECK
-from relsar_core.train.augment import augment, recentre, source_window
+from relsar_core.skeleton.layouts import MID_HIP
+from relsar_core.train.augment import augment, source_window
 from relsar_core.train.tfdata import labelled_dataset
 
 WINDOW, STRIDE = 30, 5
@@ -35,13 +35,14 @@ def test_context_windows_hold_each_window_and_stay_in_the_clip():
     starts = np.arange(0, len(kp) - WINDOW + 1, STRIDE)
     first = np.clip(starts - (source - WINDOW) // 2, 0, len(kp) - source)
     assert first[0] == 0 and first[-1] == len(kp) - source  # shifted inside, never padded
-    # The window's own frames, cut from its context window and re-centred, are the window.
+    # The window's own frames, cut from its context window, are the window up to a shift (the
+    # context window's centre is its own mean mid-hip).
     views = np.stack(
         [w[s - f : s - f + WINDOW] for w, s, f in zip(wide, starts, first, strict=True)]
     )
     pos = views.reshape(len(views), WINDOW, 15, 4)[..., :2]
-    assert np.abs(pos[:, :, MID_HIP].mean(axis=1)).max() > 0.05  # off-centre before recentre
-    centred = recentre(tf.constant(pos)).numpy()
+    assert np.abs(pos[:, :, MID_HIP].mean(axis=1)).max() > 0.05  # off-centre in the view
+    centred = pos - pos[:, :, MID_HIP].mean(axis=1)[:, None, None, :]
     want = windows.reshape(len(windows), WINDOW, 15, 4)[..., :2]
     np.testing.assert_allclose(centred, want, atol=1e-4)
 
@@ -52,16 +53,6 @@ def test_a_clip_shorter_than_the_context_is_padded_with_its_last_frame():
     assert wide.shape == (1, 36, 60)
     joints = wide.reshape(1, 36, 15, 4)
     np.testing.assert_allclose(joints[0, -4:, :, :2], joints[0, -5:-1, :, :2])
-
-
-def test_recentre_falls_back_to_the_neck_and_keeps_unseen_joints_at_the_centre():
-    pos = np.random.default_rng(1).normal(0, 1, (2, WINDOW, 15, 2)).astype(np.float32)
-    pos[:, :, MID_HIP] = 0.0  # hips never seen (upper body framing)
-    pos[1, :, 3] = 0.0  # another never-seen joint
-    out = recentre(tf.constant(pos)).numpy()
-    np.testing.assert_allclose(out[:, :, NECK].mean(axis=1), 0.0, atol=1e-5)
-    assert (out[:, :, MID_HIP] == 0).all() and (out[1, :, 3] == 0).all()
-    np.testing.assert_allclose(out[0, :, 5] - out[0, :, 6], pos[0, :, 5] - pos[0, :, 6], atol=1e-5)
 
 
 def test_load_splits_gives_only_the_training_side_context_windows(toy_data):
@@ -103,9 +94,17 @@ def test_supervised_batches_speed_up_only_with_context_windows(longer):
     rates = (views[:, -1, 0, 0] - views[:, 0, 0, 0]) / (WINDOW - 1)
     sped_up = (rates > 1.1).mean()
     assert sped_up > 0.2 if longer else sped_up == 0.0
-    assert abs(views[..., 0].mean()) < 1e-3  # re-centred
 
 
 def test_augment_keeps_a_window_of_the_live_length():
     x = tf.zeros([4, source_window(WINDOW, 0.2), 60])
     assert augment(x, AugmentConfig(), out_steps=WINDOW).shape == (4, WINDOW, 60)
+
+
+def test_speed_up_off_keeps_views_inside_the_window(toy_data):
+    from relsar_core.train.augment import view_source_frames
+
+    assert view_source_frames(WINDOW, AugmentConfig(speed=0.2)) == source_window(WINDOW, 0.2)
+    assert view_source_frames(WINDOW, AugmentConfig(speed=0.2, speed_up=False)) == WINDOW
+    splits = load_splits(toy_data, WINDOW, 10, 0.3, 0.15, 42, source_frames=WINDOW)
+    assert splits.train.sources is None  # no context windows: the old clamped views

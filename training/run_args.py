@@ -123,11 +123,11 @@ def resolve_run(args: argparse.Namespace):
 
 def load_data(config, data_args: dict):
     from relsar_core.data.datasets import load_splits
-    from relsar_core.train.augment import source_window
+    from relsar_core.train.augment import view_source_frames
 
     with console.status("loading clips and cutting windows…"):
         splits = load_splits(
-            source_frames=source_window(config.data.window, config.augment.speed),
+            source_frames=view_source_frames(config.data.window, config.augment),
             window=config.data.window,
             stride=config.data.stride,
             val_fraction=config.data.val_fraction,

@@ -81,7 +81,7 @@ def run_byol(args: argparse.Namespace) -> int:
         }
         run_dir = args.out
     strategy = _strategy(args.strategy or config.byol.strategy)
-    from relsar_core.train.augment import source_window
+    from relsar_core.train.augment import view_source_frames
     from relsar_core.train.byol import resolve_precision
     from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 
@@ -94,7 +94,7 @@ def run_byol(args: argparse.Namespace) -> int:
             config.data,
             protocol=data_args.get("protocol", "random"),
             test_data=data_args.get("test_data"),
-            source_frames=source_window(config.data.window, config.augment.speed),
+            source_frames=view_source_frames(config.data.window, config.augment),
         )
     console.print(
         f"{data_info['windows']} windows from {len(data_info['sources'])} folder(s); "

@@ -46,14 +46,14 @@ def run_supervised(args: argparse.Namespace) -> int:
             run_dir / "run.json",
             {"mode": "supervised-kfold", "folds": folds, "data_args": data_args},
         )
-    from relsar_core.train.augment import source_window
+    from relsar_core.train.augment import view_source_frames
 
     window = config.data.window
     data = load_clip_folder(
         data_args["data"],
         window,
         config.data.stride,
-        source_frames=source_window(window, config.augment.speed),
+        source_frames=view_source_frames(window, config.augment),
     )
     summary = cross_validate(data, config, run_dir, folds, resume=resuming)
     console.print(

@@ -1,7 +1,7 @@
 """Skeleton augmentations that run inside the tf.data / tf.function graph.
 
 They act on batches of model features (B, T, 60) viewed as (B, T, 15, 4): positions are
-resampled in time (and re-centred on the view, as a live window is), flipped (negate x and swap left/right joints), transformed by a random
+resampled in time, flipped (negate x and swap left/right joints), transformed by a random
 rotation·shear·scale, jittered, and then velocities are recomputed exactly as
 `relsar_core.skeleton.features.window_features` defines them; masking comes last. Every strength is an
 `AugmentConfig` field; 0 turns that augmentation off (and removes it from the graph).
@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from relsar_core.config import AugmentConfig
 from relsar_core.skeleton.features import CHANNELS, NUM_JOINTS
-from relsar_core.skeleton.layouts import LAYOUTS, MID_HIP, NECK
+from relsar_core.skeleton.layouts import LAYOUTS
 
 _FLIP_PERMUTATION = LAYOUTS["body15"].flip_permutation
 
@@ -28,6 +28,12 @@ def source_window(window: int, speed: float) -> int:
     """Frames of source a `window`-frame view needs so that playing it at up to 1 + speed × is
     a real speed-up: the data pipeline cuts windows this long for augment(..., out_steps=window)."""
     return window + math.ceil((window - 1) * speed - 1e-9)
+
+
+def view_source_frames(window: int, cfg: AugmentConfig) -> int:
+    """Frames of source the training side needs per `window`-frame view under `cfg`: the
+    context windows of source_window, or the window itself when `cfg.speed_up` is off."""
+    return source_window(window, cfg.speed) if cfg.speed_up else window
 
 
 def temporal_resample(pos: tf.Tensor, speed: float, crop: float, out_steps=None) -> tf.Tensor:
@@ -51,20 +57,6 @@ def temporal_resample(pos: tf.Tensor, speed: float, crop: float, out_steps=None)
     a = tf.gather(pos, lo_i, batch_dims=1)
     b = tf.gather(pos, hi_i, batch_dims=1)
     return a + (b - a) * frac
-
-
-def recentre(pos: tf.Tensor) -> tf.Tensor:
-    """Centre views cut from a longer or shifted span as window_features centres a live window:
-    on the view's mean mid-hip, else its mean neck. pos: (B, T, J, 2). A joint never seen sits
-    at exactly 0 over the whole view (window_features puts it at the centre) and stays there."""
-    seen = tf.reduce_any(tf.not_equal(pos, 0.0), axis=[1, 3])  # (B, J)
-    mean = tf.reduce_mean(pos, axis=1)  # (B, J, 2)
-    centre = tf.where(
-        seen[:, MID_HIP, None],
-        mean[:, MID_HIP],
-        tf.where(seen[:, NECK, None], mean[:, NECK], tf.zeros_like(mean[:, NECK])),
-    )
-    return tf.where(seen[:, None, :, None], pos - centre[:, None, None, :], 0.0)
 
 
 def flip(pos: tf.Tensor, probability: float) -> tf.Tensor:
@@ -117,8 +109,6 @@ def augment(features: tf.Tensor, cfg: AugmentConfig, out_steps: int | None = Non
     longer = out_steps is not None and features.shape[1] != out_steps  # unknown length: resample
     if cfg.speed or cfg.crop or longer:
         pos = temporal_resample(pos, cfg.speed, cfg.crop, out_steps)
-        if cfg.recentre:
-            pos = recentre(pos)
     if cfg.flip:
         pos = flip(pos, cfg.flip)
     if cfg.rotation or cfg.shear or cfg.scale:

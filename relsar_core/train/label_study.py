@@ -41,7 +41,7 @@ from relsar_core.config import DEFAULT_PROBE_FEATURES, BYOLRunConfig, RunConfig,
 from relsar_core.data.datasets import Splits, load_splits
 from relsar_core.errors import RelsarError
 from relsar_core.files import read_json_object, write_json
-from relsar_core.train.augment import source_window
+from relsar_core.train.augment import view_source_frames
 from relsar_core.train.pretrain import load_pretraining_windows, pretrain_byol
 from relsar_core.train.protocols import label_fraction_subset
 
@@ -181,7 +181,7 @@ def pretrain(train_dir, test_dir, plan: StudyPlan, out: Path, show_progress: boo
         False,
         cfg.data,
         test_data=test_dir,
-        source_frames=source_window(cfg.data.window, cfg.augment.speed),
+        source_frames=view_source_frames(cfg.data.window, cfg.augment),
     )
     out = Path(out)
     recipe = {"config": cfg.model_dump(mode="json"), "clips": info["pretraining_clips"]}
@@ -276,7 +276,7 @@ def run_study(
         0.0,
         first.data.seed,
         test_data=test_dir,
-        source_frames=source_window(first.data.window, first.augment.speed),
+        source_frames=view_source_frames(first.data.window, first.augment),
     )
     from relsar_core.train.protocols import load_encoder
     from relsar_core.train.study_fit import (
