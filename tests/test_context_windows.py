@@ -108,3 +108,7 @@ def test_speed_up_off_keeps_views_inside_the_window(toy_data):
     assert view_source_frames(WINDOW, AugmentConfig(speed=0.2, speed_up=False)) == WINDOW
     splits = load_splits(toy_data, WINDOW, 10, 0.3, 0.15, 42, source_frames=WINDOW)
     assert splits.train.sources is None  # no context windows: the old clamped views
+    from relsar_core.config import RunConfig, load_config
+
+    shipped = load_config("webcam_model", RunConfig).augment  # the shipped model's recipe
+    assert not shipped.speed_up and view_source_frames(WINDOW, shipped) == WINDOW

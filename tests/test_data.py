@@ -97,6 +97,13 @@ def test_upstream_npy_blocks(tmp_path):
     np.testing.assert_allclose(
         data.windows[4], clip_features(clips["walk"][30:60], 30, 30)[0], atol=1e-6
     )
+    # With context windows (the speed augmentation's source): one per block, from its video.
+    wide = load_upstream_npy(tmp_path, layout="coco25", source_frames=36)
+    np.testing.assert_array_equal(wide.windows, data.windows)
+    assert wide.sources.shape == (6, 36, 60)
+    np.testing.assert_allclose(
+        wide.sources[4], clip_features(clips["walk"][27:63], 36, 36)[0], atol=1e-6
+    )
 
 
 def test_upstream_npy_blocks_of_one_video_stay_in_one_clip_and_one_fold(tmp_path):
