@@ -37,8 +37,9 @@ class WindowSet:
     clip_paths: list[str]
     clip_labels: np.ndarray  # (C,) int32 class index per clip
     class_names: list[str]
-    # (N, S, 60): the same windows with context around them (S > T frames, see with_context), so
-    # the speed augmentation can speed motion up; training reads these when present.
+    # (N, S, 60): the same windows with context around them (S > T frames, see
+    # skeleton.features.context_windows), so the speed augmentation can speed motion up;
+    # training reads these when present.
     sources: np.ndarray | None = None
 
     @property
@@ -114,13 +115,13 @@ def _assemble(
 ) -> WindowSet:
     counts = [len(w) for w in per_clip]
     return WindowSet(
-        sources=None if sources is None else np.concatenate(sources).astype(np.float32, copy=False),
         windows=np.concatenate(per_clip).astype(np.float32, copy=False),
         labels=np.repeat(np.asarray(clip_labels, np.int32), counts),
         clip_ids=np.repeat(np.arange(len(per_clip), dtype=np.int32), counts),
         clip_paths=paths,
         clip_labels=np.asarray(clip_labels, np.int32),
         class_names=names,
+        sources=None if sources is None else np.concatenate(sources).astype(np.float32, copy=False),
     )
 
 

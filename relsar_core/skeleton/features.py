@@ -151,6 +151,13 @@ def clip_features(keypoints: np.ndarray, window: int = WINDOW, stride: int = 1) 
     return window_features(sliding_windows(keypoints, window, stride))
 
 
+def padded_to(keypoints: np.ndarray, frames: int) -> np.ndarray:
+    """A clip of at least `frames` frames: a shorter one padded by repeating its last frame."""
+    if len(keypoints) >= frames:
+        return keypoints
+    return np.concatenate([keypoints, np.repeat(keypoints[-1:], frames - len(keypoints), axis=0)])
+
+
 def context_windows(
     keypoints: np.ndarray, window: int, stride: int, source_frames: int
 ) -> np.ndarray:
@@ -161,8 +168,7 @@ def context_windows(
     repeating its last frame."""
     kp = np.asarray(keypoints, dtype=np.float32)
     starts = np.arange(0, len(kp) - window + 1, stride)
-    if len(kp) < source_frames:
-        kp = np.concatenate([kp, np.repeat(kp[-1:], source_frames - len(kp), axis=0)])
+    kp = padded_to(kp, source_frames)
     extra = source_frames - window
     first = np.clip(starts - extra // 2, 0, len(kp) - source_frames)
     return window_features(kp[first[:, None] + np.arange(source_frames)])

@@ -25,7 +25,7 @@ from relsar_core.data.datasets import clip_key, folder_clips, split_indices, ups
 from relsar_core.errors import ClipError, DataError, ModelFileError, first_line
 from relsar_core.files import atomic_write, remove_stale_temps, visible, write_json, write_text
 from relsar_core.skeleton.clip import load_clip
-from relsar_core.skeleton.features import clip_features
+from relsar_core.skeleton.features import clip_features, padded_to
 from relsar_core.train.byol import BYOL
 from relsar_core.train.distribute import is_chief, replica_batch, worker_dir
 from relsar_core.train.tfdata import unlabelled_dataset
@@ -36,10 +36,7 @@ console = Console(stderr=True)
 def padded_windows(keypoints: np.ndarray, window: int, stride: int) -> np.ndarray:
     """clip_features of a body15 clip, a clip shorter than `window` first padded by repeating
     its last frame (pre-training source windows are longer than the model's window)."""
-    if len(keypoints) < window:
-        pad = np.repeat(keypoints[-1:], window - len(keypoints), axis=0)
-        keypoints = np.concatenate([keypoints, pad])
-    return clip_features(keypoints, window, stride)
+    return clip_features(padded_to(keypoints, window), window, stride)
 
 
 def load_pretraining_windows(
