@@ -101,6 +101,9 @@ class TrainConfig(Strict):
     early_stopping_patience: int = Field(15, ge=0)  # 0 disables early stopping
     class_weights: bool = True
     seed: int = 0
+    # Polyak averaging: validation, best.keras and the report use the exponential moving average
+    # of the weights (over about 1 / (1 - m) steps); last.keras keeps the raw ones for resuming.
+    ema_momentum: float | None = Field(None, gt=0, lt=1)
     teaching: TeachingConfig = TeachingConfig()
 
 

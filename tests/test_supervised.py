@@ -9,7 +9,7 @@ import pytest
 
 from relsar_core.config import load_config
 from relsar_core.data.datasets import load_splits
-from relsar_core.train.supervised import load_model, train_supervised
+from relsar_core.train.supervised import fit_classifier, load_model, train_supervised
 from training.train_cli import main as train_main
 
 
@@ -81,6 +81,59 @@ def test_interrupted_run_resumes_without_losing_anything(splits, tmp_path):
         int(load_model(run / "last.keras", compile=True).optimizer.iterations)
         == 2 * optimizer_steps
     )
+
+
+class RecordWeights(keras.callbacks.Callback):
+    """At each epoch's end (after the run's checkpoint): the classifier's raw and averaged weights."""
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier, self.raw, self.averaged = classifier, [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        opt = self.model.optimizer
+        average = {
+            id(v): a
+            for v, a in zip(
+                opt._trainable_variables, opt._model_variables_moving_average, strict=True
+            )
+        }
+        weights = self.classifier.trainable_weights
+        self.raw.append([np.array(w) for w in weights])
+        self.averaged.append([np.array(average[id(w)]) for w in weights])
+
+
+def test_ema_validates_and_keeps_the_averaged_weights_and_resumes(splits, tmp_path):
+    """train.ema_momentum: best.keras holds the moving average (not the raw weights) of its
+    epoch, last.keras the raw ones with the optimizer's average, so a resumed run goes on."""
+    from relsar_core.train.model import build_classifier
+
+    config = load_config(
+        "tiny",
+        train={"epochs": 3, "batch_size": 32, "early_stopping_patience": 0, "ema_momentum": 0.9},
+    )
+    classifier = build_classifier(config.model, splits.train.num_classes, 30)
+    record = RecordWeights(classifier)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        fit_classifier(classifier, splits, config, run, callbacks=(record, StopAfter(2)))
+    state = json.loads((run / "state.json").read_text())
+    best = load_model(run / "best.keras").trainable_weights
+    epoch = state["best_epoch"] - 1
+    gap = max(
+        np.abs(r - a).max() for r, a in zip(record.raw[epoch], record.averaged[epoch], strict=True)
+    )
+    assert gap > 1e-4  # the average is not the raw weights...
+    for saved, averaged in zip(
+        best, record.averaged[epoch], strict=True
+    ):  # ...and best.keras is the average
+        np.testing.assert_allclose(np.array(saved), averaged, atol=1e-6)
+    last = load_model(run / "last.keras", compile=True)
+    assert last.optimizer.use_ema
+    for saved, raw in zip(last.trainable_weights, record.raw[1], strict=True):
+        np.testing.assert_allclose(np.array(saved), raw, atol=1e-6)
+    report = train_supervised(splits, config, run, resume=True)
+    assert report["epochs_run"] == 3 and report["accuracy"] >= 0.9, report
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,14 @@ class RunCheckpoint(keras.callbacks.Callback):
     """After every epoch: last.keras + state.json; best.keras when validation loss improves;
     metrics.jsonl; early stopping whose counter survives a resume."""
 
-    def __init__(self, run_dir: Path, classifier: keras.Model, patience: int, state: dict):
+    def __init__(
+        self,
+        run_dir: Path,
+        classifier: keras.Model,
+        patience: int,
+        state: dict,
+        ema: keras.callbacks.SwapEMAWeights | None = None,
+    ):
         super().__init__()
         self.run_dir, self.classifier, self.patience, self.state = (
             run_dir,
@@ -28,6 +35,17 @@ class RunCheckpoint(keras.callbacks.Callback):
             patience,
             state,
         )
+        self.ema = ema  # with it, best.keras holds the averaged weights (validated with them)
+
+    def _save_best(self) -> None:
+        if self.ema is None:
+            save_model(self.classifier, self.run_dir / "best.keras")
+            return
+        self.ema.on_test_begin()  # averaged weights in (the public swap of SwapEMAWeights)
+        try:
+            save_model(self.classifier, self.run_dir / "best.keras")
+        finally:
+            self.ema.on_test_end()
 
     diverged: str | None = None  # why training stopped on a non-finite loss (nothing was saved)
 
@@ -48,7 +66,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             return
         improved = self.state.get("best") is None or monitor < self.state["best"]
         if improved:
-            save_model(self.classifier, self.run_dir / "best.keras")
+            self._save_best()
             self.state.update(best=float(monitor), best_epoch=epoch + 1, wait=0)
         else:
             self.state["wait"] = self.state.get("wait", 0) + 1

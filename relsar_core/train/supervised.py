@@ -71,12 +71,13 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
     schedule = WarmupCosine(
         cfg.learning_rate, int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch
     )
+    ema = {"use_ema": cfg.ema_momentum is not None, "ema_momentum": cfg.ema_momentum or 0.99}
     if cfg.optimizer == "adamw":
-        return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+        return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, **ema)
     if cfg.optimizer == "nadam":
-        return keras.optimizers.Nadam(schedule, weight_decay=cfg.weight_decay or None)
+        return keras.optimizers.Nadam(schedule, weight_decay=cfg.weight_decay or None, **ema)
     return keras.optimizers.SGD(
-        schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None
+        schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None, **ema
     )
 
 
@@ -221,8 +222,10 @@ def fit_classifier(
             val_ds = labelled_dataset(
                 val.windows, val.labels, val.num_classes, cfg.batch_size, False
             )
+        # Swaps the averaged weights in for validation; the checkpoint saves best.keras with them.
+        ema = keras.callbacks.SwapEMAWeights() if model.optimizer.use_ema else None
         checkpoint = RunCheckpoint(
-            run_dir, classifier, cfg.early_stopping_patience if val_ds else 0, state
+            run_dir, classifier, cfg.early_stopping_patience if val_ds else 0, state, ema
         )
         model.fit(
             train_ds,
@@ -232,6 +235,7 @@ def fit_classifier(
             verbose=0,
             shuffle=False,
             callbacks=[
+                *([ema] if ema else []),
                 checkpoint,
                 keras.callbacks.TensorBoard(str(run_dir / "tb"), write_graph=False),
                 RichProgress(cfg.epochs, steps, initial_epoch),
