@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from app.panels.widgets import ElidedLabel
 from app.worker import Task
@@ -24,7 +24,6 @@ class BusyStrip(QFrame):
         self.cancel_button.clicked.connect(self.cancel_all)
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 2, 8, 2)
-        row.addWidget(QLabel("⏳"))
         row.addWidget(self.label, 1)
         row.addWidget(self.bar)
         row.addWidget(self.cancel_button)

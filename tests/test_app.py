@@ -346,3 +346,25 @@ def test_pose_backend_without_weights_says_so(
     assert "--pose" not in window.banner.text and "Weights" in window.banner.text  # not CLI advice
     window.model_panel.pose_combo.setCurrentText("blazepose")  # choosing again is all it takes
     assert window.settings.pose_backend == "blazepose"
+
+
+def test_the_headline_shows_whole_class_names_in_a_default_sized_window(qtbot):
+    """Seen under Xvfb: in a 1280-px window the headline cut `arms_out` to "arm…out" while the
+    row beside it was empty. The label now keeps room for the model's longest class name."""
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    from app.panels.results import ResultsPanel
+
+    panel = ResultsPanel(QFont(QApplication.font()))
+    qtbot.addWidget(panel.headline)
+    names = ["arms_out", "arms_up", "raise_hand", "stand_up", "sit_down", "wave", "wave2"]
+    panel.set_classes(names)
+    panel.headline.resize(720, 60)  # the video column of the default window
+    panel.headline.show()
+    qtbot.waitExposed(panel.headline)
+    for name in names:
+        panel.show_label(name, "79%")
+        assert panel.action_label.text() == name
+    panel.show_label("a taught action with a very long name indeed", "79%")
+    assert panel.action_label.text().count("…") == 1  # longer than any class: still elided

@@ -4,7 +4,7 @@ per-class bars and the timeline. Stopped or stale results are shown greyed, neve
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QGroupBox,
@@ -73,8 +73,13 @@ class ResultsPanel:
         self.live = False
 
     def set_classes(self, names: list[str]) -> None:
-        """A new model: the bars start at 0 and the headline says nothing until it predicts."""
+        """A new model: the bars start at 0 and the headline says nothing until it predicts.
+        The headline's label is kept wide enough for the model's longest class name (its share
+        of the row alone cut `arms_out` to "arm…out" in a 1280-px window)."""
         self.bars.set_classes(names)
+        metrics = QFontMetrics(self.action_label.font())
+        longest = max(metrics.horizontalAdvance(n) for n in (*names, NO_ACTION))
+        self.action_label.setMinimumWidth(max(120, longest + metrics.averageCharWidth()))
         self.show_label(NO_ACTION, "", live=self.live)
 
     def show_label(self, label: str, confidence: str, live: bool = True) -> None:
