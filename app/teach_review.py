@@ -24,6 +24,16 @@ def score_text(score: float | None) -> str:
     return "— (one clip)" if score is None else f"{score:.0%}"
 
 
+def row_note(score: float | None, looks_like: str | None) -> str:
+    """The table's Note for one taught action: what the sentence under it says, per row."""
+    parts = [f"looks like {looks_like}"] if looks_like else []
+    if score is None:
+        parts.append("one clip: record more")
+    elif score < GOOD_SCORE:
+        parts.append("weak: record more or clearer examples")
+    return "; ".join(parts)
+
+
 def verdict(scores: dict[str, float | None]) -> str:
     """One sentence under the table: what the scores mean for the user."""
     weak = [name for name, s in scores.items() if s is not None and s < GOOD_SCORE]
@@ -59,7 +69,7 @@ class TeachReview(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         for row, name in enumerate(names):
             summary = summaries.get(name)
-            note = f"looks like {summary.looks_like}" if summary and summary.looks_like else ""
+            note = row_note(scores[name], summary.looks_like if summary else None)
             cells = (name, str(summary.clips if summary else ""), score_text(scores[name]), note)
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))

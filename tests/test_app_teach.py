@@ -110,6 +110,8 @@ def test_teach_shows_leave_one_clip_out_scores_and_switches_only_when_accepted(q
     # score: tests/test_teach.py::test_loco_scores_*).
     assert all(int(text[:-1]) < 50 for text in shown.values()), shown
     assert "Weak: " in review.explanation.text()
+    notes = [review.table.item(r, 3).text() for r in range(review.table.rowCount())]
+    assert all("weak" in note for note in notes), notes  # each weak row says so (was empty)
     qtbot.keyClick(review, Qt.Key.Key_Escape)  # declining the second keeps the first
     qtbot.waitUntil(lambda: window.teach_review is None, timeout=WAIT_MS)
     assert set(fewshot.load_taught(model).labels) == {"hop"}
