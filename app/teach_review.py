@@ -24,19 +24,24 @@ def score_text(score: float | None) -> str:
     return "— (one clip)" if score is None else f"{score:.0%}"
 
 
+def is_weak(score: float | None) -> bool:
+    """A score the dialog calls weak (None: taught from one clip, no score to judge)."""
+    return score is not None and score < GOOD_SCORE
+
+
 def row_note(score: float | None, looks_like: str | None) -> str:
     """The table's Note for one taught action: what the sentence under it says, per row."""
     parts = [f"looks like {looks_like}"] if looks_like else []
     if score is None:
         parts.append("one clip: record more")
-    elif score < GOOD_SCORE:
+    elif is_weak(score):
         parts.append("weak: record more or clearer examples")
     return "; ".join(parts)
 
 
 def verdict(scores: dict[str, float | None]) -> str:
     """One sentence under the table: what the scores mean for the user."""
-    weak = [name for name, s in scores.items() if s is not None and s < GOOD_SCORE]
+    weak = [name for name, s in scores.items() if is_weak(s)]
     single = [name for name, s in scores.items() if s is None]
     parts = [
         "Each score is the share of an action's example windows recognised when that example "
