@@ -124,9 +124,8 @@ def test_ema_validates_and_keeps_the_averaged_weights_and_resumes(splits, tmp_pa
         np.abs(r - a).max() for r, a in zip(record.raw[epoch], record.averaged[epoch], strict=True)
     )
     assert gap > 1e-4  # the average is not the raw weights...
-    for saved, averaged in zip(
-        best, record.averaged[epoch], strict=True
-    ):  # ...and best.keras is the average
+    # ...and best.keras is the average
+    for saved, averaged in zip(best, record.averaged[epoch], strict=True):
         np.testing.assert_allclose(np.array(saved), averaged, atol=1e-6)
     last = load_model(run / "last.keras", compile=True)
     assert last.optimizer.use_ema
