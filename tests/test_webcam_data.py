@@ -46,6 +46,29 @@ def test_keyframed_motion_keeps_bones_rigid_and_feet_on_the_floor():
     # A wave lifts the waving wrist above the shoulder; a squat lowers the hips by > 25 cm.
 
 
+def test_poses_of_a_clip_are_its_frames_posed_one_by_one_and_a_flexion_turns_about_z():
+    from relsar_core.data.mocap.keyframes import STYLES
+    from relsar_core.data.mocap.posing import perform, to_poses
+
+    style = STYLES["wave"][0]
+    vec, travel = perform(style, np.random.default_rng(3), 30.0, style.bases[0], 1.0, 1.0)
+    poses = to_poses(vec, travel)
+    one_by_one = np.concatenate(
+        [to_poses(vec[f : f + 1], travel[f : f + 1]) for f in range(len(vec))]
+    )
+    np.testing.assert_array_equal(poses, one_by_one)
+    # r_shoulder flexed 90° (nothing else): a w-first quaternion of a 90° turn about z.
+    angles = np.zeros((1, vec.shape[1]))
+    angles[0, 3 + 3 + 3 + 1 + 3] = (
+        90.0  # after chest, neck, r_hip (3 each), r_knee (1), r_ankle (3)
+    )
+    q = to_poses(angles, np.zeros(1))[0]
+    r_shoulder = 7 + 4 + 4 + 4 + 1 + 4  # root (7), chest, neck, r_hip, r_knee, r_ankle
+    np.testing.assert_allclose(
+        q[r_shoulder : r_shoulder + 4], [np.sqrt(0.5), 0, 0, np.sqrt(0.5)], atol=1e-12
+    )
+
+
 def test_test_views_are_closed_under_mirroring_and_never_drawn_for_training():
     rng = np.random.default_rng(0)
     train = [sample_azimuth(rng, "train") for _ in range(3000)]
