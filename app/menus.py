@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
+from relsar_core.runtime import fewshot
+
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv);;All files (*)"
 MAX_RECENT = 8
 SHORTCUTS = (
@@ -119,7 +121,7 @@ def classes_text(window) -> str:
         return "No model is loaded."
     card = Path(window.settings.model).with_suffix(".md")
     names = list(window.classifier.class_names)
-    taught = set(getattr(window.classifier, "taught_classes", []))
+    taught = set(fewshot.taught_classes(window.classifier))
     lines = [f"<b>{n}</b>{' (taught)' if n in taught else ''}" for n in names]
     text = "<br>".join(lines)
     if card.is_file():

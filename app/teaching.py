@@ -95,9 +95,14 @@ def review(window, action: str, takes: int, model: str, classifier, scores, desc
 
     def decline() -> None:
         window.teach_review = None
+        taught = fewshot.taught_classes(window.classifier)
+        # Re-teaching an action and declining keeps the earlier examples, which stay in use.
+        kept = (
+            f"“{action}” stays as it was taught before" if action in taught else "nothing changed"
+        )
         window.show_message(
-            f"Did not teach “{action}”: nothing was saved or changed. Record more or clearer "
-            "examples (or delete a bad take) and teach again.",
+            f"Did not use these takes of “{action}”: nothing was saved, {kept}. Record more or "
+            "clearer examples (or delete a bad take) and teach again.",
             "info",
         )
 

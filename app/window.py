@@ -36,6 +36,7 @@ from app.worker import Task, run_task, wait_all
 from relsar_core.data.recording import ClipRecorder
 from relsar_core.live.pipeline import LivePipeline
 from relsar_core.live.sources import FrameSource
+from relsar_core.runtime import fewshot
 
 SIDE_WIDTH = 340  # the side panel's width: fixed, so no text can widen the window
 
@@ -201,7 +202,7 @@ class MainWindow(QMainWindow):
         self.results.set_classes(self.classifier.class_names)
         if self.pipeline is not None:
             self.pipeline.set_classifier(self.classifier)
-        taught = list(getattr(self.classifier, "taught_classes", []))
+        taught = fewshot.taught_classes(self.classifier)
         self.model_panel.show_model(
             Path(self.settings.model).name, len(self.classifier.class_names), taught
         )

@@ -116,6 +116,15 @@ def test_teach_shows_leave_one_clip_out_scores_and_switches_only_when_accepted(q
     qtbot.waitUntil(lambda: window.teach_review is None, timeout=WAIT_MS)
     assert set(fewshot.load_taught(model).labels) == {"hop"}
     assert "flap" not in window.classifier.class_names and "hop" in window.classifier.class_names
+
+    # Teaching "hop" again and declining keeps the earlier "hop", and the banner says so.
+    window.record_panel.action_edit.setText("hop")
+    qtbot.mouseClick(window.record_panel.teach_button, Qt.MouseButton.LeftButton)
+    review = wait_review(qtbot, window)
+    qtbot.keyClick(review, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.teach_review is None, timeout=WAIT_MS)
+    assert "hop" in window.classifier.class_names
+    assert "“hop” stays as it was taught before" in window.banner.text, window.banner.text
     window.close()
 
 

@@ -197,6 +197,11 @@ class TaughtClassifier:
         return TaughtOutput(np.log(np.maximum(probs, 1e-12)), probs, out.embedding)
 
 
+def taught_classes(classifier) -> list[str]:
+    """The taught actions of any classifier: a TaughtClassifier's, none for a base model."""
+    return list(getattr(classifier, "taught_classes", []))
+
+
 def taught_path(model_path: str | os.PathLike) -> Path:
     """Where the taught actions of a model live: `<name>.taught.npz` beside `<name>.tflite`."""
     return Path(model_path).with_suffix(".taught.npz")
