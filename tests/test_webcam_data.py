@@ -48,7 +48,8 @@ def test_keyframed_motion_keeps_bones_rigid_and_feet_on_the_floor():
 
 def test_poses_of_a_clip_are_its_frames_posed_one_by_one_and_a_flexion_turns_about_z():
     from relsar_core.data.mocap.keyframes import STYLES
-    from relsar_core.data.mocap.posing import perform, to_poses
+    from relsar_core.data.mocap.motions import JOINT_ORDER
+    from relsar_core.data.mocap.posing import JOINTS, _vector, perform, to_poses
 
     style = STYLES["wave"][0]
     vec, travel = perform(style, np.random.default_rng(3), 30.0, style.bases[0], 1.0, 1.0)
@@ -58,15 +59,9 @@ def test_poses_of_a_clip_are_its_frames_posed_one_by_one_and_a_flexion_turns_abo
     )
     np.testing.assert_array_equal(poses, one_by_one)
     # r_shoulder flexed 90° (nothing else): a w-first quaternion of a 90° turn about z.
-    angles = np.zeros((1, vec.shape[1]))
-    angles[0, 3 + 3 + 3 + 1 + 3] = (
-        90.0  # after chest, neck, r_hip (3 each), r_knee (1), r_ankle (3)
-    )
-    q = to_poses(angles, np.zeros(1))[0]
-    r_shoulder = 7 + 4 + 4 + 4 + 1 + 4  # root (7), chest, neck, r_hip, r_knee, r_ankle
-    np.testing.assert_allclose(
-        q[r_shoulder : r_shoulder + 4], [np.sqrt(0.5), 0, 0, np.sqrt(0.5)], atol=1e-12
-    )
+    q = to_poses(_vector({"r_shoulder": (90.0, 0.0, 0.0)})[None], np.zeros(1))[0]
+    at = 7 + sum(dof for _, dof in JOINT_ORDER[: JOINTS.index("r_shoulder")])  # after the root
+    np.testing.assert_allclose(q[at : at + 4], [np.sqrt(0.5), 0, 0, np.sqrt(0.5)], atol=1e-12)
 
 
 def test_test_views_are_closed_under_mirroring_and_never_drawn_for_training():
