@@ -52,7 +52,10 @@ def test_tflite_contract_signature_and_builtin_ops_only(all_variants):
     for q, r in all_variants.items():
         interpreter = Interpreter(model_path=str(r.tflite_path))
         assert interpreter.get_signature_list() == {
-            "serving_default": {"inputs": ["skeleton"], "outputs": ["embedding", "logits"]}
+            "serving_default": {
+                "inputs": ["skeleton"],
+                "outputs": ["embedding", "logits", "teach_embedding"],
+            }
         }, q
         runner = interpreter.get_signature_runner("serving_default")
         inp = runner.get_input_details()["skeleton"]
@@ -60,6 +63,7 @@ def test_tflite_contract_signature_and_builtin_ops_only(all_variants):
         assert list(inp["shape"]) == [1, 30, 60] and inp["dtype"] == np.float32, q
         assert list(outs["logits"]["shape"]) == [1, 5] and outs["logits"]["dtype"] == np.float32, q
         assert list(outs["embedding"]["shape"]) == [1, 64], q
+        assert list(outs["teach_embedding"]["shape"]) == [1, 32], q  # tiny: d_model 32
         ops = tflite_ops(r.tflite_path.read_bytes())
         assert "CUSTOM" not in ops and "UNKNOWN" not in ops and "FULLY_CONNECTED" in ops, q
     assert "QUANTIZE" in tflite_ops(all_variants["int8"].tflite_path.read_bytes())
@@ -81,6 +85,7 @@ def test_sidecar_describes_the_file(all_variants, tiny_run_dir):
     assert meta["outputs"] == [
         {"name": "logits", "shape": [1, 5]},
         {"name": "embedding", "shape": [1, 64]},
+        {"name": "teach_embedding", "shape": [1, 32]},
     ]
     assert meta["parity"]["top1_agreement"] == r.parity.top1_agreement
     assert meta["created"].endswith("+00:00") and meta["tool"].startswith("relsar-convert ")

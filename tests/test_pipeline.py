@@ -334,7 +334,7 @@ def test_teach_adds_an_action_and_keeps_the_others(tiny_tflite_model, toy_data, 
     reloaded, warning = open_classifier(model)
     assert warning is None and reloaded.class_names == taught.class_names
     clip = Clip(load_clip(examples[0]).keypoints[:12])  # shorter than a window: padded
-    assert fewshot.clip_embeddings(base, clip).shape == (1, base.embedding_dim)
+    assert fewshot.clip_embeddings(base, clip).shape == (1, base.teach_embedding_dim)
     np.savez(
         fewshot.taught_path(model),
         embeddings=np.zeros((2, 3)),

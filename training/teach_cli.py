@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         "--base-data",
         type=Path,
         help="<class>/<clip>.npz clips of the model's own classes (e.g. its training data): store "
-        "base-class centroids in the sidecar, for a model converted before it held them",
+        "base-class centroids in the sidecar, for a model converted before it held them (a model "
+        "converted before the teaching embedding existed gets that output first)",
     )
     p.add_argument(
         "--stride", type=int, default=5, help="frames between example windows (default 5)"
@@ -93,6 +94,10 @@ def _main(argv: list[str] | None) -> int:
 
     TfliteClassifier(args.model)  # a bad model fails here, with one line, before anything changes
     if args.base_data:
+        taught = fewshot.taught_path(args.model).is_file()
+        if teaching.add_teach_output(args.model):
+            again = "; the actions taught before must be taught again" if taught else ""
+            console.print(f"added the teaching embedding output (teach_embedding){again}")
         n = teaching.add_base_centroids(args.model, args.base_data, args.stride)
         console.print(f"stored base-class centroids from {n} windows of {args.base_data}")
     if args.forget_all and fewshot.forget_taught(args.model):

@@ -1,7 +1,8 @@
 """`relsar-bench teach`: teaching actions the shipped model never saw (relsar_core.bench.
 teach_data), k = 1, 3, 5, 10 example clips per action, with the app's head (fewshot_head) on
 three spaces: the head space (embedding + pose descriptors), the embedding alone, and raw
-window features (the baseline). Reported per space and k, all windows of held-out clips:
+window features (the baseline). "Embedding" is the model's teaching embedding (its
+`teach_embedding` output, runtime.teach_output; `embedding` for a model without it). Reported per space and k, all windows of held-out clips:
 - accuracy: taught-action windows named right by the whole classifier (base + taught);
 - retention: of the base-class windows the base model names right, the share still right;
 - false accepts: windows of novel motions that were *not* taught, named as a taught action;
@@ -36,6 +37,7 @@ from relsar_core.runtime.fewshot_head import (
     unit,
 )
 from relsar_core.runtime.smoothing import LabelSmoother
+from relsar_core.runtime.teach_output import teach_embedding_of
 from relsar_core.skeleton.descriptors import pose_descriptors
 from relsar_core.skeleton.features import MODEL_FPS
 
@@ -68,7 +70,7 @@ def _encode(classifier, clips_by_class: dict, windows=clip_windows) -> dict:
         for clip in clips:
             feats = windows(clip, classifier.window, STRIDE)
             res = classifier.predict_batch(feats)
-            out[name].append((res.probabilities, res.embedding, feats))
+            out[name].append((res.probabilities, teach_embedding_of(res), feats))
     return out
 
 

@@ -1,9 +1,10 @@
 """Teaching from folders, as `relsar-teach` does it: every class folder of a data set taught
-to a model through fewshot.teach (the app's Teach path), and the base-class centroids of a
-model converted before the sidecar held them."""
+to a model through fewshot.teach (the app's Teach path), and, for a model converted before
+the sidecar held them, the teaching embedding output and the base-class centroids."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -12,10 +13,21 @@ import numpy as np
 from relsar_core.data.datasets import load_clip_folder
 from relsar_core.data.recording import check_action_name
 from relsar_core.errors import DataError, ModelFileError
-from relsar_core.files import write_json
+from relsar_core.files import atomic_write, write_json
 from relsar_core.runtime import fewshot
 from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
-from relsar_core.runtime.tflite import TfliteClassifier, sidecar_path
+from relsar_core.runtime.teach_output import (
+    TEACH_OUTPUT,
+    has_teach_output,
+    teach_embedding_of,
+    with_teach_output,
+)
+from relsar_core.runtime.tflite import (
+    TfliteClassifier,
+    TfliteRunner,
+    pending_sidecar_path,
+    sidecar_path,
+)
 from relsar_core.skeleton.descriptors import pose_descriptors
 
 
@@ -42,6 +54,34 @@ def teach_folder(
     return fewshot.teach(base, model_path, example_folders(data), stride=stride)
 
 
+def add_teach_output(model_path: str | os.PathLike) -> bool:
+    """Give a model converted before the teaching embedding existed its `teach_embedding`
+    output (runtime.teach_output; logits and embedding stay bit for bit the same) and update its
+    sidecar; False when it has one already. Written as relsar-convert writes a pair: pending
+    JSON, model, JSON renamed last, so a kill leaves the old pair or the new one."""
+    base = TfliteClassifier(model_path)  # a damaged pair fails here, before anything changes
+    content = Path(model_path).read_bytes()
+    if has_teach_output(content):
+        return False
+    try:
+        new = with_teach_output(content)
+    except ValueError as exc:
+        raise ModelFileError(f"{model_path}: cannot add a teaching embedding ({exc})") from None
+    meta = dict(base.metadata)
+    shape = TfliteRunner(new, 1, source=str(model_path)).output_shapes[TEACH_OUTPUT]
+    meta["outputs"] = [*meta["outputs"], {"name": TEACH_OUTPUT, "shape": list(shape)}]
+    meta["tflite_sha256"], meta["tflite_bytes"] = hashlib.sha256(new).hexdigest(), len(new)
+    meta.pop("base_centroids", None)  # of the old embedding: the caller makes new ones
+    pending = pending_sidecar_path(model_path)
+    try:
+        write_json(pending, meta)
+        atomic_write(model_path, lambda tmp: Path(tmp).write_bytes(new))
+        os.replace(pending, sidecar_path(model_path))
+    except OSError as exc:
+        raise ModelFileError(f"{model_path}: cannot write ({exc.strerror})") from None
+    return True
+
+
 def add_base_centroids(
     model_path: str | os.PathLike, data: str | os.PathLike, stride: int = 5
 ) -> int:
@@ -56,7 +96,7 @@ def add_base_centroids(
     if missing:
         names = [base.class_names[i] for i in missing]
         raise DataError(f"{data}: no clips of the model's classes {names}")
-    embeddings = base.predict_batch(windows.windows).embedding
+    embeddings = teach_embedding_of(base.predict_batch(windows.windows))
     vectors = head_vectors(embeddings, pose_descriptors(windows.windows))
     meta = dict(base.metadata)
     meta["base_centroids"] = base_centroids(vectors, windows.labels, base.class_names)

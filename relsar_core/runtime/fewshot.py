@@ -29,6 +29,7 @@ from relsar_core.runtime.fewshot_head import (
     read_base_centroids,
 )
 from relsar_core.runtime.smoothing import REJECT_CLASSES
+from relsar_core.runtime.teach_output import teach_dim_of, teach_embedding_of
 from relsar_core.runtime.teach_windows import (  # noqa: F401  (re-exported: the teach API)
     TEACH_SPEEDS,
     TEACH_WIDTHS,
@@ -126,6 +127,7 @@ class TaughtClassifier:
         self.head = fit_head(base, examples)
         self.window, self.layout = base.window, getattr(base, "layout", "body15")
         self.embedding_dim = getattr(base, "embedding_dim", None)
+        self.teach_embedding_dim = teach_dim_of(base)
         self.metadata = getattr(base, "metadata", {})
         self.base_classes = list(base.class_names)
         self.class_names = self.base_classes + [
@@ -185,15 +187,14 @@ class TaughtClassifier:
         context of the stream's recent windows: see fewshot_head.predict_in_stream."""
         out = self.base.predict(features)
         args = ([context], [time]) if context is not None else (None, None)
-        probs = self._combine(out.probabilities[None], out.embedding[None], features[None], *args)[
-            0
-        ]
+        emb = teach_embedding_of(out)[None]
+        probs = self._combine(out.probabilities[None], emb, features[None], *args)[0]
         return TaughtOutput(np.log(np.maximum(probs, 1e-12)), probs, out.embedding)
 
     def predict_batch(self, features: np.ndarray, contexts=None, times=None) -> TaughtOutput:
         """`contexts`/`times`: a DistanceContext and a time per row (None: each window alone)."""
         out = self.base.predict_batch(features)
-        probs = self._combine(out.probabilities, out.embedding, features, contexts, times)
+        probs = self._combine(out.probabilities, teach_embedding_of(out), features, contexts, times)
         return TaughtOutput(np.log(np.maximum(probs, 1e-12)), probs, out.embedding)
 
 
@@ -219,13 +220,13 @@ def examples_from_clips(
             features, copy, when = example_streams(clip, embedder.window, stride)
             copies.append(copy)
             times.append(when)
-            embs.append(embedder.predict_batch(features).embedding)
+            embs.append(teach_embedding_of(embedder.predict_batch(features)))
             descs.append(pose_descriptors(features))
             labels += [action] * len(features)
             clips += [clip_id] * len(features)
             clip_id += 1
     if not labels:
-        return _empty(getattr(embedder, "embedding_dim", 0) or 0)
+        return _empty(teach_dim_of(embedder) or 0)
     return TaughtExamples(
         np.concatenate(embs).astype(np.float32),
         np.concatenate(descs).astype(np.float32),
@@ -317,7 +318,7 @@ def with_taught(base, model_path: str | os.PathLike):
     taught = load_taught(model_path)
     if taught is None or not len(taught.labels):
         return base
-    dim = getattr(base, "embedding_dim", None)
+    dim = teach_dim_of(base)
     path = taught_path(model_path)
     if dim is not None and taught.embeddings.shape[1] != dim:
         raise ModelFileError(

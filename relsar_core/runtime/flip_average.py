@@ -27,7 +27,7 @@ from relsar_core.skeleton.features import flip_features
 
 SIDECAR_KEY = "flip_average"
 
-BatchRun = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+BatchRun = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 
 
 def read_flip_average(metadata: dict) -> bool:
@@ -36,15 +36,15 @@ def read_flip_average(metadata: dict) -> bool:
     return value is True
 
 
-def flip_averaged(
-    run_batch: BatchRun, features: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def flip_averaged(run_batch: BatchRun, features: np.ndarray) -> tuple[np.ndarray, ...]:
     """(N, T, 60) windows → (mean of the logits of each window and of its mirror image (N, K),
-    the windows' own embeddings (N, E), their mirror images' embeddings (N, E), for the gate).
-    `run_batch` maps (M, T, 60) → (logits, embedding); both views go through it as one batch
-    of 2N (one interpreter call where the model's batch can be resized)."""
+    the windows' own embeddings (N, E), their mirror images' embeddings (N, E), for the gate,
+    then the windows' own values of any further output, e.g. teach_embedding).
+    `run_batch` maps (M, T, 60) → (logits, embedding, ...); both views go through it as one
+    batch of 2N (one interpreter call where the model's batch can be resized)."""
     x = np.asarray(features, dtype=np.float32)
     n = len(x)
-    logits, embedding = run_batch(np.concatenate([x, flip_features(x)]))
+    logits, embedding, *more = run_batch(np.concatenate([x, flip_features(x)]))
     mean = (0.5 * (logits[:n].astype(np.float64) + logits[n:])).astype(np.float32)
-    return mean, np.ascontiguousarray(embedding[:n]), np.ascontiguousarray(embedding[n:])
+    own = (np.ascontiguousarray(v[:n]) for v in more)
+    return mean, np.ascontiguousarray(embedding[:n]), np.ascontiguousarray(embedding[n:]), *own

@@ -135,6 +135,7 @@ class GatedOutput:
     probabilities: np.ndarray
     embedding: np.ndarray
     raw_probabilities: np.ndarray  # the model's own, before the gate
+    teach_embedding: np.ndarray | None = None  # runtime.teach_output: passed through
 
 
 class GatedClassifier:
@@ -158,7 +159,8 @@ class GatedClassifier:
         q = self.rejection.gate(p, e, m)
         if not batched:
             q = q[0]
-        return GatedOutput(np.log(np.maximum(q, 1e-12)), q, out.embedding, out.probabilities)
+        teach = getattr(out, "teach_embedding", None)
+        return GatedOutput(np.log(np.maximum(q, 1e-12)), q, out.embedding, out.probabilities, teach)
 
     def predict(self, features: np.ndarray) -> GatedOutput:
         return self._gated(self.ungated.predict(features), batched=False)

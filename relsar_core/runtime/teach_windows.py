@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from relsar_core.runtime.teach_output import teach_embedding_of
 from relsar_core.skeleton.clip import Clip
 from relsar_core.skeleton.features import MODEL_FPS, clip_features
 
@@ -70,5 +71,8 @@ def clip_windows(clip: Clip, window: int, stride: int = 5) -> np.ndarray:
 
 
 def clip_embeddings(classifier, clip: Clip, stride: int = 5) -> np.ndarray:
-    """Embeddings (N, E) of all windows of a clip (see clip_windows)."""
-    return classifier.predict_batch(clip_windows(clip, classifier.window, stride)).embedding
+    """The few-shot head's embeddings (N, E) of all windows of a clip (see clip_windows and
+    teach_output.teach_embedding_of)."""
+    return teach_embedding_of(
+        classifier.predict_batch(clip_windows(clip, classifier.window, stride))
+    )

@@ -23,6 +23,8 @@ import numpy as np
 from relsar_core.errors import ModelFileError, first_line
 from relsar_core.files import read_json_object
 from relsar_core.runtime.flip_average import flip_averaged, read_flip_average
+from relsar_core.runtime.model_file import model_file_content
+from relsar_core.runtime.teach_output import TEACH_OUTPUT
 from relsar_core.skeleton.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
 from relsar_core.threads import default_threads
 
@@ -30,8 +32,8 @@ SIDECAR_FORMAT = 1
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
 INPUT_NAME = "skeleton"
 OUTPUT_NAMES = ("logits", "embedding")
+OPTIONAL_OUTPUTS = (TEACH_OUTPUT,)  # runtime.teach_output: the few-shot head's embedding
 SIGNATURE_KEY = "serving_default"
-TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 # One (T, 60) window is ~1 ms of work: extra threads mostly add synchronisation, which turns
 # into waiting when the cores are busy (pose, capture, UI). Measured on the 2-core box under
 # load, base float32: 1 thread 1.1 ms p50, 2 threads 2.9 ms (docs/convert.md). So half the
@@ -116,6 +118,7 @@ class ClassifierOutput:
     probabilities: np.ndarray  # softmax of logits, same shape
     embedding: np.ndarray  # (E,) or (N, E)
     mirror_embedding: np.ndarray | None = None  # the mirror image's, with flip averaging
+    teach_embedding: np.ndarray | None = None  # (D,) or (N, D): runtime.teach_output's, if any
 
 
 class TfliteRunner:
@@ -143,11 +146,18 @@ class TfliteRunner:
                 f"{source}: no '{SIGNATURE_KEY}' signature (has: {', '.join(signatures) or 'none'})"
             )
         sig = signatures[SIGNATURE_KEY]
-        if list(sig["inputs"]) != [INPUT_NAME] or sorted(sig["outputs"]) != sorted(OUTPUT_NAMES):
+        extra = sorted(set(sig["outputs"]) - set(OUTPUT_NAMES))
+        if (
+            list(sig["inputs"]) != [INPUT_NAME]
+            or not set(OUTPUT_NAMES) <= set(sig["outputs"])
+            or not set(extra) <= set(OPTIONAL_OUTPUTS)
+        ):
             raise ModelFileError(
                 f"{source}: signature is {list(sig['inputs'])} → {sorted(sig['outputs'])}, "
-                f"expected ['{INPUT_NAME}'] → {sorted(OUTPUT_NAMES)}"
+                f"expected ['{INPUT_NAME}'] → {sorted(OUTPUT_NAMES)} (+ optional {list(OPTIONAL_OUTPUTS)})"
             )
+        # Always logits, embedding first; then the optional ones the model has.
+        self.output_names = (*OUTPUT_NAMES, *(n for n in OPTIONAL_OUTPUTS if n in extra))
         runner = self.interpreter.get_signature_runner(SIGNATURE_KEY)
         inp = runner.get_input_details()[INPUT_NAME]
         outs = runner.get_output_details()
@@ -156,11 +166,11 @@ class TfliteRunner:
         # -1 in the batch slot: the interpreter can be resized to a whole batch at once.
         self.dynamic_batch = int(inp["shape_signature"][0]) == -1
         self.output_shapes = {
-            name: tuple(int(v) for v in outs[name]["shape"]) for name in OUTPUT_NAMES
+            name: tuple(int(v) for v in outs[name]["shape"]) for name in self.output_names
         }
-        self.output_dtypes = {name: np.dtype(outs[name]["dtype"]) for name in OUTPUT_NAMES}
+        self.output_dtypes = {name: np.dtype(outs[name]["dtype"]) for name in self.output_names}
         self._input_index = int(inp["index"])
-        self._output_index = {name: int(outs[name]["index"]) for name in OUTPUT_NAMES}
+        self._output_index = {name: int(outs[name]["index"]) for name in self.output_names}
         self._batch = self.input_shape[0]
         del runner, inp, outs  # the runner pins interpreter memory; allocate_tensors refuses that
         try:
@@ -179,41 +189,34 @@ class TfliteRunner:
             self.interpreter.allocate_tensors()
             self._batch = batch
 
-    def _invoke(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _invoke(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         self.interpreter.set_tensor(self._input_index, x)
         self.interpreter.invoke()
         # get_tensor copies, so the interpreter may run again while the caller keeps the arrays.
-        return (
-            self.interpreter.get_tensor(self._output_index["logits"]),
-            self.interpreter.get_tensor(self._output_index["embedding"]),
-        )
+        return tuple(self.interpreter.get_tensor(self._output_index[n]) for n in self.output_names)
 
-    def run(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """features (T, 60) → (logits (K,), embedding (E,)) float32."""
+    def run(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
+        """features (T, 60) → (logits (K,), embedding (E,)[, teach_embedding (D,)]) float32,
+        one array per name in `output_names`."""
         if self._batch != 1:
             self._resize(1)
-        logits, embedding = self._invoke(features[None].astype(np.float32, copy=False))
-        return logits[0], embedding[0]
+        return tuple(v[0] for v in self._invoke(features[None].astype(np.float32, copy=False)))
 
-    def run_batch(self, features: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """features (N, T, 60) → (logits (N, K), embedding (N, E)). Whole chunks through a resized
-        interpreter when the model allows it (measured ~2x faster per window than a loop on a
-        2-core CPU, see docs), else one window at a time."""
+    def run_batch(self, features: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, ...]:
+        """features (N, T, 60) → (logits (N, K), embedding (N, E)[, teach_embedding (N, D)]).
+        Whole chunks through a resized interpreter when the model allows it (measured ~2x
+        faster per window than a loop on a 2-core CPU, see docs), else one window at a time."""
         x = np.ascontiguousarray(features, dtype=np.float32)
         n = len(x)
-        k, e = self.output_shapes["logits"][-1], self.output_shapes["embedding"][-1]
-        logits, embedding = np.empty((n, k), np.float32), np.empty((n, e), np.float32)
-        if self.dynamic_batch:
-            for start in range(0, n, chunk):
-                part = x[start : start + chunk]
+        outs = [np.empty((n, self.output_shapes[m][-1]), np.float32) for m in self.output_names]
+        step = chunk if self.dynamic_batch else 1
+        for start in range(0, n, step):
+            part = x[start : start + step]
+            if self.dynamic_batch:
                 self._resize(len(part))
-                logits[start : start + len(part)], embedding[start : start + len(part)] = (
-                    self._invoke(part)
-                )
-        else:
-            for i in range(n):
-                logits[i], embedding[i] = self._invoke(x[i : i + 1])
-        return logits, embedding
+            for out, value in zip(outs, self._invoke(part), strict=True):
+                out[start : start + len(part)] = value
+        return tuple(outs)
 
 
 def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
@@ -266,33 +269,6 @@ def read_sidecar(json_path: Path, model_name: str = "the model") -> dict:
     return meta
 
 
-def _check_file(model_path: Path, meta: dict, json_path: Path) -> bytes:
-    if not model_path.is_file():
-        raise ModelFileError(f"{model_path}: no such model file")
-    content = model_path.read_bytes()
-    expected: int = meta["tflite_bytes"]
-    if not content:
-        raise ModelFileError(f"{model_path}: empty file (an interrupted copy or download?)")
-    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
-        if 0 < len(content) < expected:
-            raise ModelFileError(f"{model_path}: truncated ({len(content)} of {expected} bytes)")
-        raise ModelFileError(
-            f"{model_path}: not a TFLite flatbuffer (no '{TFLITE_IDENTIFIER.decode()}' identifier)"
-        )
-    if len(content) != expected:
-        what = "truncated" if len(content) < expected else "larger than recorded"
-        raise ModelFileError(
-            f"{model_path}: {what} ({len(content)} bytes, {json_path.name} records {expected})"
-        )
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != meta["tflite_sha256"]:
-        raise ModelFileError(
-            f"{model_path}: SHA-256 {digest[:12]}… does not match {json_path.name} "
-            f"({str(meta['tflite_sha256'])[:12]}…): the model or its JSON was changed"
-        )
-    return content
-
-
 def _check_against_sidecar(
     runner: TfliteRunner, meta: dict, model_path: Path, json_path: Path
 ) -> None:
@@ -309,10 +285,13 @@ def _check_against_sidecar(
             f"{json_path.name} says float32 {want_input}"
         )
     want_out = {"logits": [1, k], "embedding": [1, meta["embedding_dim"]]}
+    if TEACH_OUTPUT in runner.output_shapes:
+        want_out[TEACH_OUTPUT] = list(runner.output_shapes[TEACH_OUTPUT])
     recorded = {o.get("name"): o.get("shape") for o in meta["outputs"] if isinstance(o, dict)}
     if recorded != want_out:
         raise ModelFileError(
-            f"{json_path}: 'outputs' {meta['outputs']} disagree with its class names / embedding_dim"
+            f"{json_path}: 'outputs' {meta['outputs']} disagree with its class names / "
+            f"embedding_dim or with the model's outputs {sorted(runner.output_shapes)}"
         )
     for name, shape in want_out.items():
         if list(runner.output_shapes[name]) != shape or runner.output_dtypes[name] != np.float32:
@@ -352,13 +331,16 @@ class TfliteClassifier:
         if json_path is None:
             finish_pending_pair(self.model_path, self.json_path)
         self.metadata = read_sidecar(self.json_path, self.model_path.name)
-        content = _check_file(self.model_path, self.metadata, self.json_path)
+        content = model_file_content(self.model_path, self.metadata, self.json_path)
         self._runner = TfliteRunner(content, num_threads, source=str(self.model_path))
         _check_against_sidecar(self._runner, self.metadata, self.model_path, self.json_path)
         self.class_names: list[str] = list(self.metadata["class_names"])
         self.window: int = int(self.metadata["window"])
         self.layout: str = str(self.metadata["layout"])
         self.embedding_dim: int = int(self.metadata["embedding_dim"])
+        # What the few-shot head embeds with: the teach_embedding output where the model has it.
+        teach = self._runner.output_shapes.get(TEACH_OUTPUT)
+        self.teach_embedding_dim: int = int(teach[-1]) if teach else self.embedding_dim
         self.quantization: str = str(self.metadata["quantization"])
         self.flip_average = (
             read_flip_average(self.metadata) if flip_average is None else bool(flip_average)
@@ -382,16 +364,18 @@ class TfliteClassifier:
         """One window (T, 60) from relsar_core.skeleton.features.window_features → (K,), (K,), (E,)."""
         x = self._check_features(features, batched=False)
         if not self.flip_average:
-            logits, embedding = self._runner.run(x)
-            return ClassifierOutput(logits, softmax(logits), embedding)
-        logits, embedding, mirror = (v[0] for v in flip_averaged(self._runner.run_batch, x[None]))
-        return ClassifierOutput(logits, softmax(logits), embedding, mirror)
+            logits, embedding, *teach = self._runner.run(x)
+            return ClassifierOutput(logits, softmax(logits), embedding, None, *teach)
+        logits, embedding, mirror, *teach = (
+            v[0] for v in flip_averaged(self._runner.run_batch, x[None])
+        )
+        return ClassifierOutput(logits, softmax(logits), embedding, mirror, *teach)
 
     def predict_batch(self, features: np.ndarray) -> ClassifierOutput:
         """Many windows (N, T, 60), e.g. all windows of a clip → (N, K), (N, K), (N, E)."""
         x = self._check_features(features, batched=True)
         if self.flip_average:
-            logits, embedding, mirror = flip_averaged(self._runner.run_batch, x)
-            return ClassifierOutput(logits, softmax(logits), embedding, mirror)
-        logits, embedding = self._runner.run_batch(x)
-        return ClassifierOutput(logits, softmax(logits), embedding)
+            logits, embedding, mirror, *teach = flip_averaged(self._runner.run_batch, x)
+            return ClassifierOutput(logits, softmax(logits), embedding, mirror, *teach)
+        logits, embedding, *teach = self._runner.run_batch(x)
+        return ClassifierOutput(logits, softmax(logits), embedding, None, *teach)

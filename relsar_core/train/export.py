@@ -23,6 +23,7 @@ import numpy as np
 from relsar_core import __version__
 from relsar_core.errors import DataError, ModelFileError, RelsarError
 from relsar_core.files import atomic_write, check_output_file, write_text
+from relsar_core.runtime.teach_output import TEACH_OUTPUT, with_teach_output
 from relsar_core.runtime.tflite import (
     INPUT_NAME,
     QUANTIZATIONS,
@@ -143,17 +144,26 @@ def sidecar_base_centroids(runner, windows: np.ndarray, labels: np.ndarray, clas
     from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
     from relsar_core.skeleton.descriptors import pose_descriptors
 
-    embeddings = runner.run_batch(windows)[1]
+    outputs = dict(zip(runner.output_names, runner.run_batch(windows), strict=True))
+    embeddings = outputs.get(TEACH_OUTPUT, outputs["embedding"])
     vectors = head_vectors(embeddings, pose_descriptors(windows))
     return base_centroids(vectors, labels, list(class_names))
 
 
 def build_sidecar(
-    source: SourceModel, quantization: str, content: bytes, parity: ParityReport, data_source: str
+    source: SourceModel,
+    quantization: str,
+    content: bytes,
+    parity: ParityReport,
+    data_source: str,
+    teach_dim: int | None = None,
 ) -> dict:
     import hashlib
 
     k, e = len(source.class_names), source.embedding_dim
+    outputs = [{"name": "logits", "shape": [1, k]}, {"name": "embedding", "shape": [1, e]}]
+    if teach_dim is not None:
+        outputs.append({"name": TEACH_OUTPUT, "shape": [1, teach_dim]})
     return {
         "format": SIDECAR_FORMAT,
         "class_names": source.class_names,
@@ -167,7 +177,7 @@ def build_sidecar(
         "tflite_bytes": len(content),
         "signature": SIGNATURE_KEY,
         "input": {"name": INPUT_NAME, "shape": [1, source.window, FEATURE_DIM], "dtype": "float32"},
-        "outputs": [{"name": "logits", "shape": [1, k]}, {"name": "embedding", "shape": [1, e]}],
+        "outputs": outputs,
         "embedding_dim": e,
         "ops": tflite_ops(content),
         "parity": {**asdict(parity), "data": data_source},
@@ -231,6 +241,10 @@ def export_variant(
         raise ModelFileError(
             f"{source.checkpoint}: {quantization} conversion produced non-builtin ops {foreign}"
         )
+    try:  # the few-shot head's embedding (runtime.teach_output); logits and embedding unchanged
+        content = with_teach_output(content)
+    except ValueError:  # no transformer blocks to read it from: teaching uses `embedding`
+        pass
     with native_stderr_silenced():  # the interpreter's "Created XNNPACK delegate" INFO line
         runner = TfliteRunner(content, num_threads, source=f"{tflite_path} ({quantization})")
     parity = check_parity(runner, reference, data, quantization)
@@ -246,7 +260,10 @@ def export_variant(
             time.perf_counter() - start,
         )
     latency = median_latency_ms(runner, data.validation)
-    meta = build_sidecar(source, quantization, content, parity, data.source)
+    teach = runner.output_shapes.get(TEACH_OUTPUT)
+    meta = build_sidecar(
+        source, quantization, content, parity, data.source, teach[-1] if teach else None
+    )
     if data.calibration_labels is not None:  # the taught-action gate against the base classes
         meta["base_centroids"] = sidecar_base_centroids(
             runner, data.calibration, data.calibration_labels, source.class_names

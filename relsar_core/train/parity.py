@@ -149,7 +149,7 @@ def check_parity(
 ) -> ParityReport:
     """Compare a converted variant with the Keras outputs on the validation windows."""
     ref_logits, ref_emb = reference
-    logits, emb = runner.run_batch(data.validation)
+    logits, emb = runner.run_batch(data.validation)[:2]
     tol = TOLERANCES[quantization]
     logit_scale = max(1.0, float(np.abs(ref_logits).max()))
     emb_scale = max(1.0, float(np.abs(ref_emb).max()))
