@@ -138,6 +138,14 @@ def test_relsar_teach_base_data_upgrades_an_older_model(old_model, toy_data, tmp
     before = TfliteClassifier(path)
     assert before.teach_embedding_dim == 64
     fewshot.teach(before, path, {"novel": sorted((toy_data / "still").glob("*.npz"))[:2]})
+    sidecar = path.with_suffix(".json").read_bytes()
+    partial = tmp_path / "partial"  # not every class of the model: refused, nothing changes
+    shutil.copytree(toy_data / "wave", partial / "wave")
+    with pytest.raises(SystemExit) as done:
+        teach_main([str(path), "--base-data", str(partial)])
+    assert done.value.code == 2 and "no clips of the model's classes" in capsys.readouterr().err
+    assert path.read_bytes() == old_model.read_bytes()
+    assert path.with_suffix(".json").read_bytes() == sidecar
     _cli(teach_main, [str(path), "--base-data", str(toy_data)])
     said = capsys.readouterr().err
     assert "added the teaching embedding output" in said and "taught again" in said
@@ -150,3 +158,13 @@ def test_relsar_teach_base_data_upgrades_an_older_model(old_model, toy_data, tmp
         fewshot.with_taught(after, path)
     _cli(teach_main, [str(path), "--base-data", str(toy_data)])  # a second time: no change
     assert "added" not in capsys.readouterr().err
+
+
+def test_flip_averaging_keeps_the_windows_own_teaching_embedding(tiny_tflite_model, windows):
+    plain = TfliteClassifier(tiny_tflite_model, flip_average=False).predict_batch(windows)
+    flip = TfliteClassifier(tiny_tflite_model, flip_average=True)
+    both = flip.predict_batch(windows)
+    assert not np.allclose(both.logits, plain.logits)  # the mirror image did count
+    np.testing.assert_array_equal(both.teach_embedding, plain.teach_embedding)
+    one = flip.predict(windows[0])
+    np.testing.assert_allclose(one.teach_embedding, plain.teach_embedding[0], atol=1e-6)

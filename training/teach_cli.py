@@ -95,10 +95,10 @@ def _main(argv: list[str] | None) -> int:
     TfliteClassifier(args.model)  # a bad model fails here, with one line, before anything changes
     if args.base_data:
         taught = fewshot.taught_path(args.model).is_file()
-        if teaching.add_teach_output(args.model):
+        n, added = teaching.add_base_centroids(args.model, args.base_data, args.stride)
+        if added:
             again = "; the actions taught before must be taught again" if taught else ""
             console.print(f"added the teaching embedding output (teach_embedding){again}")
-        n = teaching.add_base_centroids(args.model, args.base_data, args.stride)
         console.print(f"stored base-class centroids from {n} windows of {args.base_data}")
     if args.forget_all and fewshot.forget_taught(args.model):
         console.print("forgot every taught action")

@@ -84,10 +84,11 @@ def add_teach_output(model_path: str | os.PathLike) -> bool:
 
 def add_base_centroids(
     model_path: str | os.PathLike, data: str | os.PathLike, stride: int = 5
-) -> int:
+) -> tuple[int, bool]:
     """Write `base_centroids` into the model's sidecar from the windows of `data` (a
-    `<class>/*.npz` folder of the model's own classes, e.g. its training data); returns the
-    number of windows used. The .tflite and so its SHA-256 are unchanged."""
+    `<class>/*.npz` folder of the model's own classes, e.g. its training data); a model without
+    the teaching embedding output gets it first (add_teach_output), once `data` has been read
+    and checked, so a bad folder changes nothing. Returns (windows used, output added)."""
     base = TfliteClassifier(model_path)
     windows = load_clip_folder(data, base.window, stride, base.class_names)
     if len(windows.windows) == 0:
@@ -96,6 +97,9 @@ def add_base_centroids(
     if missing:
         names = [base.class_names[i] for i in missing]
         raise DataError(f"{data}: no clips of the model's classes {names}")
+    added = add_teach_output(model_path)
+    if added:
+        base = TfliteClassifier(model_path)
     embeddings = teach_embedding_of(base.predict_batch(windows.windows))
     vectors = head_vectors(embeddings, pose_descriptors(windows.windows))
     meta = dict(base.metadata)
@@ -104,4 +108,4 @@ def add_base_centroids(
         write_json(sidecar_path(model_path), meta)
     except OSError as exc:
         raise ModelFileError(f"{sidecar_path(model_path)}: cannot write ({exc.strerror})") from None
-    return len(windows.windows)
+    return len(windows.windows), added
