@@ -174,8 +174,10 @@ def test_convert_killed_between_model_and_json_keeps_a_loadable_pair(tiny_run_di
     def killed_before_model(path, write, keep_suffix=False):
         raise KeyboardInterrupt
 
+    import relsar_core.runtime.tflite as tflite  # where the pair is written (write_model_pair)
+
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(export, "atomic_write", killed_before_model)
+        mp.setattr(tflite, "atomic_write", killed_before_model)
         with pytest.raises(KeyboardInterrupt):
             export.convert_run(tiny_run_dir, out, ["dynamic"])
     assert TfliteClassifier(out).quantization == "fp16"  # the old pair, intact

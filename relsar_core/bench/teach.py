@@ -2,7 +2,8 @@
 teach_data), k = 1, 3, 5, 10 example clips per action, with the app's head (fewshot_head) on
 three spaces: the head space (embedding + pose descriptors), the embedding alone, and raw
 window features (the baseline). "Embedding" is the model's teaching embedding (its
-`teach_embedding` output, runtime.teach_output; `embedding` for a model without it). Reported per space and k, all windows of held-out clips:
+`teach_embedding` output, runtime.teach_output; `embedding` for a model without it).
+Reported per space and k, all windows of held-out clips:
 - accuracy: taught-action windows named right by the whole classifier (base + taught);
 - retention: of the base-class windows the base model names right, the share still right;
 - false accepts: windows of novel motions that were *not* taught, named as a taught action;

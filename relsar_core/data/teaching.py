@@ -13,7 +13,7 @@ import numpy as np
 from relsar_core.data.datasets import load_clip_folder
 from relsar_core.data.recording import check_action_name
 from relsar_core.errors import DataError, ModelFileError
-from relsar_core.files import atomic_write, write_json
+from relsar_core.files import write_json
 from relsar_core.runtime import fewshot
 from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
 from relsar_core.runtime.teach_output import (
@@ -25,8 +25,8 @@ from relsar_core.runtime.teach_output import (
 from relsar_core.runtime.tflite import (
     TfliteClassifier,
     TfliteRunner,
-    pending_sidecar_path,
     sidecar_path,
+    write_model_pair,
 )
 from relsar_core.skeleton.descriptors import pose_descriptors
 
@@ -57,8 +57,8 @@ def teach_folder(
 def add_teach_output(model_path: str | os.PathLike) -> bool:
     """Give a model converted before the teaching embedding existed its `teach_embedding`
     output (runtime.teach_output; logits and embedding stay bit for bit the same) and update its
-    sidecar; False when it has one already. Written as relsar-convert writes a pair: pending
-    JSON, model, JSON renamed last, so a kill leaves the old pair or the new one."""
+    sidecar; False when it has one already. Written as relsar-convert writes a pair
+    (tflite.write_model_pair), so a kill leaves the old pair or the new one."""
     base = TfliteClassifier(model_path)  # a damaged pair fails here, before anything changes
     content = Path(model_path).read_bytes()
     if has_teach_output(content):
@@ -72,11 +72,8 @@ def add_teach_output(model_path: str | os.PathLike) -> bool:
     meta["outputs"] = [*meta["outputs"], {"name": TEACH_OUTPUT, "shape": list(shape)}]
     meta["tflite_sha256"], meta["tflite_bytes"] = hashlib.sha256(new).hexdigest(), len(new)
     meta.pop("base_centroids", None)  # of the old embedding: the caller makes new ones
-    pending = pending_sidecar_path(model_path)
     try:
-        write_json(pending, meta)
-        atomic_write(model_path, lambda tmp: Path(tmp).write_bytes(new))
-        os.replace(pending, sidecar_path(model_path))
+        write_model_pair(model_path, new, meta)
     except OSError as exc:
         raise ModelFileError(f"{model_path}: cannot write ({exc.strerror})") from None
     return True

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ModelFileError, first_line
-from relsar_core.files import read_json_object
+from relsar_core.files import atomic_write, read_json_object, write_text
 from relsar_core.runtime.flip_average import flip_averaged, read_flip_average
 from relsar_core.runtime.model_file import model_file_content
 from relsar_core.runtime.teach_output import TEACH_OUTPUT
@@ -64,6 +64,16 @@ def pending_sidecar_path(model_path: str | os.PathLike) -> Path:
     """`.<name>.json.pending`: the new JSON, written before its `.tflite` replaces the old one."""
     path = Path(model_path)
     return path.with_name(f".{path.stem}.json.pending")
+
+
+def write_model_pair(model_path: str | os.PathLike, content: bytes, meta: dict) -> None:
+    """Write a `.tflite` and its sidecar as one commit: the pending JSON first, then the model,
+    then the JSON renamed last; a kill at any point leaves the old pair or the new one
+    (finish_pending_pair rolls a half-done one forward). OSError when it cannot write."""
+    pending = pending_sidecar_path(model_path)
+    write_text(pending, json.dumps(meta, indent=2) + "\n")
+    atomic_write(model_path, lambda tmp: Path(tmp).write_bytes(content))
+    os.replace(pending, sidecar_path(model_path))
 
 
 def finish_pending_pair(model_path: str | os.PathLike, json_path: str | os.PathLike) -> None:

@@ -10,7 +10,6 @@ This module imports TensorFlow; the runtime side (relsar_core.runtime.tflite) do
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -22,7 +21,7 @@ import numpy as np
 
 from relsar_core import __version__
 from relsar_core.errors import DataError, ModelFileError, RelsarError
-from relsar_core.files import atomic_write, check_output_file, write_text
+from relsar_core.files import check_output_file
 from relsar_core.runtime.teach_output import TEACH_OUTPUT, with_teach_output
 from relsar_core.runtime.tflite import (
     INPUT_NAME,
@@ -32,8 +31,8 @@ from relsar_core.runtime.tflite import (
     TfliteRunner,
     feature_spec,
     native_stderr_silenced,
-    pending_sidecar_path,
     sidecar_path,
+    write_model_pair,
 )
 from relsar_core.skeleton.features import FEATURE_DIM
 from relsar_core.train.export_source import SourceModel, load_source
@@ -268,12 +267,7 @@ def export_variant(
         meta["base_centroids"] = sidecar_base_centroids(
             runner, data.calibration, data.calibration_labels, source.class_names
         )
-    # The pair is one commit: the pending JSON first, then the model, then the JSON renamed last;
-    # a kill at any point leaves the old pair or the new one (runtime.finish_pending_pair).
-    pending = pending_sidecar_path(tflite_path)
-    write_text(pending, json.dumps(meta, indent=2) + "\n")
-    atomic_write(tflite_path, lambda tmp: Path(tmp).write_bytes(content))
-    os.replace(pending, json_path)
+    write_model_pair(tflite_path, content, meta)
     return ExportResult(
         quantization,
         tflite_path,
