@@ -168,3 +168,37 @@ def test_flip_averaging_keeps_the_windows_own_teaching_embedding(tiny_tflite_mod
     np.testing.assert_array_equal(both.teach_embedding, plain.teach_embedding)
     one = flip.predict(windows[0])
     np.testing.assert_allclose(one.teach_embedding, plain.teach_embedding[0], atol=1e-6)
+
+
+def test_relsar_teach_base_data_on_a_model_without_encoder_blocks_is_one_line(
+    old_model, toy_data, tmp_path, capsys
+):
+    """A model that loads (skeleton → logits, embedding) but has no transformer blocks."""
+    import hashlib
+
+    import tensorflow as tf
+
+    from training.teach_cli import main as teach_main
+
+    class Flat(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 30, 60], tf.float32, name="skeleton")])
+        def serve(self, skeleton):
+            flat = tf.reshape(skeleton, [1, 1800])
+            return {"logits": flat[:, :5], "embedding": flat[:, :64]}
+
+    module = Flat()
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": module.serve})
+    content = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm")).convert()
+    path = tmp_path / "flat.tflite"
+    path.write_bytes(content)
+    meta = json.loads(old_model.with_suffix(".json").read_text())
+    meta["tflite_sha256"], meta["tflite_bytes"] = hashlib.sha256(content).hexdigest(), len(content)
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    TfliteClassifier(path)  # a valid model for the runtime
+    sidecar = path.with_suffix(".json").read_bytes()
+    with pytest.raises(SystemExit) as done:
+        teach_main([str(path), "--base-data", str(toy_data)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1
+    assert "flat.tflite: cannot add a teaching embedding (no encoder block outputs" in err
+    assert path.read_bytes() == content and path.with_suffix(".json").read_bytes() == sidecar
