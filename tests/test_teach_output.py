@@ -202,3 +202,30 @@ def test_relsar_teach_base_data_on_a_model_without_encoder_blocks_is_one_line(
     assert done.value.code == 2 and err.count("\n") == 1
     assert "flat.tflite: cannot add a teaching embedding (no encoder block outputs" in err
     assert path.read_bytes() == content and path.with_suffix(".json").read_bytes() == sidecar
+
+
+def test_relsar_teach_base_data_that_cannot_write_is_one_line(
+    old_model, toy_data, tmp_path, capsys
+):
+    """A folder it cannot write in (a full disk, no permission): one line, the old pair intact,
+    no pending sidecar left behind."""
+    from training.teach_cli import main as teach_main
+
+    path = tmp_path / "m.tflite"
+    shutil.copy(old_model, path)
+    shutil.copy(old_model.with_suffix(".json"), path.with_suffix(".json"))
+    sidecar = path.with_suffix(".json").read_bytes()
+
+    def refuse(target, write):
+        raise PermissionError(13, "Permission denied", str(target))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("relsar_core.runtime.tflite.atomic_write", refuse)
+        with pytest.raises(SystemExit) as done:
+            teach_main([str(path), "--base-data", str(toy_data)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1
+    assert "m.tflite: cannot write (Permission denied)" in err
+    assert path.read_bytes() == old_model.read_bytes()
+    assert path.with_suffix(".json").read_bytes() == sidecar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.tflite"]

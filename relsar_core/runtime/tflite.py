@@ -72,7 +72,11 @@ def write_model_pair(model_path: str | os.PathLike, content: bytes, meta: dict) 
     (finish_pending_pair rolls a half-done one forward). OSError when it cannot write."""
     pending = pending_sidecar_path(model_path)
     write_text(pending, json.dumps(meta, indent=2) + "\n")
-    atomic_write(model_path, lambda tmp: Path(tmp).write_bytes(content))
+    try:
+        atomic_write(model_path, lambda tmp: Path(tmp).write_bytes(content))
+    except OSError:
+        pending.unlink(missing_ok=True)  # the old pair stands: leave nothing of the new one
+        raise
     os.replace(pending, sidecar_path(model_path))
 
 
