@@ -27,16 +27,17 @@ from relsar_core.skeleton.clip import load_clip
 STEP = 5 / 30  # the app's stride at the model's rate
 
 
-def test_the_context_averages_the_last_third_of_a_second_and_starts_again():
-    assert CONTEXT_SECONDS == pytest.approx(2 * STEP)  # the current window and the two before
+def test_the_context_averages_the_last_two_thirds_of_a_second_and_starts_again():
+    assert CONTEXT_SECONDS == pytest.approx(4 * STEP)  # the current window and the four before
     c = DistanceContext()
     np.testing.assert_allclose(c.add(0.0, [0.9, 0.0]), [0.9, 0.0])
     np.testing.assert_allclose(c.add(STEP, [0.0, 0.3]), [0.45, 0.15])
     np.testing.assert_allclose(c.add(2 * STEP, [0.0, 0.0]), [0.3, 0.1], atol=1e-6)
+    np.testing.assert_allclose(c.add(4 * STEP, [0.0, 0.0]), [0.225, 0.075], atol=1e-6)
     # The window of time 0 is more than CONTEXT_SECONDS old now: it leaves the mean.
-    np.testing.assert_allclose(c.add(3 * STEP, [0.0, 0.0]), [0.0, 0.1], atol=1e-6)
+    np.testing.assert_allclose(c.add(5 * STEP, [0.0, 0.0]), [0.0, 0.075], atol=1e-6)
     # A gap longer than the context: the old windows no longer count.
-    np.testing.assert_allclose(c.add(3 * STEP + 1.0, [0.2, 0.2]), [0.2, 0.2])
+    np.testing.assert_allclose(c.add(5 * STEP + 1.0, [0.2, 0.2]), [0.2, 0.2])
     # Time going back (a new source) or another number of actions (new taught actions).
     np.testing.assert_allclose(c.add(0.0, [0.4, 0.6]), [0.4, 0.6])
     np.testing.assert_allclose(c.add(STEP, [0.1, 0.1, 0.1]), [0.1, 0.1, 0.1])

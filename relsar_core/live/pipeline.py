@@ -126,7 +126,7 @@ class LivePipeline:
             self.window = SkeletonWindow(classifier.window)
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
-            self.context = DistanceContext()  # the taught head's last windows: expire in 1/3 s
+            self.context = DistanceContext()  # the taught head's recent windows (CONTEXT_SECONDS)
             self._latest: Prediction | None = None
             if self.people == 1:
                 self.crowd = None
