@@ -1,5 +1,5 @@
 """The taught head names a window in the context of its stream's recent windows
-(fewshot_head.DistanceContext): the same code in the live pipeline (one person or several),
+(fewshot_context.DistanceContext): the same code in the live pipeline (one person or several),
 the bench and scripts; a window alone when there is no stream (issue #15)."""
 
 from __future__ import annotations
@@ -13,36 +13,64 @@ import pytest
 from relsar_core.live.pipeline import LivePipeline
 from relsar_core.live.sources import Frame
 from relsar_core.pose.base import Skeleton
-from relsar_core.runtime.fewshot_head import (
+from relsar_core.runtime.fewshot_context import (
     CONTEXT_SECONDS,
+    RESTART_WINDOWS,
     DistanceContext,
-    FewShotHead,
+    named_column,
     predict_in_stream,
     predict_streams,
     stream_contexts,
-    unit,
 )
+from relsar_core.runtime.fewshot_head import BASE_MARGIN, FewShotHead, unit
 from relsar_core.skeleton.clip import load_clip
 
 STEP = 5 / 30  # the app's stride at the model's rate
 
 
-def test_the_context_averages_the_last_two_thirds_of_a_second_and_starts_again():
-    assert CONTEXT_SECONDS == pytest.approx(4 * STEP)  # the current window and the four before
-    c = DistanceContext()
+def test_the_context_averages_up_to_four_thirds_of_a_second_and_starts_again():
+    assert CONTEXT_SECONDS == pytest.approx(8 * STEP)  # the current window and the seven before
+    c = DistanceContext(restart_windows=0)  # the mean alone (the restart: the next test)
     np.testing.assert_allclose(c.add(0.0, [0.9, 0.0]), [0.9, 0.0])
     np.testing.assert_allclose(c.add(STEP, [0.0, 0.3]), [0.45, 0.15])
     np.testing.assert_allclose(c.add(2 * STEP, [0.0, 0.0]), [0.3, 0.1], atol=1e-6)
-    np.testing.assert_allclose(c.add(4 * STEP, [0.0, 0.0]), [0.225, 0.075], atol=1e-6)
+    np.testing.assert_allclose(c.add(8 * STEP, [0.0, 0.0]), [0.225, 0.075], atol=1e-6)
     # The window of time 0 is more than CONTEXT_SECONDS old now: it leaves the mean.
-    np.testing.assert_allclose(c.add(5 * STEP, [0.0, 0.0]), [0.0, 0.075], atol=1e-6)
+    np.testing.assert_allclose(c.add(9 * STEP, [0.0, 0.0]), [0.0, 0.075], atol=1e-6)
     # A gap longer than the context: the old windows no longer count.
-    np.testing.assert_allclose(c.add(5 * STEP + 1.0, [0.2, 0.2]), [0.2, 0.2])
+    np.testing.assert_allclose(c.add(9 * STEP + 2.0, [0.2, 0.2]), [0.2, 0.2])
     # Time going back (a new source) or another number of actions (new taught actions).
     np.testing.assert_allclose(c.add(0.0, [0.4, 0.6]), [0.4, 0.6])
     np.testing.assert_allclose(c.add(STEP, [0.1, 0.1, 0.1]), [0.1, 0.1, 0.1])
     c.reset()
     np.testing.assert_allclose(c.add(2 * STEP, [0.5, 0.5, 0.5]), [0.5, 0.5, 0.5])
+
+
+def _named_by_context(context: DistanceContext, rows, base_margin=None) -> list[int]:
+    return [
+        named_column(context.add(i * STEP, row, base_margin), base_margin)
+        for i, row in enumerate(rows)
+    ]
+
+
+def test_the_context_starts_again_when_the_last_windows_name_another_action():
+    assert RESTART_WINDOWS == 3
+    a, b, between = [0.1, 0.5], [0.5, 0.1], [0.32, 0.28]  # near a, near b, a little nearer b
+    # Six windows of a, then b: the mean of all eight would still name a at b's third window;
+    # the context starts again there and keeps only b's three.
+    named = _named_by_context(DistanceContext(), [a] * 6 + [b] * 3)
+    assert named == [0] * 8 + [1]
+    fixed = _named_by_context(DistanceContext(restart_windows=0), [a] * 6 + [b] * 3)
+    assert fixed == [0] * 9  # without the restart: still a
+    # Two windows a little nearer b inside a's stream (a spin's wind-up) do not restart it.
+    assert _named_by_context(DistanceContext(), [a] * 4 + [between] * 2 + [a]) == [0] * 7
+    # The base column (last) counts with the head's margin: a taught action nearer than the
+    # base centroid by less than -BASE_MARGIN is the base class.
+    assert named_column([0.28, 0.30], BASE_MARGIN) == 1
+    assert named_column([0.28, 0.30]) == 0
+    base = [0.50, 0.20]
+    named = _named_by_context(DistanceContext(), [[0.1, 0.5]] * 6 + [base] * 3, BASE_MARGIN)
+    assert named[-1] == 1 and named[-2] == 0
 
 
 def _two_actions():
@@ -136,11 +164,20 @@ def test_the_pipeline_keeps_one_context_per_source_and_person(toy_data):
     assert len(classifier.calls) == 3 and contexts == {id(pipeline.context)}
     assert [t for _, t, _ in classifier.calls] == pytest.approx([29 / 30, 34 / 30, 39 / 30])
     assert [n for _, _, n in classifier.calls] == [1, 2, 3]  # each named with the ones before
-    pipeline.reset()  # a new source: the window fills again, by then the context has expired
+    pipeline.reset()  # a new source: the context starts again with the window
     for i in range(40, 70):
         skeleton = Skeleton(kp[i - 40], "body15")
         pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), skeleton))
     assert len(classifier.calls) == 4 and classifier.calls[3][2] == 1
+    # Nobody in view for a while, then someone: named afresh, not with the one who left.
+    for i in range(70, 100):
+        pipeline.process(Frame(i, time.perf_counter(), None, (640, 480), None))
+    before = len(classifier.calls)
+    for i in range(100, 130):
+        pipeline.process(
+            Frame(i, time.perf_counter(), None, (640, 480), Skeleton(kp[i - 100], "body15"))
+        )
+    assert len(classifier.calls) > before and classifier.calls[before][2] == 1
 
 
 def test_live_naming_of_taught_actions_equals_the_bench_path(tmp_path, toy_data):

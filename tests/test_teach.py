@@ -10,7 +10,8 @@ import pytest
 
 from relsar_core.assets import ASSETS_DIR
 from relsar_core.runtime import fewshot
-from relsar_core.runtime.fewshot_head import MAX_RADIUS, FewShotHead, stream_contexts, unit
+from relsar_core.runtime.fewshot_context import stream_contexts
+from relsar_core.runtime.fewshot_head import MAX_RADIUS, FewShotHead, unit
 from relsar_core.runtime.tflite import TfliteClassifier
 from relsar_core.skeleton.clip import Clip, load_clip, save_clip
 from relsar_core.skeleton.features import clip_features
@@ -30,7 +31,7 @@ def default_copy(tmp_path):
 
 def _majority(classifier, keypoints, context: bool = False) -> tuple[str, float]:
     """The most common label of a clip's windows; `context`: named in order as one stream, as
-    the app names them (fewshot_head.DistanceContext), else each window alone."""
+    the app names them (fewshot_context.DistanceContext), else each window alone."""
     windows = clip_features(keypoints, 30, 5)
     if context:
         out = classifier.predict_batch(windows, *stream_contexts(np.zeros(len(windows)), 5 / 30))

@@ -10,7 +10,7 @@ Reported per space and k, all windows of held-out clips:
 - twin confusion: the worst share of a left/right twin's windows named as its twin;
 - fit ms: fitting the head.
 Windows are named as the app names them: in order, each clip a stream whose recent taught-action
-distances are averaged (fewshot_head.DistanceContext); "window alone" is the same head without
+distances are averaged (fewshot_context.DistanceContext); "window alone" is the same head without
 that context, and "shown" the share of windows the app's smoothing (LabelSmoother with the
 app's defaults) shows as the window's own label.
 - hand twins: right- and left-handed one-handed actions (teach_data.HAND_TWINS) taught on
@@ -30,13 +30,8 @@ from relsar_core.bench.common import Measurement
 from relsar_core.bench.teach_data import HAND_TWINS, TWINS, make_teach_clips
 from relsar_core.errors import DataError
 from relsar_core.runtime.fewshot import clip_windows, example_windows, gate_centroids
-from relsar_core.runtime.fewshot_head import (
-    FewShotHead,
-    base_centroids,
-    head_vectors,
-    stream_contexts,
-    unit,
-)
+from relsar_core.runtime.fewshot_context import stream_contexts
+from relsar_core.runtime.fewshot_head import FewShotHead, base_centroids, head_vectors, unit
 from relsar_core.runtime.smoothing import LabelSmoother
 from relsar_core.runtime.teach_output import teach_embedding_of
 from relsar_core.skeleton.descriptors import pose_descriptors

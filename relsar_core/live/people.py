@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relsar_core.live.tracking import MIN_JOINT_CONFIDENCE, TrackedPerson
-from relsar_core.runtime.fewshot_head import DistanceContext, predict_streams
+from relsar_core.runtime.fewshot_context import DistanceContext, predict_streams
 from relsar_core.runtime.smoothing import LabelSmoother, SmoothedLabel
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow

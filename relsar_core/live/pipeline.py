@@ -27,7 +27,7 @@ from relsar_core.live.sources import Frame, FrameSource
 from relsar_core.live.tracking import body_box
 from relsar_core.pose.base import PoseEstimator, Skeleton
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
-from relsar_core.runtime.fewshot_head import DistanceContext, predict_in_stream
+from relsar_core.runtime.fewshot_context import DistanceContext, predict_in_stream
 from relsar_core.runtime.smoothing import LabelSmoother
 from relsar_core.skeleton.features import window_features
 from relsar_core.skeleton.window import SkeletonWindow
@@ -126,7 +126,7 @@ class LivePipeline:
             self.window = SkeletonWindow(classifier.window)
             self._full_steps = 0  # frames since the window first covered the model's time
             self.smoother = LabelSmoother(classifier.class_names, **self._smoothing)
-            self.context = DistanceContext()  # the taught head's recent windows (CONTEXT_SECONDS)
+            self.context = DistanceContext()  # the taught head's recent windows
             self._latest: Prediction | None = None
             if self.people == 1:
                 self.crowd = None
@@ -162,11 +162,12 @@ class LivePipeline:
             return old
 
     def reset(self) -> None:
-        """Forget the window, the smoothing and the tracked person (a new source starts)."""
+        """Forget the window, smoothing, taught context and tracked person (a new source)."""
         with self._lock:
             self.window.clear()
             self._full_steps = 0
             self.smoother.reset()
+            self.context.reset()  # a new source's windows are not the old one's
             self._latest = None
             if self.crowd is not None:
                 self.crowd.reset()
@@ -256,15 +257,10 @@ class LivePipeline:
         # second or so (a person who left, not a pose estimator's brief miss): nothing to classify.
         if self.window.person_fraction < 0.5 or self.window.missing_run >= NOBODY_FRAMES:
             smoothed = self.smoother.nobody()
+            self.context.reset()  # whoever comes next is named afresh, as by the smoother
+            done = time.perf_counter()
             return Prediction(
-                frame.index,
-                frame.capture_time,
-                time.perf_counter(),
-                smoothed,
-                None,
-                None,
-                None,
-                names,
+                frame.index, frame.capture_time, done, smoothed, None, None, None, names
             )
         features = window_features(self.window.array())
         out = predict_in_stream(self.classifier, features, self.context, frame.timestamp)

@@ -120,7 +120,7 @@ def fit_head(base, examples: TaughtExamples) -> FewShotHead:
 class TaughtClassifier:
     """A base classifier plus taught actions; the same interface as TfliteClassifier."""
 
-    names_in_context = True  # fewshot_head.predict_in_stream: a stream's windows in context
+    names_in_context = True  # fewshot_context.predict_in_stream: a stream's windows in context
 
     def __init__(self, base, examples: TaughtExamples) -> None:
         self.base, self.examples = base, examples
@@ -184,7 +184,7 @@ class TaughtClassifier:
 
     def predict(self, features: np.ndarray, context=None, time=None) -> TaughtOutput:
         """One window; with its stream's `context` (a DistanceContext) and `time` (s), in the
-        context of the stream's recent windows: see fewshot_head.predict_in_stream."""
+        context of the stream's recent windows: see fewshot_context.predict_in_stream."""
         out = self.base.predict(features)
         args = ([context], [time]) if context is not None else (None, None)
         emb = teach_embedding_of(out)[None]

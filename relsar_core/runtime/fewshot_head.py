@@ -17,10 +17,10 @@ to raw features on unseen actions and is blind to laterality; the descriptors fi
   2. the window must be nearer to the taught example than to every base-class centroid, by
      at least -BASE_MARGIN (the model's sidecar holds them, computed from training windows at
      conversion), so a taught action near a base class does not take that class's windows.
-- Context (DistanceContext): in a stream of windows (one person live, one clip in the bench),
-  each taught action's distance and the nearest base centroid's are averaged over the windows
-  of the last CONTEXT_SECONDS before the gate and the choice, so an action is named from a
-  little more than one window of movement.
+- Context (fewshot_context.DistanceContext): in a stream of windows (one person live, one clip
+  in the bench), each taught action's distance and the nearest base centroid's are averaged
+  over the stream's recent windows before the gate and the choice (up to CONTEXT_SECONDS,
+  started again when the action changes), so an action is named from more of its movement.
 - Combined probabilities = (1 − g) · base probabilities ⊕ g · taught probabilities.
 """
 
@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
+from relsar_core.runtime.fewshot_context import contexts_of
 from relsar_core.skeleton.descriptors import DESCRIPTOR_DIM, TURN_DIM
 
 HEAD_SPACE = "embedding+pose_descriptors/4"  # bump when head_vectors changes
@@ -63,11 +63,6 @@ OUTLIER_MADS = 8.0  # lenient: real examples are diverse (docs/teach.md)
 CENTROIDS_PER_CLASS = 4
 BASE_MARGIN = -0.04  # cosine distance: the taught example must be this much nearer than a base
 # centroid (relsar-bench teach: retention 0.928 -> 0.978 at k = 5 with the speed variants)
-# Seconds of earlier windows of the same stream whose taught-action distances are averaged
-# with the current window's: at the app's stride (5 frames at 30 fps) the current window and
-# the four before it. 2/3 s over 1/3 s: k = 5 accuracy up on all 8 fresh seeds for about one
-# window (1/6 s) more to switch between taught actions (docs/teach.md, "Context length").
-CONTEXT_SECONDS = 2.0 / 3.0
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -255,8 +250,9 @@ class FewShotHead:
         if self.base is not None:
             d = np.concatenate([d, (1.0 - x @ self.base[0].T).min(axis=1)[:, None]], axis=1)
         if contexts is not None:
+            margin = BASE_MARGIN if self.base is not None else None
             d = np.stack(
-                [c.add(float(t), row) for c, t, row in zip(contexts, times, d, strict=True)]
+                [c.add(float(t), row, margin) for c, t, row in zip(contexts, times, d, strict=True)]
             )
         if self.base is not None:
             d, d_base = d[:, :-1], d[:, -1]
@@ -268,72 +264,6 @@ class FewShotHead:
         z = np.exp(-(d - d_near[:, None]) / CHOICE_TEMPERATURE)
         probs = z / z.sum(axis=1, keepdims=True)
         return gate.astype(np.float32), probs.astype(np.float32)
-
-
-class DistanceContext:
-    """One stream's (one person's, one clip's) head distances of the last
-    CONTEXT_SECONDS: `add(time, distances)` returns their mean with the ones kept. Time going
-    back or another number of actions (new taught actions) starts it again; so does reset()."""
-
-    def __init__(self, seconds: float = CONTEXT_SECONDS) -> None:
-        self.seconds = float(seconds)
-        self._rows: deque = deque()
-
-    def reset(self) -> None:
-        self._rows.clear()
-
-    def add(self, time: float, distances: np.ndarray) -> np.ndarray:
-        row = np.asarray(distances, np.float32)
-        if self._rows and (time < self._rows[-1][0] or self._rows[-1][1].shape != row.shape):
-            self.reset()
-        self._rows.append((time, row))
-        while self._rows[0][0] < time - self.seconds - 1e-6:  # a tolerance for float times
-            self._rows.popleft()
-        return np.mean([r for _, r in self._rows], axis=0)
-
-
-def contexts_of(streams) -> list[DistanceContext]:
-    """A DistanceContext per row, shared by the rows of one stream (same key)."""
-    shared: dict = {}
-    return [shared.setdefault(key, DistanceContext()) for key in np.asarray(streams).tolist()]
-
-
-def stream_contexts(streams, step: float) -> tuple[list[DistanceContext], np.ndarray]:
-    """For rows of several streams, each stream's rows in time order `step` seconds apart (a
-    clip's windows): (a DistanceContext per row, shared by its stream; times)."""
-    streams = np.asarray(streams)
-    times, count = np.zeros(len(streams)), {}
-    for i, key in enumerate(streams.tolist()):
-        times[i] = step * count.get(key, 0)
-        count[key] = count.get(key, 0) + 1
-    return contexts_of(streams), times
-
-
-def _in_context(classifier, context, time: float | None) -> bool:
-    """Whether to name windows in their stream's context: a stream was given and the classifier
-    has taught actions (`names_in_context`); otherwise each window is named alone."""
-    return (
-        context is not None
-        and time is not None
-        and bool(getattr(classifier, "names_in_context", False))
-    )
-
-
-def predict_in_stream(classifier, features: np.ndarray, context, time: float | None):
-    """The classifier's output for one window of a stream (one person live): a classifier with
-    taught actions (`names_in_context`) averages their distances over the stream's recent
-    windows (`context`: a DistanceContext per stream, reset when the stream breaks); any other
-    classifier names the window alone."""
-    if _in_context(classifier, context, time):
-        return classifier.predict(features, context, time)
-    return classifier.predict(features)
-
-
-def predict_streams(classifier, features: np.ndarray, contexts, time: float | None):
-    """predict_in_stream for a batch of windows of several streams at one time (people mode)."""
-    if _in_context(classifier, contexts, time):
-        return classifier.predict_batch(features, list(contexts), [time] * len(features))
-    return classifier.predict_batch(features)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
