@@ -27,9 +27,9 @@ RESTART_WINDOWS = 3
 
 
 def named_column(row: np.ndarray, base_margin: float | None = None) -> int:
-    """The column a row of head distances names on its own: the nearest taught action, or the
-    last column (the nearest base centroid) when `base_margin` is given and the base centroid
-    is nearer than the taught action by less than -base_margin (the head's base-class gate)."""
+    """The column a row of head distances names on its own: the nearest one; with
+    `base_margin` the last column is the nearest base centroid's and a taught action must be
+    nearer than it by more than -base_margin to be named (the head's base-class gate)."""
     r = np.asarray(row, np.float64)
     if base_margin is not None and len(r) > 1:
         r = r.copy()
