@@ -4,7 +4,10 @@ Runs a pose backend over a video (the real sample video by default) and summaris
 confidence quantiles per joint, jitter per joint (distance of each position from the mean of its
 two neighbouring frames, in torso lengths), the share of frames each joint is below
 MIN_CONFIDENCE (dropouts), left/right swap rate of wrists and ankles (a frame where the two
-sides fit the previous frame better swapped), and frames with nobody found.
+sides fit the previous frame better swapped), frames with nobody found, and how dropouts and
+confidences run in time (mean dropout run in frames, the chance a dropout lasts into the next
+frame, the lag-1 autocorrelation of each joint's confidence), over consecutive frames with a
+person. `python -m relsar_core.data.mocap.calibrate VIDEO` prints the summary as JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +20,31 @@ from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 from relsar_core.skeleton.features import MIN_CONFIDENCE
 
 _PAIRS = {"wrists": (4, 7), "ankles": (11, 14), "elbows": (3, 6), "knees": (10, 13)}
+
+
+def _time_structure(conf: np.ndarray, person: np.ndarray) -> dict:
+    """Per joint, over runs of frames with a person: mean dropout run (frames), P(dropout |
+    dropout in the frame before) and lag-1 autocorrelation of confidence (each run's own mean off)."""
+    low = (conf < MIN_CONFIDENCE) & person[:, None]
+    pair = person[1:] & person[:-1]
+    starts = low.copy()
+    starts[1:] &= ~(low[:-1] & pair[:, None])
+    run = low.sum(axis=0) / np.maximum(starts.sum(axis=0), 1)
+    stay = (low[1:] & low[:-1] & pair[:, None]).sum(axis=0) / np.maximum(
+        (low[:-1] & pair[:, None]).sum(axis=0), 1
+    )
+    segment = np.cumsum(np.concatenate([[True], ~pair]))  # a new id after every gap
+    centred = np.zeros_like(conf)
+    for sid in np.unique(segment[person]):
+        rows = (segment == sid) & person
+        centred[rows] = conf[rows] - conf[rows].mean(axis=0)
+    num = (centred[1:] * centred[:-1])[pair].sum(axis=0)
+    den = (centred[person] ** 2).sum(axis=0) * max(pair.sum(), 1) / max(person.sum(), 1)
+    return {
+        "dropout_run_frames": [round(float(v), 2) for v in run],
+        "dropout_persistence": [round(float(v), 3) for v in stay],
+        "confidence_lag1_autocorr": [round(float(v), 3) for v in num / np.maximum(den, 1e-9)],
+    }
 
 
 def summarise(keypoints: np.ndarray) -> dict:
@@ -56,6 +84,7 @@ def summarise(keypoints: np.ndarray) -> dict:
             for j in range(15)
         ],
         "swap_rate": {k: round(v, 4) for k, v in swaps.items()},
+        **_time_structure(kp[..., 2], person),
     }
 
 
@@ -69,6 +98,7 @@ def measure_video(
 
     est = create_pose_estimator(backend, None)
     cap = cv2.VideoCapture(str(path))
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     rows = []
     while limit <= 0 or len(rows) < limit:
         ok, frame = cap.read()
@@ -79,5 +109,14 @@ def measure_video(
     cap.release()
     est.close()
     out = summarise(np.stack(rows))
-    out.update(video=os.path.basename(str(path)), backend=backend)
+    out.update(video=os.path.basename(str(path)), backend=backend, fps=fps)
     return out
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m relsar_core.data.mocap.calibrate VIDEO")
+    print(json.dumps(measure_video(sys.argv[1]), indent=1))
