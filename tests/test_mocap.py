@@ -131,6 +131,63 @@ def test_estimator_errors_scale_with_level(walk):
     assert noisy.dtype == np.float32 and noisy[..., 2].max() <= 1.0
 
 
+def _invalid_runs_s(conf: np.ndarray, fps: float) -> float:
+    """Mean length in seconds of the runs below MIN_CONFIDENCE, over the columns of conf (F, J)."""
+    runs = []
+    for column in (conf < 0.2).T:
+        edges = np.diff(np.concatenate([[0], column.astype(int), [0]]))
+        runs += list(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+    return float(np.mean(runs)) / fps
+
+
+def test_noise_time_structure_is_in_seconds_whatever_the_frame_rate():
+    rng = np.random.default_rng(0)
+    for fps in (10.0, 30.0):
+        ar = estimator_noise.ar1_noise(rng, 20000, fps, 0.2, (3,))
+        lag = round(fps * 0.2)  # one time constant
+        assert ar.std() == pytest.approx(1.0, abs=0.05)
+        corr = np.mean(ar[lag:] * ar[:-lag]) / ar.var()
+        assert corr == pytest.approx(np.exp(-lag / (fps * 0.2)), abs=0.05)
+        drops = estimator_noise.dropout_runs(rng, 20000, fps, np.array([0.3, 0.05]), 0.6)
+        assert drops.mean(axis=0) == pytest.approx([0.3, 0.05], abs=0.03)
+        conf = np.where(drops, 0.0, 1.0)
+        assert _invalid_runs_s(conf[:, :1], fps) == pytest.approx(0.6, rel=0.15)
+
+
+def test_calibrated_wrist_dropouts_last_as_long_as_on_the_real_video():
+    """The real video (BlazePose, 10 fps): wrists below 0.2 for about 0.45 s at a time, a joint's
+    confidence correlated from frame to frame (0.5-0.6); i.i.d. noise gave 0.17 s and 0."""
+    rng = np.random.default_rng(3)
+    runs, corr = [], []
+    for _ in range(60):
+        pixels = np.full((40, 15, 2), 300.0) + rng.normal(0, 20, (1, 15, 2))
+        pixels[:, 1], pixels[:, 8] = (300, 270), (300, 300)  # a 30 px torso, as on the video
+        kp = estimator_noise.calibrated_errors(
+            pixels, np.zeros((40, 15)), (640, 480), rng, 1.0, fps=10.0
+        )
+        wrists = kp[(kp[..., 2] >= 0.2).any(axis=1)][:, [4, 7], 2]  # frames with a person found
+        runs.append(_invalid_runs_s(wrists, 10.0))
+        d = wrists - wrists.mean(axis=0)
+        corr.append(np.mean(d[1:] * d[:-1]) / max(d.var(), 1e-9))
+    assert 0.3 < np.nanmean(runs) < 0.6
+    assert 0.35 < np.mean(corr) < 0.8
+
+
+def test_calibration_summary_measures_dropout_runs_within_tracked_frames():
+    from relsar_core.data.mocap.calibrate import summarise
+
+    kp = np.ones((12, 15, 3))
+    kp[6] = 0.0  # nobody found: the run before it ends there, the frames around it are no pair
+    kp[[1, 2, 3], 4, 2] = 0.1  # one wrist dropout of 3 frames
+    kp[[5, 7], 7, 2] = 0.1  # two 1-frame dropouts, on either side of the gap
+    kp[:, 0, 2] = np.r_[0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.0, 0.5, 0.6, 0.5, 0.6, 0.5]
+    out = summarise(kp)
+    assert out["dropout_run_frames"][4] == 3.0 and out["dropout_run_frames"][7] == 1.0
+    assert out["dropout_persistence"][4] == pytest.approx(2 / 3, abs=1e-3)  # 2 of 3 go on
+    assert out["dropout_persistence"][7] == 0.0
+    assert out["confidence_lag1_autocorr"][0] == pytest.approx(-1.0, abs=0.25)  # alternating
+
+
 def test_slerp_and_malformed_motion_file(tmp_path):
     q0, q1 = np.array([1.0, 0, 0, 0]), np.array([0.0, 0, 1, 0])
     mid = motions.slerp(q0, q1, np.array(0.5))

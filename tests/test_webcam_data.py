@@ -156,6 +156,25 @@ def test_slow_cameras_store_their_rate_and_load_at_the_models(webcam):
     assert abs(len(at_model_rate) / clip.num_frames - 30.0 / clip.fps) < 0.1
 
 
+def test_test_side_errors_run_in_time_and_training_side_errors_per_frame(webcam):
+    """The test side has the real video's timing (a confidence correlated from frame to frame);
+    the training side keeps the per-frame errors the shipped model was trained on."""
+    manifest = json.loads((webcam / "manifest.json").read_text())
+
+    def lag1(part: str) -> float:
+        values = []
+        for entry in manifest["clips"][part]:
+            assert entry["error_timing"] == ("per_frame" if part == "train" else "measured")
+            conf = load_clip(webcam / entry["file"]).keypoints[..., 2]
+            seen = conf[:, (conf > 0).all(axis=0)]  # joints never lost (no out-of-image zeros)
+            d = seen - seen.mean(axis=0)
+            if d.size and d.var() > 0:
+                values.append(np.mean(d[1:] * d[:-1]) / d.var())
+        return float(np.mean(values))
+
+    assert lag1("test") > 0.5 and lag1("train") < 0.3  # measured here: 0.72 and 0.16
+
+
 def test_a_wave_swings_the_hand_sideways_and_a_raised_hand_holds_still():
     """The two classes differ in what a camera sees: a waving hand moves side to side (the
     performer's lateral axis, z) several centimetres while the arm is up; a raised hand does not."""

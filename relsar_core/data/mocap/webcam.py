@@ -134,10 +134,12 @@ class _Motions:
         return reduce_travel(sample_at(dense, DENSE_RATE, times), keep)
 
 
-def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_body):
+def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out):
     """3-D joints → a 2-D clip seen by a webcam rig of `framing`, with calibrated errors, at the
-    camera's capture rate (the model's rate, or for SLOW_CAPTURE_SHARE of clips a slower one)."""
-    body = sample_body(rng, held_out_body)
+    camera's capture rate (the model's rate, or for SLOW_CAPTURE_SHARE of clips a slower one).
+    A `held_out` (test-side) clip has held-out body proportions and the errors' measured timing;
+    training-side clips keep the per-frame errors (estimator_noise.ERROR_TIMINGS)."""
+    body = sample_body(rng, held_out)
     joints = apply_proportions(joints, body)
     mirrored = bool(rng.random() < 0.5)
     if mirrored:
@@ -159,7 +161,10 @@ def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_bo
     level = float(rng.uniform(0.0, 1.0))
     if rig.fill < 0.35:  # a small, far person: the pose model is as unsure as on the real video
         level = float(rng.uniform(0.5, 1.0))
-    kp = calibrated_errors(pixels, depth, rig.image_size, rng, level, desk, joints[..., 1])
+    timing = "measured" if held_out else "per_frame"
+    kp = calibrated_errors(
+        pixels, depth, rig.image_size, rng, level, desk, joints[..., 1], capture, timing
+    )
     meta = {
         "framing": framing,
         "seated": seated,
@@ -168,6 +173,7 @@ def make_webcam_clip(joints, rng, side, framing, label, seated, fps, held_out_bo
         "camera": rig.to_json(),
         "desk_hides_legs": desk is not None,
         "capture_fps": capture,
+        "error_timing": timing,
     }
     return Clip(kp, "body15", capture, rig.image_size, label), meta
 
