@@ -154,23 +154,28 @@ def test_noise_time_structure_is_in_seconds_whatever_the_frame_rate():
         assert _invalid_runs_s(conf[:, :1], fps) == pytest.approx(0.6, rel=0.15)
 
 
-def test_calibrated_wrist_dropouts_last_as_long_as_on_the_real_video():
+@pytest.mark.parametrize("timing", estimator_noise.ERROR_TIMINGS)
+def test_calibrated_wrist_dropouts_last_as_long_as_on_the_real_video(timing):
     """The real video (BlazePose, 10 fps): wrists below 0.2 for about 0.45 s at a time, a joint's
-    confidence correlated from frame to frame (0.5-0.6); i.i.d. noise gave 0.17 s and 0."""
+    confidence correlated from frame to frame (0.5-0.6). The per-frame errors (the training
+    side's) flicker: about 0.17 s and no correlation."""
     rng = np.random.default_rng(3)
     runs, corr = [], []
     for _ in range(60):
         pixels = np.full((40, 15, 2), 300.0) + rng.normal(0, 20, (1, 15, 2))
         pixels[:, 1], pixels[:, 8] = (300, 270), (300, 300)  # a 30 px torso, as on the video
         kp = estimator_noise.calibrated_errors(
-            pixels, np.zeros((40, 15)), (640, 480), rng, 1.0, fps=10.0
+            pixels, np.zeros((40, 15)), (640, 480), rng, 1.0, fps=10.0, timing=timing
         )
         wrists = kp[(kp[..., 2] >= 0.2).any(axis=1)][:, [4, 7], 2]  # frames with a person found
-        runs.append(_invalid_runs_s(wrists, 10.0))
+        if (wrists < 0.2).any():
+            runs.append(_invalid_runs_s(wrists, 10.0))
         d = wrists - wrists.mean(axis=0)
         corr.append(np.mean(d[1:] * d[:-1]) / max(d.var(), 1e-9))
-    assert 0.3 < np.nanmean(runs) < 0.6
-    assert 0.35 < np.mean(corr) < 0.8
+    if timing == "measured":
+        assert 0.3 < np.mean(runs) < 0.6 and 0.35 < np.mean(corr) < 0.8
+    else:
+        assert np.mean(runs) < 0.25 and abs(np.mean(corr)) < 0.15
 
 
 def test_calibration_summary_measures_dropout_runs_within_tracked_frames():
