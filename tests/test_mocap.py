@@ -193,6 +193,25 @@ def test_calibration_summary_measures_dropout_runs_within_tracked_frames():
     assert out["confidence_lag1_autocorr"][0] == pytest.approx(-1.0, abs=0.25)  # alternating
 
 
+def test_calibration_refuses_a_video_it_cannot_read(tmp_path):
+    import subprocess
+    import sys
+
+    from relsar_core.data.mocap.calibrate import measure_video
+
+    bad = tmp_path / "not_a_video.avi"
+    bad.write_bytes(b"garbage")
+    for path in (bad, tmp_path / "missing.avi"):
+        with pytest.raises(DataError, match="not a readable video"):
+            measure_video(path)
+    run = subprocess.run(
+        [sys.executable, "-m", "relsar_core.data.mocap.calibrate", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0 and run.stderr.strip() == f"error: {bad}: not a readable video"
+
+
 def test_slerp_and_malformed_motion_file(tmp_path):
     q0, q1 = np.array([1.0, 0, 0, 0]), np.array([0.0, 0, 1, 0])
     mid = motions.slerp(q0, q1, np.array(0.5))

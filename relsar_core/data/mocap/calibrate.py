@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from relsar_core.errors import DataError
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND
 from relsar_core.skeleton.features import MIN_CONFIDENCE
 
@@ -96,9 +97,11 @@ def measure_video(
 
     from relsar_core.pose.factory import create_pose_estimator
 
-    est = create_pose_estimator(backend, None)
     cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():  # before loading a pose model: a wrong path fails at once
+        raise DataError(f"{path}: not a readable video")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    est = create_pose_estimator(backend, None)
     rows = []
     while limit <= 0 or len(rows) < limit:
         ok, frame = cap.read()
@@ -108,6 +111,8 @@ def measure_video(
         rows.append(np.zeros((15, 3)) if skel is None else skel.to_body15())
     cap.release()
     est.close()
+    if not rows:
+        raise DataError(f"{path}: no frames could be read")
     out = summarise(np.stack(rows))
     out.update(video=os.path.basename(str(path)), backend=backend, fps=fps)
     return out
@@ -119,4 +124,7 @@ if __name__ == "__main__":
 
     if len(sys.argv) != 2:
         sys.exit("usage: python -m relsar_core.data.mocap.calibrate VIDEO")
-    print(json.dumps(measure_video(sys.argv[1]), indent=1))
+    try:
+        print(json.dumps(measure_video(sys.argv[1]), indent=1))
+    except DataError as error:
+        sys.exit(f"error: {error}")

@@ -166,8 +166,8 @@ def calibrated_errors(
     k = 0.2 + 0.8 * level
     jitter = np.asarray(MEASURED["jitter_torso"]) / 1.44 * k  # second difference → per-frame σ
     white = rng.normal(size=(frames, 15, 2)) * jitter[None, :, None] * rng.uniform(0.5, 1.0)
-    drift = smooth_noise(rng, frames, fps if timed else 30.0, 1.5, (15, 2)) * jitter[None, :, None]
-    drift = drift * 0.5
+    drift_fps = fps if timed else 30.0
+    drift = smooth_noise(rng, frames, drift_fps, 1.5, (15, 2)) * jitter[None, :, None] * 0.5
     behind = depth > depth[:, [1, 8]].mean(axis=1, keepdims=True) + 0.08
     xy += (white + drift) * size * np.where(behind, 1.6, 1.0)[..., None]
 
