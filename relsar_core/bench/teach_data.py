@@ -2,10 +2,12 @@
 
 Novel actions are the DeepMimic motions that relsar_core.data.mocap.classes leaves out of the
 default model's training (cartwheel, crawl, roll, spin, getup_faceup, getup_facedown, backflip),
-made into 2-D clips with the data generator's own `make_clip` (performer, tempo, sway, cameras,
-pose-estimator noise). Two of them also come as a mirror-image twin (`cartwheel_l`, `spin_l`:
-the same motion by a mirror-image performer, left and right swapped): teaching both must keep
-them apart. Mirroring is otherwise off, as a user teaching an action does it with the same hand.
+made into 2-D clips with the data generator's own `make_clip` (performer, tempo, sway, cameras)
+and the pose-estimator errors measured on BlazePose with their timing (`calibrated_errors`),
+as a user's recordings and live windows have them. Two of them also come as a mirror-image
+twin (`cartwheel_l`, `spin_l`: the same motion by a mirror-image performer, left and right
+swapped): teaching both must keep them apart. Mirroring is otherwise off, as a user teaching
+an action does it with the same hand.
 
 Cameras are in front of the person (a webcam), within ±75° of facing them. The clips a user
 teaches from and the clips scored are seen by different camera set-ups drawn from disjoint
@@ -133,6 +135,8 @@ def make_teach_clips(
     from relsar_core.data.mocap.sources import load_sources
 
     config = replace(GeneratorConfig(seed=seed), mirror=0.0)
+    # The unseen actions stand for a user's recordings and live windows: BlazePose's measured errors.
+    novel_config = replace(config, errors="calibrated")
     rigs = {"teach": _rigs(TEACH_SECTORS, 12, seed), "score": _rigs(SCORE_SECTORS, 8, seed)}
     span = longest_clip_seconds(config)
     out: dict[str, dict[str, list[Clip]]] = {"teach": {}, "score": {}, "base": {}, "base_train": {}}
@@ -145,7 +149,7 @@ def make_teach_clips(
                 for i in range(count):
                     rng = np.random.default_rng([seed, 151, s, a, i])
                     rig = rigs[side][int(rng.integers(len(rigs[side])))]
-                    clips.append(make_clip(src, rig, rng, phase_side, config, name)[0])
+                    clips.append(make_clip(src, rig, rng, phase_side, novel_config, name)[0])
                 out[side][name] = clips
         if base_set == "webcam":
             out.update(_webcam_base(kin, base_clips, seed))

@@ -35,7 +35,7 @@ from relsar_core.data.mocap.body import (
 )
 from relsar_core.data.mocap.camera import CameraRig, project, sample_rig
 from relsar_core.data.mocap.classes import CLASS_NAMES
-from relsar_core.data.mocap.estimator_noise import estimator_errors
+from relsar_core.data.mocap.estimator_noise import calibrated_errors, estimator_errors
 from relsar_core.data.mocap.sources import DENSE_RATE, Source, body_heading, load_sources
 from relsar_core.errors import DataError
 from relsar_core.files import write_json
@@ -44,6 +44,10 @@ from relsar_core.skeleton.clip import Clip, save_clip
 SIDES = ("train", "test")
 TEST_SECTORS = (30.0, 120.0, 210.0, 300.0)  # centres of the test side's 30° azimuth sectors
 PHASES = {"train": (0.0, 0.7), "test": (0.75, 1.0)}
+# "legacy": relsar-data mocap's own error model (what its data sets and models were made with);
+# "calibrated": BlazePose's errors measured on the real video, with their timing
+# (estimator_noise.calibrated_errors), as relsar-bench teach's unseen actions need.
+ERROR_MODELS = ("legacy", "calibrated")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,11 @@ class GeneratorConfig:
     speed: tuple[float, float] = (0.75, 1.3)
     noise: tuple[float, float] = (0.2, 1.5)  # estimator error level per clip
     mirror: float = 0.5  # probability
+    errors: str = "legacy"  # one of ERROR_MODELS
+
+    def __post_init__(self) -> None:
+        if self.errors not in ERROR_MODELS:
+            raise ValueError(f"errors must be one of {ERROR_MODELS}, got {self.errors!r}")
 
 
 def _sector_ranges(side: str) -> list[tuple[float, float]]:
@@ -130,7 +139,14 @@ def make_clip(
     pixels, depth = project(joints, rig, target, heading)
     level = float(rng.uniform(*config.noise))
     side_view = abs(float(np.sin(np.radians(rig.azimuth))))
-    keypoints = estimator_errors(pixels, depth, rig.image_size, rng, level, side_view, config.fps)
+    if config.errors == "calibrated":  # its level spans [0, 1]: the legacy range scaled to it
+        keypoints = calibrated_errors(
+            pixels, depth, rig.image_size, rng, min(level / 1.5, 1.0), fps=config.fps
+        )
+    else:
+        keypoints = estimator_errors(
+            pixels, depth, rig.image_size, rng, level, side_view, config.fps
+        )
     meta = {
         "source": src.name,
         "frames": int(len(keypoints)),
