@@ -131,13 +131,18 @@ def test_estimator_errors_scale_with_level(walk):
     assert noisy.dtype == np.float32 and noisy[..., 2].max() <= 1.0
 
 
-def _invalid_runs_s(conf: np.ndarray, fps: float) -> float:
-    """Mean length in seconds of the runs below MIN_CONFIDENCE, over the columns of conf (F, J)."""
+def invalid_run_frames(conf: np.ndarray) -> list[int]:
+    """Lengths in frames of the runs below MIN_CONFIDENCE, in each column of conf (F, J)."""
     runs = []
     for column in (conf < 0.2).T:
         edges = np.diff(np.concatenate([[0], column.astype(int), [0]]))
         runs += list(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
-    return float(np.mean(runs)) / fps
+    return runs
+
+
+def _invalid_runs_s(conf: np.ndarray, fps: float) -> float:
+    """Mean length in seconds of the runs below MIN_CONFIDENCE, over the columns of conf (F, J)."""
+    return float(np.mean(invalid_run_frames(conf))) / fps
 
 
 def test_noise_time_structure_is_in_seconds_whatever_the_frame_rate():

@@ -320,6 +320,7 @@ def test_relsar_teach_names_a_broken_model(tmp_path, capsys):
 def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras():
     from relsar_core.bench.teach_data import HAND_TWINS, NOVEL_ACTIONS, TWINS, make_teach_clips
     from relsar_core.data.mocap.classes import CLASSES
+    from tests.test_mocap import invalid_run_frames
 
     trained = {m for cls in CLASSES for m in cls.motions}
     assert not trained & {motion for motion, _, _ in NOVEL_ACTIONS.values()}
@@ -340,16 +341,8 @@ def test_bench_clips_are_unseen_motions_with_mirror_twins_and_separate_cameras()
     assert teach_sizes and set(clips["base"]) == {c.name for c in CLASSES}
     # BlazePose's measured errors: wrists lost for runs of frames, not for a frame or two.
     taught = [c for v in clips["teach"].values() for c in v]
-    assert _mean_wrist_dropout_frames(taught) > 4.5  # measured here 6.4; the older model 2.8
-
-
-def _mean_wrist_dropout_frames(clips) -> float:
-    runs = []
-    for clip in clips:
-        for lost in (clip.keypoints[:, [4, 7], 2] < 0.2).T:
-            edges = np.diff(np.r_[0, lost.astype(int), 0])
-            runs += list(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
-    return float(np.mean(runs))
+    runs = [n for c in taught for n in invalid_run_frames(c.keypoints[:, [4, 7], 2])]
+    assert np.mean(runs) > 4.5  # measured here 6.4; the older model 2.8
 
 
 def test_generator_refuses_an_unknown_error_model():
