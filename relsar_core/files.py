@@ -111,6 +111,24 @@ def sha256_file(path: str | os.PathLike) -> str:
 NOT_JSON = "not valid JSON"
 
 
+def numpy_file_problem(exc: BaseException, path: str | os.PathLike) -> str:
+    """Why np.load(path, allow_pickle=False) failed, in one line. numpy calls every file that is
+    neither .npy nor .npz "pickled" and advises loading it unsafely; say what the file is instead."""
+    text = first_line(exc)
+    if "Object arrays" in text:
+        return "it holds Python object arrays, which are never loaded (they could run code)"
+    if "pickle" in text:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(2)
+        except OSError:
+            head = b""
+        if head[:1] == b"\x80":  # pickle protocol 2 and later
+            return "it is a Python pickle, which is never loaded (it could run code)"
+        return "not a NumPy .npy/.npz file"
+    return text
+
+
 def read_json_object(
     path: str | os.PathLike,
     error: type[RelsarError] = RelsarError,

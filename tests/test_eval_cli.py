@@ -67,3 +67,26 @@ def test_eval_bad_inputs_are_one_line_errors(tiny_tflite_model, toy_data, tmp_pa
         assert run_cli(_main, [*argv, "--out", str(tmp_path / "x.json")]) == 2
         err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
         assert message in err and "Traceback" not in err, err
+
+
+def test_eval_refuses_an_unwritable_out_before_scoring(
+    tiny_tflite_model, toy_data, tmp_path, capsys
+):
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "res").write_text("a file where the report folder goes")
+    cases = [
+        (tmp_path / "taken", "is a folder; give a file name"),
+        (tmp_path / "a_file" / "x.json", "a_file is a file, not a folder"),
+        (tmp_path / "res.json", "exists and is not a folder"),
+    ]
+    for out, message in cases:
+        assert (
+            run_cli(_main, [str(tiny_tflite_model), "--data", str(toy_data), "--out", str(out)])
+            == 2
+        )
+        captured = capsys.readouterr()
+        err = " ".join(captured.err.split())
+        assert message in err and "Traceback" not in err, err
+        assert "accuracy" not in captured.out  # refused before any scoring
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "res", "taken"]

@@ -106,17 +106,51 @@ def test_bad_clips_give_one_clear_error_naming_the_file(tmp_path, arrays, messag
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
-def test_not_an_npz_and_pickles_are_refused(tmp_path):
+def test_not_an_npz_and_pickles_are_refused_and_told_apart(tmp_path):
+    import pickle
+
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"this is not a zip file")
-    with pytest.raises(ClipError, match="not a readable"):
-        load_clip(junk)
-    pickled = tmp_path / "obj.npz"
-    np.savez(pickled, keypoints=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ClipError, match=str(pickled)):
-        load_clip(pickled)
+    pickle_file = tmp_path / "pickle.npz"
+    pickle_file.write_bytes(pickle.dumps({"keypoints": [1, 2]}))
+    objects = tmp_path / "obj.npz"
+    np.savez(objects, keypoints=np.array([{"a": 1}], dtype=object))
+    # numpy calls all three "pickled" and advises loading them unsafely; the user is told
+    # what the file is, in one line, and never advised to load it unsafely.
+    for path, reason in (
+        (junk, "not a NumPy .npy/.npz file"),
+        (pickle_file, "it is a Python pickle, which is never loaded"),
+        (objects, "it holds Python object arrays, which are never loaded"),
+    ):
+        with pytest.raises(ClipError) as err:
+            load_clip(path)
+        text = str(err.value)
+        assert text.startswith(f"{path}: not a readable .npz clip") and reason in text, text
+        assert "\n" not in text and "allow_pickle" not in text and "unsafely" not in text
     with pytest.raises(ClipError, match="no such clip"):
         load_clip(tmp_path / "missing.npz")
+
+
+def test_a_broken_upstream_array_or_taught_file_is_named_in_one_line(tmp_path):
+    from relsar_core.data.datasets import upstream_clips
+    from relsar_core.errors import DataError, ModelFileError
+    from relsar_core.runtime.fewshot import load_taught, taught_path
+
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "wave.npy").write_bytes(b"not numpy")
+    with pytest.raises(DataError) as err:
+        upstream_clips(tmp_path / "up")
+    assert str(err.value) == (
+        f"{tmp_path / 'up' / 'wave.npy'}: not a readable .npy array (not a NumPy .npy/.npz file)"
+    )
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model")
+    taught_path(model).write_bytes(b"garbage")
+    with pytest.raises(ModelFileError) as err:
+        load_taught(model)
+    assert str(err.value) == (
+        f"{taught_path(model)}: not a readable taught-actions file (not a NumPy .npy/.npz file)"
+    )
 
 
 def test_saved_files_get_normal_permissions(tmp_path):

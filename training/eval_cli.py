@@ -61,7 +61,7 @@ def _main(argv: list[str] | None = None) -> int:
     from relsar_core.data.evaluate import evaluate_folder, out_dir_for, shown_rates
     from relsar_core.data.report import format_report
     from relsar_core.errors import DataError
-    from relsar_core.files import write_json
+    from relsar_core.files import check_output_dir, check_output_file, write_json
     from relsar_core.live.pipeline import open_classifier
 
     args = _parser().parse_args(argv)
@@ -69,6 +69,9 @@ def _main(argv: list[str] | None = None) -> int:
         raise DataError(f"--stride must be at least 1, got {args.stride}")
     if not args.data.is_dir():
         raise DataError(f"{args.data}: no such data folder")
+    # Before minutes of scoring: the results file and the folder beside it can be written.
+    check_output_file(args.out)
+    check_output_dir(out_dir_for(args.out), "--out (its report folder)")
     model, warning = open_classifier(
         args.model,
         None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ClipError, DataError
-from relsar_core.files import visible
+from relsar_core.files import numpy_file_problem, visible
 from relsar_core.skeleton.clip import load_clip
 from relsar_core.skeleton.features import (
     MIN_CONFIDENCE,
@@ -214,7 +214,9 @@ def upstream_clips(root: str | os.PathLike, layout: str | None = None) -> Labell
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: not a readable .npy array ({exc})") from None
+            raise DataError(
+                f"{path}: not a readable .npy array ({numpy_file_problem(exc, path)})"
+            ) from None
         if arr.ndim != 3 or arr.shape[2] not in (2, 3) or not np.isfinite(arr).all():
             raise DataError(
                 f"{path}: expected finite (frames, joints, 2 or 3) values, got shape {arr.shape}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from relsar_core.errors import ModelFileError
-from relsar_core.files import atomic_write, sha256_file
+from relsar_core.files import atomic_write, numpy_file_problem, sha256_file
 from relsar_core.runtime.fewshot_head import (
     ActionSummary,
     FewShotHead,
@@ -271,7 +271,9 @@ def load_taught(model_path: str | os.PathLike) -> TaughtExamples | None:
     except ModelFileError:
         raise
     except Exception as exc:  # any unreadable file is the same problem for the user
-        raise ModelFileError(f"{path}: not a readable taught-actions file ({exc})") from None
+        raise ModelFileError(
+            f"{path}: not a readable taught-actions file ({numpy_file_problem(exc, path)})"
+        ) from None
     if len({len(getattr(ex, f)) for f in _FIELDS}) != 1:
         raise ModelFileError(f"{path}: its arrays disagree in length; teach again")
     if ex.descriptors.ndim != 2 or ex.descriptors.shape[1] != DESCRIPTOR_DIM:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from relsar_core.errors import ClipError, first_line
-from relsar_core.files import atomic_write
+from relsar_core.errors import ClipError
+from relsar_core.files import atomic_write, numpy_file_problem
 from relsar_core.skeleton.features import MAX_ABS_COORDINATE, MIN_CONFIDENCE
 from relsar_core.skeleton.layouts import LAYOUTS, to_body15
 
@@ -114,14 +114,6 @@ def check_image_size(size: tuple, source: str) -> tuple[int, int]:
     return (int(size[0]), int(size[1]))
 
 
-def npz_problem(exc: BaseException) -> str:
-    """numpy's reason in one line, without its advice to load the file unsafely."""
-    text = first_line(exc)
-    if "allow_pickle" in text:
-        return "it holds pickled Python objects, which are never loaded (they could run code)"
-    return text
-
-
 def load_clip(path: str | os.PathLike) -> Clip:
     """Read and validate one clip; any problem raises ClipError naming the file."""
     path = Path(path)
@@ -145,7 +137,9 @@ def load_clip(path: str | os.PathLike) -> Clip:
     except ClipError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, TypeError) as exc:
-        raise ClipError(f"{path}: not a readable .npz clip ({npz_problem(exc)})") from None
+        raise ClipError(
+            f"{path}: not a readable .npz clip ({numpy_file_problem(exc, path)})"
+        ) from None
     size = check_image_size(size, str(path))
     fps = check_fps(fps, str(path))
     kp = validate_keypoints(keypoints, layout, str(path), size)
