@@ -328,3 +328,19 @@ def test_cli_one_line_errors(tmp_path, capsys):
     err = " ".join(err.split())  # rich wraps long lines
     assert "--min-frames" in err and "already exists" in err and "cannot write" in err
     assert "Traceback" not in err
+
+
+def test_webcam_cli_refuses_a_bad_out_before_making_clips(tmp_path, capsys):
+    from relsar_core.cli import run_cli
+    from training.data_cli import _main
+
+    (tmp_path / "a_file").touch()
+    for out, message in (
+        (tmp_path / "a_file", "exists and is not a folder"),
+        (tmp_path / "a_file" / "x", "a_file is a file, not a folder"),
+    ):
+        assert run_cli(_main, ["webcam", "--out", str(out), "--train-clips", "1"]) == 2
+        captured = capsys.readouterr()
+        err = " ".join(captured.err.split())
+        assert message in err and "Traceback" not in err, err
+        assert "webcam clips" not in captured.out + captured.err  # no progress bar: no work began

@@ -200,9 +200,11 @@ def _main(argv: list[str] | None = None) -> int:
 def _webcam(args: argparse.Namespace) -> int:
     from relsar_core.data.mocap.webcam import WebcamConfig, generate_webcam_dataset, total_clips
     from relsar_core.errors import DataError
+    from relsar_core.files import check_output_dir
 
     if min(args.train_clips, args.test_clips, args.out_of_set_clips) < 1:
         raise DataError(f"{args.out}: clip counts must be at least 1")
+    check_output_dir(args.out)  # a file or an unwritable place: say so before any clip is made
     cfg = WebcamConfig(
         args.seed,
         args.train_clips,
