@@ -14,6 +14,15 @@ from relsar_core.live.sources import ReplaySource, SourceError, VideoFileSource,
 from relsar_core.skeleton.clip import load_clip
 
 
+def _write_video(path, fps: float, frames: int, step: int):
+    """A small grey MJPG video: frame i is uniformly i * step."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), i * step, np.uint8))
+    writer.release()
+    return path
+
+
 def test_sources_report_bad_input_in_one_line(tmp_path):
     with pytest.raises(SourceError, match="no such video file"):
         open_source(str(tmp_path / "missing.mp4"))
@@ -33,11 +42,7 @@ def test_sources_report_bad_input_in_one_line(tmp_path):
 
 
 def test_video_file_source_reads_loops_and_stops(tmp_path):
-    path = tmp_path / "tiny.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (64, 48))
-    for i in range(6):
-        writer.write(np.full((48, 64, 3), i * 40, np.uint8))
-    writer.release()
+    path = _write_video(tmp_path / "tiny.avi", 20.0, 6, 40)
     with VideoFileSource(path, loop=False) as src:
         frames = []
         while (f := src.read()) is not None:
@@ -52,11 +57,7 @@ def test_stream_source_reads_over_http_and_reports_a_dead_address(tmp_path):
     import functools
     import http.server
 
-    path = tmp_path / "cam.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
-    for i in range(10):
-        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
-    writer.release()
+    _write_video(tmp_path / "cam.avi", 25.0, 10, 20)  # served by the HTTP server below
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
