@@ -98,3 +98,12 @@ def test_model_option_errors_are_one_line(args, message, capsys):
         bench_main(args)
     err = capsys.readouterr().err
     assert done.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_report_names_each_taught_actions_accuracy(report):
+    values = _values(report)
+    per = {a: values[f"embedding+descriptors k=3 accuracy of {a}"] for a in teach.TAUGHT}
+    overall = values["embedding+descriptors k=3 accuracy"]
+    # The overall accuracy is the window-weighted mean of the actions' own.
+    assert min(per.values()) - 1e-9 <= overall <= max(per.values()) + 1e-9, (per, overall)
+    assert all(0.0 <= v <= 1.0 for v in per.values())

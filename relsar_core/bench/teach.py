@@ -8,6 +8,7 @@ Reported per space and k, all windows of held-out clips:
 - retention: of the base-class windows the base model names right, the share still right;
 - false accepts: windows of novel motions that were *not* taught, named as a taught action;
 - twin confusion: the worst share of a left/right twin's windows named as its twin;
+- per action (the head space at k = 5): each taught action's accuracy, where the misses are;
 - fit ms: fitting the head.
 Windows are named as the app names them: in order, each clip a stream whose recent taught-action
 distances are averaged (fewshot_context.DistanceContext); "window alone" is the same head without
@@ -130,6 +131,7 @@ def _scores(head, base_names, data, space) -> dict:
             np.isin(_named(head, base_names, uv, up, ul, uc, context=False), TAUGHT).mean()
         ),
         "accuracy_shown": float((_shown(head, base_names, tv, tp, tl, tc) == tl).mean()),
+        "per_action": {a: float((named[tl == a] == a).mean()) for a in TAUGHT},
     }
 
 
@@ -276,6 +278,11 @@ def measure(
                     "<= 0.1" if main else None,
                 )
             )
+    # Which unseen actions the misses are in (the head's, at the main k), as docs/teach.md reports.
+    for action, acc in chosen[main_k]["per_action"].items():
+        ms.append(
+            Measurement("teach", f"embedding+descriptors k={main_k} accuracy of {action}", acc, "")
+        )
     ms.append(
         Measurement(
             "teach",
