@@ -1,5 +1,5 @@
-"""Writing and checking files: atomic replacement, temp-file hygiene, SHA-256 digests and the one
-reader of a JSON object file.
+"""Writing and checking files: atomic replacement, temp-file hygiene, SHA-256 digests, the one
+reader of a JSON object file and why a NumPy file would not load, in words.
 
 A temp file is named `.NAME.<host>-<pid>.<random>.tmp` beside its target: hidden (readers skip
 dotfiles) and ending in `.tmp`, so no `*.npz` / `*.jsonl` glob picks up a half-written file

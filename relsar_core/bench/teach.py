@@ -8,7 +8,8 @@ Reported per space and k, all windows of held-out clips:
 - retention: of the base-class windows the base model names right, the share still right;
 - false accepts: windows of novel motions that were *not* taught, named as a taught action;
 - twin confusion: the worst share of a left/right twin's windows named as its twin;
-- per action (the head space at k = 5): each taught action's accuracy, where the misses are;
+- per action (the head space, at k = 5 or the largest k below it): each taught action's
+  accuracy, to show where the misses are;
 - fit ms: fitting the head.
 Windows are named as the app names them: in order, each clip a stream whose recent taught-action
 distances are averaged (fewshot_context.DistanceContext); "window alone" is the same head without
