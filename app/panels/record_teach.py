@@ -37,6 +37,10 @@ class RecordTeachPanel(QObject):
         self.action_edit.textChanged.connect(self.name_changed)
         self.record_button = QPushButton("Record (R)")
         self.record_button.setCheckable(True)
+        self.record_button.setToolTip(
+            "Record one example: start just before the movement and stop just after it, "
+            "so each example holds the whole movement"
+        )
         self.record_button.clicked.connect(lambda: self.record_requested.emit())
         self.video_check = QCheckBox("Save the video too")
         self.video_check.setChecked(record_video)
@@ -51,7 +55,8 @@ class RecordTeachPanel(QObject):
         self.delete_button.clicked.connect(self._delete_selected)
         self.teach_button = QPushButton("Teach this action")
         self.teach_button.setToolTip(
-            "Record 3–10 examples of the action, then teach it: the model learns it at once"
+            "Record 3–10 examples of the action, then teach it: you see how well each taught "
+            "action is recognised before you use it"
         )
         self.teach_button.clicked.connect(lambda: self.teach_requested.emit())
         self.taught_combo = QComboBox()
