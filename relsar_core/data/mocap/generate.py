@@ -139,9 +139,9 @@ def make_clip(
     pixels, depth = project(joints, rig, target, heading)
     level = float(rng.uniform(*config.noise))
     side_view = abs(float(np.sin(np.radians(rig.azimuth))))
-    if config.errors == "calibrated":  # its level spans [0, 1]: the legacy range scaled to it
+    if config.errors == "calibrated":  # its level spans [0, 1]: the noise range's top maps to 1
         keypoints = calibrated_errors(
-            pixels, depth, rig.image_size, rng, min(level / 1.5, 1.0), fps=config.fps
+            pixels, depth, rig.image_size, rng, min(level / config.noise[1], 1.0), fps=config.fps
         )
     else:
         keypoints = estimator_errors(
