@@ -12,7 +12,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from relsar_core.cli import console, run_cli  # noqa: E402
+from relsar_core.cli import console, run_cli, warn  # noqa: E402
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND, POSE_BACKENDS  # noqa: E402
 
 MAX_PEOPLE = 8  # more than this many people: the per-person cost leaves no frames per second
@@ -158,7 +158,7 @@ def _headless(args: argparse.Namespace) -> int:
         check_output_file(args.out)  # before any work, not after the whole source
     classifier, warning = open_classifier(args.model or DEFAULT_MODEL)
     if warning:
-        console.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
     source = open_any_source(args.source, loop=bool(args.loop), realtime=False)
     if args.loop and to_file and not source.live:
         source.close()
@@ -189,7 +189,8 @@ def _headless(args: argparse.Namespace) -> int:
     if args.out not in (None, Path("-")):
         console.print(
             f"{summary['windows']} windows from {summary['frames']} frames → {args.out} "
-            f"(latency p50 {summary['latency_p50_ms']:.1f} ms, p95 {summary['latency_p95_ms']:.1f} ms)"
+            f"(latency p50 {summary['latency_p50_ms']:.1f} ms, p95 {summary['latency_p95_ms']:.1f} ms)",
+            markup=False,
         )
     return 0
 

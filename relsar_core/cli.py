@@ -6,10 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from relsar_core.errors import RelsarError
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """One yellow warning line; the message is printed as it is (a path's "[x]" is no markup)."""
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
@@ -17,7 +23,7 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     try:
         return int(main(argv) or 0)
     except RelsarError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")

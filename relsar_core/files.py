@@ -41,11 +41,20 @@ def is_hidden(path: str | os.PathLike) -> bool:
     return Path(path).name.startswith(".")
 
 
-def visible(paths) -> list[Path]:
-    """`paths` without hidden files or anything inside a hidden folder, sorted."""
-    return sorted(
-        p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-8:])
-    )
+def visible(paths, root: str | os.PathLike) -> list[Path]:
+    """`paths` (listed inside the folder `root`) without hidden files or anything inside a
+    hidden folder below `root`, sorted. Only the parts below `root` count: a user's
+    `../data` or a data set kept under `~/.cache` is not hidden."""
+    root = Path(root)
+
+    def hidden(path: Path) -> bool:
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError:
+            parts = (path.name,)
+        return any(part.startswith(".") for part in parts)
+
+    return sorted(p for p in map(Path, paths) if not hidden(p))
 
 
 def atomic_write(path: str | os.PathLike, write, keep_suffix: bool = False) -> None:

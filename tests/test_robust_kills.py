@@ -70,9 +70,13 @@ def test_temp_names_hide_the_suffix_unless_a_writer_needs_it(tmp_path):
     )
     assert Path(seen[0]).name.startswith(".a.npz.") and seen[0].endswith(".tmp")
     assert seen[1].endswith(".tmp.keras") and Path(seen[1]).name.startswith(".")
-    assert visible([tmp_path / ".x.npz", tmp_path / "y.npz", tmp_path / ".d" / "z.npz"]) == [
-        tmp_path / "y.npz"
-    ]
+    listed = [tmp_path / ".x.npz", tmp_path / "y.npz", tmp_path / ".d" / "z.npz"]
+    assert visible(listed, tmp_path) == [tmp_path / "y.npz"]
+    # Only what lies below the listed folder counts: `../data` or `~/.cache/data` is not hidden.
+    up = tmp_path / "a" / ".." / "data"
+    assert visible([up / "y.npz", up / ".d" / "z.npz"], up) == [up / "y.npz"]
+    cached = tmp_path / ".cache" / "data"
+    assert visible([cached / "y.npz", cached / ".y.npz"], cached) == [cached / "y.npz"]
 
 
 # --- 12, 10, 9: BYOL interrupted in epoch 1, metrics commit point, damaged checkpoint ----------

@@ -216,10 +216,10 @@ def _main(argv: list[str] | None) -> int:
             "measurements": [m.to_json() for m in measurements],
         }
         write_json(args.out, report)
-        console.print(f"wrote {args.out}")
+        console.print(f"wrote {args.out}", markup=False)
     if args.markdown:
         write_text(args.markdown, markdown_table(measurements))
-        console.print(f"wrote {args.markdown}")
+        console.print(f"wrote {args.markdown}", markup=False)
     return 0
 
 

@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         "(default: class_0, class_1, …)",
     )
     p.add_argument(
+        "--replace-taught",
+        action="store_true",
+        help="replace an existing NAME.tflite that has taught actions beside it (NAME.taught.npz "
+        "no longer matches the new model: teach again); without it that is refused, while an "
+        "existing pair without taught actions is replaced",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -159,6 +166,7 @@ def _main(argv: list[str] | None) -> int:
                 args.threads,
                 on_result,
                 on_start,
+                args.replace_taught,
             )
         except ParityError:
             progress.stop()
@@ -166,7 +174,7 @@ def _main(argv: list[str] | None) -> int:
             raise  # run_cli prints the one-line reason (which variant, which bound) and exits 2
     console.print(_table(results))
     for r in results:
-        console.print(f"wrote {r.tflite_path} + {r.json_path.name}")
+        console.print(f"wrote {r.tflite_path} + {r.json_path.name}", markup=False)
     return 0
 
 

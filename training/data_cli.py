@@ -183,7 +183,8 @@ def _mocap(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     console.print(
         f"wrote {len(manifest['clips']['train'])} training and {len(manifest['clips']['test'])} test clips "
-        f"of {len(CLASS_NAMES)} classes ({', '.join(CLASS_NAMES)}) to {args.out} in {seconds:.1f} s"
+        f"of {len(CLASS_NAMES)} classes ({', '.join(CLASS_NAMES)}) to {args.out} in {seconds:.1f} s",
+        markup=False,
     )
     return 0
 
@@ -227,7 +228,8 @@ def _webcam(args: argparse.Namespace) -> int:
     c = m["clips"]
     console.print(
         f"wrote {len(c['train'])} training, {len(c['test'])} test, {len(c['out_of_set'])} "
-        f"out-of-set and {len(c['val_out_of_set'])} validation out-of-set clips to {args.out} in {time.perf_counter() - start:.1f} s"
+        f"out-of-set and {len(c['val_out_of_set'])} validation out-of-set clips to {args.out} in {time.perf_counter() - start:.1f} s",
+        markup=False,
     )
     return 0
 
@@ -250,7 +252,8 @@ def _toy(args: argparse.Namespace) -> int:
             stale.unlink()
     make_toy_dataset(args.out, clips_per_class=args.clips, frames=args.frames, seed=args.seed)
     console.print(
-        f"wrote {args.clips * len(TOY_CLASSES)} clips of {', '.join(TOY_CLASSES)} to {args.out}"
+        f"wrote {args.clips * len(TOY_CLASSES)} clips of {', '.join(TOY_CLASSES)} to {args.out}",
+        markup=False,
     )
     return 0
 

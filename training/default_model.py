@@ -328,7 +328,8 @@ def _main(argv: list[str] | None = None) -> int:
             old.unlink()
         copy_demo_clips(choose_webcam_demo_clips(data), ASSETS / "demo")
         console.print(
-            f"shipped {models / 'default.tflite'} and the demo clips in {ASSETS / 'demo'}"
+            f"shipped {models / 'default.tflite'} and the demo clips in {ASSETS / 'demo'}",
+            markup=False,
         )
     return 0
 

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from relsar_core.cli import console, run_cli
+from relsar_core.cli import console, run_cli, warn
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from relsar_core.data.datasets import find_clips
     from relsar_core.data.evaluate import evaluate_folder, out_dir_for, shown_rates
     from relsar_core.data.report import format_report
     from relsar_core.errors import DataError
@@ -72,6 +73,8 @@ def _main(argv: list[str] | None = None) -> int:
     # Before minutes of scoring: the results file and the folder beside it can be written.
     check_output_file(args.out)
     check_output_dir(out_dir_for(args.out), "--out (its report folder)")
+    if args.out_of_set is not None:
+        find_clips(args.out_of_set)  # its folders and clips, or one line, before any scoring
     model, warning = open_classifier(
         args.model,
         None,
@@ -79,7 +82,7 @@ def _main(argv: list[str] | None = None) -> int:
         flip_average=False if args.no_flip_average else None,
     )
     if warning:
-        console.print(f"warning: {warning}", highlight=False)
+        warn(warning)
     report = evaluate_folder(model, args.data, out_dir_for(args.out), args.stride, str(args.data))
     report["model"] = str(args.model)
     report["open_set_gate"] = hasattr(model, "rejection") or hasattr(
@@ -89,10 +92,8 @@ def _main(argv: list[str] | None = None) -> int:
         getattr(model, "flip_average", None)
         or getattr(getattr(model, "base", None), "flip_average", False)
     )
-    console.print(format_report(report), highlight=False)
+    console.print(format_report(report), highlight=False, markup=False)
     if args.out_of_set is not None:
-        if not args.out_of_set.is_dir():
-            raise DataError(f"{args.out_of_set}: no such folder")
         report["out_of_set"] = shown_rates(model, args.out_of_set, args.stride)
         r = report["out_of_set"]
         console.print(
@@ -101,7 +102,9 @@ def _main(argv: list[str] | None = None) -> int:
             highlight=False,
         )
     write_json(args.out, report, indent=1)
-    console.print(f"wrote {args.out} and {out_dir_for(args.out)}/confusion_matrix.{{csv,png}}")
+    console.print(
+        f"wrote {args.out} and {out_dir_for(args.out)}/confusion_matrix.{{csv,png}}", markup=False
+    )
     return 0
 
 

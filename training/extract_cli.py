@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -142,7 +143,10 @@ def _main(argv: list[str] | None) -> int:
     if args.workers > 1:
         estimator.close()
         estimator = None
-    console.print(f"{len(jobs)} videos → {args.out}  (pose: {args.pose}, workers: {args.workers})")
+    console.print(
+        f"{len(jobs)} videos → {args.out}  (pose: {args.pose}, workers: {args.workers})",
+        markup=False,
+    )
 
     frames = 0
     start = time.perf_counter()
@@ -174,11 +178,12 @@ def _main(argv: list[str] | None) -> int:
             show_rate()
             if result.status == "failed":
                 progress.console.print(
-                    f"[red]failed[/] {result.video}: {result.message}", highlight=False
+                    f"[red]failed[/] {escape(f'{result.video}: {result.message}')}", highlight=False
                 )
             elif result.status == "done" and result.message:
                 progress.console.print(
-                    f"[yellow]{result.video}[/]: {result.message}", highlight=False
+                    f"[yellow]{escape(str(result.video))}[/]: {escape(result.message)}",
+                    highlight=False,
                 )
 
         try:
@@ -223,7 +228,7 @@ def _main(argv: list[str] | None) -> int:
         }
         path = args.out / f"extract_report{suffix}.json"
         write_json(path, report, indent=1)
-        console.print(f"report: {path}")
+        console.print(f"report: {path}", markup=False)
     return 1 if args.strict and summary.failures else 0
 
 
@@ -241,7 +246,9 @@ def _print_summary(summary, elapsed: float) -> None:
     )
     console.print(table)
     for failure in summary.failures[:20]:
-        console.print(f"  [red]✗[/] {failure.video}: {failure.message}", highlight=False)
+        console.print(
+            f"  [red]✗[/] {escape(f'{failure.video}: {failure.message}')}", highlight=False
+        )
     if len(summary.failures) > 20:
         console.print(f"  … and {len(summary.failures) - 20} more (see the report)")
 

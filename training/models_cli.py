@@ -75,7 +75,7 @@ def _fetch(names: list[str], root: Path | None, force: bool) -> None:
             with console.status(f"fetching {name} …"):
                 dest = None if root is None else root / "vitpose"
                 path = fetch_vitpose(name.removeprefix("vitpose-"), dest=dest)
-            console.print(f"{name}: {path}")
+            console.print(f"{name}: {path}", markup=False)
 
 
 def _list(root: Path | None) -> None:

@@ -88,7 +88,8 @@ def _main(argv: list[str] | None = None) -> int:
         )
     console.print(
         f"chose threshold {entry['threshold']} (target {target}, flip averaging "
-        f"{'on' if t['flip_average'] else 'off'}); wrote {args.model.with_suffix('.json')}"
+        f"{'on' if t['flip_average'] else 'off'}); wrote {args.model.with_suffix('.json')}",
+        markup=False,
     )
     return 0
 

@@ -212,7 +212,7 @@ def _finish(report: dict, run_dir: Path) -> int:
     from relsar_core.data.report import format_report
 
     console.print(format_report(report), highlight=False)
-    console.print(f"report, confusion matrix and checkpoints in {run_dir}")
+    console.print(f"report, confusion matrix and checkpoints in {run_dir}", markup=False)
     return 0
 
 

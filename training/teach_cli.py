@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from relsar_core.cli import console, run_cli
+from relsar_core.cli import console, run_cli, warn
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,9 +45,9 @@ def _show(model: Path) -> None:
 
     classifier, warning = open_classifier(model)
     if warning:
-        console.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
     if not hasattr(classifier, "head"):
-        console.print(f"{model}: no taught actions")
+        console.print(f"{model}: no taught actions", markup=False)
         return
     table = Table(title=f"taught actions of {model.name}")
     cols = ("action", "clips", "windows", "outliers left out", "radius", "held-out score", "note")
@@ -75,7 +75,26 @@ def _show(model: Path) -> None:
         )
     for s in classifier.summaries():
         if s.looks_like:
-            console.print(f"[yellow]warning:[/] “{s.name}” looks like {s.looks_like}")
+            warn(f"“{s.name}” looks like {s.looks_like}")
+
+
+def _check_before_changing(args: argparse.Namespace) -> None:
+    """Every argument that can fail is checked before the first change: an unknown --forget
+    name or an empty --data folder never leaves the other actions half forgotten."""
+    from relsar_core.data import teaching
+    from relsar_core.errors import DataError
+    from relsar_core.runtime import fewshot
+
+    if args.data:
+        teaching.example_folders(args.data)
+    if args.base_data and not args.base_data.is_dir():
+        raise DataError(f"{args.base_data}: no such data folder (--base-data)")
+    if args.forget and not args.forget_all:
+        old = fewshot.load_taught(args.model)
+        unknown = [n for n in args.forget if old is None or n not in old.labels.tolist()]
+        if unknown:
+            names = ", ".join(f"“{name}”" for name in unknown)
+            raise DataError(f"{fewshot.taught_path(args.model)}: no taught action {names}")
 
 
 def _main(argv: list[str] | None) -> int:
@@ -93,23 +112,30 @@ def _main(argv: list[str] | None) -> int:
     from relsar_core.runtime.tflite import TfliteClassifier
 
     TfliteClassifier(args.model)  # a bad model fails here, with one line, before anything changes
+    _check_before_changing(args)
     if args.base_data:
         taught = fewshot.taught_path(args.model).is_file()
         n, added = teaching.add_base_centroids(args.model, args.base_data, args.stride)
         if added:
             again = "; the actions taught before must be taught again" if taught else ""
             console.print(f"added the teaching embedding output (teach_embedding){again}")
-        console.print(f"stored base-class centroids from {n} windows of {args.base_data}")
-    if args.forget_all and fewshot.forget_taught(args.model):
-        console.print("forgot every taught action")
-    for name in args.forget or []:
+        console.print(
+            f"stored base-class centroids from {n} windows of {args.base_data}", markup=False
+        )
+    if args.forget_all:
+        if fewshot.forget_taught(args.model):
+            console.print("forgot every taught action")
+        else:
+            console.print(f"{args.model}: no taught actions to forget", markup=False)
+    for name in [] if args.forget_all else args.forget or []:
         if not fewshot.forget_taught(args.model, name):
             raise DataError(f"{fewshot.taught_path(args.model)}: no taught action “{name}”")
-        console.print(f"forgot “{name}”")
+        console.print(f"forgot “{name}”", markup=False)
     if args.data:
         classifier = teaching.teach_folder(args.model, args.data, args.stride)
         console.print(
-            f"taught {', '.join(classifier.taught_classes)} → {fewshot.taught_path(args.model)}"
+            f"taught {', '.join(classifier.taught_classes)} → {fewshot.taught_path(args.model)}",
+            markup=False,
         )
     if args.list or args.data:
         _show(args.model)

@@ -33,7 +33,7 @@ def run_supervised(args: argparse.Namespace) -> int:
             splits, config, run_dir, resuming, run_info={"data_args": data_args}
         )
         console.print(format_report(report), highlight=False)
-        console.print(f"report, confusion matrix and checkpoints in {run_dir}")
+        console.print(f"report, confusion matrix and checkpoints in {run_dir}", markup=False)
         return 0
     from relsar_core.config import dump_config
     from relsar_core.data.datasets import load_clip_folder

@@ -119,4 +119,5 @@ class RecordTeachPanel(QObject):
 
 def takes_of(root: str, action: str) -> list[Path]:
     """The recorded clips of an action (a killed writer's hidden temp file never counts)."""
-    return visible((Path(root) / action).glob("*.npz"))
+    folder = Path(root) / action
+    return visible(folder.glob("*.npz"), folder)

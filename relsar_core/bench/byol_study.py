@@ -262,5 +262,7 @@ def run(
     write_text(work / "byol_study.md", markdown(result))
     plot(result, work / "byol_study.png")
     console.print(markdown(result), highlight=False)
-    console.print(f"wrote {work / 'byol_study.json'}, .md and .png ({result['seconds']:.0f} s)")
+    console.print(
+        f"wrote {work / 'byol_study.json'}, .md and .png ({result['seconds']:.0f} s)", markup=False
+    )
     return measurements(result)

@@ -91,7 +91,7 @@ def find_clips(
         )
     pairs = []
     for name in found:
-        clips = visible((root / name).glob("*.npz"))  # no temp file of a killed writer
+        clips = visible((root / name).glob("*.npz"), root / name)  # no temp file of a killed writer
         if not clips:
             raise DataError(f"{root / name}: class folder has no .npz clips")
         pairs += [(p, name) for p in clips]
@@ -203,7 +203,7 @@ def upstream_clips(root: str | os.PathLike, layout: str | None = None) -> Labell
     that class's videos back to back, split into videos (video_starts): one clip per video.
     Two channels mean x, y with full confidence; the layout is guessed from the joint count."""
     root = Path(root)
-    files = visible(root.glob("*.npy")) if root.is_dir() else []
+    files = visible(root.glob("*.npy"), root) if root.is_dir() else []
     if not files:
         raise DataError(f"{root}: no per-class .npy files found")
     by_joints = {

@@ -76,7 +76,7 @@ def find_videos(inputs: list[Path]) -> list[tuple[Path, Path]]:
         if item.is_dir():
             found += [
                 (p, item)
-                for p in visible(item.rglob("*"))
+                for p in visible(item.rglob("*"), item)
                 if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
             ]
         elif item.is_file():

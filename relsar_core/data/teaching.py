@@ -13,7 +13,7 @@ import numpy as np
 from relsar_core.data.datasets import load_clip_folder
 from relsar_core.data.recording import check_action_name
 from relsar_core.errors import DataError, ModelFileError
-from relsar_core.files import write_json
+from relsar_core.files import visible, write_json
 from relsar_core.runtime import fewshot
 from relsar_core.runtime.fewshot_head import base_centroids, head_vectors
 from relsar_core.runtime.teach_output import (
@@ -38,7 +38,7 @@ def example_folders(data: str | os.PathLike) -> dict[str, list[Path]]:
         raise DataError(f"{root}: not a folder (expected {root}/<action>/<clip>.npz)")
     found = {}
     for folder in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        clips = sorted(folder.glob("*.npz"))
+        clips = visible(folder.glob("*.npz"), folder)  # never a killed writer's temp file
         if clips:
             found[check_action_name(folder.name)] = clips
     if not found:

@@ -93,7 +93,7 @@ class ReplaySource(FrameSource):
 
 def _clip_paths(path: Path) -> list[Path]:
     if path.is_dir():
-        return visible(path.rglob("*.npz"))  # never a killed writer's temp file
+        return visible(path.rglob("*.npz"), path)  # never a killed writer's temp file
     if path.suffix.lower() != ".npz":
         raise SourceError(f"{path}: a skeleton replay needs a .npz clip or a folder of them")
     if not path.is_file():

@@ -376,14 +376,21 @@ def forget_taught(model_path: str | os.PathLike, action: str | None = None) -> b
     if not path.is_file():
         return False
     if action is None:
-        path.unlink()
+        _remove(path)
         return True
     old = load_taught(model_path)
     keep = old.labels != action
     if keep.all():
         return False
     if not keep.any():
-        path.unlink()
+        _remove(path)
     else:
         save_taught(model_path, old.subset(keep))
     return True
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot remove the taught actions ({exc.strerror})") from None

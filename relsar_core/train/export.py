@@ -22,6 +22,7 @@ import numpy as np
 from relsar_core import __version__
 from relsar_core.errors import DataError, ModelFileError, RelsarError
 from relsar_core.files import check_output_file
+from relsar_core.runtime.fewshot import taught_path
 from relsar_core.runtime.teach_output import TEACH_OUTPUT, with_teach_output
 from relsar_core.runtime.tflite import (
     INPUT_NAME,
@@ -288,11 +289,13 @@ def convert_run(
     num_threads: int | None = None,
     on_result=None,
     on_start=None,
+    replace_taught: bool = False,
 ) -> list[ExportResult]:
     """The whole of relsar-convert: load the model, cut real windows, convert every requested
     variant with its parity check. `on_start(quantization)` / `on_result(ExportResult)` are called
-    as each variant starts / finishes (for progress display).
-    Raises ParityError naming every variant that failed (the others are written)."""
+    as each variant starts / finishes (for progress display). An existing pair is replaced, but
+    not one with taught actions beside it (they would no longer match the new model) unless
+    `replace_taught`. Raises ParityError naming every variant that failed (the others are written)."""
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
         raise ValueError(f"quantizations must be among {QUANTIZATIONS}, got {list(quantizations)}")
@@ -302,6 +305,12 @@ def convert_run(
         path = variant_path(out, q, several=len(quantizations) > 1)
         check_output_file(path)
         check_output_file(sidecar_path(path))
+        taught = taught_path(path)
+        if path.is_file() and taught.is_file() and not replace_taught:
+            raise ModelFileError(
+                f"{path}: has taught actions ({taught.name}) that would no longer match a new "
+                "model; choose another --out, or pass --replace-taught"
+            )
     source = load_source(source_path, classes)
     data = parity_data(source, calibration)
     reference = keras_outputs(source.model, data.validation)

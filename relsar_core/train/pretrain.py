@@ -67,7 +67,7 @@ def load_pretraining_windows(
         if not root.is_dir():
             raise DataError(f"{root}: data folder does not exist")
         if unlabeled:
-            paths = visible(root.rglob("*.npz"))
+            paths = visible(root.rglob("*.npz"), root)
             if not paths:
                 raise DataError(f"{root}: no .npz clips found (searched sub-folders too)")
             clips = [(p, load_clip(p).body15_at_model_rate()) for p in paths]
@@ -80,7 +80,7 @@ def load_pretraining_windows(
                 {"data": str(root), "clips": len(usable), "skipped_short": len(clips) - len(usable)}
             )
             continue
-        clips = upstream_clips(root) if visible(root.glob("*.npy")) else folder_clips(root)
+        clips = upstream_clips(root) if visible(root.glob("*.npy"), root) else folder_clips(root)
         for kp, path in zip(clips.keypoints, clips.clip_paths, strict=True):
             if len(kp) < window:
                 raise ClipError(f"{path}: {len(kp)} frames is too short for one window of {window}")
@@ -190,7 +190,9 @@ def pretrain_byol(
     ckpt_dir = worker_dir(run_dir, strategy) / "ckpt"
     if resume and tf.train.latest_checkpoint(str(ckpt_dir)) is None:
         # Interrupted in its first epoch: nothing was trained yet, so start that epoch again.
-        console.print(f"{run_dir}: no finished epoch to resume from; starting at epoch 1")
+        console.print(
+            f"{run_dir}: no finished epoch to resume from; starting at epoch 1", markup=False
+        )
         resume = False
     if not resume:
         keras.utils.set_random_seed(cfg.seed)

@@ -1,0 +1,117 @@
+"""Command-line arguments as users type them: relative and hidden parent folders, brackets in
+paths, and bad arguments refused before anything saved changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relsar_core.assets import ASSETS_DIR
+from relsar_core.cli import run_cli
+from relsar_core.errors import DataError, ModelFileError
+from relsar_core.runtime import fewshot
+from relsar_core.skeleton.clip import load_clip, save_clip
+from training.eval_cli import _main as eval_main
+from training.teach_cli import _main as teach_main
+
+
+@pytest.fixture
+def taught_copy(tmp_path, toy_data):
+    """A private copy of the shipped model with two taught actions, hop and wave2."""
+    model = tmp_path / "m" / "default.tflite"
+    model.parent.mkdir()
+    shutil.copy(ASSETS_DIR / "models" / "default.tflite", model)
+    shutil.copy(ASSETS_DIR / "models" / "default.json", model.with_suffix(".json"))
+    data = tmp_path / "examples"
+    for action, source in (("hop", "jump"), ("wave2", "wave")):
+        for i, path in enumerate(sorted((toy_data / source).glob("*.npz"))[:3]):
+            save_clip(data / action / f"{i}.npz", load_clip(path))
+    assert run_cli(teach_main, [str(model), "--data", str(data)]) == 0
+    return model
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("error:"), err
+    return " ".join(err.split())
+
+
+def test_data_under_a_relative_or_hidden_parent_folder_is_found(
+    tiny_tflite_model, toy_data, tmp_path, monkeypatch
+):
+    hidden = tmp_path / ".cache" / "toy"
+    shutil.copytree(toy_data, hidden)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    for data in ("../.cache/toy", str(hidden)):
+        out = tmp_path / f"r{len(data)}.json"
+        args = [str(tiny_tflite_model), "--data", data, "--out", str(out)]
+        assert run_cli(eval_main, args) == 0
+        assert json.loads(out.read_text())["clips"] == 5 * 12  # every clip, none taken as hidden
+
+
+def test_errors_and_warnings_print_brackets_as_typed(capsys):
+    def fails(argv):
+        raise DataError("my[/data]/take[bold]2: no such data folder")
+
+    assert run_cli(fails, []) == 2
+    assert _one_line_error(capsys) == "error: my[/data]/take[bold]2: no such data folder"
+
+
+def test_relsar_teach_checks_every_forget_before_forgetting_any(taught_copy, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for args, message in (
+        (["--forget", "hop", "--forget", "zzz"], "no taught action “zzz”"),
+        (["--forget", "hop", "--data", str(tmp_path / "empty")], "no <action>/<clip>.npz"),
+        (["--forget", "hop", "--base-data", str(tmp_path / "nope")], "no such data folder"),
+    ):
+        assert run_cli(teach_main, [str(taught_copy), *args]) == 2
+        assert message in _one_line_error(capsys)
+        assert fewshot.load_taught(taught_copy).counts() == {"hop": 3, "wave2": 3}
+    assert run_cli(teach_main, [str(taught_copy), "--forget", "hop", "--forget", "wave2"]) == 0
+    assert fewshot.load_taught(taught_copy) is None
+    assert run_cli(teach_main, [str(taught_copy), "--forget-all"]) == 0
+    assert "no taught actions to forget" in capsys.readouterr().err
+
+
+def test_forgetting_beside_a_read_only_model_is_one_line(taught_copy, monkeypatch, capsys):
+    def read_only(self, missing_ok=False):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", read_only)  # root ignores chmod: a read-only mount
+    assert run_cli(teach_main, [str(taught_copy), "--forget-all"]) == 2
+    assert "cannot remove the taught actions (Read-only file system)" in _one_line_error(capsys)
+    monkeypatch.undo()
+    assert fewshot.load_taught(taught_copy).counts() == {"hop": 3, "wave2": 3}
+
+
+def test_relsar_eval_checks_out_of_set_before_scoring(
+    tiny_tflite_model, toy_data, tmp_path, capsys
+):
+    out = tmp_path / "res.json"
+    for bad in (tmp_path / "nope", toy_data / "wave"):  # missing; clips but no class folders
+        args = [str(tiny_tflite_model), "--data", str(toy_data), "--out", str(out)]
+        assert run_cli(eval_main, [*args, "--out-of-set", str(bad)]) == 2
+        assert str(bad) in _one_line_error(capsys)
+        assert sorted(os.listdir(tmp_path)) == []  # no report folder, no matrix, no results
+
+
+def test_convert_keeps_a_model_with_taught_actions_unless_told(tiny_run_dir, tmp_path):
+    from relsar_core.train.export import convert_run
+
+    out = tmp_path / "m"
+    convert_run(tiny_run_dir, out, ["none"])
+    convert_run(tiny_run_dir, out, ["none"])  # no taught actions: replaced, as before
+    first = (tmp_path / "m.tflite").read_bytes()
+    taught = tmp_path / "m.taught.npz"
+    np.savez(taught, labels=np.array(["hop"]))
+    with pytest.raises(ModelFileError, match="m.taught.npz.*--replace-taught"):
+        convert_run(tiny_run_dir, out, ["none"])
+    assert (tmp_path / "m.tflite").read_bytes() == first and taught.is_file()
+    (result,) = convert_run(tiny_run_dir, out, ["none"], replace_taught=True)
+    assert result.tflite_path == tmp_path / "m.tflite"
