@@ -145,7 +145,7 @@ def _headless(args: argparse.Namespace) -> int:
     from relsar_core.assets import DEFAULT_MODEL
     from relsar_core.errors import ConfigError
     from relsar_core.files import check_output_file
-    from relsar_core.live.crowd import open_any_source
+    from relsar_core.live.crowd import open_any_source, people_of
     from relsar_core.live.headless import run_headless
     from relsar_core.live.pipeline import LivePipeline, open_classifier, open_pose
 
@@ -178,7 +178,7 @@ def _headless(args: argparse.Namespace) -> int:
             args.stride or 5,
             alpha=args.smoothing or 0.5,
             threshold=0.5 if args.threshold is None else args.threshold,
-            people=args.people or 1,
+            people=people_of(source, args.people or 1),
             fps=source.fps,
         )
         summary = run_headless(
@@ -186,6 +186,11 @@ def _headless(args: argparse.Namespace) -> int:
         )
     finally:
         source.close()
+    if not summary["windows"]:
+        warn(
+            f"{args.source}: nothing was classified in {summary['frames']} frames (a window "
+            f"needs {classifier.window} frames in a row with a person in view)"
+        )
     if args.out not in (None, Path("-")):
         console.print(
             f"{summary['windows']} windows from {summary['frames']} frames → {args.out} "

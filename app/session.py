@@ -15,7 +15,7 @@ from app import texts
 from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
-from relsar_core.live.crowd import open_any_source
+from relsar_core.live.crowd import open_any_source, people_of
 from relsar_core.live.pipeline import LivePipeline, open_classifier, open_pose
 from relsar_core.live.sources import list_cameras, open_source
 
@@ -210,7 +210,7 @@ def new_pipeline(window, pose) -> LivePipeline:
         panel.stride_spin.value(),
         alpha=panel.alpha_spin.value(),
         threshold=panel.threshold_spin.value(),
-        people=window.settings.people,
+        people=people_of(window.source, window.settings.people),
         fps=window.source.fps,
     )
 

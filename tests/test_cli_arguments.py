@@ -115,3 +115,26 @@ def test_convert_keeps_a_model_with_taught_actions_unless_told(tiny_run_dir, tmp
     assert (tmp_path / "m.tflite").read_bytes() == first and taught.is_file()
     (result,) = convert_run(tiny_run_dir, out, ["none"], replace_taught=True)
     assert result.tflite_path == tmp_path / "m.tflite"
+
+
+def test_headless_follows_a_several_people_replay_and_says_when_nothing_was_named(
+    tiny_tflite_model, toy_data, tmp_path, capsys
+):
+    from app.main import _headless, _parser
+
+    a, b = (sorted((toy_data / c).glob("*.npz"))[0] for c in ("squat", "arms_up"))
+    out = tmp_path / "r.jsonl"
+    argv = ["--headless", "--model", str(tiny_tflite_model), "--out", str(out)]
+    assert run_cli(_headless, _parser().parse_args([*argv, "--source", f"{a}+{b}"])) == 0
+    named = [json.loads(x) for x in out.read_text().splitlines()]
+    assert {x["raw_label"] for x in named if x["probabilities"]} == {"squat", "arms_up"}
+    assert "nothing was classified" not in capsys.readouterr().err
+    short = tmp_path / "short.npz"
+    save_clip(short, type(load_clip(a))(load_clip(a).keypoints[:10]))
+    assert run_cli(_headless, _parser().parse_args([*argv, "--source", str(short)])) == 0
+    assert "nothing was classified in 10 frames (a window needs 30" in capsys.readouterr().err
+
+
+def test_a_folder_given_as_the_model_is_named_as_a_folder(tmp_path, capsys):
+    assert run_cli(teach_main, [str(tmp_path), "--list"]) == 2
+    assert "is a folder, not a .tflite model file" in _one_line_error(capsys)

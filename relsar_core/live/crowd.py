@@ -95,3 +95,11 @@ def open_any_source(spec: str, loop: bool = True, realtime: bool = False, **kwar
                 raise SourceError(f"{part}: no such skeleton clip")
         return CrowdReplaySource([Path(p) for p in parts], loop=loop, realtime=realtime)
     return open_source(spec, loop=loop, realtime=realtime, **kwargs)
+
+
+def people_of(source: FrameSource, requested: int) -> int:
+    """How many people to follow in `source`: `requested`, but a several-people replay is
+    followed as people (each clip one person) even when people mode is off, where one person
+    would name nobody (its frames hold people, no single skeleton)."""
+    clips = len(source.clips) if isinstance(source, CrowdReplaySource) else 0
+    return requested if requested > 1 else max(requested, clips)

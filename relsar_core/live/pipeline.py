@@ -50,12 +50,12 @@ def open_classifier(
     test-time averaging as the sidecar says (`flip_average` None) or forced on/off.
     Returns (classifier, warning): a broken taught-actions file is a warning, not a failure."""
     from relsar_core.runtime.fewshot import with_taught
+    from relsar_core.runtime.model_file import check_model_file
     from relsar_core.runtime.rejection import with_rejection
     from relsar_core.runtime.tflite import TfliteClassifier
 
     model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ModelFileError(f"{model_path}: no such model file")
+    check_model_file(model_path)
     base = TfliteClassifier(model_path, num_threads=num_threads, flip_average=flip_average)
     if gate:
         base = with_rejection(base)

@@ -11,11 +11,18 @@ from relsar_core.errors import ModelFileError
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 
 
+def check_model_file(model_path: Path) -> None:
+    """ModelFileError unless `model_path` is a file: a folder is named as one."""
+    if model_path.is_dir():
+        raise ModelFileError(f"{model_path}: is a folder, not a .tflite model file")
+    if not model_path.is_file():
+        raise ModelFileError(f"{model_path}: no such model file")
+
+
 def model_file_content(model_path: Path, meta: dict, json_path: Path) -> bytes:
     """The model file's bytes; ModelFileError naming the problem when they are not the ones
     `meta` (its sidecar, read from `json_path`) records."""
-    if not model_path.is_file():
-        raise ModelFileError(f"{model_path}: no such model file")
+    check_model_file(model_path)
     content = model_path.read_bytes()
     expected: int = meta["tflite_bytes"]
     if not content:

@@ -23,7 +23,7 @@ import numpy as np
 from relsar_core.errors import ModelFileError, first_line
 from relsar_core.files import atomic_write, read_json_object, write_text
 from relsar_core.runtime.flip_average import flip_averaged, read_flip_average
-from relsar_core.runtime.model_file import model_file_content
+from relsar_core.runtime.model_file import check_model_file, model_file_content
 from relsar_core.runtime.teach_output import TEACH_OUTPUT
 from relsar_core.skeleton.features import FEATURE_DIM, FEATURES_VERSION, MIN_CONFIDENCE
 from relsar_core.threads import default_threads
@@ -339,8 +339,7 @@ class TfliteClassifier:
         flip_average: bool | None = None,
     ):
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise ModelFileError(f"{self.model_path}: no such model file")
+        check_model_file(self.model_path)
         self.json_path = Path(json_path) if json_path is not None else sidecar_path(self.model_path)
         if json_path is None:
             finish_pending_pair(self.model_path, self.json_path)
