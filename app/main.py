@@ -302,7 +302,13 @@ def _main(argv: list[str] | None) -> int:
     _check_values(args)
     # FFmpeg's own lines about a damaged file would mix with ours; the error says it in one line.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    return _headless(args) if args.headless else _window(args)
+    if args.headless:
+        window_only = [f for f in ("quit_after", "screenshot", "report") if getattr(args, f)]
+        if window_only:
+            flags = " ".join("--" + f.replace("_", "-") for f in window_only)
+            warn(f"{flags}: for the window only, ignored with --headless")
+        return _headless(args)
+    return _window(args)
 
 
 def main(argv: list[str] | None = None) -> None:

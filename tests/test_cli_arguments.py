@@ -138,3 +138,24 @@ def test_headless_follows_a_several_people_replay_and_says_when_nothing_was_name
 def test_a_folder_given_as_the_model_is_named_as_a_folder(tmp_path, capsys):
     assert run_cli(teach_main, [str(tmp_path), "--list"]) == 2
     assert "is a folder, not a .tflite model file" in _one_line_error(capsys)
+
+
+def test_flags_that_do_not_apply_are_named_not_silently_dropped(
+    tiny_tflite_model, tiny_run_dir, toy_data, tmp_path, capsys
+):
+    from app.main import _main as app_main
+    from relsar_core.train.export import convert_run
+    from training.extract_cli import _main as extract_main
+
+    (tmp_path / "videos").mkdir()
+    args = [str(tmp_path / "videos"), "--out", str(tmp_path / "o"), "--min-track-frames", "5"]
+    assert run_cli(extract_main, args) == 2  # no videos: but the flag was named first
+    assert "--min-track-frames applies with --people only: ignored" in capsys.readouterr().err
+    clip = sorted((toy_data / "wave").glob("*.npz"))[0]
+    argv = ["--headless", "--model", str(tiny_tflite_model), "--source", str(clip)]
+    assert (
+        run_cli(app_main, [*argv, "--out", str(tmp_path / "r.jsonl"), "--screenshot", "s.png"]) == 0
+    )
+    assert "--screenshot: for the window only, ignored with --headless" in capsys.readouterr().err
+    with pytest.raises(ModelFileError, match="--classes is for a bare .keras file"):
+        convert_run(tiny_run_dir, tmp_path / "m", ["none"], classes=list("abcde"))

@@ -117,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the clips of an existing toy data set in OUT (default: refuse)",
+        help="replace the clips of an existing toy data set in OUT: every .npz in OUT's toy "
+        "class folders (wave/, squat/, …) is deleted first, recordings of your own there "
+        "included; other folders are kept (default: refuse)",
     )
     return p
 

@@ -86,6 +86,11 @@ def load_source(path: str | os.PathLike, classes: list[str] | None = None) -> So
             f"{checkpoint}: model input {model.input_shape}, expected (None, T, {FEATURE_DIM})"
         )
     k, e = int(out["logits"].shape[-1]), int(out["embedding"].shape[-1])
+    if run.get("class_names") and classes and list(classes) != run["class_names"]:
+        raise ModelFileError(
+            f"{run_json}: names the classes {run['class_names']}; --classes is for a bare "
+            ".keras file without them (drop it)"
+        )
     names = run.get("class_names") or classes or [f"class_{i}" for i in range(k)]
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         raise ModelFileError(f"{run_json}: 'class_names' must be a list of names")
