@@ -302,6 +302,7 @@ def _main(argv: list[str] | None) -> int:
     _check_values(args)
     # FFmpeg's own lines about a damaged file would mix with ours; the error says it in one line.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # its "[ WARN…] VIDEOIO" lines, likewise
     if args.headless:
         window_only = [f for f in ("quit_after", "screenshot", "report") if getattr(args, f)]
         if window_only:

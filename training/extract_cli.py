@@ -105,6 +105,7 @@ def _main(argv: list[str] | None) -> int:
     # FFmpeg's own messages about broken files ("moov atom not found") would interleave with the
     # progress bar; our failure report says the same in one line. Set before OpenCV loads.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # its "[ WARN…] VIDEOIO" lines, likewise
     from relsar_core.data.extract import EstimatorSpec, extract_all, parse_shard, plan_jobs, shard
     from relsar_core.errors import ConfigError
 
