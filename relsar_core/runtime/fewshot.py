@@ -169,7 +169,10 @@ class TaughtClassifier:
             text += f"; they separate {score:.0%} leave-one-clip-out"
         looks = [f"“{s.name}” looks like {s.looks_like}" for s in self.summaries() if s.looks_like]
         if looks:
-            text += "; " + ", ".join(looks) + " (its windows stay that class)"
+            text += (
+                "; " + ", ".join(looks) + " (movements nearer that class than your other "
+                "examples keep its name: record clearer or more distinct examples)"
+            )
         if not self.has_base_gate:
             text += "; the model has no base-class centroids (re-convert it)"
         return text
