@@ -15,6 +15,7 @@ from relsar_core.assets import ASSETS_DIR
 from relsar_core.cli import run_cli
 from relsar_core.errors import DataError, ModelFileError
 from relsar_core.runtime import fewshot
+from relsar_core.runtime.tflite import TfliteClassifier
 from relsar_core.skeleton.clip import load_clip, save_clip
 from training.eval_cli import _main as eval_main
 from training.teach_cli import _main as teach_main
@@ -159,3 +160,14 @@ def test_flags_that_do_not_apply_are_named_not_silently_dropped(
     assert "--screenshot: for the window only, ignored with --headless" in capsys.readouterr().err
     with pytest.raises(ModelFileError, match="--classes is for a bare .keras file"):
         convert_run(tiny_run_dir, tmp_path / "m", ["none"], classes=list("abcde"))
+
+
+def test_teaching_a_name_of_the_models_own_class_says_it_adds_to_it(taught_copy, tmp_path, capsys):
+    data = tmp_path / "own"
+    shutil.copytree(tmp_path / "examples" / "wave2", data / "wave")
+    assert run_cli(teach_main, [str(taught_copy), "--data", str(data)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: “wave” is one of the model's own actions: its examples add to it" in err
+    classifier = fewshot.with_taught(TfliteClassifier(taught_copy), taught_copy)
+    assert classifier.class_names.count("wave") == 1
+    assert "“wave” is one of the model's own actions" in classifier.describe()

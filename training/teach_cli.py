@@ -76,6 +76,12 @@ def _show(model: Path) -> None:
     for s in classifier.summaries():
         if s.looks_like:
             warn(f"“{s.name}” looks like {s.looks_like}")
+    for name in sorted(set(classifier.taught_classes) & set(classifier.base_classes)):
+        console.print(
+            f"note: “{name}” is one of the model's own actions: its examples add to it "
+            "(it is named as before, and also where the examples are nearer)",
+            markup=False,
+        )
 
 
 def _check_before_changing(args: argparse.Namespace) -> None:

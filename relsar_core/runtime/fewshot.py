@@ -173,6 +173,8 @@ class TaughtClassifier:
                 "; " + ", ".join(looks) + " (movements nearer that class than your other "
                 "examples keep its name: record clearer or more distinct examples)"
             )
+        for name in sorted(set(self.head.classes) & set(self.base_classes)):
+            text += f"; “{name}” is one of the model's own actions: the examples add to it"
         if not self.has_base_gate:
             text += "; the model has no base-class centroids (re-convert it)"
         return text
@@ -376,24 +378,14 @@ def forget_taught(model_path: str | os.PathLike, action: str | None = None) -> b
     """Forget one taught action (or all of them when `action` is None); True when there was
     something to forget. A file left with no actions is deleted."""
     path = taught_path(model_path)
-    if not path.is_file():
+    old = load_taught(model_path) if action is not None else None
+    if not path.is_file() or (old is not None and action not in old.labels):
         return False
-    if action is None:
-        _remove(path)
+    if old is not None and (old.labels != action).any():
+        save_taught(model_path, old.subset(old.labels != action))
         return True
-    old = load_taught(model_path)
-    keep = old.labels != action
-    if keep.all():
-        return False
-    if not keep.any():
-        _remove(path)
-    else:
-        save_taught(model_path, old.subset(keep))
-    return True
-
-
-def _remove(path: Path) -> None:
     try:
         path.unlink()
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot remove the taught actions ({exc.strerror})") from None
+    return True
