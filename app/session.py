@@ -25,6 +25,8 @@ NO_DEFAULT_MODEL = (
 )
 GONE_MODEL = "The model used last time, {path}, is gone: using the shipped model instead."
 GONE_SOURCE = "The video used last time, {path}, is gone: playing the demo instead."
+# Banner texts that say no (usable) model is loaded: a model that loads makes them wrong.
+MODEL_PROBLEMS = ("Model not loaded", "No default model", "No model loaded", "Load a model before")
 
 
 class PoseCache:
@@ -90,6 +92,11 @@ def load_model(window, path: Path, then=None, fallback: bool = False):
     def done(result) -> None:
         classifier, target, note, warning = result
         window.use_classifier(classifier, target)
+        loaded = f"Loaded {target.name} — {len(classifier.class_names)} actions"
+        if window.banner.text.startswith(MODEL_PROBLEMS):
+            window.show_message(loaded, "info")  # in the place of the problem it solves
+        else:
+            window.statusBar().showMessage(loaded, 10000)
         for text in (note, warning):
             if text:
                 window.show_message(text, "warning", append=True)
