@@ -171,6 +171,8 @@ def start(window):
     size = (int(width), int(height)) if width.isdigit() and height.isdigit() else (None, None)
     backend, weights = settings.pose_backend, settings.pose_weights
     window.video.clear(f"Opening {spec}…")
+    window.open_paused = window.pause_at_first_frame = False
+    window.source_panel.set_running("running")  # the button does what Space does: pause
     bridge = window.bridge
 
     def work(task):
@@ -192,6 +194,7 @@ def start(window):
 
     def failed(message: str) -> None:
         window.video.clear(f"Not playing: {message}")
+        window.source_panel.set_running("stopped")
         if message.startswith("Pose model"):
             window.show_message(message, "error")
         else:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 
+from PySide6.QtCore import Qt
+
 from tests.test_app import WAIT_MS, make_window, model_copy, toy_clip, wait_idle  # noqa: F401
 
 
@@ -23,4 +25,49 @@ def test_a_good_model_after_a_bad_one_clears_the_error(make_window, qtbot, model
     loaded = f"Loaded toy.tflite — {len(window.classifier.class_names)} actions"
     assert window.banner.level == "info" and window.banner.text == loaded
     assert window.statusBar().currentMessage() == loaded
+    window.stop()
+
+
+def press(qtbot, window, key=Qt.Key.Key_Space) -> None:
+    qtbot.keyClick(window.video, key)
+
+
+def assert_paused_on_a_frame(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.video.frames_drawn >= 1, timeout=WAIT_MS)  # not "Starting…"
+    assert window.state == "paused" and window.source_panel.start_button.text() == "Resume"
+    assert window.statusBar().currentMessage().startswith("Paused")
+    assert window.results.stats_label.full_text().startswith("paused")
+    qtbot.wait(300)  # the source may read one more frame while the first is drawn
+    drawn, position = window.video.frames_drawn, window.source.position
+    qtbot.wait(600)
+    assert (window.video.frames_drawn, window.source.position) == (drawn, position)  # held
+
+
+def test_space_while_a_replay_opens_opens_it_paused_on_its_first_frame(
+    make_window, qtbot, model_copy, toy_data
+):
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    opening = window.start()
+    press(qtbot, window)  # while it opens
+    assert window.tasks.get("source") is opening  # not a second open
+    assert "open paused" in window.statusBar().currentMessage()
+    wait_idle(qtbot, window)
+    assert_paused_on_a_frame(qtbot, window)
+    press(qtbot, window)
+    assert window.state == "running" and window.statusBar().currentMessage().startswith("Playing")
+    qtbot.waitUntil(lambda: window.video.frames_drawn > 5, timeout=WAIT_MS)
+    window.stop()
+
+
+def test_space_before_the_first_frame_pauses_on_that_frame(
+    make_window, qtbot, model_copy, toy_data
+):
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    opening = window.start()
+    # Right after the source opened, before any frame of it is drawn ("Starting…").
+    opening.succeeded.connect(lambda _: press(qtbot, window))
+    wait_idle(qtbot, window)
+    assert_paused_on_a_frame(qtbot, window)
     window.stop()
