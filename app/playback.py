@@ -72,3 +72,12 @@ def show_first_frame(window, result) -> None:
     if window.bridge.runner is not None:
         window.bridge.runner.paused.set()
     window.video.show_result(result, window.pipeline.people > 1)
+
+
+def open_cancelled(window, spec: str) -> None:
+    """Esc, Cancel or Stop while `spec` opened: say so where it said "Opening …" (it stayed)."""
+    if "source" in window.tasks:
+        return  # replaced by a newer open, which says what it does
+    window.video.clear(f"Opening {spec} cancelled. Space tries again; or choose another source.")
+    window.statusBar().showMessage(f"Cancelled opening {spec}", 10000)
+    window.source_panel.set_running("stopped")

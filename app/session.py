@@ -8,10 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 
-from app import texts
+from app import playback, texts
 from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
@@ -200,7 +200,7 @@ def start(window):
         else:
             window.show_message(f"{message}. Choose another source.", "error")
 
-    return window._run(
+    task = window._run(
         "source",
         f"Opening {spec}…",
         work,
@@ -208,6 +208,14 @@ def start(window):
         failed,
         discard=lambda result: result[0].close(),
     )
+    # After the cancel's own handlers (a new open replacing it has its task in place by then).
+    task.finished.connect(
+        lambda: (
+            task.cancelled
+            and QTimer.singleShot(0, window, lambda: playback.open_cancelled(window, spec))
+        )
+    )
+    return task
 
 
 def new_pipeline(window, pose) -> LivePipeline:

@@ -9,6 +9,7 @@ import shutil
 from PySide6.QtCore import Qt
 
 from tests.test_app import WAIT_MS, make_window, model_copy, toy_clip, wait_idle  # noqa: F401
+from tests.test_app_responsive import stalled_server  # noqa: F401
 
 
 def test_a_good_model_after_a_bad_one_clears_the_error(make_window, qtbot, model_copy, toy_data):
@@ -71,3 +72,33 @@ def test_space_before_the_first_frame_pauses_on_that_frame(
     wait_idle(qtbot, window)
     assert_paused_on_a_frame(qtbot, window)
     window.stop()
+
+
+def test_esc_while_a_stream_opens_says_it_was_cancelled(
+    make_window, qtbot, model_copy, toy_data, monkeypatch, stalled_server
+):
+    monkeypatch.setattr("relsar_core.live.capture.STREAM_TIMEOUT_MS", 1500)
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    window.open_source(stalled_server)
+    assert "Opening http://127.0.0.1" in window.video._placeholder
+    press(qtbot, window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: "cancelled" in window.video._placeholder, timeout=WAIT_MS)
+    assert not window.tasks and window.busy.isHidden() and window.state == "stopped"
+    assert window.statusBar().currentMessage().startswith("Cancelled opening http://127.0.0.1")
+    assert window.source_panel.start_button.text() == "Start"
+    qtbot.wait(2500)  # the open gives up meanwhile: nobody is waiting for it any more
+    assert "cancelled" in window.video._placeholder and window.banner.text == ""
+
+
+def test_space_while_a_stream_opens_never_opens_it_again(
+    make_window, qtbot, model_copy, toy_data, monkeypatch, stalled_server
+):
+    monkeypatch.setattr("relsar_core.live.capture.STREAM_TIMEOUT_MS", 1500)
+    window = make_window(str(toy_clip(toy_data, "still")), model_copy)
+    window.open_source(stalled_server)
+    opening = window.tasks["source"]
+    press(qtbot, window)
+    assert window.tasks.get("source") is opening and not opening.cancelled
+    assert "cannot pause" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.banner.level == "error" and not window.tasks, timeout=WAIT_MS)
+    assert "127.0.0.1" in window.banner.text and window.state == "stopped"
