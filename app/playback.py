@@ -74,6 +74,17 @@ def show_first_frame(window, result) -> None:
     window.video.show_result(result, window.pipeline.people > 1)
 
 
+def clear_last_source(window) -> None:
+    """A new source starts opening: nothing of the last one stays up greyed (its headline,
+    bars, timeline and position), nor a banner about it or about what was done then ("Type a
+    name for the action first" stayed over the next video)."""
+    if window.sources_started:
+        window.banner.hide()  # but the first start's notes (no camera, a gone model) are its own
+    window.sources_started += 1
+    window.results.clear("opening…")
+    window.source_panel.clear_position()
+
+
 def open_cancelled(window, spec: str) -> None:
     """Esc, Cancel or Stop while `spec` opened: say so where it said "Opening …" (it stayed)."""
     if "source" in window.tasks:

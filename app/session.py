@@ -171,6 +171,7 @@ def start(window):
     size = (int(width), int(height)) if width.isdigit() and height.isdigit() else (None, None)
     backend, weights = settings.pose_backend, settings.pose_weights
     window.video.clear(f"Opening {spec}…")
+    playback.clear_last_source(window)
     window.open_paused = window.pause_at_first_frame = False
     window.source_panel.set_running("running")  # the button does what Space does: pause
     bridge = window.bridge

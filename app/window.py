@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.first_frame_time: float | None = None
         self.state = "stopped"  # running, paused or stopped
         self.open_paused = self.pause_at_first_frame = False  # Space early on (app/playback.py)
+        self.sources_started = 0
         self.tasks: dict[str, Task] = {}  # the running slow work, by kind
         self.log = ResultsLog()
         self.bridge = PipelineBridge(self)

@@ -102,3 +102,23 @@ def test_space_while_a_stream_opens_never_opens_it_again(
     assert "cannot pause" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.banner.level == "error" and not window.tasks, timeout=WAIT_MS)
     assert "127.0.0.1" in window.banner.text and window.state == "stopped"
+
+
+def test_a_new_source_clears_the_last_ones_display(make_window, qtbot, model_copy, toy_data):
+    from tests.test_app import wait_label
+
+    window = make_window(str(toy_clip(toy_data, "squat")), model_copy)
+    wait_label(qtbot, window, "squat")
+    qtbot.waitUntil(lambda: window.source_panel.seek_slider.value() > 0, timeout=WAIT_MS)
+    press(qtbot, window, Qt.Key.Key_R)  # no action named: a warning about recording
+    assert window.banner.level == "warning"
+    window.open_source(str(toy_clip(toy_data, "wave")))
+    results = window.results
+    assert window.banner.text == ""
+    assert results.action_label.full_text() == "—" and not results.bars.probabilities.any()
+    assert results.bars.current is None and not results.timeline.entries
+    assert results.stats_label.full_text() == "opening…"
+    slider = window.source_panel.seek_slider
+    assert not slider.isEnabled() and slider.value() == 0
+    qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
+    window.stop()

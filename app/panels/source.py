@@ -95,6 +95,11 @@ class SourcePanel(QObject):
             self.seek_slider.setPageStep(max(1, total // 10))
             self.seek_slider.setValue(frame)
 
+    def clear_position(self) -> None:
+        """No source yet: the bar neither seeks nor shows the last one's position."""
+        self.set_position(None, None)
+        self.seek_slider.setValue(0)
+
     def _seek_action(self, action: int) -> None:
         """A click on the groove or a key (Home, End, PgUp…): seek at once; a drag seeks on
         release. The slider's position already holds the target here."""
