@@ -91,4 +91,11 @@ def open_cancelled(window, spec: str) -> None:
         return  # replaced by a newer open, which says what it does
     window.video.clear(f"Opening {spec} cancelled. Space tries again; or choose another source.")
     window.statusBar().showMessage(f"Cancelled opening {spec}", 10000)
+    not_playing(window)
+
+
+def not_playing(window) -> None:
+    """An open that failed or was cancelled: the button and the corner say stopped (the corner
+    said "opening…" for good)."""
     window.source_panel.set_running("stopped")
+    window.results.show_stopped("stopped")

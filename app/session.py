@@ -195,7 +195,7 @@ def start(window):
 
     def failed(message: str) -> None:
         window.video.clear(f"Not playing: {message}")
-        window.source_panel.set_running("stopped")
+        playback.not_playing(window)
         if message.startswith("Pose model"):
             window.show_message(message, "error")
         else:

@@ -86,6 +86,7 @@ def test_esc_while_a_stream_opens_says_it_was_cancelled(
     assert not window.tasks and window.busy.isHidden() and window.state == "stopped"
     assert window.statusBar().currentMessage().startswith("Cancelled opening http://127.0.0.1")
     assert window.source_panel.start_button.text() == "Start"
+    assert window.results.stats_label.full_text().startswith("stopped")
     qtbot.wait(2500)  # the open gives up meanwhile: nobody is waiting for it any more
     assert "cancelled" in window.video._placeholder and window.banner.text == ""
 
@@ -102,6 +103,7 @@ def test_space_while_a_stream_opens_never_opens_it_again(
     assert "cannot pause" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.banner.level == "error" and not window.tasks, timeout=WAIT_MS)
     assert "127.0.0.1" in window.banner.text and window.state == "stopped"
+    assert window.results.stats_label.full_text().startswith("stopped")
 
 
 def test_a_new_source_clears_the_last_ones_display(make_window, qtbot, model_copy, toy_data):
