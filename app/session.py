@@ -8,10 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 
-from app import texts
+from app import playback, texts
 from relsar_core.assets import DEFAULT_MODEL
 from relsar_core.data.recording import ClipRecorder, check_action_name
 from relsar_core.errors import RelsarError
@@ -25,6 +25,8 @@ NO_DEFAULT_MODEL = (
 )
 GONE_MODEL = "The model used last time, {path}, is gone: using the shipped model instead."
 GONE_SOURCE = "The video used last time, {path}, is gone: playing the demo instead."
+# Banner texts that say no (usable) model is loaded: a model that loads makes them wrong.
+MODEL_PROBLEMS = ("Model not loaded", "No default model", "No model loaded", "Load a model before")
 
 
 class PoseCache:
@@ -90,6 +92,11 @@ def load_model(window, path: Path, then=None, fallback: bool = False):
     def done(result) -> None:
         classifier, target, note, warning = result
         window.use_classifier(classifier, target)
+        loaded = f"Loaded {target.name} — {len(classifier.class_names)} actions"
+        if window.banner.text.startswith(MODEL_PROBLEMS):
+            window.show_message(loaded, "info")  # in the place of the problem it solves
+        else:
+            window.statusBar().showMessage(loaded, 10000)
         for text in (note, warning):
             if text:
                 window.show_message(text, "warning", append=True)
@@ -164,6 +171,9 @@ def start(window):
     size = (int(width), int(height)) if width.isdigit() and height.isdigit() else (None, None)
     backend, weights = settings.pose_backend, settings.pose_weights
     window.video.clear(f"Opening {spec}…")
+    playback.clear_last_source(window)
+    window.open_paused = window.pause_at_first_frame = False
+    window.source_panel.set_running("running")  # the button does what Space does: pause
     bridge = window.bridge
 
     def work(task):
@@ -185,12 +195,13 @@ def start(window):
 
     def failed(message: str) -> None:
         window.video.clear(f"Not playing: {message}")
+        playback.not_playing(window)
         if message.startswith("Pose model"):
             window.show_message(message, "error")
         else:
             window.show_message(f"{message}. Choose another source.", "error")
 
-    return window._run(
+    task = window._run(
         "source",
         f"Opening {spec}…",
         work,
@@ -198,6 +209,14 @@ def start(window):
         failed,
         discard=lambda result: result[0].close(),
     )
+    # After the cancel's own handlers (a new open replacing it has its task in place by then).
+    task.finished.connect(
+        lambda: (
+            task.cancelled
+            and QTimer.singleShot(0, window, lambda: playback.open_cancelled(window, spec))
+        )
+    )
+    return task
 
 
 def new_pipeline(window, pose) -> LivePipeline:

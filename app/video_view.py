@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app import people_overlay
+from app.panels.widgets import FOCUS_HOME
 from relsar_core.pose.base import Skeleton
 from relsar_core.skeleton.layouts import BODY15_BONES
 
@@ -32,6 +33,7 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.setMinimumSize(320, 240)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video leaves a text field
+        self.setObjectName(FOCUS_HOME)  # where the focus goes when its widget is disabled
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
         self._image_size = (640, 480)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import keys, menus, session, teaching, texts
+from app import keys, menus, playback, session, teaching, texts
 from app.banner import MessageBanner
 from app.bridge import PipelineBridge
 from app.busy import BusyStrip
@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         self._last_prediction_frame = -1
         self.first_frame_time: float | None = None
         self.state = "stopped"  # running, paused or stopped
+        self.open_paused = self.pause_at_first_frame = False  # Space early on (app/playback.py)
+        self.sources_started = 0
         self.tasks: dict[str, Task] = {}  # the running slow work, by kind
         self.log = ResultsLog()
         self.bridge = PipelineBridge(self)
@@ -261,6 +263,7 @@ class MainWindow(QMainWindow):
             self.show_message(
                 "The demo plays synthetic toy motions: no demo clips are installed.", "info", True
             )
+        playback.opened(self)
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -283,18 +286,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Stopped")
 
     def toggle_running(self) -> None:
-        """Space: pause or resume a file or replay; stop or start a live source."""
-        runner = self.bridge.runner
-        if self.state == "running" and self.source is not None and not self.source.live:
-            runner.paused.set()
-            self._set_state("paused")
-        elif self.state == "paused" and runner is not None and self.bridge.running:
-            runner.paused.clear()
-            self._set_state("running")
-        elif self.state != "stopped":
-            self.stop_by_user()
-        else:
-            self.start()
+        """Space: pause or resume a file or replay; stop or start a live source (while a source
+        opens: app/playback.py)."""
+        playback.toggle(self)
 
     def seek(self, frame: int) -> None:
         if self.source is not None:
@@ -311,6 +305,9 @@ class MainWindow(QMainWindow):
 
     def _on_result(self) -> None:
         result = self.bridge.take()
+        if result is not None and self.state == "paused" and self.pause_at_first_frame:
+            playback.show_first_frame(self, result)
+            return
         if result is None or self.state != "running":
             return  # paused or stopped: a frame still in flight must not look live
         if self.first_frame_time is None:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from app.panels.widgets import ElidedLabel, group, guard_wheel, hbox
+from app.panels.widgets import ElidedLabel, group, guard_wheel, hbox, set_enabled
 from relsar_core.data.recording import MAX_ACTION_NAME
 from relsar_core.files import visible
 
@@ -108,8 +108,8 @@ class RecordTeachPanel(QObject):
     def show_taught(self, taught: list[str]) -> None:
         self.taught_combo.clear()
         self.taught_combo.addItems(taught)
-        self.taught_combo.setEnabled(bool(taught))
-        self.forget_button.setEnabled(bool(taught))
+        set_enabled(self.taught_combo, bool(taught))
+        set_enabled(self.forget_button, bool(taught))  # after the last Forget… it had the focus
 
     def _delete_selected(self) -> None:
         item = self.takes_list.currentItem()

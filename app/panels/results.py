@@ -3,6 +3,7 @@ per-class bars and the timeline. Stopped or stale results are shown greyed, neve
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
@@ -115,6 +116,15 @@ class ResultsPanel:
         self.timeline.freeze()
         self.show_label(self.action_label.full_text(), self.confidence_label.full_text(), False)
         self.stats_label.setText(f"{why} · {IDLE_STATS}")
+        self.recording_label.setText("")
+
+    def clear(self, stats: str = IDLE_STATS) -> None:
+        """A new source: the last one's headline, bars, timeline and person go."""
+        self.timeline.clear()
+        self.bars.set_probabilities(np.zeros(len(self.bars.class_names), np.float32), None)
+        self.show_person(None, ())
+        self.show_label(NO_ACTION, "", live=False)
+        self.stats_label.setText(stats)
         self.recording_label.setText("")
 
     def start(self) -> None:

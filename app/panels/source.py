@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QSlider, QToolButton
 
-from app.panels.widgets import group, guard_wheel, hbox
+from app.panels.widgets import group, guard_wheel, hbox, set_enabled
 
 CAMERA_SIZES = (
     ("Camera default", ""),
@@ -80,7 +80,7 @@ class SourcePanel(QObject):
             self.camera_combo.addItem(f"Camera {device}", device)
         if not cameras:
             self.camera_combo.addItem("No camera found")
-        self.camera_combo.setEnabled(bool(cameras))
+        set_enabled(self.camera_combo, bool(cameras))
 
     def set_running(self, state: str) -> None:
         """state: "running", "paused" or "stopped"."""
@@ -89,11 +89,16 @@ class SourcePanel(QObject):
     def set_position(self, frame: int | None, total: int | None) -> None:
         """Where a file or replay is; None hides the seek bar's meaning (live sources)."""
         seekable = frame is not None and bool(total)
-        self.seek_slider.setEnabled(seekable)
+        set_enabled(self.seek_slider, seekable)  # a focused slider when the file ends
         if seekable and not self.seek_slider.isSliderDown():
             self.seek_slider.setRange(0, max(0, total - 1))
             self.seek_slider.setPageStep(max(1, total // 10))
             self.seek_slider.setValue(frame)
+
+    def clear_position(self) -> None:
+        """No source yet: the bar neither seeks nor shows the last one's position."""
+        self.set_position(None, None)
+        self.seek_slider.setValue(0)
 
     def _seek_action(self, action: int) -> None:
         """A click on the groove or a key (Home, End, PgUp…): seek at once; a drag seeks on

@@ -1,5 +1,6 @@
 """Small widget helpers shared by the panels: form groups, rows, labels that elide instead of
-growing the window, and spin/combo boxes that ignore the wheel unless focused."""
+growing the window, spin/combo boxes that ignore the wheel unless focused, and disabling a
+widget without losing the keyboard shortcuts."""
 
 from __future__ import annotations
 
@@ -99,3 +100,16 @@ def guard_wheel(*widgets: QWidget) -> None:
         assert isinstance(widget, QAbstractSpinBox | QComboBox)
         widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click focuses, the wheel does not
         widget.installEventFilter(_GUARD)
+
+
+FOCUS_HOME = "focus_home"  # object name of the widget that takes the focus back (the video)
+
+
+def set_enabled(widget: QWidget, on: bool) -> None:
+    """Enable or disable `widget`. Disabling the one that has the focus gives the focus to the
+    window's FOCUS_HOME first: Qt would pass it to the next widget in the tab order as if tabbed
+    to (the Source field, its text selected), and the next Space or R would type there."""
+    if not on and widget.window().focusWidget() is widget:  # Qt's test (also while inactive)
+        home = widget.window().findChild(QWidget, FOCUS_HOME)
+        (home or widget.window()).setFocus(Qt.FocusReason.OtherFocusReason)
+    widget.setEnabled(on)
