@@ -29,9 +29,11 @@ def is_weak(score: float | None) -> bool:
     return score is not None and score < GOOD_SCORE
 
 
-def row_note(score: float | None, looks_like: str | None) -> str:
-    """The table's Note for one taught action: what the sentence under it says, per row."""
-    parts = [f"looks like {looks_like}"] if looks_like else []
+def row_note(score: float | None, looks_like: str | None, own: bool = False) -> str:
+    """The table's Note for one taught action: what the sentence under it says, per row;
+    `own`: the name is one of the model's own classes, which the examples add to."""
+    parts = ["one of the model's own actions: adds to it"] if own else []
+    parts += [f"looks like {looks_like}"] if looks_like else []
     if score is None:
         parts.append("one clip: record more")
     elif is_weak(score):
@@ -74,7 +76,10 @@ class TeachReview(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         for row, name in enumerate(names):
             summary = summaries.get(name)
-            note = row_note(scores[name], summary.looks_like if summary else None)
+            looks_like = summary.looks_like if summary else None
+            note = row_note(
+                scores[name], looks_like, name in getattr(classifier, "base_classes", ())
+            )
             cells = (name, str(summary.clips if summary else ""), score_text(scores[name]), note)
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))

@@ -158,3 +158,16 @@ def test_teach_waits_while_forgetting_runs(qtbot, teach_window, monkeypatch):
     qtbot.waitUntil(lambda: not window.tasks, timeout=WAIT_MS)
     assert "hop" not in window.classifier.class_names
     window.close()
+
+
+def test_teaching_a_name_of_the_models_own_class_says_so_in_the_review(qtbot, teach_window):
+    window, _ = teach_window
+    root = window.settings.data_root
+    shutil.copytree(f"{root}/flap", f"{root}/wave")  # the tiny model has a class "wave"
+    window.record_panel.action_edit.setText("wave")
+    qtbot.mouseClick(window.record_panel.teach_button, Qt.MouseButton.LeftButton)
+    review = wait_review(qtbot, window)
+    assert "one of the model's own actions: adds to it" in review.table.item(0, 3).text()
+    qtbot.keyClick(review, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.teach_review is None, timeout=WAIT_MS)
+    window.close()
