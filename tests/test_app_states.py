@@ -124,3 +124,26 @@ def test_a_new_source_clears_the_last_ones_display(make_window, qtbot, model_cop
     assert not slider.isEnabled() and slider.value() == 0
     qtbot.waitUntil(lambda: window.running, timeout=WAIT_MS)
     window.stop()
+
+
+def test_a_narrow_headline_puts_fps_under_the_name_instead_of_eliding_everything(qtbot):
+    """Seen under Xvfb at 800×600: the confidence showed as "6…" and the FPS line as "30....".
+    A headline too narrow for all three puts the FPS/latency lines in a second row."""
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    from app.panels.results import ResultsPanel
+
+    panel = ResultsPanel(QFont(QApplication.font()))
+    qtbot.addWidget(panel.headline)
+    panel.set_classes(["arms_out", "raise_hand", "walk"])
+    panel.headline.show()
+    stats = "30.1 FPS · latency 15/49 ms · pose 12 ms"
+    for width, stacked in ((720, False), (350, True), (720, False)):
+        panel.headline.resize(width, panel.headline.sizeHint().height())
+        qtbot.waitUntil(lambda s=stacked: panel.headline.stacked is s)
+        panel.show_label("raise_hand", "63%")
+        panel.stats_label.setText(stats)
+        QApplication.processEvents()
+        assert panel.action_label.text() == "raise_hand" and panel.confidence_label.text() == "63%"
+        assert panel.stats_label.text() == stats, (width, panel.stats_label.text())

@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QApplication,
+    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -30,6 +30,46 @@ def readable(colour: QColor) -> QColor:
 
 STALE_COLOUR = "#888"
 IDLE_STATS = "FPS – · latency –"
+
+
+# Room the confidence and the FPS/latency lines need beside the action's name: a narrower
+# headline (a half-screen window) puts those lines in a second row instead of eliding all three.
+BESIDE_THE_NAME = 420
+
+
+class Headline(QWidget):
+    """The action's name and its confidence in one row, the recording and FPS/latency lines
+    beside them, or under them when the row is too narrow for all three."""
+
+    def __init__(self, name: QWidget, confidence: QWidget) -> None:
+        super().__init__()
+        self.name, self.confidence, self.right = name, confidence, QVBoxLayout()
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.addWidget(name, 0, 0)
+        self.grid.addWidget(confidence, 0, 1, Qt.AlignmentFlag.AlignVCenter)
+        self.stacked: bool | None = None
+        self._arrange(stacked=False)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def _arrange(self, stacked: bool) -> None:
+        if stacked == self.stacked:
+            return
+        self.stacked = stacked
+        self.grid.removeItem(self.right)
+        if stacked:
+            self.grid.addLayout(self.right, 1, 0, 1, 2)
+            stretches = (3, 5, 0)
+        else:
+            self.grid.addLayout(self.right, 0, 2)
+            stretches = (3, 5, 4)
+        for column, stretch in enumerate(stretches):
+            self.grid.setColumnStretch(column, stretch)
+        self.updateGeometry()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._arrange(event.size().width() < self.name.minimumWidth() + BESIDE_THE_NAME)
+        super().resizeEvent(event)
 
 
 class ResultsPanel:
@@ -56,16 +96,9 @@ class ResultsPanel:
         self.stats_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.recording_label = ElidedLabel("", mode=right_elide)
         self.recording_label.setStyleSheet("color:#ff5555; font-weight:bold;")
-        self.headline = QWidget()
-        row = QHBoxLayout(self.headline)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.action_label, 3)
-        row.addWidget(self.confidence_label, 5, Qt.AlignmentFlag.AlignVCenter)
-        right = QVBoxLayout()
-        right.addWidget(self.recording_label)
-        right.addWidget(self.stats_label)
-        row.addLayout(right, 4)
-        self.headline.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.headline = Headline(self.action_label, self.confidence_label)
+        self.headline.right.addWidget(self.recording_label)
+        self.headline.right.addWidget(self.stats_label)
 
         self.bars = ProbabilityBars()
         self.actions_box = QGroupBox("Actions")
