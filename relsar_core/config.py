@@ -165,9 +165,13 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     raise ConfigError(f"{path}: no such config file (shipped configs: {shipped})")
 
 
-def _format_error(path: Path, err: ValidationError) -> str:
+def _format_error(path: Path, err: ValidationError, overridden: set = frozenset()) -> str:
+    """One line naming the file and key, or the command-line flag that set the value."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if tuple(first["loc"][:2]) in overridden and first["type"] != "value_error":
+        flag = "--" + str(first["loc"][1]).replace("_", "-")  # run_args.train_overrides' flags
+        return f"{flag} {first.get('input')!r}: {first['msg']}"
     if first["type"] == "extra_forbidden":
         return f"{path}: unknown key '{where}'"
     if first["type"] == "value_error":  # a check across fields: the input is the whole section
@@ -199,7 +203,8 @@ def load_config(
     try:
         return schema.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_error(path, err)) from None
+        overridden = {(section, key) for section, values in overrides.items() for key in values}
+        raise ConfigError(_format_error(path, err, overridden)) from None
 
 
 def dump_config(config: BaseModel, path: str | os.PathLike) -> None:

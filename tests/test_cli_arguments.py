@@ -171,3 +171,15 @@ def test_teaching_a_name_of_the_models_own_class_says_it_adds_to_it(taught_copy,
     classifier = fewshot.with_taught(TfliteClassifier(taught_copy), taught_copy)
     assert classifier.class_names.count("wave") == 1
     assert "“wave” is one of the model's own actions" in classifier.describe()
+
+
+def test_a_bad_command_line_override_is_named_not_the_config_file(toy_data, tmp_path, capsys):
+    from training.train_cli import _main as train_main
+
+    argv = ["supervised", "--data", str(toy_data), "--config", "tiny", "--out", str(tmp_path / "r")]
+    for flag, value in (("--epochs", "0"), ("--batch-size", "0")):
+        assert run_cli(train_main, [*argv, flag, value]) == 2
+        err = _one_line_error(capsys)
+        assert (
+            err.startswith(f"error: {flag} 0: Input should be greater") and "tiny.yaml" not in err
+        )

@@ -148,9 +148,11 @@ def test_cli_errors_and_listing(tmp_path, capsys):
     assert _run(["fetch", "nonsense", "--dir", str(tmp_path)]) == 2
     assert "unknown model name 'nonsense'" in capsys.readouterr().err
     assert _run(["list", "--dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().err
-    assert "blazepose" in out and "missing" in out
+    out = capsys.readouterr().out  # stdout: `relsar-models list | grep vitpose` works
+    assert "blazepose" in out and "missing" in out and "vitpose-s" in out
     assert _run(["path", "blazepose", "--dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "blazepose")
+    assert _run(["path", "vitpose-s", "--dir", str(tmp_path)]) == 0  # a name `list` shows
+    assert capsys.readouterr().out.strip() == str(tmp_path / "vitpose")
     with pytest.raises(SystemExit):
         models_main(["--help"])

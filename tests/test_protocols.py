@@ -157,7 +157,7 @@ def test_evaluation_refuses_an_encoder_pretrained_on_its_test_clips(
                   str(other), "--out", str(tmp_path / mode)])  # fmt: skip
         assert done.value.code == 2
         err = capsys.readouterr().err
-        assert "pre-training saw" in err and "Traceback" not in err
+        assert "it learnt from" in err and "Traceback" not in err
         assert len(err.strip().splitlines()) <= 3, err  # one error line (the console may wrap it)
         assert not (tmp_path / mode / "best.keras").exists()
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
 from relsar_core.cli import console, run_cli
@@ -45,8 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     ls = sub.add_parser("list", help="show each model, whether it is installed and where")
     ls.add_argument("--dir", type=Path, help="models folder to inspect")
-    path = sub.add_parser("path", help="print the folder of a bundle (or the models folder)")
-    path.add_argument("name", nargs="?", help="bundle name; omit for the models folder")
+    path = sub.add_parser(
+        "path",
+        help="print the folder of a bundle or of the ViTPose checkpoints (or the models folder)",
+    )
+    path.add_argument(
+        "name",
+        nargs="?",
+        help="blazepose, sample-video or vitpose-s|b|l|h; omit for the models folder",
+    )
     path.add_argument("--dir", type=Path, help="models folder")
     return p
 
@@ -82,12 +90,12 @@ def _list(root: Path | None) -> None:
     from relsar_core.pose.model_store import BUNDLES, bundle_dir, missing_files, models_dir
 
     table = Table(title=f"models in {root or models_dir()}")
-    for col in ("name", "status", "folder"):
+    for col in ("name", "status", "path", "what"):
         table.add_column(col, overflow="fold")
     for bundle in BUNDLES.values():
         bad = missing_files(bundle, root)
         status = "[green]ok[/]" if not bad else f"[red]missing/invalid: {', '.join(bad)}[/]"
-        table.add_row(bundle.name, status, str(bundle_dir(bundle, root)))
+        table.add_row(bundle.name, status, str(bundle_dir(bundle, root)), bundle.description)
     folder = (root or models_dir()) / "vitpose"  # relsar_core.pose.vitpose.weights.vitpose_dir
     for size in VITPOSE_SIZES:
         found = sorted(folder.glob(f"vitpose-{size}-*.pth"))
@@ -95,7 +103,7 @@ def _list(root: Path | None) -> None:
         table.add_row(
             f"vitpose-{size}", status, str(found[0] if found else folder), "easy_ViTPose checkpoint"
         )
-    console.print(table)
+    Console(soft_wrap=True).print(table)  # stdout: `relsar-models list | grep vitpose`
 
 
 def _main(argv: list[str] | None) -> int:
@@ -112,8 +120,11 @@ def _main(argv: list[str] | None) -> int:
             print(args.dir or models_dir())
         elif args.name in BUNDLES:
             print(bundle_dir(BUNDLES[args.name], args.dir))
+        elif args.name.removeprefix("vitpose-") in VITPOSE_SIZES:
+            print((args.dir or models_dir()) / "vitpose")  # where `list` looks for checkpoints
         else:
-            raise ConfigError(f"unknown bundle {args.name!r} (choose from {', '.join(BUNDLES)})")
+            names = [*BUNDLES, *(f"vitpose-{s}" for s in VITPOSE_SIZES)]
+            raise ConfigError(f"unknown bundle {args.name!r} (choose from {', '.join(names)})")
     return 0
 
 

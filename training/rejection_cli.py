@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="relsar-gate",
         description="Fit the open-set gate (class-mean embedding cosine) of a .tflite model on "
-        "validation data and write it into the model's sidecar JSON.",
+        "validation data and write it into the model's sidecar JSON. The model needs a "
+        "rejection class (`other`, trained on motions that are no action, as `relsar-data "
+        "webcam` makes them): the gate learns where its windows lie.",
     )
     p.add_argument("model", type=Path, help="the .tflite model (its .json beside it)")
     p.add_argument("--train", type=Path, required=True, help="the training folder <class>/*.npz")

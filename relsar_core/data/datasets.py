@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relsar_core.data.held_out import refuse_overlap
 from relsar_core.errors import ClipError, DataError
 from relsar_core.files import numpy_file_problem, visible
 from relsar_core.skeleton.clip import load_clip
@@ -266,12 +267,6 @@ def load_upstream_npy(
     return _assemble(per_clip, labels, paths, clips.class_names, sources if widen else None)
 
 
-def clip_key(path: str | os.PathLike) -> str:
-    """A clip's identity across runs: its real path (and the #video suffix of an upstream file)."""
-    file, sep, part = str(path).partition("#")
-    return os.path.realpath(file) + sep + part
-
-
 _VIEW = re.compile(r"_v0*(\d+)(?:\D|$)")
 
 
@@ -394,5 +389,6 @@ def load_splits(
     test = full.subset(test_idx).without_sources() if len(test_idx) else None
     if test_data is not None:
         test = load_clip_folder(test_data, window, stride, class_names=full.class_names)
+        refuse_overlap(test_data, full.clip_paths, test.clip_paths, "training")
     val = full.subset(val_idx).without_sources() if len(val_idx) else None
     return Splits(full.subset(train_idx), val, test)

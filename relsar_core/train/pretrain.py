@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from relsar_core.config import BYOLRunConfig, DataConfig, dump_config
-from relsar_core.data.datasets import clip_key, folder_clips, split_indices, upstream_clips
+from relsar_core.data.datasets import folder_clips, split_indices, upstream_clips
+from relsar_core.data.held_out import refuse_overlap
 from relsar_core.errors import ClipError, DataError, ModelFileError, first_line
 from relsar_core.files import atomic_write, remove_stale_temps, visible, write_json, write_text
 from relsar_core.skeleton.clip import load_clip
@@ -100,12 +101,7 @@ def load_pretraining_windows(
         info.append({"data": str(root), "clips": len(kept), "held_out_test_clips": len(test)})
     if test_data is not None:
         test_clips = folder_clips(test_data).clip_paths
-        seen = set(map(clip_key, used)) & set(map(clip_key, test_clips))
-        if seen:
-            raise DataError(
-                f"{test_data}: {len(seen)} test clip(s) are also pre-training clips, e.g. "
-                f"{sorted(seen)[0]}; keep the test folder out of --data"
-            )
+        refuse_overlap(test_data, used, test_clips, "pre-training")
         held_out += test_clips
     windows = np.concatenate(parts).astype(np.float32, copy=False)
     return windows, {

@@ -20,7 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from relsar_core.config import DEFAULT_PROBE_FEATURES, RunConfig, dump_config
-from relsar_core.data.datasets import Splits, WindowSet, clip_key
+from relsar_core.data.datasets import Splits, WindowSet
+from relsar_core.data.held_out import clip_key
 from relsar_core.data.report import write_report
 from relsar_core.errors import ConfigError, ModelFileError
 from relsar_core.files import write_json
@@ -53,19 +54,30 @@ def load_encoder(path: str | os.PathLike) -> keras.Model:
     return encoder
 
 
-def pretraining_leak_check(encoder_path: str | os.PathLike, splits: Splits) -> bool:
-    """Refuse (ConfigError) an encoder whose BYOL pre-training saw clips this evaluation tests on
-    (its run.json lists the pre-training clips). True when checked, False when the encoder has
-    no such record (not a `relsar-train byol` run, or an older one)."""
+def _learnt_clips(encoder_path: str | os.PathLike, depth: int = 3) -> list[str] | None:
+    """The clips an encoder learnt from, from its run's records: a BYOL run's pre-training
+    clips; a classifier run's training and validation clips (splits.json), plus those of the
+    encoder it started from. None when there is no record (a bare .keras, an older run)."""
     path = Path(encoder_path)
-    run_json = path / "run.json" if path.is_dir() else path.parent / "run.json"
+    folder = path if path.is_dir() else path.parent
     try:
-        info = json.loads(run_json.read_text()) if run_json.is_file() else {}
-    except (OSError, ValueError):
-        info = {}
-    clips = (
-        info.get("data_info", {}).get("pretraining_clips") if info.get("mode") == "byol" else None
-    )
+        info = json.loads((folder / "run.json").read_text())
+        splits = json.loads((folder / "splits.json").read_text()) if info["mode"] != "byol" else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if info["mode"] == "byol":
+        return info.get("data_info", {}).get("pretraining_clips")
+    clips = [c for part in ("train", "val") for c in (splits.get(part) or {}).get("clips", [])]
+    before = _learnt_clips(info["encoder"], depth - 1) if info.get("encoder") and depth else None
+    return clips + (before or [])
+
+
+def pretraining_leak_check(encoder_path: str | os.PathLike, splits: Splits) -> bool:
+    """Refuse (ConfigError) an encoder that learnt from clips this evaluation tests on: a BYOL
+    run's pre-training clips (its run.json lists them) or a classifier run's training and
+    validation clips (its splits.json). True when checked, False when the encoder has no such
+    record (a bare .keras file, or an older run)."""
+    clips = _learnt_clips(encoder_path)
     if clips is None:
         return False
     evaluated = splits.test if splits.test is not None else splits.val
@@ -75,9 +87,9 @@ def pretraining_leak_check(encoder_path: str | os.PathLike, splits: Splits) -> b
     seen = sorted(tested & {clip_key(c) for c in clips})
     if seen:
         raise ConfigError(
-            f"{encoder_path}: its BYOL pre-training saw {len(seen)} of the {len(tested)} test "
-            f"clips (e.g. {seen[0]}); pre-train with the same --protocol/--test-data "
-            f"(relsar-train byol --protocol {info['data_info'].get('protocol', 'random')} …)"
+            f"{encoder_path}: it learnt from {len(seen)} of the {len(tested)} test clips (e.g. "
+            f"{seen[0]}); split the same way as its run (the same --data, --protocol, "
+            "--test-data and data.seed) or test on a folder it never saw (--test-data)"
         )
     return True
 
@@ -152,7 +164,7 @@ def _train_head(
             classifier = classifier_from_probe(features, head)
         info = {
             "mode": mode,
-            "encoder": str(encoder_path),
+            "encoder": str(Path(encoder_path).resolve()),  # --resume from anywhere
             "label_fraction": label_fraction,
             "labelled_clips": int(len(np.unique(splits.train.clip_ids))),
             "labelled_val_clips": _clip_count(splits.val),
@@ -292,7 +304,7 @@ def knn_eval(
         run_dir / "run.json",
         {
             "mode": "knn",
-            "encoder": str(encoder_path),
+            "encoder": str(Path(encoder_path).resolve()),  # --resume from anywhere
             "k": k,
             "label_fraction": label_fraction,
             "class_names": train.class_names,

@@ -1,0 +1,65 @@
+"""A test split stays held out from every model that learns on the other side: a --test-data
+folder that is the training data, an encoder (BYOL or classifier run) that learnt from the
+test clips; and a run that started from an encoder resumes from any folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from relsar_core.data.datasets import load_splits
+from relsar_core.errors import DataError
+from relsar_core.train.protocols import pretraining_leak_check
+from training.train_cli import main as train_main
+
+
+def _train(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as done:
+        train_main(argv)
+    return done.value.code
+
+
+@pytest.fixture(scope="module")
+def supervised_seed7(toy_data, tmp_path_factory):
+    """A tiny supervised run whose split (data.seed 7) trains on clips the default split tests."""
+    root = tmp_path_factory.mktemp("sup7")
+    config = root / "seed7.yaml"
+    config.write_text("model: {size: tiny}\ndata: {seed: 7}\n")
+    run = root / "sup7"
+    argv = ["supervised", "--data", str(toy_data), "--config", str(config), "--out", str(run)]
+    assert _train([*argv, "--epochs", "1"]) == 0
+    return run
+
+
+def test_a_test_folder_that_is_the_training_data_is_refused(toy_data):
+    with pytest.raises(DataError, match="60 test clip\\(s\\) are also training clips"):
+        load_splits(toy_data, 30, 5, 0.2, 0.2, 0, test_data=toy_data)
+
+
+def test_an_encoder_that_trained_on_the_test_clips_is_refused(
+    supervised_seed7, toy_data, tmp_path, capsys
+):
+    own = load_splits(toy_data, 30, 5, 0.2, 0.2, 7)
+    assert pretraining_leak_check(supervised_seed7, own) is True  # its own split: checked, apart
+    argv = ["--data", str(toy_data), "--encoder", str(supervised_seed7), "--out"]
+    assert _train(["knn", *argv, str(tmp_path / "knn")]) == 2  # the default split, data.seed 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "it learnt from" in err and "data.seed" in err and "Traceback" not in err
+    assert not (tmp_path / "knn").exists()
+
+
+def test_a_run_on_an_encoder_resumes_from_another_folder(
+    supervised_seed7, toy_data, tmp_path, monkeypatch
+):
+    config = tmp_path / "seed7.yaml"
+    config.write_text("data: {seed: 7}\n")  # the encoder's own split: no leak
+    monkeypatch.chdir(supervised_seed7.parent)
+    argv = ["linear", "--data", str(toy_data), "--encoder", supervised_seed7.name]
+    run = tmp_path / "lin"
+    assert _train([*argv, "--config", str(config), "--out", str(run), "--epochs", "1"]) == 0
+    assert json.loads((run / "run.json").read_text())["encoder"] == str(supervised_seed7)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert _train(["linear", "--resume", str(run), "--epochs", "2"]) == 0
+    assert json.loads((run / "state.json").read_text())["epoch"] == 2
