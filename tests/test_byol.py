@@ -100,6 +100,7 @@ def test_byol_cli_pretrains_resumes_and_warns_on_collapse(toy_data, tmp_path, ca
     assert "(byol.precision: auto)" in err  # the arithmetic in use is said up front
     for name in ("encoder.keras", "loss.png", "config.yaml", "run.json", "metrics.jsonl"):
         assert (run / name).is_file(), name
+    assert "epochs: 2" in (run / "config.yaml").read_text()  # as resumed: the next resume's
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in records if r.get("type") == "epoch"]
     steps = [r for r in records if "step" in r]

@@ -63,3 +63,4 @@ def test_a_run_on_an_encoder_resumes_from_another_folder(
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert _train(["linear", "--resume", str(run), "--epochs", "2"]) == 0
     assert json.loads((run / "state.json").read_text())["epoch"] == 2
+    assert "epochs: 2" in (run / "config.yaml").read_text()  # as resumed: the next resume's

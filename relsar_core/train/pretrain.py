@@ -222,6 +222,8 @@ def pretrain_byol(
                 f"{manager.latest_checkpoint}: BYOL checkpoint is damaged, cannot resume ({first})"
             ) from None
         remove_stale_temps(run_dir)
+        if chief:  # as resumed (a new --epochs): the next --resume reads it
+            dump_config(config, run_dir / "config.yaml")
         records = [
             r
             for r in _read_lines(run_dir / "metrics.jsonl")

@@ -181,6 +181,7 @@ def fit_classifier(
         trim_jsonl(run_dir / "metrics.jsonl", int(state.get("epoch", 0)))
         model = load_model(run_dir / "last.keras", compile=True)
         classifier = classifier_from_logits_model(logits_of(model))
+        dump_config(config, run_dir / "config.yaml")  # as resumed (a new --epochs)
     else:
         keras.utils.set_random_seed(cfg.seed)
         model = training_model(logits_model(classifier), config.augment, cfg)
