@@ -64,3 +64,11 @@ def test_a_run_on_an_encoder_resumes_from_another_folder(
     assert _train(["linear", "--resume", str(run), "--epochs", "2"]) == 0
     assert json.loads((run / "state.json").read_text())["epoch"] == 2
     assert "epochs: 2" in (run / "config.yaml").read_text()  # as resumed: the next resume's
+
+
+def test_knn_names_the_training_flags_it_ignores(supervised_seed7, toy_data, tmp_path, capsys):
+    config = tmp_path / "seed7.yaml"
+    config.write_text("data: {seed: 7}\n")
+    argv = ["knn", "--data", str(toy_data), "--encoder", str(supervised_seed7), "--config"]
+    assert _train([*argv, str(config), "--out", str(tmp_path / "k"), "--epochs", "3"]) == 0
+    assert "--epochs: k-NN trains nothing, ignored" in capsys.readouterr().err

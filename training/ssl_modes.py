@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from relsar_core.cli import console
+from relsar_core.cli import console, warn
 from relsar_core.config import DEFAULT_PROBE_FEATURES, MODEL_SIZES, PROBE_FEATURES, STRATEGIES
 from relsar_core.train.tf_setup import quiet_tensorflow
 from training.run_args import (
@@ -262,7 +262,13 @@ def run_finetune(args: argparse.Namespace) -> int:
     return _finish(report, run_dir)
 
 
+KNN_UNUSED = ("epochs", "batch_size", "learning_rate")
+
+
 def run_knn(args: argparse.Namespace) -> int:
+    given = [f"--{d.replace('_', '-')}" for d in KNN_UNUSED if getattr(args, d, None) is not None]
+    if given:
+        warn(f"{' '.join(given)}: k-NN trains nothing, ignored")
     quiet_tensorflow()
     from relsar_core.train.protocols import knn_eval
 
@@ -333,6 +339,9 @@ def add_knn(sub) -> None:
     )
     _protocol_args(p, "linear")
     p.add_argument("--k", type=int, default=20, help="neighbours that vote (default 20)")
+    for action in p._actions:  # k-NN trains nothing: these are not its flags
+        if action.dest in KNN_UNUSED:
+            action.help = argparse.SUPPRESS
     p.set_defaults(func=run_knn)
 
 
