@@ -121,7 +121,7 @@ def resolve_run(args: argparse.Namespace):
     return config, data_args, args.out, False
 
 
-def load_data(config, data_args: dict):
+def load_data(config, data_args: dict, label_fraction: float = 1.0):
     from relsar_core.data.datasets import load_splits
     from relsar_core.train.augment import view_source_frames
 
@@ -143,7 +143,14 @@ def load_data(config, data_args: dict):
             "a classifier needs at least two class folders"
         )
     sizes = {k: (len(v) if v is not None else 0) for k, v in vars(splits).items()}
+    labels = (
+        f"; labels of {label_fraction:.0%} of the training and validation clips are used"
+        if label_fraction < 1
+        else ""
+    )
     console.print(
         f"{len(splits.train.class_names)} classes {splits.train.class_names}; windows: {sizes}"
+        f"{labels}",
+        markup=False,
     )
     return splits

@@ -205,6 +205,11 @@ def _protocol_setup(args: argparse.Namespace):
         raise RelsarError(
             "--encoder is required: a `relsar-train byol` run folder or an encoder .keras file"
         )
+    # Before the data loads (minutes on a large set): values that cannot work.
+    if not 0 < args.label_fraction <= 1:
+        raise RelsarError(f"--label-fraction must be in (0, 1], got {args.label_fraction}")
+    if getattr(args, "k", 1) < 1:
+        raise RelsarError(f"--k must be at least 1, got {args.k}")
     return config, data_args, run_dir, resuming, encoder
 
 
@@ -224,7 +229,7 @@ def run_linear(args: argparse.Namespace) -> int:
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:  # the run's own head input; runs from before the option read the embedding
         args.probe_features = read_run_info(run_dir).get("probe_features", "embedding")
-    splits = load_data(config, data_args)
+    splits = load_data(config, data_args, args.label_fraction)
     report = linear_probe(
         encoder,
         splits,
@@ -247,7 +252,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     config, data_args, run_dir, resuming, encoder = _protocol_setup(args)
     if resuming:
         args.freeze_stem = read_run_info(run_dir).get("freeze_stem", False)
-    splits = load_data(config, data_args)
+    splits = load_data(config, data_args, args.label_fraction)
     report = finetune(
         encoder,
         splits,
@@ -273,7 +278,7 @@ def run_knn(args: argparse.Namespace) -> int:
     from relsar_core.train.protocols import knn_eval
 
     config, data_args, run_dir, _, encoder = _protocol_setup(args)
-    splits = load_data(config, data_args)
+    splits = load_data(config, data_args, args.label_fraction)
     report = knn_eval(
         encoder,
         splits,
