@@ -183,3 +183,17 @@ def test_a_bad_command_line_override_is_named_not_the_config_file(toy_data, tmp_
         assert (
             err.startswith(f"error: {flag} 0: Input should be greater") and "tiny.yaml" not in err
         )
+
+
+def test_protocol_values_are_checked_before_the_data_loads(toy_data, tmp_path, monkeypatch, capsys):
+    import training.ssl_modes as modes
+    from training.train_cli import _main as train_main
+
+    monkeypatch.setattr(modes, "load_data", lambda *a: pytest.fail("loaded the data first"))
+    base = ["--data", str(toy_data), "--encoder", str(tmp_path), "--out", str(tmp_path / "r")]
+    for argv, message in (
+        (["linear", *base, "--label-fraction", "1.5"], "--label-fraction must be in (0, 1]"),
+        (["knn", *base, "--k", "0"], "--k must be at least 1"),
+    ):
+        assert run_cli(train_main, argv) == 2
+        assert message in _one_line_error(capsys)
