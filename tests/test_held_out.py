@@ -72,3 +72,19 @@ def test_knn_names_the_training_flags_it_ignores(supervised_seed7, toy_data, tmp
     argv = ["knn", "--data", str(toy_data), "--encoder", str(supervised_seed7), "--config"]
     assert _train([*argv, str(config), "--out", str(tmp_path / "k"), "--epochs", "3"]) == 0
     assert "--epochs: k-NN trains nothing, ignored" in capsys.readouterr().err
+
+
+def test_an_encoder_of_an_interrupted_byol_run_is_named_as_unfinished(tmp_path):
+    from relsar_core.train.protocols import unfinished_byol
+
+    run = tmp_path / "byol"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"mode": "byol"}))
+    (run / "config.yaml").write_text("byol: {epochs: 5}\n")
+    lines = [{"epoch": 3, "step": 9}] + [{"type": "epoch", "epoch": e} for e in (1, 2)]
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    note = unfinished_byol(run / "encoder.keras")
+    assert note and "stopped after epoch 2 of 5" in note and "--resume" in note
+    lines += [{"type": "epoch", "epoch": e} for e in (3, 4, 5)]
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    assert unfinished_byol(run) is None and unfinished_byol(tmp_path / "nothing") is None

@@ -205,6 +205,11 @@ def _protocol_setup(args: argparse.Namespace):
         raise RelsarError(
             "--encoder is required: a `relsar-train byol` run folder or an encoder .keras file"
         )
+    from relsar_core.train.protocols import unfinished_byol
+
+    note = unfinished_byol(encoder)
+    if note:
+        warn(note)
     # Before the data loads (minutes on a large set): values that cannot work.
     if not 0 < args.label_fraction <= 1:
         raise RelsarError(f"--label-fraction must be in (0, 1], got {args.label_fraction}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+import yaml
 
 from relsar_core.config import DEFAULT_PROBE_FEATURES, RunConfig, dump_config
 from relsar_core.data.datasets import Splits, WindowSet
@@ -70,6 +71,29 @@ def _learnt_clips(encoder_path: str | os.PathLike, depth: int = 3) -> list[str] 
     clips = [c for part in ("train", "val") for c in (splits.get(part) or {}).get("clips", [])]
     before = _learnt_clips(info["encoder"], depth - 1) if info.get("encoder") and depth else None
     return clips + (before or [])
+
+
+def unfinished_byol(encoder_path: str | os.PathLike) -> str | None:
+    """A note when the encoder is a BYOL run's that stopped before its last epoch (its
+    encoder.keras is refreshed every epoch, so an interrupted run leaves a usable but partly
+    trained one); None otherwise."""
+    path = Path(encoder_path)
+    folder = path if path.is_dir() else path.parent
+    try:
+        info = json.loads((folder / "run.json").read_text())
+        # config.yaml, not run.json: a resume with a new --epochs rewrites it
+        planned = int(yaml.safe_load((folder / "config.yaml").read_text())["byol"]["epochs"])
+        lines = (folder / "metrics.jsonl").read_text().splitlines()
+        epochs = [json.loads(x) for x in lines if '"type": "epoch"' in x]
+        done = max((r["epoch"] for r in epochs if r.get("type") == "epoch"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    if info.get("mode") != "byol" or done >= planned:
+        return None
+    return (
+        f"{folder}: its BYOL pre-training stopped after epoch {done} of {planned}; "
+        f"`relsar-train byol --resume {folder}` finishes it"
+    )
 
 
 def pretraining_leak_check(encoder_path: str | os.PathLike, splits: Splits) -> bool:
