@@ -88,14 +88,22 @@ class _Runnable(QRunnable):
     def __init__(self, task: Task, fn: Callable[[Task], Any]) -> None:
         super().__init__()
         self.task, self.fn = task, fn  # strong references: the task outlives any widget
+        self.discard = task.discard  # still callable if the task's Qt side is gone
 
     def run(self) -> None:
         try:
             result = self.fn(self.task)
         except BaseException as exc:  # anything: the UI shows it, the thread never dies loudly
-            self.task._result.emit(None, user_message(exc), False)
+            self._deliver(None, user_message(exc), False)
         else:
-            self.task._result.emit(result, "", True)
+            self._deliver(result, "", True)
+
+    def _deliver(self, result: Any, error: str, ok: bool) -> None:
+        try:
+            self.task._result.emit(result, error, ok)
+        except RuntimeError:  # the window closed while this ran (a stalled stream): nobody waits
+            if ok and result is not None and self.discard is not None:
+                self.discard(result)
 
 
 def run_task(

@@ -147,3 +147,21 @@ def test_a_narrow_headline_puts_fps_under_the_name_instead_of_eliding_everything
         QApplication.processEvents()
         assert panel.action_label.text() == "raise_hand" and panel.confidence_label.text() == "63%"
         assert panel.stats_label.text() == stats, (width, panel.stats_label.text())
+
+
+def test_a_worker_finishing_after_its_task_is_gone_discards_its_result_quietly(qtbot, capfd):
+    """Seen under Xvfb: quitting while a stalled stream was still opening printed
+    "RuntimeError: Signal source has been deleted" from the worker thread."""
+    import threading
+
+    import shiboken6
+
+    from app.worker import run_task, wait_all
+
+    release, discarded = threading.Event(), []
+    task = run_task("source", lambda t: release.wait(5) and "a source", discard=discarded.append)
+    shiboken6.delete(task)  # the window and its tasks are gone (the app closed)
+    release.set()
+    assert wait_all(5000)
+    assert discarded == ["a source"]  # closed, not leaked
+    assert "RuntimeError" not in capfd.readouterr().err
