@@ -252,7 +252,8 @@ def toggle_recording(window) -> Path | None:
         return path
     window.record_panel.set_recording(False)
     if window.state != "running" or window.pipeline is None or window.source is None:
-        window.show_message("Start a source first (Space), then record.", "warning")
+        opening = "source" in window.tasks
+        window.show_message(texts.not_recording_text(window.state, opening), "warning")
         return None
     try:
         action = check_action_name(window.record_panel.action_edit.text())
