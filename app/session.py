@@ -289,12 +289,14 @@ def new_recorder(window, action: str) -> ClipRecorder:
 
 
 def export_results(window, path: Path) -> Path | None:
-    """Every prediction so far as CSV or JSON lines (by the suffix)."""
+    """Every prediction so far as CSV or JSON lines (by the suffix); says where and how many."""
     try:
-        return window.log.export(path)
+        rows = window.log.export(path)
     except (OSError, RelsarError) as err:
         window.show_message(f"Results not exported: {err}", "error")
         return None
+    window.show_message(f"Exported {rows} row{'s' * (rows != 1)} to {path}", "info")
+    return path
 
 
 SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: explain it once

@@ -7,6 +7,9 @@ taught action is forgotten."""
 
 from __future__ import annotations
 
+import csv
+import json
+
 from PySide6.QtCore import Qt
 
 from tests.test_app import (  # noqa: F401 - fixtures
@@ -14,7 +17,56 @@ from tests.test_app import (  # noqa: F401 - fixtures
     make_window,
     model_copy,
     toy_clip,
+    wait_label,
 )
+
+
+def test_export_says_where_and_how_many_rows_with_person_and_source_columns(
+    make_window, qtbot, model_copy, toy_data, tmp_path
+):
+    source = str(toy_data / "squat")
+    window = make_window(source, model_copy)
+    wait_label(qtbot, window, "squat")
+    out = window.export_results(tmp_path / "r.csv")
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {"person", "source", "frame", "label"} <= set(rows[0])
+    assert {r["person"] for r in rows} == {""}  # one-person mode: no person id
+    assert {r["source"] for r in rows} == {source}
+    said = f"Exported {len(rows)} row{'s' * (len(rows) != 1)} to {out}"
+    assert said in window.banner.text and window.banner.level == "info"
+    assert window.statusBar().currentMessage().startswith("Exported ")
+    # Another source: its rows follow the first one's, each naming its own source.
+    window.open_source(str(toy_data / "arms_up"))
+    wait_label(qtbot, window, "arms_up")
+    window.stop()
+    window.export_results(out)
+    with out.open(newline="") as f:
+        sources = [r["source"] for r in csv.DictReader(f)]
+    first = sources.count(source)  # rows go on being added until the switch
+    assert first >= len(rows) and sources[:first] == [source] * first
+    assert sources[first:] and set(sources[first:]) == {str(toy_data / "arms_up")}
+
+
+def test_people_mode_exports_every_persons_windows_with_their_id(
+    make_window, qtbot, model_copy, toy_data, tmp_path
+):
+    clips = [toy_clip(toy_data, c, 2) for c in ("squat", "arms_up")]
+    window = make_window(f"{clips[0]}+{clips[1]}", model_copy, people=2, threshold=0.0)
+
+    def both_logged() -> None:
+        assert len({r["person"] for r in window.log.snapshot() if r["person"]}) == 2
+
+    qtbot.waitUntil(both_logged, timeout=WAIT_MS)
+    window.stop()
+    out = window.export_results(tmp_path / "r.jsonl")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    people = {r["person"] for r in rows if r["person"] is not None}
+    assert len(people) == 2 and {r["source"] for r in rows} == {window.source_spec}
+    # One row per person per classified window: never the same person twice for one frame.
+    keys = [(r["person"], r["frame"]) for r in rows]
+    assert len(keys) == len(set(keys))
+    assert f"Exported {len(rows)} rows" in window.banner.text
 
 
 def test_record_while_paused_says_it_is_paused(make_window, qtbot, model_copy, toy_data):
