@@ -12,6 +12,7 @@ import json
 
 from PySide6.QtCore import Qt
 
+from app.charts import ProbabilityBars, class_colour
 from tests.test_app import (  # noqa: F401 - fixtures
     WAIT_MS,
     make_window,
@@ -93,3 +94,16 @@ def test_teach_without_a_name_asks_for_the_action_to_teach(
     assert "to teach" in text and "then record" not in text
     assert str(tmp_path / "recordings") in text  # where its takes would come from
     window.stop()
+
+
+def test_a_class_keeps_its_colour_when_another_is_forgotten(qtbot):
+    bars = ProbabilityBars()
+    qtbot.addWidget(bars)
+    bars.set_classes(["squat", "wave", "hop", "spin"])
+    before = {n: class_colour(n).name() for n in ("squat", "wave", "hop", "spin")}
+    assert len(set(before.values())) == 4
+    bars.set_classes(["squat", "wave", "spin"])  # "hop" forgotten
+    after = {n: class_colour(n).name() for n in ("squat", "wave", "hop", "spin")}
+    assert after == before  # the timeline's old "hop" segments keep their colour too
+    bars.set_classes(["squat", "wave", "spin", "clap"])  # a new one: a colour of its own
+    assert class_colour("clap").name() not in after.values()
