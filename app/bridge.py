@@ -14,6 +14,7 @@ from collections import deque
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from app.results_log import ResultsLog
 from app.worker import user_message
 from relsar_core.live.pipeline import FrameResult, LivePipeline, PipelineRunner
 from relsar_core.live.sources import FrameSource
@@ -24,8 +25,10 @@ class PipelineBridge(QObject):
     failed = Signal(str)
     ended = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, log: ResultsLog | None = None) -> None:
         super().__init__(parent)
+        self.log = log  # every prediction goes here, drawn or not
+        self._log_source, self._people_mode = "", False
         self.runner: PipelineRunner | None = None
         self._lock = threading.Lock()
         self._latest: FrameResult | None = None
@@ -34,8 +37,10 @@ class PipelineBridge(QObject):
         self.predictions = 0
         self._stopping: list[threading.Thread] = []
 
-    def start(self, source: FrameSource, pipeline: LivePipeline) -> None:
+    def start(self, source: FrameSource, pipeline: LivePipeline, label: str = "") -> None:
+        """Run `pipeline` on `source`; `label` names the source in the results log."""
         self.stop()
+        self._log_source, self._people_mode = label or source.name, pipeline.people > 1
         with self._lock:
             self._latest, self._pending = None, False
         self.latencies.clear()
@@ -95,6 +100,9 @@ class PipelineBridge(QObject):
         if result.prediction is not None:
             self.latencies.append(result.prediction.latency_ms)
             self.predictions += 1
+        if self.log is not None:
+            for pred in result.predictions:  # one per person in view in people mode
+                self.log.add(pred, self._log_source, pred.person if self._people_mode else None)
         with self._lock:
             self._latest = result
             if self._pending:

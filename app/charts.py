@@ -18,10 +18,12 @@ _GOLDEN = 0.618033988749895  # successive hues this far apart never sit next to 
 
 
 def set_palette(names: list[str]) -> None:
-    """Give the model's classes well-separated colours, by their order (taught ones follow)."""
-    _PALETTE.clear()
-    for i, name in enumerate(names):
-        _PALETTE[name] = QColor.fromHsvF((0.58 + i * _GOLDEN) % 1.0, 0.6, 0.9)
+    """Give the model's classes well-separated colours, by their order (taught ones follow).
+    A name keeps its colour for the session: forgetting a taught action, or a new model, never
+    recolours the others (by index, "spin" took "hop"'s) nor the timeline's older segments."""
+    for name in names:
+        if name not in _PALETTE:
+            _PALETTE[name] = QColor.fromHsvF((0.58 + len(_PALETTE) * _GOLDEN) % 1.0, 0.6, 0.9)
 
 
 def class_colour(name: str) -> QColor:

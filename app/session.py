@@ -252,7 +252,8 @@ def toggle_recording(window) -> Path | None:
         return path
     window.record_panel.set_recording(False)
     if window.state != "running" or window.pipeline is None or window.source is None:
-        window.show_message("Start a source first (Space), then record.", "warning")
+        opening = "source" in window.tasks
+        window.show_message(texts.not_recording_text(window.state, opening), "warning")
         return None
     try:
         action = check_action_name(window.record_panel.action_edit.text())
@@ -288,12 +289,14 @@ def new_recorder(window, action: str) -> ClipRecorder:
 
 
 def export_results(window, path: Path) -> Path | None:
-    """Every prediction so far as CSV or JSON lines (by the suffix)."""
+    """Every prediction so far as CSV or JSON lines (by the suffix); says where and how many."""
     try:
-        return window.log.export(path)
+        rows = window.log.export(path)
     except (OSError, RelsarError) as err:
         window.show_message(f"Results not exported: {err}", "error")
         return None
+    window.show_message(f"Exported {rows} row{'s' * (rows != 1)} to {path}", "info")
+    return path
 
 
 SMALL_PEOPLE_BANNER_S = 3.0  # "too small" this long without anyone found: explain it once

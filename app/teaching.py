@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app import texts
@@ -46,7 +47,8 @@ def teach(window, action: str | None = None):
     try:
         action = check_action_name(text)
     except RelsarError:
-        window.show_message(texts.name_problem(text), "warning")
+        window.show_message(texts.name_problem(text, window.settings.data_root), "warning")
+        window.record_panel.action_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)  # as R does
         return None
     clips = takes_of(window.settings.data_root, action)
     if not clips:

@@ -73,9 +73,15 @@ def recording_text(recorder) -> str:
     return f"● REC {recorder.action} · {left}"
 
 
-def name_problem(name: str) -> str:
-    """Why an action name cannot be used, in the window's words."""
+def name_problem(name: str, teach_root: str | None = None) -> str:
+    """Why an action name cannot be used, in the window's words; with `teach_root` (the data
+    folder), for Teach, which uses the takes recorded under that name there."""
     name = (name or "").strip()
+    if not name and teach_root is not None:
+        return (
+            "Type the name of the action to teach first (e.g. clap): it is taught from the "
+            f"takes recorded under that name in {teach_root}."
+        )
     if not name:
         return "Type a name for the action first (e.g. clap), then record."
     if len(name.encode()) > MAX_ACTION_NAME:
@@ -84,6 +90,16 @@ def name_problem(name: str) -> str:
         f"“{name[:30]}” cannot be an action name: use letters, digits, spaces and _ - . + "
         "(it becomes a folder name)."
     )
+
+
+def not_recording_text(state: str, opening: bool) -> str:
+    """Why R did not start recording: nothing plays (`state` is the window's running, paused or
+    stopped), and what to press."""
+    if opening:
+        return "The source is still opening: record once it plays."
+    if state == "paused":  # a source is there: it only needs to play
+        return "Paused: press Space to play, then record."
+    return "Start a source first (Space), then record."
 
 
 POSE_HINTS = {

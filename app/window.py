@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.sources_started = 0
         self.tasks: dict[str, Task] = {}  # the running slow work, by kind
         self.log = ResultsLog()
-        self.bridge = PipelineBridge(self)
+        self.bridge = PipelineBridge(self, self.log)
         self.bridge.result_ready.connect(self._on_result)
         self.bridge.failed.connect(self._on_failed)
         self.bridge.ended.connect(self._on_ended)
@@ -247,12 +247,11 @@ class MainWindow(QMainWindow):
         self.pipeline = session.new_pipeline(self, pose)
         self._last_prediction_frame = -1
         self.nobody_explained, self.small_people_since = False, None
-        self.results.start()
-        self.log.clear()
+        self.results.start()  # the results log keeps the last sources' rows: each names its own
         self.video.clear("Starting…")
         if self.banner.level == "error" or session.showing_small_people_note(self):
             self.banner.hide()  # about the last source: an error, or people too small in it
-        self.bridge.start(source, self.pipeline)
+        self.bridge.start(source, self.pipeline, self.source_spec)
         self._set_state("running")
         self._set("source", self.source_spec)
         menus.remember_recent(self, self.source_spec)
@@ -322,7 +321,6 @@ class MainWindow(QMainWindow):
             if pred.frame_index != self._last_prediction_frame:
                 self._last_prediction_frame = pred.frame_index
                 self.results.timeline.add(pred.smoothed.label)
-                self.log.add(pred)
         self.results.show_stats(texts.stats_text(result, self.bridge.latency_p50_p95()))
         if self._recorder is not None:
             self.results.recording_label.setText(texts.recording_text(self._recorder))

@@ -360,6 +360,8 @@ def test_export_results_and_help(make_window, qtbot, model_copy, toy_data, tmp_p
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows and rows[-1]["label"] == "squat" and "squat" in rows[-1]["probabilities"]
     csv_out = window.export_results(tmp_path / "r.csv")
-    assert csv_out.read_text().splitlines()[0].startswith("time,frame,label,confidence")
+    assert (
+        csv_out.read_text().splitlines()[0].startswith("time,source,person,frame,label,confidence")
+    )
     assert "PySide6" in menus.about_text() and "squat" in menus.classes_text(window)
     assert window.recent_menu.actions()[0].text().endswith("squat")
