@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from relsar_core.config import DataConfig
 from relsar_core.data.datasets import load_splits
 from relsar_core.errors import DataError
 from relsar_core.train.protocols import pretraining_leak_check
@@ -88,3 +89,14 @@ def test_an_encoder_of_an_interrupted_byol_run_is_named_as_unfinished(tmp_path):
     lines += [{"type": "epoch", "epoch": e} for e in (3, 4, 5)]
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
     assert unfinished_byol(run) is None and unfinished_byol(tmp_path / "nothing") is None
+
+
+def test_a_data_folder_given_twice_is_refused(toy_data, tmp_path):
+    from relsar_core.train.pretrain import load_pretraining_windows
+
+    again = tmp_path / "toy_link"
+    again.symlink_to(toy_data)
+    with pytest.raises(
+        DataError, match="toy_link: the same folder as .*toy.*, given twice in --data"
+    ):
+        load_pretraining_windows([toy_data, again], 30, 5, False, DataConfig())

@@ -138,6 +138,9 @@ def test_load_encoder_rejects_missing_and_wrong_files(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ModelFileError, match="bad.keras"):
         load_encoder(bad)
+    (tmp_path / "data").mkdir()  # a data folder given as --encoder
+    with pytest.raises(ModelFileError, match="data: not a run folder \\(no encoder.keras or best"):
+        load_encoder(tmp_path / "data")
 
 
 def test_evaluation_refuses_an_encoder_pretrained_on_its_test_clips(

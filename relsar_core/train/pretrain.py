@@ -64,6 +64,11 @@ def load_pretraining_windows(
     window are skipped (unlabeled) or are an error (labelled); shorter than the source, padded."""
     source_frames = source_frames or window
     parts, info, used, held_out = [], [], [], []
+    real = [os.path.realpath(d) for d in dirs]
+    for j in range(len(dirs)):  # its clips would count twice: a silently different data set
+        if real[j] in real[:j]:
+            first = dirs[real.index(real[j])]
+            raise DataError(f"{dirs[j]}: the same folder as {first}, given twice in --data")
     for root in map(Path, dirs):
         if not root.is_dir():
             raise DataError(f"{root}: data folder does not exist")

@@ -42,7 +42,13 @@ def load_encoder(path: str | os.PathLike) -> keras.Model:
     """The encoder of a BYOL run folder, an encoder .keras file, or a classifier .keras file."""
     path = Path(path)
     if path.is_dir():
-        path = path / "encoder.keras" if (path / "encoder.keras").is_file() else path / "best.keras"
+        found = [path / n for n in ("encoder.keras", "best.keras") if (path / n).is_file()]
+        if not found:
+            raise ModelFileError(
+                f"{path}: not a run folder (no encoder.keras or best.keras): give a "
+                "`relsar-train byol` run, a classifier run or a .keras file"
+            )
+        path = found[0]
     model = load_model(path)
     names = {layer.name for layer in model.layers}
     # A classifier nests its encoder; a pooled linear probe nests it inside `probe_features`.
