@@ -100,3 +100,12 @@ def test_a_data_folder_given_twice_is_refused(toy_data, tmp_path):
         DataError, match="toy_link: the same folder as .*toy.*, given twice in --data"
     ):
         load_pretraining_windows([toy_data, again], 30, 5, False, DataConfig())
+
+
+def test_resume_in_another_mode_names_the_runs_own(supervised_seed7, capsys):
+    assert _train(["linear", "--resume", str(supervised_seed7)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"a supervised run; resume it with `relsar-train supervised --resume {supervised_seed7}`"
+        in err
+    )

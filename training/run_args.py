@@ -103,6 +103,12 @@ def resolve_run(args: argparse.Namespace):
 
     if args.resume:
         info = read_run_info(args.resume)
+        kind = str(info.get("mode", "")).split("-")[0]  # supervised-kfold is resumed as supervised
+        if kind and getattr(args, "mode", kind) != kind:
+            raise RelsarError(
+                f"{args.resume}: a {kind} run; resume it with `relsar-train {kind} --resume "
+                f"{args.resume}`"
+            )
         config = load_config(args.resume / "config.yaml", train=train_overrides(args))
         return config, info.get("data_args", {}), args.resume, True
     if args.data is None or args.out is None:
