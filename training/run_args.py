@@ -82,10 +82,15 @@ def add_run_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
     )
     add_overwrite_argument(p)
     o = p.add_argument_group("overrides of the config's train section")
-    o.add_argument("--epochs", type=int)
-    o.add_argument("--batch-size", type=int)
-    o.add_argument("--learning-rate", type=float)
-    o.add_argument("--seed", type=int)
+    o.add_argument(
+        "--epochs",
+        type=int,
+        help="train.epochs (with --resume: train on up to this many; the learning-rate "
+        "schedule stays the run's)",
+    )
+    o.add_argument("--batch-size", type=int, help="train.batch_size: windows per step")
+    o.add_argument("--learning-rate", type=float, help="train.learning_rate: the peak rate")
+    o.add_argument("--seed", type=int, help="train.seed: weights and augmentation (not the split)")
 
 
 def train_overrides(args: argparse.Namespace) -> dict:
