@@ -13,9 +13,9 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from relsar_core.cli import console, run_cli, warn  # noqa: E402
+from relsar_core.live.people_mode import MAX_LIVE_PEOPLE as MAX_PEOPLE  # noqa: E402
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND, POSE_BACKENDS  # noqa: E402
 
-MAX_PEOPLE = 8  # more than this many people: the per-person cost leaves no frames per second
 HEADLESS_HINT = (
     "run without a window: relsar-app --headless --source FILE --out results.jsonl "
     "(or under a virtual display: xvfb-run relsar-app)"

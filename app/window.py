@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         mp.weights_requested.connect(lambda: menus.choose_weights(self))
         mp.pose_changed.connect(self._pose_changed)
         mp.recognition_changed.connect(self._recognition_changed)
+        mp.people_changed.connect(self._people_changed)
         rp.record_requested.connect(self.toggle_recording)
         rp.teach_requested.connect(self.teach)
         rp.forget_requested.connect(self.forget_action)
@@ -341,6 +342,11 @@ class MainWindow(QMainWindow):
         self.settings.save(self.store)
         if self.pipeline is not None:
             self.pipeline.configure(stride=stride, alpha=alpha, threshold=threshold)
+
+    def _people_changed(self, people: int) -> None:
+        self._set("people", people)
+        if self.state != "stopped" and self.source is not None:
+            self.start()  # a new pipeline (and pose model, in a worker) for the same source
 
     def _camera_size_chosen(self, value: str) -> None:
         self._set("camera_size", value)

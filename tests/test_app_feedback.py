@@ -107,3 +107,26 @@ def test_a_class_keeps_its_colour_when_another_is_forgotten(qtbot):
     assert after == before  # the timeline's old "hop" segments keep their colour too
     bars.set_classes(["squat", "wave", "spin", "clap"])  # a new one: a colour of its own
     assert class_colour("clap").name() not in after.values()
+
+
+def test_people_mode_is_switched_from_the_panel_and_the_source_starts_again(
+    qtbot, tmp_path, tiny_tflite_model, toy_data
+):
+    """It could only be chosen with --people N at launch."""
+    from app.settings import AppSettings, open_store
+    from app.window import MainWindow
+
+    clip = sorted((toy_data / "wave").glob("*.npz"))[0]
+    store = open_store(str(tmp_path / "settings.ini"))
+    overrides = {"model": str(tiny_tflite_model), "data_root": str(tmp_path / "rec"), "loop": True}
+    window = MainWindow(store, str(clip), overrides)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.running and window.pipeline.people == 1, timeout=15000)
+    window.model_panel.people_spin.setValue(3)
+    qtbot.waitUntil(lambda: window.running and window.pipeline.people == 3, timeout=15000)
+    assert AppSettings.load(store).people == 3  # kept for the next launch
+    qtbot.waitUntil(
+        lambda: window.video.hud.startswith("1 person · "), timeout=15000
+    )  # people mode
+    window.close()

@@ -1,4 +1,5 @@
-"""The classifier and pose models, and the recognition settings (stride, smoothing, threshold)."""
+"""The classifier and pose models, and the recognition settings (stride, smoothing, threshold,
+how many people to follow)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QPushButton, QSpinBox
 
 from app.panels.widgets import ElidedLabel, group, guard_wheel, hbox
+from relsar_core.live.people_mode import MAX_LIVE_PEOPLE
 from relsar_core.pose.factory import POSE_BACKENDS
 from relsar_core.runtime.smoothing import NO_ACTION
 
@@ -15,6 +17,7 @@ class ModelPanel(QObject):
     pose_changed = Signal(str, str)  # backend, weights
     weights_requested = Signal()
     recognition_changed = Signal(int, float, float)  # stride, alpha, threshold
+    people_changed = Signal(int)
 
     def __init__(self, settings) -> None:
         super().__init__()
@@ -48,7 +51,19 @@ class ModelPanel(QObject):
         self.threshold_spin.setToolTip(f"Below this confidence the action shows as {NO_ACTION}")
         for spin in (self.stride_spin, self.alpha_spin, self.threshold_spin):
             spin.valueChanged.connect(self._emit_recognition)
-        guard_wheel(self.pose_combo, self.stride_spin, self.alpha_spin, self.threshold_spin)
+        self.people_spin = QSpinBox(minimum=1, maximum=MAX_LIVE_PEOPLE, value=settings.people)
+        self.people_spin.setToolTip(
+            "Follow up to N people, each with their own id, box and label (1: the one person "
+            "the pose model finds, fastest); the source starts again with it"
+        )
+        self.people_spin.valueChanged.connect(self.people_changed)
+        guard_wheel(
+            self.pose_combo,
+            self.stride_spin,
+            self.alpha_spin,
+            self.threshold_spin,
+            self.people_spin,
+        )
         self.box = group(
             "Model and pose",
             self.model_label,
@@ -62,6 +77,7 @@ class ModelPanel(QObject):
             ("Stride (frames)", self.stride_spin),
             ("Smoothing α", self.alpha_spin),
             ("Threshold", self.threshold_spin),
+            ("People", self.people_spin),
         )
 
     def weights(self) -> str:

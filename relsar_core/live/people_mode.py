@@ -18,6 +18,9 @@ from relsar_core.live.results import Prediction, no_label
 from relsar_core.live.sources import Frame
 from relsar_core.live.tracking import PersonTracker
 
+# More people than this leave a laptop CPU no frames per second (the per-person cost adds up).
+MAX_LIVE_PEOPLE = 8
+
 
 @dataclass
 class PeopleOutcome:
