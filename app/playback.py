@@ -5,10 +5,7 @@ status bar then say the same thing."""
 
 from __future__ import annotations
 
-
-def looks_live(spec: str) -> bool:
-    """A camera or a stream (they cannot pause), judged from the spec before it is open."""
-    return spec.startswith(("camera", "webcam")) or "://" in spec.removeprefix("file://")
+from relsar_core.live.sources import is_live_spec
 
 
 def toggle(window) -> None:
@@ -33,7 +30,7 @@ def toggle_while_opening(window) -> None:
     a camera or stream cannot pause, so nothing changes. Never a second open (the first one's
     wait would start again: a stalled stream gave up after 16 s instead of 8)."""
     spec = window.source_spec
-    if looks_live(spec):
+    if is_live_spec(spec):
         window.statusBar().showMessage(f"Opening {spec}… (it cannot pause; Esc cancels)")
         return
     window.open_paused = not window.open_paused

@@ -123,6 +123,19 @@ def demo_source(loop: bool = True, realtime: bool = False) -> ReplaySource:
     return source
 
 
+CAMERA_NAMES = ("camera", "webcam")  # `camera[:N]`
+
+
+def is_stream_url(spec: str) -> bool:
+    return "://" in spec and not spec.startswith("file://")
+
+
+def is_live_spec(spec: str) -> bool:
+    """A camera or a stream (they cannot pause), from the spec alone, as open_source reads it."""
+    spec = str(spec).strip()
+    return spec.partition(":")[0] in CAMERA_NAMES or is_stream_url(spec)
+
+
 def open_source(
     spec: str,
     loop: bool = True,
@@ -138,13 +151,13 @@ def open_source(
             "no source given (camera[:N], demo, a URL, a .npz clip/folder or a video file)"
         )
     head, _, tail = spec.partition(":")
-    if head in ("camera", "webcam"):
+    if head in CAMERA_NAMES:
         if tail and not tail.isdigit():
             raise SourceError(f"{spec}: camera number must be an integer, e.g. camera:0")
         return CameraSource(int(tail or 0), width, height)
     if spec == "demo":
         return demo_source(loop=loop, realtime=realtime)
-    if "://" in spec and not spec.startswith("file://"):
+    if is_stream_url(spec):
         return StreamSource(spec)
     path = Path(spec.removeprefix("file://")).expanduser()
     if path.is_dir() or path.suffix.lower() == ".npz":
