@@ -12,8 +12,8 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from relsar_core.cli import console, run_cli, warn  # noqa: E402
-from relsar_core.live.people_mode import MAX_LIVE_PEOPLE as MAX_PEOPLE  # noqa: E402
+from relsar_core.cli import console, given_flags, run_cli, warn  # noqa: E402
+from relsar_core.live.people_mode import MAX_LIVE_PEOPLE  # noqa: E402
 from relsar_core.pose.factory import DEFAULT_POSE_BACKEND, POSE_BACKENDS  # noqa: E402
 
 HEADLESS_HINT = (
@@ -128,8 +128,8 @@ def _check_values(args: argparse.Namespace) -> None:
         raise ConfigError(f"--smoothing must lie in (0, 1], got {args.smoothing}")
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise ConfigError(f"--threshold must lie in [0, 1], got {args.threshold}")
-    if args.people is not None and not 1 <= args.people <= MAX_PEOPLE:
-        raise ConfigError(f"--people must lie in 1–{MAX_PEOPLE}, got {args.people}")
+    if args.people is not None and not 1 <= args.people <= MAX_LIVE_PEOPLE:
+        raise ConfigError(f"--people must lie in 1–{MAX_LIVE_PEOPLE}, got {args.people}")
 
 
 def has_display() -> bool:
@@ -304,10 +304,9 @@ def _main(argv: list[str] | None) -> int:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # its "[ WARN…] VIDEOIO" lines, likewise
     if args.headless:
-        window_only = [f for f in ("quit_after", "screenshot", "report") if getattr(args, f)]
+        window_only = given_flags(args, ("quit_after", "screenshot", "report"), _parser())
         if window_only:
-            flags = " ".join("--" + f.replace("_", "-") for f in window_only)
-            warn(f"{flags}: for the window only, ignored with --headless")
+            warn(f"{' '.join(window_only)}: for the window only, ignored with --headless")
         return _headless(args)
     return _window(args)
 

@@ -18,6 +18,16 @@ def warn(message: str) -> None:
     console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
+def given_flags(args, dests, parser=None) -> list[str]:
+    """The `--flag` spellings of those `dests` that were given: their value is not the default
+    (`parser`'s, else None), for naming the flags that do not apply instead of dropping them."""
+    return [
+        "--" + dest.replace("_", "-")
+        for dest in dests
+        if getattr(args, dest, None) != (parser.get_default(dest) if parser else None)
+    ]
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Run `main`; a user error (RelsarError) becomes one red line and exit code 2."""
     try:

@@ -12,10 +12,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from relsar_core.cli import console, run_cli, warn
+from relsar_core.cli import console, given_flags, run_cli, warn
 from relsar_core.live.extract_people import PEOPLE_MODES
 from relsar_core.pose.factory import POSE_BACKENDS
 from relsar_core.pose.vitpose.config import RUNTIMES
+
+PEOPLE_ONLY = ("min_track_frames", "max_people")  # flags of --people mode
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,14 +123,7 @@ def _main(argv: list[str] | None) -> int:
         )
     if args.min_track_frames < 1 or args.max_people < 1:
         raise ConfigError("--min-track-frames and --max-people must be at least 1")
-    ignored = [
-        flag
-        for flag, key in (
-            ("--min-track-frames", "min_track_frames"),
-            ("--max-people", "max_people"),
-        )
-        if not args.people and getattr(args, key) != _parser().get_default(key)
-    ]
+    ignored = [] if args.people else given_flags(args, PEOPLE_ONLY, _parser())
     if ignored:
         verb = "apply" if len(ignored) > 1 else "applies"
         warn(f"{' and '.join(ignored)} {verb} with --people only: ignored")

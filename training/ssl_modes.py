@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from relsar_core.cli import console, warn
+from relsar_core.cli import console, given_flags, warn
 from relsar_core.config import DEFAULT_PROBE_FEATURES, MODEL_SIZES, PROBE_FEATURES, STRATEGIES
 from relsar_core.train.tf_setup import quiet_tensorflow
 from training.run_args import (
@@ -276,7 +276,7 @@ KNN_UNUSED = ("epochs", "batch_size", "learning_rate")
 
 
 def run_knn(args: argparse.Namespace) -> int:
-    given = [f"--{d.replace('_', '-')}" for d in KNN_UNUSED if getattr(args, d, None) is not None]
+    given = given_flags(args, KNN_UNUSED)
     if given:
         warn(f"{' '.join(given)}: k-NN trains nothing, ignored")
     quiet_tensorflow()
