@@ -61,12 +61,17 @@ def load_encoder(path: str | os.PathLike) -> keras.Model:
     return encoder
 
 
+def _run_folder(encoder_path: str | os.PathLike) -> Path:
+    """The run folder an encoder comes from: the folder given, or the .keras file's folder."""
+    path = Path(encoder_path)
+    return path if path.is_dir() else path.parent
+
+
 def _learnt_clips(encoder_path: str | os.PathLike, depth: int = 3) -> list[str] | None:
     """The clips an encoder learnt from, from its run's records: a BYOL run's pre-training
     clips; a classifier run's training and validation clips (splits.json), plus those of the
     encoder it started from. None when there is no record (a bare .keras, an older run)."""
-    path = Path(encoder_path)
-    folder = path if path.is_dir() else path.parent
+    folder = _run_folder(encoder_path)
     try:
         info = json.loads((folder / "run.json").read_text())
         splits = json.loads((folder / "splits.json").read_text()) if info["mode"] != "byol" else {}
@@ -83,15 +88,14 @@ def unfinished_byol(encoder_path: str | os.PathLike) -> str | None:
     """A note when the encoder is a BYOL run's that stopped before its last epoch (its
     encoder.keras is refreshed every epoch, so an interrupted run leaves a usable but partly
     trained one); None otherwise."""
-    path = Path(encoder_path)
-    folder = path if path.is_dir() else path.parent
+    folder = _run_folder(encoder_path)
     try:
         info = json.loads((folder / "run.json").read_text())
         # config.yaml, not run.json: a resume with a new --epochs rewrites it
         planned = int(yaml.safe_load((folder / "config.yaml").read_text())["byol"]["epochs"])
         lines = (folder / "metrics.jsonl").read_text().splitlines()
-        epochs = [json.loads(x) for x in lines if '"type": "epoch"' in x]
-        done = max((r["epoch"] for r in epochs if r.get("type") == "epoch"), default=0)
+        records = [json.loads(x) for x in lines if x.strip()]
+        done = max((r["epoch"] for r in records if r.get("type") == "epoch"), default=0)
     except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
         return None
     if info.get("mode") != "byol" or done >= planned:
