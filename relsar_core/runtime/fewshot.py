@@ -378,13 +378,17 @@ def forget_taught(model_path: str | os.PathLike, action: str | None = None) -> b
     """Forget one taught action (or all of them when `action` is None); True when there was
     something to forget. A file left with no actions is deleted."""
     path = taught_path(model_path)
-    old = load_taught(model_path) if action is not None else None
-    if not path.is_file() or (old is not None and action not in old.labels):
+    if not path.is_file():
         return False
-    if old is not None and (old.labels != action).any():
-        save_taught(model_path, old.subset(old.labels != action))
-        return True
-    try:
+    if action is not None:
+        old = load_taught(model_path)
+        keep = old.labels != action
+        if keep.all():
+            return False
+        if keep.any():
+            save_taught(model_path, old.subset(keep))
+            return True
+    try:  # nothing left to keep
         path.unlink()
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot remove the taught actions ({exc.strerror})") from None
